@@ -1,0 +1,326 @@
+//! JSON encoding of payloads, and the single entry point that reads whatever arrives.
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::{Ack, BayState, Command, Event, Kind, Status, Stored, Topic, TopicError};
+
+/// Largest payload accepted, in bytes. Every message of the contract is far smaller.
+pub const MAX_PAYLOAD: usize = 64 * 1024;
+
+/// Why a payload was not understood. The caller logs it and drops the message.
+#[derive(Debug, thiserror::Error)]
+pub enum DecodeError {
+    #[error(transparent)]
+    Topic(#[from] TopicError),
+    #[error("payload of {0} bytes is over the {MAX_PAYLOAD}-byte limit")]
+    TooLarge(usize),
+    #[error("status payload must be 'online' or 'offline'")]
+    Status,
+    #[error("malformed {kind} payload: {source}")]
+    Json {
+        kind: &'static str,
+        source: serde_json::Error,
+    },
+}
+
+/// A payload as JSON bytes.
+pub fn encode<T: Serialize>(msg: &T) -> Vec<u8> {
+    // Our payload types hold only strings, numbers, maps with string keys and times:
+    // serialising them cannot fail.
+    serde_json::to_vec(msg).unwrap_or_else(|e| unreachable!("payload serialisation failed: {e}"))
+}
+
+/// Reads a JSON payload of type `T`.
+pub fn decode<T: DeserializeOwned>(kind: Kind, payload: &[u8]) -> Result<T, DecodeError> {
+    if payload.len() > MAX_PAYLOAD {
+        return Err(DecodeError::TooLarge(payload.len()));
+    }
+    serde_json::from_slice(payload).map_err(|source| DecodeError::Json {
+        kind: kind.as_str(),
+        source,
+    })
+}
+
+/// Any message of the contract.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Message {
+    Status(Status),
+    State(Box<BayState>),
+    Event(Event),
+    Cmd(Command),
+    Ack(Box<Ack>),
+    Stored(Stored),
+}
+
+impl Message {
+    /// Reads a payload received on a topic of `kind`.
+    pub fn decode(kind: Kind, payload: &[u8]) -> Result<Self, DecodeError> {
+        Ok(match kind {
+            Kind::Status => {
+                if payload.len() > MAX_PAYLOAD {
+                    return Err(DecodeError::TooLarge(payload.len()));
+                }
+                Message::Status(Status::parse(payload).ok_or(DecodeError::Status)?)
+            }
+            Kind::State => Message::State(Box::new(decode(kind, payload)?)),
+            Kind::Event => Message::Event(decode(kind, payload)?),
+            Kind::Cmd => Message::Cmd(decode(kind, payload)?),
+            Kind::Ack => Message::Ack(Box::new(decode(kind, payload)?)),
+            Kind::Stored => Message::Stored(decode(kind, payload)?),
+        })
+    }
+
+    pub fn kind(&self) -> Kind {
+        match self {
+            Message::Status(_) => Kind::Status,
+            Message::State(_) => Kind::State,
+            Message::Event(_) => Kind::Event,
+            Message::Cmd(_) => Kind::Cmd,
+            Message::Ack(_) => Kind::Ack,
+            Message::Stored(_) => Kind::Stored,
+        }
+    }
+
+    /// The payload bytes of this message.
+    pub fn encode(&self) -> Vec<u8> {
+        match self {
+            Message::Status(s) => s.as_str().as_bytes().to_vec(),
+            Message::State(m) => encode(m),
+            Message::Event(m) => encode(m),
+            Message::Cmd(m) => encode(m),
+            Message::Ack(m) => encode(m),
+            Message::Stored(m) => encode(m),
+        }
+    }
+}
+
+/// A message received from the broker, with the topic it came on.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Incoming {
+    pub topic: Topic,
+    pub message: Message,
+}
+
+impl Incoming {
+    /// Reads a topic name and payload as they come from the broker.
+    pub fn parse(topic: &str, payload: &[u8]) -> Result<Self, DecodeError> {
+        let topic = Topic::parse(topic)?;
+        let message = Message::decode(topic.kind, payload)?;
+        Ok(Self { topic, message })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::{TimeZone, Utc};
+    use proptest::prelude::*;
+
+    use super::*;
+    use crate::*;
+
+    fn t(secs: i64) -> chrono::DateTime<Utc> {
+        Utc.timestamp_opt(1_780_000_000 + secs, 0)
+            .single()
+            .expect("valid time")
+    }
+
+    fn plate() -> Plate {
+        Plate::parse("KT 8899 TEST").expect("plate")
+    }
+
+    fn samples() -> Vec<Message> {
+        let session = SessionId::new();
+        let mut loading = BayState::idle(t(5));
+        loading.phase = Phase::Loading;
+        loading.session = Some(session);
+        loading.plate = Some(plate());
+        loading.count = 3;
+        loading.out = 1;
+        loading.seq = 5;
+        loading.started_at = Some(t(0));
+        loading.started_by = Some(Actor::new(ActorKind::Telegram, Some("42".into())));
+        loading.health = Health {
+            camera: HealthLevel::Ok,
+            detector: HealthLevel::Degraded,
+            fps: 9.5,
+            journal_backlog: 2,
+            detail: Some("slow model".into()),
+        };
+        let by = Actor::new(ActorKind::Api, None);
+        vec![
+            Message::Status(Status::Online),
+            Message::Status(Status::Offline),
+            Message::State(Box::new(BayState::idle(t(0)))),
+            Message::State(Box::new(loading.clone())),
+            Message::Event(Event {
+                session,
+                seq: 1,
+                at: t(0),
+                count: 0,
+                out: 0,
+                kind: EventKind::Started {
+                    plate: plate(),
+                    by: by.clone(),
+                },
+            }),
+            Message::Event(Event {
+                session,
+                seq: 2,
+                at: t(1),
+                count: 1,
+                out: 0,
+                kind: EventKind::Counted {
+                    direction: Direction::In,
+                    track: 17,
+                },
+            }),
+            Message::Event(Event {
+                session,
+                seq: 9,
+                at: t(9),
+                count: 3,
+                out: 1,
+                kind: EventKind::Stopped {
+                    by: Actor::new(ActorKind::Button, None),
+                },
+            }),
+            Message::Cmd(Command {
+                id: CommandId::new(),
+                expires_at: t(5),
+                by: by.clone(),
+                action: Action::Start {
+                    session,
+                    plate: plate(),
+                },
+            }),
+            Message::Cmd(Command {
+                id: CommandId::new(),
+                expires_at: t(5),
+                by: by.clone(),
+                action: Action::Stop { session: None },
+            }),
+            Message::Cmd(Command {
+                id: CommandId::new(),
+                expires_at: t(5),
+                by: by.clone(),
+                action: Action::Assign {
+                    plate: Some(plate()),
+                },
+            }),
+            Message::Cmd(Command {
+                id: CommandId::new(),
+                expires_at: t(5),
+                by,
+                action: Action::Snapshot,
+            }),
+            Message::Ack(Box::new(Ack {
+                id: CommandId::new(),
+                ok: true,
+                reason: None,
+                state: loading,
+                session: Some(SessionSummary {
+                    id: session,
+                    plate: plate(),
+                    count: 3,
+                    out: 1,
+                    started_at: t(0),
+                    stopped_at: Some(t(9)),
+                }),
+            })),
+            Message::Ack(Box::new(Ack {
+                id: CommandId::new(),
+                ok: false,
+                reason: Some("already loading".into()),
+                state: BayState::idle(t(0)),
+                session: None,
+            })),
+            Message::Stored(Stored {
+                sessions: [(session, 7)].into(),
+                at: Some(t(3)),
+            }),
+        ]
+    }
+
+    #[test]
+    fn every_message_round_trips_through_its_topic() {
+        let bay = BayId::parse("bay-1").expect("bay");
+        for msg in samples() {
+            let topic = Topic::new(bay.clone(), msg.kind()).to_string();
+            let got = Incoming::parse(&topic, &msg.encode()).expect("decodes");
+            assert_eq!(got.topic.bay, bay);
+            assert_eq!(got.message, msg);
+        }
+    }
+
+    #[test]
+    fn wire_format_is_the_documented_one() {
+        let json: serde_json::Value = serde_json::from_slice(&samples()[4].encode()).expect("json");
+        assert_eq!(json["type"], "started");
+        assert_eq!(json["seq"], 1);
+        assert_eq!(json["plate"], "KT 8899 TEST");
+        assert_eq!(json["by"], "api");
+        let json: serde_json::Value = serde_json::from_slice(&samples()[7].encode()).expect("json");
+        assert_eq!(json["type"], "start");
+        assert!(json["expires_at"].as_str().expect("time").ends_with('Z'));
+        assert_eq!(Message::Status(Status::Offline).encode(), b"offline");
+    }
+
+    #[test]
+    fn malformed_payloads_are_errors() {
+        let cases: [(&str, &[u8]); 8] = [
+            ("baycount/v1/b/status", b"maybe"),
+            ("baycount/v1/b/state", b"{"),
+            (
+                "baycount/v1/b/state",
+                b"{\"phase\":\"flying\",\"at\":\"2026-01-01T00:00:00Z\"}",
+            ),
+            ("baycount/v1/b/event", b"{\"session\":\"nope\"}"),
+            ("baycount/v1/b/event", b"\xff\xfe"),
+            ("baycount/v1/b/cmd", b"{\"type\":\"explode\"}"),
+            ("baycount/v1/b/ack", b"null"),
+            ("baycount/v1/b/x", b"{}"),
+        ];
+        for (topic, payload) in cases {
+            assert!(
+                Incoming::parse(topic, payload).is_err(),
+                "{topic} {payload:?}"
+            );
+        }
+        let big = vec![b' '; MAX_PAYLOAD + 1];
+        assert!(matches!(
+            Incoming::parse("baycount/v1/b/state", &big),
+            Err(DecodeError::TooLarge(_))
+        ));
+    }
+
+    #[test]
+    fn started_event_with_invalid_plate_is_rejected() {
+        let payload = br#"{"session":"01964a4e-0000-7000-8000-000000000000","seq":1,"at":"2026-01-01T00:00:00Z","count":0,"out":0,"type":"started","plate":"\u0000","by":"api"}"#;
+        assert!(Incoming::parse("baycount/v1/b/event", payload).is_err());
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2000))]
+        #[test]
+        fn random_bytes_never_panic(kind in 0usize..6, payload in proptest::collection::vec(any::<u8>(), 0..512)) {
+            let topic = format!("baycount/v1/bay/{}", Kind::ALL[kind].as_str());
+            let _ = Incoming::parse(&topic, &payload);
+        }
+
+        #[test]
+        fn random_topics_never_panic(topic in "\\PC{0,64}") {
+            let _ = Incoming::parse(&topic, b"online");
+        }
+
+        #[test]
+        fn mutated_valid_payloads_never_panic(idx in 0usize..14, pos in any::<prop::sample::Index>(), byte in any::<u8>()) {
+            let msg = &samples()[idx];
+            let mut payload = msg.encode();
+            let i = pos.index(payload.len());
+            payload[i] = byte;
+            let topic = format!("baycount/v1/bay/{}", msg.kind().as_str());
+            let _ = Incoming::parse(&topic, &payload);
+        }
+    }
+}

@@ -1,0 +1,54 @@
+//! The `cmd` payload: what the relay asks of an edge, once, before it expires.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::{Actor, CommandId, Plate, SessionId};
+
+/// What to do.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Action {
+    /// Open a session with this (caller-made) id for this plate.
+    Start { session: SessionId, plate: Plate },
+    /// Close the open session; with `session`, only if it is that one.
+    Stop {
+        #[serde(default)]
+        session: Option<SessionId>,
+    },
+    /// Set (or clear) the plate the bay's push button starts a session for.
+    Assign {
+        #[serde(default)]
+        plate: Option<Plate>,
+    },
+    /// Publish the state now.
+    Snapshot,
+}
+
+impl Action {
+    pub fn name(&self) -> &'static str {
+        match self {
+            Action::Start { .. } => "start",
+            Action::Stop { .. } => "stop",
+            Action::Assign { .. } => "assign",
+            Action::Snapshot => "snapshot",
+        }
+    }
+}
+
+/// A command. The edge applies a command id at most once and refuses it after `expires_at`,
+/// so a command the relay has given up on is never carried out late.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Command {
+    pub id: CommandId,
+    pub expires_at: DateTime<Utc>,
+    pub by: Actor,
+    #[serde(flatten)]
+    pub action: Action,
+}
+
+impl Command {
+    pub fn is_expired(&self, now: DateTime<Utc>) -> bool {
+        now > self.expires_at
+    }
+}

@@ -1,0 +1,37 @@
+//! The MQTT contract between a baycount edge (one per loading bay) and the relay.
+//!
+//! # Layout
+//! - [`topic`]: `baycount/v1/<bay>/<kind>` topics and subscription filters.
+//! - [`bay`], [`plate`], [`actor`], [`ids`]: the validated values every message is built from.
+//! - [`status`], [`state`], [`event`], [`command`], [`ack`], [`stored`]: one payload type per topic.
+//! - [`codec`]: JSON encoding and the one decoding entry point, [`codec::Incoming::parse`],
+//!   which turns any topic and payload into a typed message or an error value (never a panic).
+//!
+//! This crate is the only code the edge and the relay share; a change to the contract is made
+//! here and nowhere else.
+
+pub mod ack;
+pub mod actor;
+pub mod bay;
+pub mod codec;
+pub mod command;
+pub mod event;
+pub mod ids;
+pub mod plate;
+pub mod state;
+pub mod status;
+pub mod stored;
+pub mod topic;
+
+pub use ack::{Ack, SessionSummary};
+pub use actor::{Actor, ActorKind};
+pub use bay::BayId;
+pub use codec::{DecodeError, Incoming, Message, decode, encode};
+pub use command::{Action, Command};
+pub use event::{Direction, Event, EventKind};
+pub use ids::{CommandId, SessionId};
+pub use plate::{Plate, PlateError};
+pub use state::{BayState, Health, HealthLevel, Phase};
+pub use status::Status;
+pub use stored::Stored;
+pub use topic::{Kind, Topic, TopicError};
