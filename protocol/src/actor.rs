@@ -32,7 +32,6 @@ const MAX_ID_LEN: usize = 64;
 /// dashboard user name). Written as `kind` or `kind:id`, e.g. `telegram:123456`, `api`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema), schema(value_type = String, example = "telegram:123456"))]
 pub struct Actor {
     pub kind: ActorKind,
     pub id: Option<String>,

@@ -12,7 +12,6 @@ pub const MAX_LEN: usize = 32;
 /// relay's own topics). It is a single MQTT topic level, so it can never hold `/`, `+` or `#`.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema), schema(value_type = String, example = "bay-1"))]
 pub struct BayId(String);
 
 /// Why a string is not a bay id.

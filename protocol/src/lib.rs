@@ -17,6 +17,8 @@ pub mod codec;
 pub mod command;
 pub mod event;
 pub mod ids;
+#[cfg(feature = "openapi")]
+mod openapi;
 pub mod plate;
 pub mod state;
 pub mod status;

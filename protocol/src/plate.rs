@@ -13,7 +13,6 @@ pub const MAX_LEN: usize = 16;
 /// e.g. `KT 8899 TEST`, `B 1234 XYZ`, `DA 12 A`.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema), schema(value_type = String, example = "KT 8899 TEST"))]
 pub struct Plate(String);
 
 /// Why a string is not a plate. The text is shown to operators as it is.

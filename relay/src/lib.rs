@@ -1,1 +1,173 @@
+//! baycount's relay: mirrors every bay's edge from MQTT, keeps the history, serves the API.
+//!
+//! # Layout
+//! - [`config`]: the TOML file, flags and environment.
+//! - [`broker`]: the embedded MQTT broker (rumqttd) a site runs by default.
+//! - [`mqtt`]: the relay's own MQTT connection; [`ingest`] turns each message into live
+//!   state ([`live`]), history records ([`recorder`] writes them to [`history`]) and acks.
+//! - [`control`]: the one command path (start, stop) every surface uses.
+//! - [`api`]: REST and WebSocket (axum); [`metrics`]: Prometheus counters.
+//!
+//! [`Relay::start`] wires these together and runs them until its shutdown token is cancelled;
+//! tests start it on port 0 and drive the real thing.
 
+pub mod api;
+pub mod broker;
+pub mod config;
+pub mod control;
+pub mod history;
+pub mod ingest;
+pub mod live;
+pub mod metrics;
+pub mod mqtt;
+pub mod recorder;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+use tokio::sync::{mpsc, watch};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::config::{Broker, Config};
+use crate::history::History;
+
+/// How long shutdown waits for tasks to finish.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
+
+/// Why the relay could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error(transparent)]
+    History(#[from] history::HistoryError),
+    #[error(transparent)]
+    Broker(#[from] broker::BrokerError),
+    #[error("cannot listen for HTTP on {addr}: {source}; choose another --http address or stop what holds it")]
+    Http { addr: SocketAddr, source: std::io::Error },
+}
+
+/// A running relay.
+#[derive(Debug)]
+pub struct Relay {
+    /// Where the API listens.
+    pub http_addr: SocketAddr,
+    /// Where the embedded broker listens, when there is one.
+    pub mqtt_addr: Option<SocketAddr>,
+    shutdown: CancellationToken,
+    tasks: TaskTracker,
+    history: History,
+}
+
+impl Relay {
+    /// Opens the history, starts the broker (if embedded), the MQTT link, the recorder and the
+    /// HTTP server. Everything stops when `shutdown` is cancelled.
+    pub async fn start(config: Config, shutdown: CancellationToken) -> Result<Self, StartError> {
+        let history = History::open(&config.db).await?;
+        let metrics = Arc::new(metrics::Metrics::default());
+        let live = Arc::new(live::Live::default());
+        let now = chrono::Utc::now();
+        for decl in &config.bays {
+            history.upsert_bay(&decl.id, decl.name.as_deref(), now).await?;
+        }
+        for bay in history.bays().await? {
+            live.declare(bay.id, bay.name, Some(bay.last_seen));
+        }
+
+        let (mqtt_addr, link_options) = match &config.broker {
+            Broker::Embedded { listen } => {
+                let broker = broker::EmbeddedBroker::start(*listen)?;
+                let opts = mqtt::LinkOptions {
+                    host: broker.addr.ip().to_string(),
+                    port: broker.addr.port(),
+                    username: None,
+                    password: None,
+                };
+                (Some(broker.addr), opts)
+            }
+            Broker::External(url) => (
+                None,
+                mqtt::LinkOptions {
+                    host: url.host.clone(),
+                    port: url.port,
+                    username: url.username.clone(),
+                    password: url.password.clone(),
+                },
+            ),
+        };
+        let link = mqtt::Link::new(&link_options);
+        let publisher = link.publisher();
+        let control = Arc::new(control::Control::new(
+            live.clone(),
+            history.clone(),
+            publisher.clone(),
+            metrics.clone(),
+            config.ack_timeout,
+        ));
+        let (record_tx, record_rx) = mpsc::channel(recorder::QUEUE);
+        let ingest = Arc::new(ingest::Ingest {
+            live: live.clone(),
+            control: control.clone(),
+            metrics: metrics.clone(),
+            recorder: record_tx,
+        });
+        let (connected_tx, connected_rx) = watch::channel(false);
+
+        let listener = TcpListener::bind(config.http)
+            .await
+            .map_err(|source| StartError::Http { addr: config.http, source })?;
+        let http_addr = listener.local_addr().map_err(|source| StartError::Http { addr: config.http, source })?;
+
+        let tasks = TaskTracker::new();
+        let recorder = recorder::Recorder {
+            history: history.clone(),
+            publisher,
+            metrics: metrics.clone(),
+        };
+        tasks.spawn(recorder.run(record_rx));
+        tasks.spawn(link.run(ingest, connected_tx, shutdown.clone()));
+        let state = Arc::new(api::AppState {
+            live,
+            control,
+            history: history.clone(),
+            metrics,
+            api_token: config.api_token.clone(),
+            mqtt_connected: connected_rx,
+            shutdown: shutdown.clone(),
+        });
+        let app = api::app(state);
+        let http_shutdown = shutdown.clone();
+        tasks.spawn(async move {
+            let serve = axum::serve(listener, app).with_graceful_shutdown(http_shutdown.cancelled_owned());
+            if let Err(e) = serve.await {
+                log::error!("HTTP server stopped: {e}");
+            }
+        });
+        tasks.close();
+        log::info!("relay listening on http://{http_addr}");
+        Ok(Self {
+            http_addr,
+            mqtt_addr,
+            shutdown,
+            tasks,
+            history,
+        })
+    }
+
+    /// Runs until the shutdown token is cancelled, then waits (bounded) for every task.
+    pub async fn wait(self) {
+        self.shutdown.cancelled().await;
+        if tokio::time::timeout(SHUTDOWN_GRACE, self.tasks.wait()).await.is_err() {
+            log::warn!("some tasks did not stop within {} s", SHUTDOWN_GRACE.as_secs());
+        }
+        self.history.close().await;
+        log::info!("relay stopped");
+    }
+
+    /// Stops the relay and waits for it.
+    pub async fn stop(self) {
+        self.shutdown.cancel();
+        self.wait().await;
+    }
+}

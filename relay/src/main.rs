@@ -1,1 +1,87 @@
-fn main() {}
+//! `baycount-relay`: parses flags, sets up logging, loads the config and runs the relay.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use anyhow::Context;
+use baycount_relay::Relay;
+use baycount_relay::config::{Config, Overrides};
+use clap::Parser;
+use tokio_util::sync::CancellationToken;
+
+/// The baycount relay: Telegram bot, REST + WebSocket API, dashboard and SQLite history of
+/// every loading bay, with an embedded MQTT broker by default.
+#[derive(Debug, Parser)]
+#[command(version)]
+struct Args {
+    /// TOML config file (see relay.example.toml); flags and environment override it.
+    #[arg(long, env = "BAYCOUNT_CONFIG")]
+    config: Option<PathBuf>,
+    /// Address of the REST API and dashboard [default: 127.0.0.1:8080].
+    #[arg(long, env = "BAYCOUNT_HTTP")]
+    http: Option<SocketAddr>,
+    /// Run the embedded MQTT broker on this address [default: 127.0.0.1:1883].
+    #[arg(long, env = "BAYCOUNT_MQTT_LISTEN", conflicts_with = "mqtt")]
+    mqtt_listen: Option<SocketAddr>,
+    /// Use an external broker instead, e.g. mqtt://user:password@host:1883.
+    #[arg(long, env = "BAYCOUNT_MQTT")]
+    mqtt: Option<String>,
+    /// SQLite history file [default: ./baycount.db].
+    #[arg(long, env = "BAYCOUNT_DB")]
+    db: Option<PathBuf>,
+    /// Bearer token required on mutating API requests.
+    #[arg(long, env = "BAYCOUNT_API_TOKEN", hide_env_values = true)]
+    api_token: Option<String>,
+}
+
+/// Info for baycount; the embedded broker's tracing (which logs routine traffic as errors) is off.
+const DEFAULT_LOG_FILTER: &str = "info,rumqttd=off,tracing=off";
+
+fn init_logging() {
+    let journald = std::env::var_os("JOURNAL_STREAM").is_some();
+    if journald && let Ok(logger) = systemd_journal_logger::JournalLog::new() {
+        if logger.with_syslog_identifier("baycount-relay".into()).install().is_ok() {
+            log::set_max_level(log::LevelFilter::Info);
+            return;
+        }
+    }
+    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or(DEFAULT_LOG_FILTER)).init();
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    init_logging();
+    let overrides = Overrides {
+        http: args.http,
+        mqtt_listen: args.mqtt_listen,
+        mqtt: args.mqtt,
+        db: args.db,
+        api_token: args.api_token,
+    };
+    let config = Config::load(args.config.as_deref(), overrides)?;
+    let shutdown = CancellationToken::new();
+    let relay = Relay::start(config, shutdown.clone()).await.context("the relay could not start")?;
+    tokio::spawn(async move {
+        wait_for_signal().await;
+        log::info!("shutting down");
+        shutdown.cancel();
+    });
+    relay.wait().await;
+    Ok(())
+}
+
+async fn wait_for_signal() {
+    let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        Ok(s) => s,
+        Err(e) => {
+            log::warn!("cannot listen for SIGTERM: {e}");
+            let _ = tokio::signal::ctrl_c().await;
+            return;
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term.recv() => {}
+    }
+}

@@ -1,0 +1,27 @@
+//! JSON schemas of the contract's string-like values, for the relay's OpenAPI document.
+
+use utoipa::openapi::schema::{ObjectBuilder, Schema, SchemaFormat, KnownFormat, Type};
+use utoipa::openapi::RefOr;
+use utoipa::{PartialSchema, ToSchema};
+
+macro_rules! string_schema {
+    ($ty:ty, $desc:expr, $example:expr $(, $format:expr)?) => {
+        impl PartialSchema for $ty {
+            fn schema() -> RefOr<Schema> {
+                ObjectBuilder::new()
+                    .schema_type(Type::String)
+                    .description(Some($desc))
+                    .examples([$example])
+                    $(.format(Some($format)))?
+                    .into()
+            }
+        }
+        impl ToSchema for $ty {}
+    };
+}
+
+string_schema!(crate::BayId, "Bay id: 1-32 letters, digits, '-' or '_'", "bay-1");
+string_schema!(crate::Plate, "Truck plate, normalised (upper case, single spaces)", "KT 8899 TEST");
+string_schema!(crate::Actor, "Who acted: telegram, dashboard, api or button, optionally ':' and a user id", "telegram:123456");
+string_schema!(crate::SessionId, "Session id (UUIDv7)", "019abc12-3456-7def-8123-456789abcdef", SchemaFormat::KnownFormat(KnownFormat::Uuid));
+string_schema!(crate::CommandId, "Command id (UUIDv7)", "019abc12-3456-7def-8123-456789abcdef", SchemaFormat::KnownFormat(KnownFormat::Uuid));

@@ -1,0 +1,109 @@
+//! `/api/state` and the start/stop commands of `/api/bays/{bay}`.
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use baycount_protocol::{Actor, ActorKind, SessionSummary};
+use serde::{Deserialize, Serialize};
+
+use super::AppState;
+use super::error::{ApiError, ErrorBody, json_body};
+use crate::live::BayView;
+
+/// Every bay.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct StateResponse {
+    pub bays: Vec<BayView>,
+}
+
+/// Body of a start request.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct StartRequest {
+    /// The truck's plate, e.g. `KT 8899 TEST`; normalised and validated.
+    pub plate: String,
+    /// Who starts it: `api` (default), `api:<name>` or `dashboard:<name>`.
+    #[serde(default)]
+    pub by: Option<String>,
+}
+
+/// Body of a stop request (optional).
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct StopRequest {
+    /// Who stops it: `api` (default), `api:<name>` or `dashboard:<name>`.
+    #[serde(default)]
+    pub by: Option<String>,
+}
+
+/// The session a command opened or closed.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct CommandResponse {
+    pub bay: String,
+    pub session: SessionSummary,
+}
+
+/// The actor an API caller may name: only the API's and the dashboard's own kinds.
+fn api_actor(by: Option<&str>) -> Result<Actor, ApiError> {
+    let Some(by) = by else {
+        return Ok(Actor::new(ActorKind::Api, None));
+    };
+    match by.parse::<Actor>() {
+        Ok(a) if matches!(a.kind, ActorKind::Api | ActorKind::Dashboard) => Ok(a),
+        _ => Err(ApiError::unprocessable(
+            "invalid_actor",
+            format!("'by' must be api, api:<name> or dashboard:<name>, not {by:?}"),
+        )),
+    }
+}
+
+/// The live state of every bay.
+#[utoipa::path(get, path = "/api/state", responses((status = 200, body = StateResponse)))]
+pub async fn state(State(s): State<Arc<AppState>>) -> Json<StateResponse> {
+    Json(StateResponse { bays: s.live.all() })
+}
+
+/// Starts loading a truck at a bay.
+#[utoipa::path(post, path = "/api/bays/{bay}/start", request_body = StartRequest,
+    params(("bay" = String, Path, description = "bay id")),
+    responses(
+        (status = 200, body = CommandResponse, description = "the session is open"),
+        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 404, body = ErrorBody, description = "unknown bay"),
+        (status = 409, body = ErrorBody, description = "already loading, or another command is under way"),
+        (status = 422, body = ErrorBody, description = "invalid plate"),
+        (status = 503, body = ErrorBody, description = "bay offline"),
+        (status = 504, body = ErrorBody, description = "no acknowledgement within 5 s"),
+    ),
+    security(("bearer" = [])))]
+pub async fn start(State(s): State<Arc<AppState>>, Path(bay): Path<String>, body: Bytes) -> Result<Json<CommandResponse>, ApiError> {
+    let req: StartRequest = json_body(&body)?;
+    let by = api_actor(req.by.as_deref())?;
+    let session = s.control.start(&bay, &req.plate, by).await?;
+    Ok(Json(CommandResponse { bay, session }))
+}
+
+/// Stops the session loading at a bay; answers with the final count.
+#[utoipa::path(post, path = "/api/bays/{bay}/stop", request_body(content = Option<StopRequest>),
+    params(("bay" = String, Path, description = "bay id")),
+    responses(
+        (status = 200, body = CommandResponse, description = "the session is closed, with its final count"),
+        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 404, body = ErrorBody, description = "unknown bay"),
+        (status = 409, body = ErrorBody, description = "not loading"),
+        (status = 503, body = ErrorBody, description = "bay offline"),
+        (status = 504, body = ErrorBody, description = "no acknowledgement within 5 s"),
+    ),
+    security(("bearer" = [])))]
+pub async fn stop(State(s): State<Arc<AppState>>, Path(bay): Path<String>, body: Bytes) -> Result<Json<CommandResponse>, ApiError> {
+    let req: StopRequest = if body.iter().all(u8::is_ascii_whitespace) {
+        StopRequest::default()
+    } else {
+        json_body(&body)?
+    };
+    let by = api_actor(req.by.as_deref())?;
+    let session = s.control.stop(&bay, by).await?;
+    Ok(Json(CommandResponse { bay, session }))
+}

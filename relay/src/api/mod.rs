@@ -1,0 +1,174 @@
+//! The HTTP API (axum): one file per resource; [`app`] builds the router tests call directly.
+
+mod auth;
+mod bays;
+mod error;
+mod sessions;
+mod ws;
+
+use std::sync::Arc;
+
+use axum::extract::{DefaultBodyLimit, Query, State};
+use axum::http::{StatusCode, header};
+use axum::response::IntoResponse;
+use axum::routing::{get, post};
+use axum::{Json, Router, middleware};
+use serde::{Deserialize, Serialize};
+use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
+use utoipa::OpenApi;
+
+pub use error::{ApiError, ErrorBody};
+
+use crate::control::Control;
+use crate::history::{AuditEntry, History, PlateRow};
+use crate::live::Live;
+use crate::metrics::Metrics;
+
+/// Largest request body accepted.
+const MAX_BODY: usize = 64 * 1024;
+
+/// What the handlers share.
+#[derive(Debug)]
+pub struct AppState {
+    pub live: Arc<Live>,
+    pub control: Arc<Control>,
+    pub history: History,
+    pub metrics: Arc<Metrics>,
+    /// Required on mutating requests when set.
+    pub api_token: Option<String>,
+    /// Whether the relay's MQTT link is up, for `/healthz`.
+    pub mqtt_connected: watch::Receiver<bool>,
+    /// Ends WebSocket sessions when the relay stops.
+    pub shutdown: CancellationToken,
+}
+
+/// The router: public reads, token-guarded writes.
+pub fn app(state: Arc<AppState>) -> Router {
+    let writes = Router::new()
+        .route("/api/bays/{bay}/start", post(bays::start))
+        .route("/api/bays/{bay}/stop", post(bays::stop))
+        .route("/api/sessions/{id}/corrections", post(sessions::correct))
+        .route_layer(middleware::from_fn_with_state(state.clone(), auth::require_token));
+    Router::new()
+        .route("/api/state", get(bays::state))
+        .route("/api/sessions", get(sessions::list))
+        .route("/api/sessions.csv", get(sessions::csv))
+        .route("/api/sessions/{id}", get(sessions::get))
+        .route("/api/plates", get(plates))
+        .route("/api/audit", get(audit))
+        .route("/api/ws", get(ws::ws))
+        .route("/api/openapi.json", get(openapi))
+        .route("/healthz", get(healthz))
+        .route("/metrics", get(metrics))
+        .merge(writes)
+        .fallback(|| async { ApiError::not_found("no such endpoint; /api/openapi.json lists them") })
+        .layer(DefaultBodyLimit::max(MAX_BODY))
+        .with_state(state)
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+struct LimitQuery {
+    /// At most this many (default 50, at most 1000).
+    limit: Option<i64>,
+}
+
+impl LimitQuery {
+    fn get(&self) -> i64 {
+        self.limit.unwrap_or(50).clamp(1, 1000)
+    }
+}
+
+/// Plates, most recently used first.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+struct PlatesResponse {
+    plates: Vec<PlateRow>,
+}
+
+/// Plates for the menus, most recently used first.
+#[utoipa::path(get, path = "/api/plates", params(LimitQuery), responses((status = 200, body = PlatesResponse)))]
+async fn plates(State(s): State<Arc<AppState>>, Query(q): Query<LimitQuery>) -> Result<Json<PlatesResponse>, ApiError> {
+    Ok(Json(PlatesResponse {
+        plates: s.history.plates(q.get()).await?,
+    }))
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+struct AuditResponse {
+    audit: Vec<AuditEntry>,
+}
+
+/// The audit log of commands, newest first.
+#[utoipa::path(get, path = "/api/audit", params(LimitQuery), responses((status = 200, body = AuditResponse)))]
+async fn audit(State(s): State<Arc<AppState>>, Query(q): Query<LimitQuery>) -> Result<Json<AuditResponse>, ApiError> {
+    Ok(Json(AuditResponse {
+        audit: s.history.audit_log(q.get()).await?,
+    }))
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+struct Health {
+    /// `ok` when the database answers and the MQTT link is up, else `degraded`.
+    status: &'static str,
+    database: bool,
+    mqtt: bool,
+    bays: usize,
+    bays_online: usize,
+}
+
+/// Liveness and readiness: 200 when healthy, 503 otherwise, with the parts.
+#[utoipa::path(get, path = "/healthz", responses((status = 200, body = Health), (status = 503, body = Health)))]
+async fn healthz(State(s): State<Arc<AppState>>) -> impl IntoResponse {
+    let database = s.history.ping().await;
+    let mqtt = *s.mqtt_connected.borrow();
+    let ok = database && mqtt;
+    let body = Health {
+        status: if ok { "ok" } else { "degraded" },
+        database,
+        mqtt,
+        bays: s.live.all().len(),
+        bays_online: s.live.online_count(),
+    };
+    (if ok { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE }, Json(body))
+}
+
+/// Prometheus metrics.
+#[utoipa::path(get, path = "/metrics", responses((status = 200, content_type = "text/plain", body = String)))]
+async fn metrics(State(s): State<Arc<AppState>>) -> impl IntoResponse {
+    (
+        [(header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")],
+        s.metrics.render(),
+    )
+}
+
+/// This API's OpenAPI document.
+async fn openapi() -> Json<utoipa::openapi::OpenApi> {
+    Json(ApiDoc::openapi())
+}
+
+struct BearerAuth;
+
+impl utoipa::Modify for BearerAuth {
+    fn modify(&self, doc: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+        doc.components.get_or_insert_with(Default::default).add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+    }
+}
+
+/// The OpenAPI document, generated from the handlers and types above.
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "baycount relay", description = "Live state, control and history of loading bays"),
+    paths(
+        bays::state, bays::start, bays::stop,
+        sessions::list, sessions::csv, sessions::get, sessions::correct,
+        plates, audit, ws::ws, healthz, metrics
+    ),
+    modifiers(&BearerAuth)
+)]
+#[derive(Debug)]
+pub struct ApiDoc;

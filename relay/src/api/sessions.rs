@@ -1,0 +1,190 @@
+//! `/api/sessions`: the history, as JSON or CSV, and manual corrections.
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::http::{StatusCode, header};
+use axum::response::IntoResponse;
+use baycount_protocol::{BayId, Plate, SessionId};
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::AppState;
+use super::error::{ApiError, ErrorBody, json_body};
+use crate::history::{Correction, CorrectionInput, SessionDetail, SessionFilter, SessionRow};
+
+/// Default and largest page of sessions.
+const DEFAULT_LIMIT: i64 = 100;
+const MAX_LIMIT: i64 = 10_000;
+/// Longest correction reason kept.
+const MAX_REASON: usize = 500;
+
+/// Filters of the session list; all optional.
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct SessionQuery {
+    /// Only this bay.
+    pub bay: Option<String>,
+    /// Only this plate (normalised like any plate).
+    pub plate: Option<String>,
+    /// Sessions started at or after: RFC 3339 time, or a date `YYYY-MM-DD` (UTC).
+    pub from: Option<String>,
+    /// Sessions started before: RFC 3339 time, or a date `YYYY-MM-DD` (UTC, the whole day included).
+    pub to: Option<String>,
+    /// At most this many, newest first (default 100, at most 10000).
+    pub limit: Option<String>,
+}
+
+/// A page of sessions.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct SessionsResponse {
+    pub sessions: Vec<SessionRow>,
+}
+
+fn parse_time(name: &str, value: &str, end_of_day: bool) -> Result<DateTime<Utc>, ApiError> {
+    if let Ok(t) = DateTime::parse_from_rfc3339(value) {
+        return Ok(t.with_timezone(&Utc));
+    }
+    if let Ok(d) = NaiveDate::parse_from_str(value, "%Y-%m-%d") {
+        let d = if end_of_day { d.succ_opt().unwrap_or(d) } else { d };
+        return Ok(d.and_hms_opt(0, 0, 0).unwrap_or_default().and_utc());
+    }
+    Err(ApiError::bad_request(format!(
+        "'{name}' must be a date like 2026-11-25 or a time like 2026-11-25T08:00:00+08:00, not {value:?}"
+    )))
+}
+
+impl SessionQuery {
+    fn filter(&self) -> Result<SessionFilter, ApiError> {
+        let bay = match self.bay.as_deref().filter(|b| !b.is_empty()) {
+            Some(b) => Some(BayId::parse(b).map_err(|e| ApiError::bad_request(format!("'bay': {e}")))?),
+            None => None,
+        };
+        let plate = match self.plate.as_deref().filter(|p| !p.trim().is_empty()) {
+            Some(p) => Some(Plate::parse(p).map_err(|e| ApiError::unprocessable("invalid_plate", e.to_string()))?),
+            None => None,
+        };
+        let limit = match self.limit.as_deref() {
+            Some(l) => l
+                .parse::<i64>()
+                .ok()
+                .filter(|l| (1..=MAX_LIMIT).contains(l))
+                .ok_or_else(|| ApiError::bad_request(format!("'limit' must be a number from 1 to {MAX_LIMIT}")))?,
+            None => DEFAULT_LIMIT,
+        };
+        let from = self.from.as_deref().filter(|s| !s.is_empty()).map(|v| parse_time("from", v, false)).transpose()?;
+        let to = self.to.as_deref().filter(|s| !s.is_empty()).map(|v| parse_time("to", v, true)).transpose()?;
+        Ok(SessionFilter { bay, plate, from, to, limit })
+    }
+}
+
+/// Sessions, newest first.
+#[utoipa::path(get, path = "/api/sessions", params(SessionQuery),
+    responses((status = 200, body = SessionsResponse), (status = 400, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn list(State(s): State<Arc<AppState>>, Query(q): Query<SessionQuery>) -> Result<Json<SessionsResponse>, ApiError> {
+    let sessions = s.history.sessions(&q.filter()?).await?;
+    Ok(Json(SessionsResponse { sessions }))
+}
+
+/// The same sessions as CSV, for spreadsheets.
+#[utoipa::path(get, path = "/api/sessions.csv", params(SessionQuery),
+    responses((status = 200, content_type = "text/csv", body = String), (status = 400, body = ErrorBody)))]
+pub async fn csv(State(s): State<Arc<AppState>>, Query(q): Query<SessionQuery>) -> Result<impl IntoResponse, ApiError> {
+    let sessions = s.history.sessions(&q.filter()?).await?;
+    let mut w = csv::Writer::from_writer(Vec::new());
+    let time = |t: Option<DateTime<Utc>>| t.map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)).unwrap_or_default();
+    let text = |v: Option<String>| v.unwrap_or_default();
+    let header = [
+        "id", "bay", "plate", "count", "out", "correction", "corrected_count", "started_at", "stopped_at",
+        "duration_seconds", "started_by", "stopped_by",
+    ];
+    let write = || -> Result<(), csv::Error> {
+        w.write_record(header)?;
+        for r in sessions {
+            w.write_record([
+                r.id.to_string(),
+                r.bay.to_string(),
+                text(r.plate.map(String::from)),
+                r.count.to_string(),
+                r.out.to_string(),
+                r.correction.to_string(),
+                r.corrected_count.to_string(),
+                time(r.started_at),
+                time(r.stopped_at),
+                r.duration_seconds.map(|d| d.to_string()).unwrap_or_default(),
+                text(r.started_by.map(|a| a.to_string())),
+                text(r.stopped_by.map(|a| a.to_string())),
+            ])?;
+        }
+        w.flush()?;
+        Ok(())
+    };
+    let internal = |e: String| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "csv", e);
+    write().map_err(|e| internal(e.to_string()))?;
+    let body = w.into_inner().map_err(|e| internal(e.to_string()))?;
+    Ok((
+        [
+            (header::CONTENT_TYPE, "text/csv; charset=utf-8"),
+            (header::CONTENT_DISPOSITION, "attachment; filename=\"baycount-sessions.csv\""),
+        ],
+        body,
+    ))
+}
+
+fn session_id(id: &str) -> Result<SessionId, ApiError> {
+    id.parse()
+        .map_err(|_| ApiError::not_found(format!("no session {id:?}: session ids are UUIDs")))
+}
+
+/// One session with its events and corrections.
+#[utoipa::path(get, path = "/api/sessions/{id}", params(("id" = String, Path, description = "session id")),
+    responses((status = 200, body = SessionDetail), (status = 404, body = ErrorBody)))]
+pub async fn get(State(s): State<Arc<AppState>>, Path(id): Path<String>) -> Result<Json<SessionDetail>, ApiError> {
+    let sid = session_id(&id)?;
+    s.history
+        .session(sid)
+        .await?
+        .map(Json)
+        .ok_or_else(|| ApiError::not_found(format!("no session {id}")))
+}
+
+/// Adds a manual correction beside the machine count.
+#[utoipa::path(post, path = "/api/sessions/{id}/corrections", request_body = CorrectionInput,
+    params(("id" = String, Path, description = "session id")),
+    responses((status = 201, body = Correction), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn correct(
+    State(s): State<Arc<AppState>>,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Result<(StatusCode, Json<Correction>), ApiError> {
+    let sid = session_id(&id)?;
+    let input: CorrectionInput = json_body(&body)?;
+    let reason = input.reason.trim();
+    if input.delta == 0 {
+        return Err(ApiError::unprocessable("invalid_correction", "'delta' must not be 0"));
+    }
+    if input.delta.abs() > 1_000_000 {
+        return Err(ApiError::unprocessable("invalid_correction", "'delta' is implausibly large"));
+    }
+    if reason.is_empty() || reason.chars().count() > MAX_REASON || reason.chars().any(|c| c.is_control() && c != '\n') {
+        return Err(ApiError::unprocessable(
+            "invalid_correction",
+            format!("'reason' is required: up to {MAX_REASON} characters of text"),
+        ));
+    }
+    let by = match input.by.as_deref().map(str::trim).filter(|b| !b.is_empty()) {
+        Some(b) if b.chars().count() <= 64 && !b.chars().any(char::is_control) => format!("api:{b}"),
+        Some(_) => return Err(ApiError::unprocessable("invalid_correction", "'by' must be a name of up to 64 characters")),
+        None => "api".to_owned(),
+    };
+    let correction = s
+        .history
+        .add_correction(sid, &by, input.delta, reason, Utc::now())
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("no session {id}")))?;
+    Ok((StatusCode::CREATED, Json(correction)))
+}

@@ -1,0 +1,287 @@
+//! The relay's settings: a TOML file, overridden by command-line flags and environment variables.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use baycount_protocol::BayId;
+use serde::Deserialize;
+
+/// Where the REST API and dashboard listen unless told otherwise.
+pub const DEFAULT_HTTP: &str = "127.0.0.1:8080";
+/// Where the embedded MQTT broker listens unless told otherwise.
+pub const DEFAULT_MQTT_LISTEN: &str = "127.0.0.1:1883";
+/// The SQLite history file unless told otherwise.
+pub const DEFAULT_DB: &str = "./baycount.db";
+/// How long a command waits for the edge's `ack` (DESIGN.md: 5 s).
+pub const DEFAULT_ACK_TIMEOUT_SECONDS: f64 = 5.0;
+
+/// Why the settings cannot be used. Each says what to change.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("config file {path} is not valid: {message}")]
+    Parse { path: PathBuf, message: String },
+    #[error("invalid MQTT URL {url:?}: {reason} (expected mqtt://[user:password@]host[:port])")]
+    MqttUrl { url: String, reason: String },
+    #[error("give either an external broker (mqtt) or an embedded one (mqtt_listen), not both")]
+    BothBrokers,
+    #[error("ack_timeout_seconds must be between 0.1 and 60, not {0}")]
+    AckTimeout(f64),
+    #[error("bay {0} is declared twice in the config file")]
+    DuplicateBay(BayId),
+    #[error("api_token is empty; remove it to run without one, or set a real token")]
+    EmptyToken,
+}
+
+/// The config file, as written. Every key is optional; unknown keys are an error.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileConfig {
+    pub http: Option<SocketAddr>,
+    pub mqtt_listen: Option<SocketAddr>,
+    pub mqtt: Option<String>,
+    pub db: Option<PathBuf>,
+    pub api_token: Option<String>,
+    pub ack_timeout_seconds: Option<f64>,
+    #[serde(default)]
+    pub bays: Vec<BayDecl>,
+}
+
+/// A bay declared ahead of its first message, with the name people know it by.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BayDecl {
+    pub id: BayId,
+    pub name: Option<String>,
+}
+
+/// Overrides from the command line or the environment (see `main.rs`).
+#[derive(Debug, Default, Clone)]
+pub struct Overrides {
+    pub http: Option<SocketAddr>,
+    pub mqtt_listen: Option<SocketAddr>,
+    pub mqtt: Option<String>,
+    pub db: Option<PathBuf>,
+    pub api_token: Option<String>,
+}
+
+/// How the relay reaches MQTT.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Broker {
+    /// Run rumqttd in-process on this address and connect to it.
+    Embedded { listen: SocketAddr },
+    /// Connect to a broker that is already running.
+    External(MqttUrl),
+}
+
+/// An external broker's address and credentials.
+#[derive(Clone, PartialEq)]
+pub struct MqttUrl {
+    pub host: String,
+    pub port: u16,
+    pub username: Option<String>,
+    pub password: Option<String>,
+}
+
+impl std::fmt::Debug for MqttUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The password is never printed.
+        write!(f, "mqtt://")?;
+        if let Some(u) = &self.username {
+            write!(f, "{u}:***@")?;
+        }
+        write!(f, "{}:{}", self.host, self.port)
+    }
+}
+
+impl MqttUrl {
+    /// Reads `mqtt://[user:password@]host[:port]` (`tcp://` is accepted too).
+    pub fn parse(s: &str) -> Result<Self, ConfigError> {
+        let err = |reason: &str| ConfigError::MqttUrl {
+            url: redact(s),
+            reason: reason.to_owned(),
+        };
+        let url = url::Url::parse(s).map_err(|e| err(&e.to_string()))?;
+        if !matches!(url.scheme(), "mqtt" | "tcp") {
+            return Err(err("the scheme must be mqtt://"));
+        }
+        let host = url.host_str().filter(|h| !h.is_empty()).ok_or_else(|| err("no host"))?;
+        if url.path().len() > 1 || url.query().is_some() {
+            return Err(err("a path or query is not allowed"));
+        }
+        let decode = |s: &str| {
+            url::form_urlencoded::parse(format!("x={s}").as_bytes())
+                .next()
+                .map(|(_, v)| v.into_owned())
+        };
+        Ok(Self {
+            host: host.trim_start_matches('[').trim_end_matches(']').to_owned(),
+            port: url.port().unwrap_or(1883),
+            username: Some(url.username()).filter(|u| !u.is_empty()).and_then(decode),
+            password: url.password().and_then(decode),
+        })
+    }
+}
+
+/// `s` with any password replaced, for error messages.
+fn redact(s: &str) -> String {
+    match url::Url::parse(s) {
+        Ok(mut u) if u.password().is_some() => {
+            let _ = u.set_password(Some("***"));
+            u.to_string()
+        }
+        _ => s.to_owned(),
+    }
+}
+
+/// The settings the relay runs with.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// REST API, WebSocket and dashboard.
+    pub http: SocketAddr,
+    pub broker: Broker,
+    /// The SQLite history file.
+    pub db: PathBuf,
+    /// When set, every mutating request needs `Authorization: Bearer <token>`.
+    pub api_token: Option<String>,
+    /// How long a command waits for the edge's `ack` before it is "bay not responding".
+    pub ack_timeout: Duration,
+    /// Bays listed before they first speak.
+    pub bays: Vec<BayDecl>,
+}
+
+impl Config {
+    /// Reads the config file, if any, and applies the overrides on top.
+    pub fn load(path: Option<&Path>, overrides: Overrides) -> Result<Self, ConfigError> {
+        let file = match path {
+            Some(path) => {
+                let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+                    path: path.to_owned(),
+                    source,
+                })?;
+                Self::parse_file(path, &text)?
+            }
+            None => FileConfig::default(),
+        };
+        Self::resolve(file, overrides)
+    }
+
+    /// Parses a config file's text; errors name the offending key and line.
+    pub fn parse_file(path: &Path, text: &str) -> Result<FileConfig, ConfigError> {
+        toml::from_str(text).map_err(|e| ConfigError::Parse {
+            path: path.to_owned(),
+            message: e.to_string(),
+        })
+    }
+
+    /// Combines a file's settings with overrides (overrides win) and the defaults.
+    pub fn resolve(file: FileConfig, o: Overrides) -> Result<Self, ConfigError> {
+        let external = o.mqtt.or(file.mqtt);
+        let listen = o.mqtt_listen.or(file.mqtt_listen);
+        let broker = match (external, listen) {
+            (Some(_), Some(_)) => return Err(ConfigError::BothBrokers),
+            (Some(url), None) => Broker::External(MqttUrl::parse(&url)?),
+            (None, listen) => Broker::Embedded {
+                listen: listen.unwrap_or_else(|| parse_default(DEFAULT_MQTT_LISTEN)),
+            },
+        };
+        let ack = file.ack_timeout_seconds.unwrap_or(DEFAULT_ACK_TIMEOUT_SECONDS);
+        if !(0.1..=60.0).contains(&ack) {
+            return Err(ConfigError::AckTimeout(ack));
+        }
+        let mut seen = std::collections::HashSet::new();
+        for b in &file.bays {
+            if !seen.insert(&b.id) {
+                return Err(ConfigError::DuplicateBay(b.id.clone()));
+            }
+        }
+        let api_token = o.api_token.or(file.api_token);
+        if api_token.as_deref().is_some_and(|t| t.trim().is_empty()) {
+            return Err(ConfigError::EmptyToken);
+        }
+        Ok(Self {
+            http: o.http.or(file.http).unwrap_or_else(|| parse_default(DEFAULT_HTTP)),
+            broker,
+            db: o.db.or(file.db).unwrap_or_else(|| DEFAULT_DB.into()),
+            api_token,
+            ack_timeout: Duration::from_secs_f64(ack),
+            bays: file.bays,
+        })
+    }
+}
+
+fn parse_default(s: &str) -> SocketAddr {
+    s.parse().unwrap_or_else(|e| unreachable!("default address {s}: {e}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shipped_example_parses() {
+        let path = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/relay.example.toml"));
+        let text = std::fs::read_to_string(path).expect("example config is shipped");
+        let file = Config::parse_file(path, &text).expect("example parses");
+        let cfg = Config::resolve(file, Overrides::default()).expect("example is valid");
+        assert_eq!(cfg.http.to_string(), DEFAULT_HTTP);
+        assert_eq!(cfg.bays.len(), 2);
+    }
+
+    #[test]
+    fn defaults_without_file() {
+        let cfg = Config::load(None, Overrides::default()).expect("defaults");
+        assert_eq!(cfg.broker, Broker::Embedded { listen: parse_default(DEFAULT_MQTT_LISTEN) });
+        assert_eq!(cfg.db, PathBuf::from(DEFAULT_DB));
+        assert_eq!(cfg.ack_timeout, Duration::from_secs(5));
+        assert!(cfg.api_token.is_none());
+    }
+
+    #[test]
+    fn unknown_key_is_named() {
+        let err = Config::parse_file(Path::new("r.toml"), "htp = \"1.2.3.4:5\"\n").expect_err("unknown");
+        assert!(err.to_string().contains("htp"), "{err}");
+        let err = Config::parse_file(Path::new("r.toml"), "[[bays]]\nid = \"a\"\ncolour = 1\n").expect_err("unknown");
+        assert!(err.to_string().contains("colour"), "{err}");
+        let err = Config::parse_file(Path::new("r.toml"), "[[bays]]\nid = \"a/b\"\n").expect_err("bad bay");
+        assert!(err.to_string().contains("bay id"), "{err}");
+    }
+
+    #[test]
+    fn overrides_win_and_conflicts_are_refused() {
+        let file = FileConfig { db: Some("file.db".into()), ..Default::default() };
+        let o = Overrides {
+            db: Some("flag.db".into()),
+            mqtt: Some("mqtt://relay:s3cret@broker.local:1884".into()),
+            ..Default::default()
+        };
+        let cfg = Config::resolve(file, o).expect("valid");
+        assert_eq!(cfg.db, PathBuf::from("flag.db"));
+        let Broker::External(url) = cfg.broker else { panic!("external") };
+        assert_eq!((url.host.as_str(), url.port), ("broker.local", 1884));
+        assert_eq!(url.password.as_deref(), Some("s3cret"));
+        assert!(!format!("{url:?}").contains("s3cret"));
+
+        let both = Overrides {
+            mqtt: Some("mqtt://h".into()),
+            mqtt_listen: Some(parse_default("127.0.0.1:1")),
+            ..Default::default()
+        };
+        assert!(matches!(Config::resolve(FileConfig::default(), both), Err(ConfigError::BothBrokers)));
+    }
+
+    #[test]
+    fn bad_mqtt_urls_are_explained_without_the_password() {
+        for bad in ["http://h", "mqtt://", "mqtt://u:pw@h/path", "not a url"] {
+            let o = Overrides { mqtt: Some(bad.into()), ..Default::default() };
+            let err = Config::resolve(FileConfig::default(), o).expect_err(bad).to_string();
+            assert!(err.contains("mqtt://"), "{err}");
+            assert!(!err.contains("pw@"), "{err}");
+        }
+    }
+}

@@ -1,0 +1,237 @@
+//! The one command path every surface uses: checks a bay's state, sends the command, waits for the ack.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use baycount_protocol::{
+    Ack, Action, Actor, BayId, Command, CommandId, Kind, Phase, Plate, PlateError, SessionId, SessionSummary, Topic,
+};
+use chrono::Utc;
+use tokio::sync::oneshot;
+
+use crate::history::{AuditEntry, History};
+use crate::live::Live;
+use crate::metrics::Metrics;
+use crate::mqtt::Publisher;
+
+/// Why a command was not carried out. The text is shown to the person who gave it.
+#[derive(Debug, thiserror::Error)]
+pub enum ControlError {
+    #[error("unknown bay {0:?}; GET /api/state lists the bays")]
+    UnknownBay(String),
+    #[error("invalid plate: {0}")]
+    InvalidPlate(#[from] PlateError),
+    #[error("bay {0} is offline; check the edge at the bay (power, network) and try again")]
+    Offline(BayId),
+    #[error("bay {bay} is already loading {plate}; stop that session first")]
+    AlreadyLoading { bay: BayId, plate: String },
+    #[error("bay {0} is not loading; there is nothing to stop")]
+    Idle(BayId),
+    #[error("another command for bay {0} is in progress; try again in a few seconds")]
+    Busy(BayId),
+    #[error("bay {bay} is not responding: no acknowledgement within {} s; nothing was changed by this command", timeout.as_secs_f64())]
+    NotResponding { bay: BayId, timeout: Duration },
+    #[error("bay {bay} refused the command: {reason}")]
+    Refused { bay: BayId, reason: String },
+    #[error("cannot reach the MQTT broker: {0}")]
+    Broker(String),
+}
+
+impl ControlError {
+    /// The audit log's word for this outcome.
+    fn outcome(&self) -> &'static str {
+        match self {
+            ControlError::NotResponding { .. } => "timeout",
+            ControlError::Refused { .. } => "refused",
+            ControlError::Broker(_) => "error",
+            _ => "rejected",
+        }
+    }
+}
+
+/// Sends commands to bays and matches their acks.
+#[derive(Debug)]
+pub struct Control {
+    live: Arc<Live>,
+    history: History,
+    publisher: Publisher,
+    metrics: Arc<Metrics>,
+    /// How long to wait for an ack.
+    ack_timeout: Duration,
+    /// Commands sent and not yet acknowledged, by id.
+    pending: Mutex<HashMap<CommandId, oneshot::Sender<Ack>>>,
+    /// Bays with a command under way: one at a time per bay.
+    busy: Mutex<HashSet<BayId>>,
+}
+
+/// Marks a bay busy until dropped.
+struct BusyGuard<'a> {
+    control: &'a Control,
+    bay: BayId,
+}
+
+impl Drop for BusyGuard<'_> {
+    fn drop(&mut self) {
+        lock(&self.control.busy).remove(&self.bay);
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+impl Control {
+    pub fn new(
+        live: Arc<Live>,
+        history: History,
+        publisher: Publisher,
+        metrics: Arc<Metrics>,
+        ack_timeout: Duration,
+    ) -> Self {
+        Self {
+            live,
+            history,
+            publisher,
+            metrics,
+            ack_timeout,
+            pending: Mutex::default(),
+            busy: Mutex::default(),
+        }
+    }
+
+    /// Starts loading `plate` at `bay`: needs the bay known, online and idle, and a valid plate.
+    pub async fn start(&self, bay: &str, plate: &str, by: Actor) -> Result<SessionSummary, ControlError> {
+        let mut sent = None;
+        let result = async {
+            let bay_id = BayId::parse(bay).map_err(|_| ControlError::UnknownBay(bay.to_owned()))?;
+            let view = self.live.get(&bay_id).ok_or_else(|| ControlError::UnknownBay(bay.to_owned()))?;
+            let plate = Plate::parse(plate)?;
+            if !view.online {
+                return Err(ControlError::Offline(bay_id));
+            }
+            if view.phase == Phase::Loading {
+                return Err(ControlError::AlreadyLoading {
+                    bay: bay_id,
+                    plate: view.plate.map(String::from).unwrap_or_default(),
+                });
+            }
+            let session = SessionId::new();
+            self.command(&bay_id, Action::Start { session, plate }, &by, &mut sent).await
+        }
+        .await;
+        self.record("start", bay, &by, sent, &result).await;
+        result
+    }
+
+    /// Stops the session loading at `bay` and returns its final count.
+    pub async fn stop(&self, bay: &str, by: Actor) -> Result<SessionSummary, ControlError> {
+        let mut sent = None;
+        let result = async {
+            let bay_id = BayId::parse(bay).map_err(|_| ControlError::UnknownBay(bay.to_owned()))?;
+            let view = self.live.get(&bay_id).ok_or_else(|| ControlError::UnknownBay(bay.to_owned()))?;
+            if !view.online {
+                return Err(ControlError::Offline(bay_id));
+            }
+            let (Phase::Loading, Some(session)) = (view.phase, view.session) else {
+                return Err(ControlError::Idle(bay_id));
+            };
+            self.command(&bay_id, Action::Stop { session: Some(session) }, &by, &mut sent)
+                .await
+        }
+        .await;
+        self.record("stop", bay, &by, sent, &result).await;
+        result
+    }
+
+    /// Hands an ack from the bay to the command waiting for it. Acks nobody waits for (late,
+    /// or for another relay's command) are dropped.
+    pub fn on_ack(&self, ack: Ack) -> bool {
+        match lock(&self.pending).remove(&ack.id) {
+            Some(tx) => tx.send(ack).is_ok(),
+            None => false,
+        }
+    }
+
+    /// Sends one command, noting its id in `sent`, and waits for its ack, at most `ack_timeout`.
+    /// The ack must carry the session the command opened or closed.
+    async fn command(
+        &self,
+        bay: &BayId,
+        action: Action,
+        by: &Actor,
+        sent: &mut Option<CommandId>,
+    ) -> Result<SessionSummary, ControlError> {
+        if !lock(&self.busy).insert(bay.clone()) {
+            return Err(ControlError::Busy(bay.clone()));
+        }
+        let _busy = BusyGuard {
+            control: self,
+            bay: bay.clone(),
+        };
+        let cmd = Command {
+            id: CommandId::new(),
+            expires_at: Utc::now() + self.ack_timeout,
+            by: by.clone(),
+            action,
+        };
+        *sent = Some(cmd.id);
+        let (tx, rx) = oneshot::channel();
+        lock(&self.pending).insert(cmd.id, tx);
+        let published = self
+            .publisher
+            .publish(&Topic::new(bay.clone(), Kind::Cmd), baycount_protocol::encode(&cmd), false)
+            .await;
+        let answer = match published {
+            Ok(()) => tokio::time::timeout(self.ack_timeout, rx).await,
+            Err(e) => {
+                lock(&self.pending).remove(&cmd.id);
+                return Err(ControlError::Broker(e.to_string()));
+            }
+        };
+        lock(&self.pending).remove(&cmd.id);
+        match answer {
+            Ok(Ok(Ack { ok: true, session: Some(session), .. })) => Ok(session),
+            Ok(Ok(Ack { ok: true, session: None, .. })) => Err(ControlError::Refused {
+                bay: bay.clone(),
+                reason: "the bay acknowledged without reporting the session; update its edge software".into(),
+            }),
+            Ok(Ok(ack)) => Err(ControlError::Refused {
+                bay: bay.clone(),
+                reason: ack.reason.unwrap_or_else(|| "no reason given".into()),
+            }),
+            Ok(Err(_)) | Err(_) => Err(ControlError::NotResponding {
+                bay: bay.clone(),
+                timeout: self.ack_timeout,
+            }),
+        }
+    }
+
+    /// Writes the audit row and counts the outcome.
+    async fn record(
+        &self,
+        action: &str,
+        bay: &str,
+        by: &Actor,
+        command: Option<CommandId>,
+        result: &Result<SessionSummary, ControlError>,
+    ) {
+        let (outcome, detail) = match result {
+            Ok(s) => ("ok", format!("session {} plate {} count {}", s.id, s.plate, s.count)),
+            Err(e) => (e.outcome(), e.to_string()),
+        };
+        self.metrics.command(action, outcome);
+        let entry = AuditEntry {
+            at: Utc::now(),
+            actor: by.to_string(),
+            bay: Some(bay.chars().take(64).collect()),
+            action: action.to_owned(),
+            command: command.map(|c| c.to_string()),
+            outcome: outcome.to_owned(),
+            detail: Some(detail),
+        };
+        if let Err(e) = self.history.audit(&entry).await {
+            log::error!("cannot write the audit log: {e}");
+        }
+    }
+}

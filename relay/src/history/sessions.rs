@@ -1,0 +1,240 @@
+//! Reading sessions back (count derived from their event rows) and adding manual corrections.
+
+use baycount_protocol::{Actor, BayId, Plate, SessionId};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use sqlx::sqlite::SqliteRow;
+use sqlx::{QueryBuilder, Row, Sqlite};
+
+use super::{History, HistoryError, from_ms, parse_stored, to_ms};
+
+/// A session as the history holds it.
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+pub struct SessionRow {
+    pub id: SessionId,
+    pub bay: BayId,
+    /// Unknown only while the session's `started` event is not stored yet.
+    pub plate: Option<Plate>,
+    /// `in` crossings stored for the session: the machine count.
+    pub count: i64,
+    /// `out` crossings, shown beside the count, never subtracted.
+    pub out: i64,
+    /// Sum of the manual corrections' deltas.
+    pub correction: i64,
+    /// `count + correction`.
+    pub corrected_count: i64,
+    pub started_at: Option<DateTime<Utc>>,
+    pub stopped_at: Option<DateTime<Utc>>,
+    pub started_by: Option<Actor>,
+    pub stopped_by: Option<Actor>,
+    pub duration_seconds: Option<f64>,
+}
+
+/// One stored event of a session.
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+pub struct EventRow {
+    pub seq: i64,
+    pub at: DateTime<Utc>,
+    /// `started`, `counted` or `stopped`.
+    pub kind: String,
+    pub direction: Option<String>,
+    pub track: Option<i64>,
+    /// The edge's running `in` total after this event.
+    pub count: i64,
+    pub out: i64,
+}
+
+/// A manual correction of a session's count.
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+pub struct Correction {
+    pub id: i64,
+    pub at: DateTime<Utc>,
+    pub by: String,
+    pub delta: i64,
+    pub reason: String,
+}
+
+/// A correction to add.
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CorrectionInput {
+    /// Added to the count; not zero.
+    pub delta: i64,
+    /// Why; required.
+    pub reason: String,
+    /// Who corrects (a name); the API records the caller when absent.
+    #[serde(default)]
+    pub by: Option<String>,
+}
+
+/// A session with its events and corrections.
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+pub struct SessionDetail {
+    #[serde(flatten)]
+    pub session: SessionRow,
+    pub events: Vec<EventRow>,
+    pub corrections: Vec<Correction>,
+}
+
+/// Which sessions to list.
+#[derive(Debug, Clone, Default)]
+pub struct SessionFilter {
+    pub bay: Option<BayId>,
+    pub plate: Option<Plate>,
+    /// Sessions started at or after this.
+    pub from: Option<DateTime<Utc>>,
+    /// Sessions started before this.
+    pub to: Option<DateTime<Utc>>,
+    pub limit: i64,
+}
+
+const SELECT_SESSIONS: &str = "SELECT s.id, s.bay, s.plate, s.started_at_ms, s.started_by, s.stopped_at_ms, s.stopped_by,
+    (SELECT COUNT(*) FROM events e WHERE e.session = s.id AND e.kind = 'counted' AND e.direction = 'in') AS n_in,
+    (SELECT COUNT(*) FROM events e WHERE e.session = s.id AND e.kind = 'counted' AND e.direction = 'out') AS n_out,
+    (SELECT COALESCE(SUM(delta), 0) FROM corrections c WHERE c.session = s.id) AS correction
+    FROM sessions s";
+
+fn session_row(r: &SqliteRow) -> Result<SessionRow, HistoryError> {
+    let opt = |col: &str| r.try_get::<Option<String>, _>(col);
+    let count: i64 = r.try_get("n_in")?;
+    let correction: i64 = r.try_get("correction")?;
+    let started_at = r.try_get::<Option<i64>, _>("started_at_ms")?.map(from_ms);
+    let stopped_at = r.try_get::<Option<i64>, _>("stopped_at_ms")?.map(from_ms);
+    Ok(SessionRow {
+        id: parse_stored("session id", r.try_get("id")?)?,
+        bay: parse_stored("bay", r.try_get("bay")?)?,
+        plate: opt("plate")?.map(|p| parse_stored("plate", &p)).transpose()?,
+        count,
+        out: r.try_get("n_out")?,
+        correction,
+        corrected_count: count + correction,
+        started_at,
+        stopped_at,
+        started_by: opt("started_by")?.map(|a| parse_stored("actor", &a)).transpose()?,
+        stopped_by: opt("stopped_by")?.map(|a| parse_stored("actor", &a)).transpose()?,
+        duration_seconds: match (started_at, stopped_at) {
+            (Some(a), Some(b)) => Some((b - a).num_milliseconds() as f64 / 1000.0),
+            _ => None,
+        },
+    })
+}
+
+impl History {
+    /// Sessions matching `f`, newest first.
+    pub async fn sessions(&self, f: &SessionFilter) -> Result<Vec<SessionRow>, HistoryError> {
+        let mut q = QueryBuilder::<Sqlite>::new(SELECT_SESSIONS);
+        q.push(" WHERE 1 = 1");
+        if let Some(bay) = &f.bay {
+            q.push(" AND s.bay = ").push_bind(bay.as_str().to_owned());
+        }
+        if let Some(plate) = &f.plate {
+            q.push(" AND s.plate = ").push_bind(plate.as_str().to_owned());
+        }
+        if let Some(from) = f.from {
+            q.push(" AND COALESCE(s.started_at_ms, s.created_ms) >= ").push_bind(to_ms(from));
+        }
+        if let Some(to) = f.to {
+            q.push(" AND COALESCE(s.started_at_ms, s.created_ms) < ").push_bind(to_ms(to));
+        }
+        q.push(" ORDER BY COALESCE(s.started_at_ms, s.created_ms) DESC, s.id DESC LIMIT ")
+            .push_bind(f.limit);
+        let rows = q.build().fetch_all(&self.read).await?;
+        rows.iter().map(session_row).collect()
+    }
+
+    /// One session with its events and corrections.
+    pub async fn session(&self, id: SessionId) -> Result<Option<SessionDetail>, HistoryError> {
+        let key = id.to_string();
+        let mut q = QueryBuilder::<Sqlite>::new(SELECT_SESSIONS);
+        q.push(" WHERE s.id = ").push_bind(key.clone());
+        let Some(row) = q
+            .build()
+            .fetch_optional(&self.read)
+            .await?
+        else {
+            return Ok(None);
+        };
+        let session = session_row(&row)?;
+        let events = sqlx::query(
+            "SELECT seq, at_ms, kind, direction, track, count, out FROM events WHERE session = ? ORDER BY seq",
+        )
+        .bind(&key)
+        .fetch_all(&self.read)
+        .await?
+        .iter()
+        .map(|r| {
+            Ok(EventRow {
+                seq: r.try_get("seq")?,
+                at: from_ms(r.try_get("at_ms")?),
+                kind: r.try_get("kind")?,
+                direction: r.try_get("direction")?,
+                track: r.try_get("track")?,
+                count: r.try_get("count")?,
+                out: r.try_get("out")?,
+            })
+        })
+        .collect::<Result<_, HistoryError>>()?;
+        let corrections = self.corrections(&key).await?;
+        Ok(Some(SessionDetail {
+            session,
+            events,
+            corrections,
+        }))
+    }
+
+    async fn corrections(&self, session: &str) -> Result<Vec<Correction>, HistoryError> {
+        let rows = sqlx::query("SELECT id, at_ms, by, delta, reason FROM corrections WHERE session = ? ORDER BY id")
+            .bind(session)
+            .fetch_all(&self.read)
+            .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(Correction {
+                    id: r.try_get("id")?,
+                    at: from_ms(r.try_get("at_ms")?),
+                    by: r.try_get("by")?,
+                    delta: r.try_get("delta")?,
+                    reason: r.try_get("reason")?,
+                })
+            })
+            .collect()
+    }
+
+    /// Adds a correction to a session; `None` when there is no such session.
+    pub async fn add_correction(
+        &self,
+        session: SessionId,
+        by: &str,
+        delta: i64,
+        reason: &str,
+        at: DateTime<Utc>,
+    ) -> Result<Option<Correction>, HistoryError> {
+        let key = session.to_string();
+        let mut tx = self.write.begin().await?;
+        let exists = sqlx::query("SELECT 1 FROM sessions WHERE id = ?")
+            .bind(&key)
+            .fetch_optional(&mut *tx)
+            .await?
+            .is_some();
+        if !exists {
+            return Ok(None);
+        }
+        let id = sqlx::query("INSERT INTO corrections (session, at_ms, by, delta, reason) VALUES (?, ?, ?, ?, ?)")
+            .bind(&key)
+            .bind(to_ms(at))
+            .bind(by)
+            .bind(delta)
+            .bind(reason)
+            .execute(&mut *tx)
+            .await?
+            .last_insert_rowid();
+        tx.commit().await?;
+        Ok(Some(Correction {
+            id,
+            at: from_ms(to_ms(at)),
+            by: by.to_owned(),
+            delta,
+            reason: reason.to_owned(),
+        }))
+    }
+}

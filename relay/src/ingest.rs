@@ -1,0 +1,76 @@
+//! Turns each MQTT message from the bays into live state, history records and command acks.
+
+use std::sync::Arc;
+
+use baycount_protocol::topic::RELAY_STATUS;
+use baycount_protocol::{Incoming, Message};
+use chrono::Utc;
+use tokio::sync::mpsc;
+
+use crate::control::Control;
+use crate::history::EventWrite;
+use crate::live::Live;
+use crate::metrics::Metrics;
+use crate::recorder::Record;
+
+/// Where incoming messages go.
+#[derive(Debug)]
+pub struct Ingest {
+    pub live: Arc<Live>,
+    pub control: Arc<Control>,
+    pub metrics: Arc<Metrics>,
+    /// The recorder's queue; waiting on it slows the MQTT link rather than dropping events.
+    pub recorder: mpsc::Sender<Record>,
+}
+
+impl Ingest {
+    /// Handles one message. A malformed one is counted, logged and dropped.
+    pub async fn handle(&self, topic: &str, payload: &[u8]) {
+        if topic == RELAY_STATUS {
+            return; // the relay's own announcement
+        }
+        let now = Utc::now();
+        let Incoming { topic, message } = match Incoming::parse(topic, payload) {
+            Ok(m) => m,
+            Err(e) => {
+                self.metrics.mqtt_malformed.inc();
+                log::warn!("dropped a message on {topic:?}: {e}");
+                return;
+            }
+        };
+        self.metrics.message(topic.kind.as_str());
+        let bay = topic.bay;
+        let (new_bay, remember) = match message {
+            Message::Status(status) => {
+                let new = self.live.apply_status(&bay, status, now);
+                self.metrics.bays_online.set(self.live.online_count() as i64);
+                (new, true)
+            }
+            Message::State(state) => (self.live.apply_state(&bay, &state, now), false),
+            Message::Event(event) => {
+                let new = self.live.apply_event(&bay, &event, now);
+                let write = EventWrite {
+                    bay: bay.clone(),
+                    event,
+                    received: now,
+                };
+                if self.recorder.send(Record::Event(write)).await.is_err() {
+                    log::error!("the recorder has stopped; an event from {bay} was not stored (the edge will re-send it)");
+                }
+                (new, false)
+            }
+            Message::Ack(ack) => {
+                let new = self.live.apply_state(&bay, &ack.state, now);
+                if !self.control.on_ack(*ack) {
+                    log::debug!("ack from {bay} for a command nobody waits for");
+                }
+                (new, false)
+            }
+            // The relay's own messages, seen only if a client echoes them: nothing to do.
+            Message::Cmd(_) | Message::Stored(_) => return,
+        };
+        if new_bay || remember {
+            let _ = self.recorder.send(Record::Bay { bay, seen: now }).await;
+        }
+    }
+}

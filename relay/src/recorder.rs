@@ -1,0 +1,134 @@
+//! The one task that writes what the bays report into the history, in batches, and publishes
+//! `stored` so each edge can forget what is safe.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
+use std::time::Duration;
+
+use baycount_protocol::{BayId, Kind, SessionId, Stored, Topic};
+use chrono::{DateTime, Utc};
+use tokio::sync::mpsc;
+
+use crate::history::{EventWrite, History, SessionCursor, StoreOutcome};
+use crate::metrics::Metrics;
+use crate::mqtt::Publisher;
+
+/// Most records written in one transaction.
+const MAX_BATCH: usize = 2000;
+/// Queue length between the MQTT link and the recorder.
+pub const QUEUE: usize = 16_384;
+/// Sessions per bay listed in its `stored` message.
+const STORED_SESSIONS_PER_BAY: usize = 8;
+
+/// Something to write.
+#[derive(Debug)]
+pub enum Record {
+    Event(EventWrite),
+    /// A bay spoke (first time, or its status changed).
+    Bay { bay: BayId, seen: DateTime<Utc> },
+}
+
+/// Writes records until every sender is gone, then returns (so shutdown drains the queue).
+#[derive(Debug)]
+pub struct Recorder {
+    pub history: History,
+    pub publisher: Publisher,
+    pub metrics: Arc<Metrics>,
+}
+
+impl Recorder {
+    pub async fn run(self, mut rx: mpsc::Receiver<Record>) {
+        let mut cursors: HashMap<SessionId, SessionCursor> = HashMap::new();
+        let mut recent: HashMap<BayId, VecDeque<SessionId>> = HashMap::new();
+        let mut batch = Vec::with_capacity(MAX_BATCH);
+        while let Some(first) = rx.recv().await {
+            let mut events = Vec::new();
+            batch.push(first);
+            while batch.len() < MAX_BATCH {
+                match rx.try_recv() {
+                    Ok(r) => batch.push(r),
+                    Err(_) => break,
+                }
+            }
+            for record in batch.drain(..) {
+                match record {
+                    Record::Event(e) => events.push(e),
+                    Record::Bay { bay, seen } => {
+                        if let Err(e) = self.history.upsert_bay(&bay, None, seen).await {
+                            log::error!("cannot record bay {bay}: {e}");
+                        }
+                    }
+                }
+            }
+            if events.is_empty() {
+                continue;
+            }
+            match self.history.store_events(&events, &mut cursors).await {
+                Ok(outcomes) => self.account(&events, &outcomes),
+                Err(e) => {
+                    // Not stored means not confirmed: the edges re-send these events.
+                    log::error!("cannot store {} events: {e}", events.len());
+                    tokio::time::sleep(Duration::from_millis(500)).await;
+                    continue;
+                }
+            }
+            let mut touched: Vec<&BayId> = Vec::new();
+            for e in &events {
+                let list = recent.entry(e.bay.clone()).or_default();
+                if list.back() != Some(&e.event.session) {
+                    list.retain(|s| *s != e.event.session);
+                    list.push_back(e.event.session);
+                    if list.len() > STORED_SESSIONS_PER_BAY {
+                        list.pop_front();
+                    }
+                }
+                if !touched.contains(&&e.bay) {
+                    touched.push(&e.bay);
+                }
+            }
+            for bay in touched {
+                self.publish_stored(bay, &recent[bay], &cursors).await;
+            }
+        }
+        log::debug!("recorder stopped");
+    }
+
+    fn account(&self, events: &[EventWrite], outcomes: &[StoreOutcome]) {
+        for (e, o) in events.iter().zip(outcomes) {
+            match o {
+                StoreOutcome::Stored => {
+                    self.metrics.events_stored.inc();
+                }
+                StoreOutcome::Duplicate => {
+                    self.metrics.events_duplicate.inc();
+                }
+                StoreOutcome::WrongBay { owner } => log::warn!(
+                    "refused event {} of session {} from bay {}: the session belongs to bay {owner}",
+                    e.event.seq,
+                    e.event.session,
+                    e.bay
+                ),
+            }
+        }
+    }
+
+    async fn publish_stored(&self, bay: &BayId, sessions: &VecDeque<SessionId>, cursors: &HashMap<SessionId, SessionCursor>) {
+        let mut stored = Stored {
+            sessions: Default::default(),
+            at: Some(Utc::now()),
+        };
+        for s in sessions {
+            let cursor = match cursors.get(s) {
+                Some(c) => Some(c.clone()),
+                None => self.history.session_cursor(*s).await.ok().flatten(),
+            };
+            if let Some(c) = cursor.filter(|c| c.bay == *bay) {
+                stored.sessions.insert(*s, c.stored);
+            }
+        }
+        let topic = Topic::new(bay.clone(), Kind::Stored);
+        if let Err(e) = self.publisher.publish(&topic, baycount_protocol::encode(&stored), true).await {
+            log::warn!("cannot publish {topic}: {e}");
+        }
+    }
+}

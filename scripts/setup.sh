@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Installs, idempotently, everything baycount's build and tests need on Debian 12 with Rust.
+# Safe to run again: it only installs what is missing.
+set -euo pipefail
+
+APT_PACKAGES=(
+  mosquitto          # a real broker for the integration tests (--mqtt against Mosquitto)
+  mosquitto-clients  # mosquitto_pub / mosquitto_sub, for poking a running relay by hand
+  pkg-config
+  ca-certificates
+  curl
+)
+
+as_root() {
+  if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
+}
+
+missing=()
+for p in "${APT_PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "setup: installing ${missing[*]}"
+  as_root apt-get update -qq
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  # The tests start their own Mosquitto on a free port; a system one on 1883 would hold the
+  # embedded broker's default port, so it is not left running.
+  if [[ " ${missing[*]} " == *" mosquitto "* ]] && command -v systemctl >/dev/null && [ -d /run/systemd/system ]; then
+    as_root systemctl disable --now mosquitto >/dev/null 2>&1 || true
+  fi
+fi
+
+if ! command -v cargo >/dev/null; then
+  echo "setup: cargo not found; install Rust first (https://rustup.rs)" >&2
+  exit 1
+fi
+if command -v rustup >/dev/null; then
+  rustup component list --installed 2>/dev/null | grep -q '^rustfmt' || rustup component add rustfmt
+  rustup component list --installed 2>/dev/null | grep -q '^clippy' || rustup component add clippy
+fi
+echo "setup: ok"
