@@ -1,7 +1,7 @@
 //! JSON schemas of the contract's string-like values, for the relay's OpenAPI document.
 
-use utoipa::openapi::schema::{ObjectBuilder, Schema, SchemaFormat, KnownFormat, Type};
 use utoipa::openapi::RefOr;
+use utoipa::openapi::schema::{KnownFormat, ObjectBuilder, Schema, SchemaFormat, Type};
 use utoipa::{PartialSchema, ToSchema};
 
 macro_rules! string_schema {
@@ -20,8 +20,30 @@ macro_rules! string_schema {
     };
 }
 
-string_schema!(crate::BayId, "Bay id: 1-32 letters, digits, '-' or '_'", "bay-1");
-string_schema!(crate::Plate, "Truck plate, normalised (upper case, single spaces)", "KT 8899 TEST");
-string_schema!(crate::Actor, "Who acted: telegram, dashboard, api or button, optionally ':' and a user id", "telegram:123456");
-string_schema!(crate::SessionId, "Session id (UUIDv7)", "019abc12-3456-7def-8123-456789abcdef", SchemaFormat::KnownFormat(KnownFormat::Uuid));
-string_schema!(crate::CommandId, "Command id (UUIDv7)", "019abc12-3456-7def-8123-456789abcdef", SchemaFormat::KnownFormat(KnownFormat::Uuid));
+string_schema!(
+    crate::BayId,
+    "Bay id: 1-32 letters, digits, '-' or '_'",
+    "bay-1"
+);
+string_schema!(
+    crate::Plate,
+    "Truck plate, normalised (upper case, single spaces)",
+    "KT 8899 TEST"
+);
+string_schema!(
+    crate::Actor,
+    "Who acted: telegram, dashboard, api or button, optionally ':' and a user id",
+    "telegram:123456"
+);
+string_schema!(
+    crate::SessionId,
+    "Session id (UUIDv7)",
+    "019abc12-3456-7def-8123-456789abcdef",
+    SchemaFormat::KnownFormat(KnownFormat::Uuid)
+);
+string_schema!(
+    crate::CommandId,
+    "Command id (UUIDv7)",
+    "019abc12-3456-7def-8123-456789abcdef",
+    SchemaFormat::KnownFormat(KnownFormat::Uuid)
+);

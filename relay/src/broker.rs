@@ -10,8 +10,13 @@ use rumqttd::{ConnectionSettings, RouterConfig, ServerSettings};
 /// Why the embedded broker did not start.
 #[derive(Debug, thiserror::Error)]
 pub enum BrokerError {
-    #[error("cannot listen for MQTT on {addr}: {source}; another broker (e.g. mosquitto) may hold the port: stop it, choose another --mqtt-listen, or use it with --mqtt mqtt://{addr}")]
-    Bind { addr: SocketAddr, source: std::io::Error },
+    #[error(
+        "cannot listen for MQTT on {addr}: {source}; another broker (e.g. mosquitto) may hold the port: stop it, choose another --mqtt-listen, or use it with --mqtt mqtt://{addr}"
+    )]
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
     #[error("cannot start the embedded MQTT broker's thread: {0}")]
     Thread(std::io::Error),
     #[error("the embedded MQTT broker did not accept connections on {0} within 5 s")]
@@ -32,7 +37,10 @@ impl EmbeddedBroker {
         // and learn the real port if 0 was asked for.
         let addr = TcpListener::bind(listen)
             .and_then(|l| l.local_addr())
-            .map_err(|source| BrokerError::Bind { addr: listen, source })?;
+            .map_err(|source| BrokerError::Bind {
+                addr: listen,
+                source,
+            })?;
         let server = ServerSettings {
             name: "baycount".into(),
             listen: addr,

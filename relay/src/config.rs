@@ -110,7 +110,10 @@ impl MqttUrl {
         if !matches!(url.scheme(), "mqtt" | "tcp") {
             return Err(err("the scheme must be mqtt://"));
         }
-        let host = url.host_str().filter(|h| !h.is_empty()).ok_or_else(|| err("no host"))?;
+        let host = url
+            .host_str()
+            .filter(|h| !h.is_empty())
+            .ok_or_else(|| err("no host"))?;
         if url.path().len() > 1 || url.query().is_some() {
             return Err(err("a path or query is not allowed"));
         }
@@ -120,9 +123,14 @@ impl MqttUrl {
                 .map(|(_, v)| v.into_owned())
         };
         Ok(Self {
-            host: host.trim_start_matches('[').trim_end_matches(']').to_owned(),
+            host: host
+                .trim_start_matches('[')
+                .trim_end_matches(']')
+                .to_owned(),
             port: url.port().unwrap_or(1883),
-            username: Some(url.username()).filter(|u| !u.is_empty()).and_then(decode),
+            username: Some(url.username())
+                .filter(|u| !u.is_empty())
+                .and_then(decode),
             password: url.password().and_then(decode),
         })
     }
@@ -190,7 +198,9 @@ impl Config {
                 listen: listen.unwrap_or_else(|| parse_default(DEFAULT_MQTT_LISTEN)),
             },
         };
-        let ack = file.ack_timeout_seconds.unwrap_or(DEFAULT_ACK_TIMEOUT_SECONDS);
+        let ack = file
+            .ack_timeout_seconds
+            .unwrap_or(DEFAULT_ACK_TIMEOUT_SECONDS);
         if !(0.1..=60.0).contains(&ack) {
             return Err(ConfigError::AckTimeout(ack));
         }
@@ -205,7 +215,10 @@ impl Config {
             return Err(ConfigError::EmptyToken);
         }
         Ok(Self {
-            http: o.http.or(file.http).unwrap_or_else(|| parse_default(DEFAULT_HTTP)),
+            http: o
+                .http
+                .or(file.http)
+                .unwrap_or_else(|| parse_default(DEFAULT_HTTP)),
             broker,
             db: o.db.or(file.db).unwrap_or_else(|| DEFAULT_DB.into()),
             api_token,
@@ -216,7 +229,8 @@ impl Config {
 }
 
 fn parse_default(s: &str) -> SocketAddr {
-    s.parse().unwrap_or_else(|e| unreachable!("default address {s}: {e}"))
+    s.parse()
+        .unwrap_or_else(|e| unreachable!("default address {s}: {e}"))
 }
 
 #[cfg(test)]
@@ -236,7 +250,12 @@ mod tests {
     #[test]
     fn defaults_without_file() {
         let cfg = Config::load(None, Overrides::default()).expect("defaults");
-        assert_eq!(cfg.broker, Broker::Embedded { listen: parse_default(DEFAULT_MQTT_LISTEN) });
+        assert_eq!(
+            cfg.broker,
+            Broker::Embedded {
+                listen: parse_default(DEFAULT_MQTT_LISTEN)
+            }
+        );
         assert_eq!(cfg.db, PathBuf::from(DEFAULT_DB));
         assert_eq!(cfg.ack_timeout, Duration::from_secs(5));
         assert!(cfg.api_token.is_none());
@@ -244,17 +263,23 @@ mod tests {
 
     #[test]
     fn unknown_key_is_named() {
-        let err = Config::parse_file(Path::new("r.toml"), "htp = \"1.2.3.4:5\"\n").expect_err("unknown");
+        let err =
+            Config::parse_file(Path::new("r.toml"), "htp = \"1.2.3.4:5\"\n").expect_err("unknown");
         assert!(err.to_string().contains("htp"), "{err}");
-        let err = Config::parse_file(Path::new("r.toml"), "[[bays]]\nid = \"a\"\ncolour = 1\n").expect_err("unknown");
+        let err = Config::parse_file(Path::new("r.toml"), "[[bays]]\nid = \"a\"\ncolour = 1\n")
+            .expect_err("unknown");
         assert!(err.to_string().contains("colour"), "{err}");
-        let err = Config::parse_file(Path::new("r.toml"), "[[bays]]\nid = \"a/b\"\n").expect_err("bad bay");
+        let err = Config::parse_file(Path::new("r.toml"), "[[bays]]\nid = \"a/b\"\n")
+            .expect_err("bad bay");
         assert!(err.to_string().contains("bay id"), "{err}");
     }
 
     #[test]
     fn overrides_win_and_conflicts_are_refused() {
-        let file = FileConfig { db: Some("file.db".into()), ..Default::default() };
+        let file = FileConfig {
+            db: Some("file.db".into()),
+            ..Default::default()
+        };
         let o = Overrides {
             db: Some("flag.db".into()),
             mqtt: Some("mqtt://relay:s3cret@broker.local:1884".into()),
@@ -262,7 +287,9 @@ mod tests {
         };
         let cfg = Config::resolve(file, o).expect("valid");
         assert_eq!(cfg.db, PathBuf::from("flag.db"));
-        let Broker::External(url) = cfg.broker else { panic!("external") };
+        let Broker::External(url) = cfg.broker else {
+            panic!("external")
+        };
         assert_eq!((url.host.as_str(), url.port), ("broker.local", 1884));
         assert_eq!(url.password.as_deref(), Some("s3cret"));
         assert!(!format!("{url:?}").contains("s3cret"));
@@ -272,14 +299,22 @@ mod tests {
             mqtt_listen: Some(parse_default("127.0.0.1:1")),
             ..Default::default()
         };
-        assert!(matches!(Config::resolve(FileConfig::default(), both), Err(ConfigError::BothBrokers)));
+        assert!(matches!(
+            Config::resolve(FileConfig::default(), both),
+            Err(ConfigError::BothBrokers)
+        ));
     }
 
     #[test]
     fn bad_mqtt_urls_are_explained_without_the_password() {
         for bad in ["http://h", "mqtt://", "mqtt://u:pw@h/path", "not a url"] {
-            let o = Overrides { mqtt: Some(bad.into()), ..Default::default() };
-            let err = Config::resolve(FileConfig::default(), o).expect_err(bad).to_string();
+            let o = Overrides {
+                mqtt: Some(bad.into()),
+                ..Default::default()
+            };
+            let err = Config::resolve(FileConfig::default(), o)
+                .expect_err(bad)
+                .to_string();
             assert!(err.contains("mqtt://"), "{err}");
             assert!(!err.contains("pw@"), "{err}");
         }

@@ -5,7 +5,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use baycount_protocol::{
-    Ack, Action, Actor, BayId, Command, CommandId, Kind, Phase, Plate, PlateError, SessionId, SessionSummary, Topic,
+    Ack, Action, Actor, BayId, Command, CommandId, Kind, Phase, Plate, PlateError, SessionId,
+    SessionSummary, Topic,
 };
 use chrono::Utc;
 use tokio::sync::oneshot;
@@ -101,11 +102,19 @@ impl Control {
     }
 
     /// Starts loading `plate` at `bay`: needs the bay known, online and idle, and a valid plate.
-    pub async fn start(&self, bay: &str, plate: &str, by: Actor) -> Result<SessionSummary, ControlError> {
+    pub async fn start(
+        &self,
+        bay: &str,
+        plate: &str,
+        by: Actor,
+    ) -> Result<SessionSummary, ControlError> {
         let mut sent = None;
         let result = async {
             let bay_id = BayId::parse(bay).map_err(|_| ControlError::UnknownBay(bay.to_owned()))?;
-            let view = self.live.get(&bay_id).ok_or_else(|| ControlError::UnknownBay(bay.to_owned()))?;
+            let view = self
+                .live
+                .get(&bay_id)
+                .ok_or_else(|| ControlError::UnknownBay(bay.to_owned()))?;
             let plate = Plate::parse(plate)?;
             if !view.online {
                 return Err(ControlError::Offline(bay_id));
@@ -117,7 +126,8 @@ impl Control {
                 });
             }
             let session = SessionId::new();
-            self.command(&bay_id, Action::Start { session, plate }, &by, &mut sent).await
+            self.command(&bay_id, Action::Start { session, plate }, &by, &mut sent)
+                .await
         }
         .await;
         self.record("start", bay, &by, sent, &result).await;
@@ -129,15 +139,25 @@ impl Control {
         let mut sent = None;
         let result = async {
             let bay_id = BayId::parse(bay).map_err(|_| ControlError::UnknownBay(bay.to_owned()))?;
-            let view = self.live.get(&bay_id).ok_or_else(|| ControlError::UnknownBay(bay.to_owned()))?;
+            let view = self
+                .live
+                .get(&bay_id)
+                .ok_or_else(|| ControlError::UnknownBay(bay.to_owned()))?;
             if !view.online {
                 return Err(ControlError::Offline(bay_id));
             }
             let (Phase::Loading, Some(session)) = (view.phase, view.session) else {
                 return Err(ControlError::Idle(bay_id));
             };
-            self.command(&bay_id, Action::Stop { session: Some(session) }, &by, &mut sent)
-                .await
+            self.command(
+                &bay_id,
+                Action::Stop {
+                    session: Some(session),
+                },
+                &by,
+                &mut sent,
+            )
+            .await
         }
         .await;
         self.record("stop", bay, &by, sent, &result).await;
@@ -180,7 +200,11 @@ impl Control {
         lock(&self.pending).insert(cmd.id, tx);
         let published = self
             .publisher
-            .publish(&Topic::new(bay.clone(), Kind::Cmd), baycount_protocol::encode(&cmd), false)
+            .publish(
+                &Topic::new(bay.clone(), Kind::Cmd),
+                baycount_protocol::encode(&cmd),
+                false,
+            )
             .await;
         let answer = match published {
             Ok(()) => tokio::time::timeout(self.ack_timeout, rx).await,
@@ -191,10 +215,20 @@ impl Control {
         };
         lock(&self.pending).remove(&cmd.id);
         match answer {
-            Ok(Ok(Ack { ok: true, session: Some(session), .. })) => Ok(session),
-            Ok(Ok(Ack { ok: true, session: None, .. })) => Err(ControlError::Refused {
+            Ok(Ok(Ack {
+                ok: true,
+                session: Some(session),
+                ..
+            })) => Ok(session),
+            Ok(Ok(Ack {
+                ok: true,
+                session: None,
+                ..
+            })) => Err(ControlError::Refused {
                 bay: bay.clone(),
-                reason: "the bay acknowledged without reporting the session; update its edge software".into(),
+                reason:
+                    "the bay acknowledged without reporting the session; update its edge software"
+                        .into(),
             }),
             Ok(Ok(ack)) => Err(ControlError::Refused {
                 bay: bay.clone(),
@@ -217,7 +251,10 @@ impl Control {
         result: &Result<SessionSummary, ControlError>,
     ) {
         let (outcome, detail) = match result {
-            Ok(s) => ("ok", format!("session {} plate {} count {}", s.id, s.plate, s.count)),
+            Ok(s) => (
+                "ok",
+                format!("session {} plate {} count {}", s.id, s.plate, s.count),
+            ),
             Err(e) => (e.outcome(), e.to_string()),
         };
         self.metrics.command(action, outcome);

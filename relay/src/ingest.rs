@@ -43,7 +43,9 @@ impl Ingest {
         let (new_bay, remember) = match message {
             Message::Status(status) => {
                 let new = self.live.apply_status(&bay, status, now);
-                self.metrics.bays_online.set(self.live.online_count() as i64);
+                self.metrics
+                    .bays_online
+                    .set(self.live.online_count() as i64);
                 (new, true)
             }
             Message::State(state) => (self.live.apply_state(&bay, &state, now), false),
@@ -55,7 +57,9 @@ impl Ingest {
                     received: now,
                 };
                 if self.recorder.send(Record::Event(write)).await.is_err() {
-                    log::error!("the recorder has stopped; an event from {bay} was not stored (the edge will re-send it)");
+                    log::error!(
+                        "the recorder has stopped; an event from {bay} was not stored (the edge will re-send it)"
+                    );
                 }
                 (new, false)
             }

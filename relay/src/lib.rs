@@ -44,8 +44,13 @@ pub enum StartError {
     History(#[from] history::HistoryError),
     #[error(transparent)]
     Broker(#[from] broker::BrokerError),
-    #[error("cannot listen for HTTP on {addr}: {source}; choose another --http address or stop what holds it")]
-    Http { addr: SocketAddr, source: std::io::Error },
+    #[error(
+        "cannot listen for HTTP on {addr}: {source}; choose another --http address or stop what holds it"
+    )]
+    Http {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
 }
 
 /// A running relay.
@@ -69,7 +74,9 @@ impl Relay {
         let live = Arc::new(live::Live::default());
         let now = chrono::Utc::now();
         for decl in &config.bays {
-            history.upsert_bay(&decl.id, decl.name.as_deref(), now).await?;
+            history
+                .upsert_bay(&decl.id, decl.name.as_deref(), now)
+                .await?;
         }
         for bay in history.bays().await? {
             live.declare(bay.id, bay.name, Some(bay.last_seen));
@@ -116,8 +123,14 @@ impl Relay {
 
         let listener = TcpListener::bind(config.http)
             .await
-            .map_err(|source| StartError::Http { addr: config.http, source })?;
-        let http_addr = listener.local_addr().map_err(|source| StartError::Http { addr: config.http, source })?;
+            .map_err(|source| StartError::Http {
+                addr: config.http,
+                source,
+            })?;
+        let http_addr = listener.local_addr().map_err(|source| StartError::Http {
+            addr: config.http,
+            source,
+        })?;
 
         let tasks = TaskTracker::new();
         let recorder = recorder::Recorder {
@@ -139,7 +152,8 @@ impl Relay {
         let app = api::app(state);
         let http_shutdown = shutdown.clone();
         tasks.spawn(async move {
-            let serve = axum::serve(listener, app).with_graceful_shutdown(http_shutdown.cancelled_owned());
+            let serve =
+                axum::serve(listener, app).with_graceful_shutdown(http_shutdown.cancelled_owned());
             if let Err(e) = serve.await {
                 log::error!("HTTP server stopped: {e}");
             }
@@ -158,8 +172,14 @@ impl Relay {
     /// Runs until the shutdown token is cancelled, then waits (bounded) for every task.
     pub async fn wait(self) {
         self.shutdown.cancelled().await;
-        if tokio::time::timeout(SHUTDOWN_GRACE, self.tasks.wait()).await.is_err() {
-            log::warn!("some tasks did not stop within {} s", SHUTDOWN_GRACE.as_secs());
+        if tokio::time::timeout(SHUTDOWN_GRACE, self.tasks.wait())
+            .await
+            .is_err()
+        {
+            log::warn!(
+                "some tasks did not stop within {} s",
+                SHUTDOWN_GRACE.as_secs()
+            );
         }
         self.history.close().await;
         log::info!("relay stopped");

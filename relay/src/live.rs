@@ -3,7 +3,9 @@
 use std::collections::BTreeMap;
 use std::sync::{Arc, RwLock};
 
-use baycount_protocol::{Actor, BayId, BayState, Event, EventKind, Health, Phase, Plate, SessionId, Status};
+use baycount_protocol::{
+    Actor, BayId, BayState, Event, EventKind, Health, Phase, Plate, SessionId, Status,
+};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use tokio::sync::broadcast;
@@ -158,10 +160,18 @@ impl Live {
 
     /// Applies a change to a bay (created on first sight) and tells the clients if it changed.
     /// Returns whether the bay was new.
-    fn update(&self, bay: &BayId, now: DateTime<Utc>, f: impl FnOnce(&mut BayView) -> bool, event: Option<&Event>) -> bool {
+    fn update(
+        &self,
+        bay: &BayId,
+        now: DateTime<Utc>,
+        f: impl FnOnce(&mut BayView) -> bool,
+        event: Option<&Event>,
+    ) -> bool {
         self.with(|bays| {
             let new = !bays.contains_key(bay);
-            let v = bays.entry(bay.clone()).or_insert_with(|| BayView::new(bay.clone()));
+            let v = bays
+                .entry(bay.clone())
+                .or_insert_with(|| BayView::new(bay.clone()));
             v.last_seen = Some(now);
             if f(v) || new {
                 match event {
@@ -204,15 +214,29 @@ impl Live {
     }
 
     pub fn get(&self, bay: &BayId) -> Option<BayView> {
-        self.bays.read().unwrap_or_else(|p| p.into_inner()).get(bay).cloned()
+        self.bays
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(bay)
+            .cloned()
     }
 
     pub fn all(&self) -> Vec<BayView> {
-        self.bays.read().unwrap_or_else(|p| p.into_inner()).values().cloned().collect()
+        self.bays
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .values()
+            .cloned()
+            .collect()
     }
 
     pub fn online_count(&self) -> usize {
-        self.bays.read().unwrap_or_else(|p| p.into_inner()).values().filter(|v| v.online).count()
+        self.bays
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .values()
+            .filter(|v| v.online)
+            .count()
     }
 
     /// Subscribes to updates; call before [`Live::snapshot_json`] so that nothing falls between.
@@ -237,11 +261,21 @@ mod tests {
     }
 
     fn ev(session: SessionId, seq: u64, count: u64, kind: EventKind) -> Event {
-        Event { session, seq, at: Utc::now(), count, out: 0, kind }
+        Event {
+            session,
+            seq,
+            at: Utc::now(),
+            count,
+            out: 0,
+            kind,
+        }
     }
 
     fn counted() -> EventKind {
-        EventKind::Counted { direction: Direction::In, track: 1 }
+        EventKind::Counted {
+            direction: Direction::In,
+            track: 1,
+        }
     }
 
     #[test]
@@ -249,7 +283,10 @@ mod tests {
         let live = Live::default();
         let s = SessionId::new();
         let by = Actor::new(ActorKind::Api, None);
-        let started = EventKind::Started { plate: Plate::parse("B 1 A").expect("plate"), by: by.clone() };
+        let started = EventKind::Started {
+            plate: Plate::parse("B 1 A").expect("plate"),
+            by: by.clone(),
+        };
         assert!(live.apply_event(&bay(), &ev(s, 1, 0, started), Utc::now()));
         live.apply_event(&bay(), &ev(s, 2, 1, counted()), Utc::now());
         live.apply_event(&bay(), &ev(s, 3, 2, counted()), Utc::now());
@@ -257,7 +294,11 @@ mod tests {
         let v = live.get(&bay()).expect("bay");
         assert_eq!((v.phase, v.count, v.session), (Phase::Loading, 2, Some(s)));
         live.apply_event(&bay(), &ev(SessionId::new(), 9, 7, counted()), Utc::now());
-        assert_eq!(live.get(&bay()).expect("bay").count, 2, "other sessions' events ignored");
+        assert_eq!(
+            live.get(&bay()).expect("bay").count,
+            2,
+            "other sessions' events ignored"
+        );
         live.apply_event(&bay(), &ev(s, 4, 2, EventKind::Stopped { by }), Utc::now());
         let v = live.get(&bay()).expect("bay");
         assert_eq!((v.phase, v.session), (Phase::Idle, None));
@@ -273,7 +314,8 @@ mod tests {
         assert_eq!(snap["bays"][0]["name"], "Bay one");
         assert_eq!(snap["bays"][0]["online"], false);
         live.apply_status(&bay(), Status::Online, Utc::now());
-        let msg: serde_json::Value = serde_json::from_str(&rx.try_recv().expect("update")).expect("json");
+        let msg: serde_json::Value =
+            serde_json::from_str(&rx.try_recv().expect("update")).expect("json");
         assert_eq!(msg["type"], "bay");
         assert_eq!(msg["bay"]["online"], true);
         assert!(!live.apply_status(&bay(), Status::Online, Utc::now()));

@@ -40,12 +40,17 @@ const DEFAULT_LOG_FILTER: &str = "info,rumqttd=off,tracing=off";
 fn init_logging() {
     let journald = std::env::var_os("JOURNAL_STREAM").is_some();
     if journald && let Ok(logger) = systemd_journal_logger::JournalLog::new() {
-        if logger.with_syslog_identifier("baycount-relay".into()).install().is_ok() {
+        if logger
+            .with_syslog_identifier("baycount-relay".into())
+            .install()
+            .is_ok()
+        {
             log::set_max_level(log::LevelFilter::Info);
             return;
         }
     }
-    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or(DEFAULT_LOG_FILTER)).init();
+    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or(DEFAULT_LOG_FILTER))
+        .init();
 }
 
 #[tokio::main]
@@ -61,7 +66,9 @@ async fn main() -> anyhow::Result<()> {
     };
     let config = Config::load(args.config.as_deref(), overrides)?;
     let shutdown = CancellationToken::new();
-    let relay = Relay::start(config, shutdown.clone()).await.context("the relay could not start")?;
+    let relay = Relay::start(config, shutdown.clone())
+        .await
+        .context("the relay could not start")?;
     tokio::spawn(async move {
         wait_for_signal().await;
         log::info!("shutting down");

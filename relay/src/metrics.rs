@@ -41,13 +41,41 @@ impl Default for Metrics {
             ws_clients: Gauge::default(),
             registry: Registry::default(),
         };
-        registry.register("mqtt_messages", "MQTT messages received, by kind", m.mqtt_messages.clone());
-        registry.register("mqtt_malformed", "MQTT messages dropped as malformed", m.mqtt_malformed.clone());
-        registry.register("events_stored", "Count events newly stored", m.events_stored.clone());
-        registry.register("events_duplicate", "Count events received again and ignored", m.events_duplicate.clone());
-        registry.register("commands", "Commands given to bays, by action and outcome", m.commands.clone());
-        registry.register("bays_online", "Bays whose edge is online", m.bays_online.clone());
-        registry.register("ws_clients", "Connected WebSocket clients", m.ws_clients.clone());
+        registry.register(
+            "mqtt_messages",
+            "MQTT messages received, by kind",
+            m.mqtt_messages.clone(),
+        );
+        registry.register(
+            "mqtt_malformed",
+            "MQTT messages dropped as malformed",
+            m.mqtt_malformed.clone(),
+        );
+        registry.register(
+            "events_stored",
+            "Count events newly stored",
+            m.events_stored.clone(),
+        );
+        registry.register(
+            "events_duplicate",
+            "Count events received again and ignored",
+            m.events_duplicate.clone(),
+        );
+        registry.register(
+            "commands",
+            "Commands given to bays, by action and outcome",
+            m.commands.clone(),
+        );
+        registry.register(
+            "bays_online",
+            "Bays whose edge is online",
+            m.bays_online.clone(),
+        );
+        registry.register(
+            "ws_clients",
+            "Connected WebSocket clients",
+            m.ws_clients.clone(),
+        );
         Self { registry, ..m }
     }
 }
@@ -55,12 +83,17 @@ impl Default for Metrics {
 impl Metrics {
     pub fn command(&self, action: &str, outcome: &str) {
         self.commands
-            .get_or_create(&vec![("action", action.to_owned()), ("outcome", outcome.to_owned())])
+            .get_or_create(&vec![
+                ("action", action.to_owned()),
+                ("outcome", outcome.to_owned()),
+            ])
             .inc();
     }
 
     pub fn message(&self, kind: &str) {
-        self.mqtt_messages.get_or_create(&vec![("kind", kind.to_owned())]).inc();
+        self.mqtt_messages
+            .get_or_create(&vec![("kind", kind.to_owned())])
+            .inc();
     }
 
     /// The Prometheus text exposition.
@@ -83,7 +116,10 @@ mod tests {
         m.command("start", "ok");
         let text = m.render();
         assert!(text.contains("baycount_events_stored_total 1"), "{text}");
-        assert!(text.contains("baycount_commands_total{action=\"start\",outcome=\"ok\"} 1"), "{text}");
+        assert!(
+            text.contains("baycount_commands_total{action=\"start\",outcome=\"ok\"} 1"),
+            "{text}"
+        );
         assert!(text.ends_with("# EOF\n"));
     }
 }

@@ -28,7 +28,12 @@ pub struct Publisher {
 
 impl Publisher {
     /// Queues a QoS 1 message; rumqttc delivers it once connected.
-    pub async fn publish(&self, topic: &Topic, payload: Vec<u8>, retain: bool) -> Result<(), PublishError> {
+    pub async fn publish(
+        &self,
+        topic: &Topic,
+        payload: Vec<u8>,
+        retain: bool,
+    ) -> Result<(), PublishError> {
         self.client
             .publish(topic.to_string(), QoS::AtLeastOnce, retain, payload)
             .await?;
@@ -59,14 +64,22 @@ impl std::fmt::Debug for Link {
 
 impl Link {
     pub fn new(o: &LinkOptions) -> Self {
-        let id = format!("baycount-relay-{}", &uuid::Uuid::now_v7().simple().to_string()[20..]);
+        let id = format!(
+            "baycount-relay-{}",
+            &uuid::Uuid::now_v7().simple().to_string()[20..]
+        );
         let mut opts = MqttOptions::new(id, o.host.clone(), o.port);
         opts.set_keep_alive(Duration::from_secs(15))
             .set_clean_session(true)
             .set_max_packet_size(MAX_PAYLOAD + 1024, MAX_PAYLOAD + 1024)
             .set_inflight(200)
             .set_request_channel_capacity(1024)
-            .set_last_will(LastWill::new(RELAY_STATUS, Status::Offline.as_str(), QoS::AtLeastOnce, true));
+            .set_last_will(LastWill::new(
+                RELAY_STATUS,
+                Status::Offline.as_str(),
+                QoS::AtLeastOnce,
+                true,
+            ));
         if let Some(user) = &o.username {
             opts.set_credentials(user.clone(), o.password.clone().unwrap_or_default());
         }
@@ -83,8 +96,16 @@ impl Link {
     /// Runs the connection until `shutdown`: (re)connects with backoff, subscribes on every
     /// connect, announces the relay, and feeds every message to `ingest`. `connected` follows
     /// the connection's state.
-    pub async fn run(self, ingest: Arc<Ingest>, connected: watch::Sender<bool>, shutdown: CancellationToken) {
-        let Link { client, mut eventloop } = self;
+    pub async fn run(
+        self,
+        ingest: Arc<Ingest>,
+        connected: watch::Sender<bool>,
+        shutdown: CancellationToken,
+    ) {
+        let Link {
+            client,
+            mut eventloop,
+        } = self;
         let mut backoff = Duration::from_millis(100);
         loop {
             let event = tokio::select! {
@@ -94,16 +115,25 @@ impl Link {
             match event {
                 Ok(Event::Incoming(Packet::ConnAck(_))) => {
                     backoff = Duration::from_millis(100);
-                    let filters = SUBSCRIBED.map(|k| rumqttc::SubscribeFilter::new(k.filter_all_bays(), QoS::AtLeastOnce));
+                    let filters = SUBSCRIBED.map(|k| {
+                        rumqttc::SubscribeFilter::new(k.filter_all_bays(), QoS::AtLeastOnce)
+                    });
                     let subscribed = client.try_subscribe_many(filters);
-                    let announced = client.try_publish(RELAY_STATUS, QoS::AtLeastOnce, true, Status::Online.as_str());
+                    let announced = client.try_publish(
+                        RELAY_STATUS,
+                        QoS::AtLeastOnce,
+                        true,
+                        Status::Online.as_str(),
+                    );
                     if let Err(e) = subscribed.and(announced) {
                         log::error!("cannot subscribe to the bays' topics: {e}");
                     }
                     log::info!("connected to the MQTT broker");
                     connected.send_replace(true);
                 }
-                Ok(Event::Incoming(Packet::Publish(p))) => ingest.handle(&p.topic, &p.payload).await,
+                Ok(Event::Incoming(Packet::Publish(p))) => {
+                    ingest.handle(&p.topic, &p.payload).await
+                }
                 Ok(_) => {}
                 Err(e) => {
                     if connected.send_replace(false) {
@@ -121,7 +151,12 @@ impl Link {
         }
         // Say goodbye cleanly: retire the relay's status, then disconnect (bounded).
         if *connected.borrow() {
-            let _ = client.try_publish(RELAY_STATUS, QoS::AtLeastOnce, true, Status::Offline.as_str());
+            let _ = client.try_publish(
+                RELAY_STATUS,
+                QoS::AtLeastOnce,
+                true,
+                Status::Offline.as_str(),
+            );
             let _ = client.try_disconnect();
             let _ = tokio::time::timeout(Duration::from_secs(1), async {
                 while let Ok(ev) = eventloop.poll().await {

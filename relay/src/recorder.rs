@@ -25,7 +25,10 @@ const STORED_SESSIONS_PER_BAY: usize = 8;
 pub enum Record {
     Event(EventWrite),
     /// A bay spoke (first time, or its status changed).
-    Bay { bay: BayId, seen: DateTime<Utc> },
+    Bay {
+        bay: BayId,
+        seen: DateTime<Utc>,
+    },
 }
 
 /// Writes records until every sender is gone, then returns (so shutdown drains the queue).
@@ -112,7 +115,12 @@ impl Recorder {
         }
     }
 
-    async fn publish_stored(&self, bay: &BayId, sessions: &VecDeque<SessionId>, cursors: &HashMap<SessionId, SessionCursor>) {
+    async fn publish_stored(
+        &self,
+        bay: &BayId,
+        sessions: &VecDeque<SessionId>,
+        cursors: &HashMap<SessionId, SessionCursor>,
+    ) {
         let mut stored = Stored {
             sessions: Default::default(),
             at: Some(Utc::now()),
@@ -127,7 +135,11 @@ impl Recorder {
             }
         }
         let topic = Topic::new(bay.clone(), Kind::Stored);
-        if let Err(e) = self.publisher.publish(&topic, baycount_protocol::encode(&stored), true).await {
+        if let Err(e) = self
+            .publisher
+            .publish(&topic, baycount_protocol::encode(&stored), true)
+            .await
+        {
             log::warn!("cannot publish {topic}: {e}");
         }
     }

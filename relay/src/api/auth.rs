@@ -12,7 +12,11 @@ use super::AppState;
 use super::error::ApiError;
 
 /// Lets the request through when no token is configured or the right one is presented.
-pub async fn require_token(State(state): State<Arc<AppState>>, request: Request, next: Next) -> Response {
+pub async fn require_token(
+    State(state): State<Arc<AppState>>,
+    request: Request,
+    next: Next,
+) -> Response {
     let Some(expected) = state.api_token.as_deref() else {
         return next.run(request).await;
     };
@@ -23,7 +27,9 @@ pub async fn require_token(State(state): State<Arc<AppState>>, request: Request,
         .and_then(|v| v.strip_prefix("Bearer "))
         .map(str::trim);
     match presented {
-        Some(token) if bool::from(token.as_bytes().ct_eq(expected.as_bytes())) => next.run(request).await,
+        Some(token) if bool::from(token.as_bytes().ct_eq(expected.as_bytes())) => {
+            next.run(request).await
+        }
         _ => {
             let mut response = ApiError::new(
                 StatusCode::UNAUTHORIZED,
@@ -31,9 +37,10 @@ pub async fn require_token(State(state): State<Arc<AppState>>, request: Request,
                 "this request needs the relay's API token: send 'Authorization: Bearer <token>'",
             )
             .into_response();
-            response
-                .headers_mut()
-                .insert(header::WWW_AUTHENTICATE, header::HeaderValue::from_static("Bearer"));
+            response.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                header::HeaderValue::from_static("Bearer"),
+            );
             response
         }
     }

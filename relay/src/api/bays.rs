@@ -78,7 +78,11 @@ pub async fn state(State(s): State<Arc<AppState>>) -> Json<StateResponse> {
         (status = 504, body = ErrorBody, description = "no acknowledgement within 5 s"),
     ),
     security(("bearer" = [])))]
-pub async fn start(State(s): State<Arc<AppState>>, Path(bay): Path<String>, body: Bytes) -> Result<Json<CommandResponse>, ApiError> {
+pub async fn start(
+    State(s): State<Arc<AppState>>,
+    Path(bay): Path<String>,
+    body: Bytes,
+) -> Result<Json<CommandResponse>, ApiError> {
     let req: StartRequest = json_body(&body)?;
     let by = api_actor(req.by.as_deref())?;
     let session = s.control.start(&bay, &req.plate, by).await?;
@@ -97,7 +101,11 @@ pub async fn start(State(s): State<Arc<AppState>>, Path(bay): Path<String>, body
         (status = 504, body = ErrorBody, description = "no acknowledgement within 5 s"),
     ),
     security(("bearer" = [])))]
-pub async fn stop(State(s): State<Arc<AppState>>, Path(bay): Path<String>, body: Bytes) -> Result<Json<CommandResponse>, ApiError> {
+pub async fn stop(
+    State(s): State<Arc<AppState>>,
+    Path(bay): Path<String>,
+    body: Bytes,
+) -> Result<Json<CommandResponse>, ApiError> {
     let req: StopRequest = if body.iter().all(u8::is_ascii_whitespace) {
         StopRequest::default()
     } else {

@@ -67,7 +67,9 @@ impl From<ControlError> for ApiError {
             ControlError::Idle(_) => (StatusCode::CONFLICT, "not_loading"),
             ControlError::Busy(_) => (StatusCode::CONFLICT, "command_in_progress"),
             ControlError::Refused { .. } => (StatusCode::CONFLICT, "refused_by_bay"),
-            ControlError::NotResponding { .. } => (StatusCode::GATEWAY_TIMEOUT, "bay_not_responding"),
+            ControlError::NotResponding { .. } => {
+                (StatusCode::GATEWAY_TIMEOUT, "bay_not_responding")
+            }
             ControlError::Broker(_) => (StatusCode::SERVICE_UNAVAILABLE, "broker_unavailable"),
         };
         Self::new(status, code, e.to_string())
@@ -87,5 +89,6 @@ impl From<HistoryError> for ApiError {
 
 /// Reads a JSON body, answering 400 with the parser's reason when it is not valid.
 pub fn json_body<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
-    serde_json::from_slice(body).map_err(|e| ApiError::bad_request(format!("invalid JSON body: {e}")))
+    serde_json::from_slice(body)
+        .map_err(|e| ApiError::bad_request(format!("invalid JSON body: {e}")))
 }

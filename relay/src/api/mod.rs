@@ -49,7 +49,10 @@ pub fn app(state: Arc<AppState>) -> Router {
         .route("/api/bays/{bay}/start", post(bays::start))
         .route("/api/bays/{bay}/stop", post(bays::stop))
         .route("/api/sessions/{id}/corrections", post(sessions::correct))
-        .route_layer(middleware::from_fn_with_state(state.clone(), auth::require_token));
+        .route_layer(middleware::from_fn_with_state(
+            state.clone(),
+            auth::require_token,
+        ));
     Router::new()
         .route("/api/state", get(bays::state))
         .route("/api/sessions", get(sessions::list))
@@ -62,7 +65,9 @@ pub fn app(state: Arc<AppState>) -> Router {
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
         .merge(writes)
-        .fallback(|| async { ApiError::not_found("no such endpoint; /api/openapi.json lists them") })
+        .fallback(|| async {
+            ApiError::not_found("no such endpoint; /api/openapi.json lists them")
+        })
         .layer(DefaultBodyLimit::max(MAX_BODY))
         .with_state(state)
 }
@@ -88,7 +93,10 @@ struct PlatesResponse {
 
 /// Plates for the menus, most recently used first.
 #[utoipa::path(get, path = "/api/plates", params(LimitQuery), responses((status = 200, body = PlatesResponse)))]
-async fn plates(State(s): State<Arc<AppState>>, Query(q): Query<LimitQuery>) -> Result<Json<PlatesResponse>, ApiError> {
+async fn plates(
+    State(s): State<Arc<AppState>>,
+    Query(q): Query<LimitQuery>,
+) -> Result<Json<PlatesResponse>, ApiError> {
     Ok(Json(PlatesResponse {
         plates: s.history.plates(q.get()).await?,
     }))
@@ -101,7 +109,10 @@ struct AuditResponse {
 
 /// The audit log of commands, newest first.
 #[utoipa::path(get, path = "/api/audit", params(LimitQuery), responses((status = 200, body = AuditResponse)))]
-async fn audit(State(s): State<Arc<AppState>>, Query(q): Query<LimitQuery>) -> Result<Json<AuditResponse>, ApiError> {
+async fn audit(
+    State(s): State<Arc<AppState>>,
+    Query(q): Query<LimitQuery>,
+) -> Result<Json<AuditResponse>, ApiError> {
     Ok(Json(AuditResponse {
         audit: s.history.audit_log(q.get()).await?,
     }))
@@ -130,14 +141,24 @@ async fn healthz(State(s): State<Arc<AppState>>) -> impl IntoResponse {
         bays: s.live.all().len(),
         bays_online: s.live.online_count(),
     };
-    (if ok { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE }, Json(body))
+    (
+        if ok {
+            StatusCode::OK
+        } else {
+            StatusCode::SERVICE_UNAVAILABLE
+        },
+        Json(body),
+    )
 }
 
 /// Prometheus metrics.
 #[utoipa::path(get, path = "/metrics", responses((status = 200, content_type = "text/plain", body = String)))]
 async fn metrics(State(s): State<Arc<AppState>>) -> impl IntoResponse {
     (
-        [(header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")],
+        [(
+            header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
         s.metrics.render(),
     )
 }
@@ -152,10 +173,12 @@ struct BearerAuth;
 impl utoipa::Modify for BearerAuth {
     fn modify(&self, doc: &mut utoipa::openapi::OpenApi) {
         use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
-        doc.components.get_or_insert_with(Default::default).add_security_scheme(
-            "bearer",
-            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
-        );
+        doc.components
+            .get_or_insert_with(Default::default)
+            .add_security_scheme(
+                "bearer",
+                SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+            );
     }
 }
 

@@ -48,7 +48,11 @@ fn parse_time(name: &str, value: &str, end_of_day: bool) -> Result<DateTime<Utc>
         return Ok(t.with_timezone(&Utc));
     }
     if let Ok(d) = NaiveDate::parse_from_str(value, "%Y-%m-%d") {
-        let d = if end_of_day { d.succ_opt().unwrap_or(d) } else { d };
+        let d = if end_of_day {
+            d.succ_opt().unwrap_or(d)
+        } else {
+            d
+        };
         return Ok(d.and_hms_opt(0, 0, 0).unwrap_or_default().and_utc());
     }
     Err(ApiError::bad_request(format!(
@@ -59,11 +63,16 @@ fn parse_time(name: &str, value: &str, end_of_day: bool) -> Result<DateTime<Utc>
 impl SessionQuery {
     fn filter(&self) -> Result<SessionFilter, ApiError> {
         let bay = match self.bay.as_deref().filter(|b| !b.is_empty()) {
-            Some(b) => Some(BayId::parse(b).map_err(|e| ApiError::bad_request(format!("'bay': {e}")))?),
+            Some(b) => {
+                Some(BayId::parse(b).map_err(|e| ApiError::bad_request(format!("'bay': {e}")))?)
+            }
             None => None,
         };
         let plate = match self.plate.as_deref().filter(|p| !p.trim().is_empty()) {
-            Some(p) => Some(Plate::parse(p).map_err(|e| ApiError::unprocessable("invalid_plate", e.to_string()))?),
+            Some(p) => Some(
+                Plate::parse(p)
+                    .map_err(|e| ApiError::unprocessable("invalid_plate", e.to_string()))?,
+            ),
             None => None,
         };
         let limit = match self.limit.as_deref() {
@@ -71,19 +80,40 @@ impl SessionQuery {
                 .parse::<i64>()
                 .ok()
                 .filter(|l| (1..=MAX_LIMIT).contains(l))
-                .ok_or_else(|| ApiError::bad_request(format!("'limit' must be a number from 1 to {MAX_LIMIT}")))?,
+                .ok_or_else(|| {
+                    ApiError::bad_request(format!("'limit' must be a number from 1 to {MAX_LIMIT}"))
+                })?,
             None => DEFAULT_LIMIT,
         };
-        let from = self.from.as_deref().filter(|s| !s.is_empty()).map(|v| parse_time("from", v, false)).transpose()?;
-        let to = self.to.as_deref().filter(|s| !s.is_empty()).map(|v| parse_time("to", v, true)).transpose()?;
-        Ok(SessionFilter { bay, plate, from, to, limit })
+        let from = self
+            .from
+            .as_deref()
+            .filter(|s| !s.is_empty())
+            .map(|v| parse_time("from", v, false))
+            .transpose()?;
+        let to = self
+            .to
+            .as_deref()
+            .filter(|s| !s.is_empty())
+            .map(|v| parse_time("to", v, true))
+            .transpose()?;
+        Ok(SessionFilter {
+            bay,
+            plate,
+            from,
+            to,
+            limit,
+        })
     }
 }
 
 /// Sessions, newest first.
 #[utoipa::path(get, path = "/api/sessions", params(SessionQuery),
     responses((status = 200, body = SessionsResponse), (status = 400, body = ErrorBody), (status = 422, body = ErrorBody)))]
-pub async fn list(State(s): State<Arc<AppState>>, Query(q): Query<SessionQuery>) -> Result<Json<SessionsResponse>, ApiError> {
+pub async fn list(
+    State(s): State<Arc<AppState>>,
+    Query(q): Query<SessionQuery>,
+) -> Result<Json<SessionsResponse>, ApiError> {
     let sessions = s.history.sessions(&q.filter()?).await?;
     Ok(Json(SessionsResponse { sessions }))
 }
@@ -91,14 +121,30 @@ pub async fn list(State(s): State<Arc<AppState>>, Query(q): Query<SessionQuery>)
 /// The same sessions as CSV, for spreadsheets.
 #[utoipa::path(get, path = "/api/sessions.csv", params(SessionQuery),
     responses((status = 200, content_type = "text/csv", body = String), (status = 400, body = ErrorBody)))]
-pub async fn csv(State(s): State<Arc<AppState>>, Query(q): Query<SessionQuery>) -> Result<impl IntoResponse, ApiError> {
+pub async fn csv(
+    State(s): State<Arc<AppState>>,
+    Query(q): Query<SessionQuery>,
+) -> Result<impl IntoResponse, ApiError> {
     let sessions = s.history.sessions(&q.filter()?).await?;
     let mut w = csv::Writer::from_writer(Vec::new());
-    let time = |t: Option<DateTime<Utc>>| t.map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)).unwrap_or_default();
+    let time = |t: Option<DateTime<Utc>>| {
+        t.map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+            .unwrap_or_default()
+    };
     let text = |v: Option<String>| v.unwrap_or_default();
     let header = [
-        "id", "bay", "plate", "count", "out", "correction", "corrected_count", "started_at", "stopped_at",
-        "duration_seconds", "started_by", "stopped_by",
+        "id",
+        "bay",
+        "plate",
+        "count",
+        "out",
+        "correction",
+        "corrected_count",
+        "started_at",
+        "stopped_at",
+        "duration_seconds",
+        "started_by",
+        "stopped_by",
     ];
     let write = || -> Result<(), csv::Error> {
         w.write_record(header)?;
@@ -113,7 +159,9 @@ pub async fn csv(State(s): State<Arc<AppState>>, Query(q): Query<SessionQuery>) 
                 r.corrected_count.to_string(),
                 time(r.started_at),
                 time(r.stopped_at),
-                r.duration_seconds.map(|d| d.to_string()).unwrap_or_default(),
+                r.duration_seconds
+                    .map(|d| d.to_string())
+                    .unwrap_or_default(),
                 text(r.started_by.map(|a| a.to_string())),
                 text(r.stopped_by.map(|a| a.to_string())),
             ])?;
@@ -127,7 +175,10 @@ pub async fn csv(State(s): State<Arc<AppState>>, Query(q): Query<SessionQuery>) 
     Ok((
         [
             (header::CONTENT_TYPE, "text/csv; charset=utf-8"),
-            (header::CONTENT_DISPOSITION, "attachment; filename=\"baycount-sessions.csv\""),
+            (
+                header::CONTENT_DISPOSITION,
+                "attachment; filename=\"baycount-sessions.csv\"",
+            ),
         ],
         body,
     ))
@@ -141,7 +192,10 @@ fn session_id(id: &str) -> Result<SessionId, ApiError> {
 /// One session with its events and corrections.
 #[utoipa::path(get, path = "/api/sessions/{id}", params(("id" = String, Path, description = "session id")),
     responses((status = 200, body = SessionDetail), (status = 404, body = ErrorBody)))]
-pub async fn get(State(s): State<Arc<AppState>>, Path(id): Path<String>) -> Result<Json<SessionDetail>, ApiError> {
+pub async fn get(
+    State(s): State<Arc<AppState>>,
+    Path(id): Path<String>,
+) -> Result<Json<SessionDetail>, ApiError> {
     let sid = session_id(&id)?;
     s.history
         .session(sid)
@@ -165,20 +219,36 @@ pub async fn correct(
     let input: CorrectionInput = json_body(&body)?;
     let reason = input.reason.trim();
     if input.delta == 0 {
-        return Err(ApiError::unprocessable("invalid_correction", "'delta' must not be 0"));
+        return Err(ApiError::unprocessable(
+            "invalid_correction",
+            "'delta' must not be 0",
+        ));
     }
     if input.delta.abs() > 1_000_000 {
-        return Err(ApiError::unprocessable("invalid_correction", "'delta' is implausibly large"));
+        return Err(ApiError::unprocessable(
+            "invalid_correction",
+            "'delta' is implausibly large",
+        ));
     }
-    if reason.is_empty() || reason.chars().count() > MAX_REASON || reason.chars().any(|c| c.is_control() && c != '\n') {
+    if reason.is_empty()
+        || reason.chars().count() > MAX_REASON
+        || reason.chars().any(|c| c.is_control() && c != '\n')
+    {
         return Err(ApiError::unprocessable(
             "invalid_correction",
             format!("'reason' is required: up to {MAX_REASON} characters of text"),
         ));
     }
     let by = match input.by.as_deref().map(str::trim).filter(|b| !b.is_empty()) {
-        Some(b) if b.chars().count() <= 64 && !b.chars().any(char::is_control) => format!("api:{b}"),
-        Some(_) => return Err(ApiError::unprocessable("invalid_correction", "'by' must be a name of up to 64 characters")),
+        Some(b) if b.chars().count() <= 64 && !b.chars().any(char::is_control) => {
+            format!("api:{b}")
+        }
+        Some(_) => {
+            return Err(ApiError::unprocessable(
+                "invalid_correction",
+                "'by' must be a name of up to 64 characters",
+            ));
+        }
         None => "api".to_owned(),
     };
     let correction = s

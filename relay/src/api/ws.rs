@@ -22,15 +22,26 @@ const SEND_TIMEOUT: Duration = Duration::from_secs(10);
 pub async fn ws(State(s): State<Arc<AppState>>, upgrade: WebSocketUpgrade) -> Response {
     upgrade.on_upgrade(move |socket: WebSocket| {
         let (sink, stream) = socket.split();
-        serve(sink, stream, s.live.clone(), s.metrics.clone(), s.shutdown.clone())
+        serve(
+            sink,
+            stream,
+            s.live.clone(),
+            s.metrics.clone(),
+            s.shutdown.clone(),
+        )
     })
 }
 
 /// Feeds one client until it leaves, falls too far behind to catch up, or the relay stops.
 /// A slow client only waits on itself: updates reach it through its own broadcast receiver,
 /// and when it lags it gets a fresh snapshot instead of the missed updates.
-pub async fn serve<W, R>(mut sink: W, mut stream: R, live: Arc<Live>, metrics: Arc<Metrics>, shutdown: CancellationToken)
-where
+pub async fn serve<W, R>(
+    mut sink: W,
+    mut stream: R,
+    live: Arc<Live>,
+    metrics: Arc<Metrics>,
+    shutdown: CancellationToken,
+) where
     W: Sink<Message> + Unpin,
     R: Stream<Item = Result<Message, axum::Error>> + Unpin,
 {
@@ -79,12 +90,24 @@ mod tests {
         let (out_tx, mut out_rx) = mpsc::unbounded::<Message>();
         let (in_tx, in_rx) = mpsc::unbounded::<Result<Message, axum::Error>>();
         let shutdown = CancellationToken::new();
-        let task = tokio::spawn(serve(out_tx, in_rx, live.clone(), Arc::new(Metrics::default()), shutdown.clone()));
+        let task = tokio::spawn(serve(
+            out_tx,
+            in_rx,
+            live.clone(),
+            Arc::new(Metrics::default()),
+            shutdown.clone(),
+        ));
         let first = out_rx.next().await.expect("snapshot");
-        assert!(matches!(&first, Message::Text(t) if t.contains("\"snapshot\"")), "{first:?}");
+        assert!(
+            matches!(&first, Message::Text(t) if t.contains("\"snapshot\"")),
+            "{first:?}"
+        );
         live.apply_status(&bay, Status::Online, Utc::now());
         let second = out_rx.next().await.expect("update");
-        assert!(matches!(&second, Message::Text(t) if t.contains("\"online\":true")), "{second:?}");
+        assert!(
+            matches!(&second, Message::Text(t) if t.contains("\"online\":true")),
+            "{second:?}"
+        );
         drop(in_tx);
         task.await.expect("ends when the client leaves");
     }

@@ -27,7 +27,12 @@ pub struct PlateRow {
 impl History {
     /// Records a bay (declared in config, or heard from), keeping its first sighting.
     /// `name` replaces the stored name only when given.
-    pub async fn upsert_bay(&self, id: &BayId, name: Option<&str>, seen: DateTime<Utc>) -> Result<(), HistoryError> {
+    pub async fn upsert_bay(
+        &self,
+        id: &BayId,
+        name: Option<&str>,
+        seen: DateTime<Utc>,
+    ) -> Result<(), HistoryError> {
         sqlx::query(
             "INSERT INTO bays (id, name, first_seen_ms, last_seen_ms) VALUES (?1, ?2, ?3, ?3)
              ON CONFLICT (id) DO UPDATE SET name = COALESCE(?2, name),

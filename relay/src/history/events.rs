@@ -97,13 +97,19 @@ impl History {
     }
 
     /// Reads the stored cursor of a session, if the session is known.
-    pub async fn session_cursor(&self, session: SessionId) -> Result<Option<SessionCursor>, HistoryError> {
+    pub async fn session_cursor(
+        &self,
+        session: SessionId,
+    ) -> Result<Option<SessionCursor>, HistoryError> {
         let mut conn = self.read.acquire().await?;
         load_cursor(&mut conn, session).await
     }
 }
 
-async fn load_cursor(conn: &mut SqliteConnection, session: SessionId) -> Result<Option<SessionCursor>, HistoryError> {
+async fn load_cursor(
+    conn: &mut SqliteConnection,
+    session: SessionId,
+) -> Result<Option<SessionCursor>, HistoryError> {
     let id = session.to_string();
     let Some(row) = sqlx::query("SELECT bay FROM sessions WHERE id = ?")
         .bind(&id)
@@ -113,10 +119,11 @@ async fn load_cursor(conn: &mut SqliteConnection, session: SessionId) -> Result<
         return Ok(None);
     };
     let mut cursor = SessionCursor::new(parse_stored("bay", row.try_get("bay")?)?);
-    let seqs: Vec<i64> = sqlx::query_scalar("SELECT seq FROM events WHERE session = ? ORDER BY seq")
-        .bind(&id)
-        .fetch_all(&mut *conn)
-        .await?;
+    let seqs: Vec<i64> =
+        sqlx::query_scalar("SELECT seq FROM events WHERE session = ? ORDER BY seq")
+            .bind(&id)
+            .fetch_all(&mut *conn)
+            .await?;
     for seq in seqs {
         cursor.add(seq as u64);
     }
@@ -164,7 +171,9 @@ async fn store_one(
     }
     let (kind, direction, track) = match &ev.kind {
         EventKind::Started { .. } => ("started", None, None),
-        EventKind::Counted { direction, track } => ("counted", Some(direction.as_str()), Some(*track as i64)),
+        EventKind::Counted { direction, track } => {
+            ("counted", Some(direction.as_str()), Some(*track as i64))
+        }
         EventKind::Stopped { .. } => ("stopped", None, None),
     };
     let inserted = sqlx::query(
@@ -190,13 +199,15 @@ async fn store_one(
     cursor.add(ev.seq);
     match &ev.kind {
         EventKind::Started { plate, by } => {
-            sqlx::query("UPDATE sessions SET plate = ?, started_at_ms = ?, started_by = ? WHERE id = ?")
-                .bind(plate.as_str())
-                .bind(to_ms(ev.at))
-                .bind(by.to_string())
-                .bind(&id)
-                .execute(&mut *conn)
-                .await?;
+            sqlx::query(
+                "UPDATE sessions SET plate = ?, started_at_ms = ?, started_by = ? WHERE id = ?",
+            )
+            .bind(plate.as_str())
+            .bind(to_ms(ev.at))
+            .bind(by.to_string())
+            .bind(&id)
+            .execute(&mut *conn)
+            .await?;
             sqlx::query(
                 "INSERT INTO plates (plate, last_used_ms, uses) VALUES (?1, ?2, 1)
                  ON CONFLICT (plate) DO UPDATE SET last_used_ms = MAX(last_used_ms, ?2), uses = uses + 1",

@@ -12,12 +12,16 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use chrono::{DateTime, TimeZone, Utc};
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
 
 pub use audit::AuditEntry;
 pub use bays::{KnownBay, PlateRow};
 pub use events::{EventWrite, SessionCursor, StoreOutcome};
-pub use sessions::{Correction, CorrectionInput, EventRow, SessionDetail, SessionFilter, SessionRow};
+pub use sessions::{
+    Correction, CorrectionInput, EventRow, SessionDetail, SessionFilter, SessionRow,
+};
 
 /// Why the history could not be read or written.
 #[derive(Debug, thiserror::Error)]
@@ -28,7 +32,9 @@ pub enum HistoryError {
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("history database error: {0}")]
     Db(#[from] sqlx::Error),
-    #[error("the history holds a value it cannot read back ({0}); the database may have been edited by hand")]
+    #[error(
+        "the history holds a value it cannot read back ({0}); the database may have been edited by hand"
+    )]
     Corrupt(String),
 }
 
@@ -93,5 +99,6 @@ pub fn from_ms(ms: i64) -> DateTime<Utc> {
 
 /// Parses a value the history stored as text.
 fn parse_stored<T: FromStr>(what: &str, s: &str) -> Result<T, HistoryError> {
-    s.parse().map_err(|_| HistoryError::Corrupt(format!("{what} {s:?}")))
+    s.parse()
+        .map_err(|_| HistoryError::Corrupt(format!("{what} {s:?}")))
 }

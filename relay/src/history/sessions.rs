@@ -103,15 +103,21 @@ fn session_row(r: &SqliteRow) -> Result<SessionRow, HistoryError> {
     Ok(SessionRow {
         id: parse_stored("session id", r.try_get("id")?)?,
         bay: parse_stored("bay", r.try_get("bay")?)?,
-        plate: opt("plate")?.map(|p| parse_stored("plate", &p)).transpose()?,
+        plate: opt("plate")?
+            .map(|p| parse_stored("plate", &p))
+            .transpose()?,
         count,
         out: r.try_get("n_out")?,
         correction,
         corrected_count: count + correction,
         started_at,
         stopped_at,
-        started_by: opt("started_by")?.map(|a| parse_stored("actor", &a)).transpose()?,
-        stopped_by: opt("stopped_by")?.map(|a| parse_stored("actor", &a)).transpose()?,
+        started_by: opt("started_by")?
+            .map(|a| parse_stored("actor", &a))
+            .transpose()?,
+        stopped_by: opt("stopped_by")?
+            .map(|a| parse_stored("actor", &a))
+            .transpose()?,
         duration_seconds: match (started_at, stopped_at) {
             (Some(a), Some(b)) => Some((b - a).num_milliseconds() as f64 / 1000.0),
             _ => None,
@@ -128,13 +134,16 @@ impl History {
             q.push(" AND s.bay = ").push_bind(bay.as_str().to_owned());
         }
         if let Some(plate) = &f.plate {
-            q.push(" AND s.plate = ").push_bind(plate.as_str().to_owned());
+            q.push(" AND s.plate = ")
+                .push_bind(plate.as_str().to_owned());
         }
         if let Some(from) = f.from {
-            q.push(" AND COALESCE(s.started_at_ms, s.created_ms) >= ").push_bind(to_ms(from));
+            q.push(" AND COALESCE(s.started_at_ms, s.created_ms) >= ")
+                .push_bind(to_ms(from));
         }
         if let Some(to) = f.to {
-            q.push(" AND COALESCE(s.started_at_ms, s.created_ms) < ").push_bind(to_ms(to));
+            q.push(" AND COALESCE(s.started_at_ms, s.created_ms) < ")
+                .push_bind(to_ms(to));
         }
         q.push(" ORDER BY COALESCE(s.started_at_ms, s.created_ms) DESC, s.id DESC LIMIT ")
             .push_bind(f.limit);
@@ -147,11 +156,7 @@ impl History {
         let key = id.to_string();
         let mut q = QueryBuilder::<Sqlite>::new(SELECT_SESSIONS);
         q.push(" WHERE s.id = ").push_bind(key.clone());
-        let Some(row) = q
-            .build()
-            .fetch_optional(&self.read)
-            .await?
-        else {
+        let Some(row) = q.build().fetch_optional(&self.read).await? else {
             return Ok(None);
         };
         let session = session_row(&row)?;
@@ -183,10 +188,12 @@ impl History {
     }
 
     async fn corrections(&self, session: &str) -> Result<Vec<Correction>, HistoryError> {
-        let rows = sqlx::query("SELECT id, at_ms, by, delta, reason FROM corrections WHERE session = ? ORDER BY id")
-            .bind(session)
-            .fetch_all(&self.read)
-            .await?;
+        let rows = sqlx::query(
+            "SELECT id, at_ms, by, delta, reason FROM corrections WHERE session = ? ORDER BY id",
+        )
+        .bind(session)
+        .fetch_all(&self.read)
+        .await?;
         rows.iter()
             .map(|r| {
                 Ok(Correction {
@@ -219,15 +226,17 @@ impl History {
         if !exists {
             return Ok(None);
         }
-        let id = sqlx::query("INSERT INTO corrections (session, at_ms, by, delta, reason) VALUES (?, ?, ?, ?, ?)")
-            .bind(&key)
-            .bind(to_ms(at))
-            .bind(by)
-            .bind(delta)
-            .bind(reason)
-            .execute(&mut *tx)
-            .await?
-            .last_insert_rowid();
+        let id = sqlx::query(
+            "INSERT INTO corrections (session, at_ms, by, delta, reason) VALUES (?, ?, ?, ?, ?)",
+        )
+        .bind(&key)
+        .bind(to_ms(at))
+        .bind(by)
+        .bind(delta)
+        .bind(reason)
+        .execute(&mut *tx)
+        .await?
+        .last_insert_rowid();
         tx.commit().await?;
         Ok(Some(Correction {
             id,

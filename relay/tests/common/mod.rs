@@ -1,0 +1,488 @@
+//! Test harness: a real relay on a temp SQLite file, a real broker (embedded or a Mosquitto
+//! started here), and a scripted edge that plays the edge's side of the MQTT contract.
+
+#![allow(dead_code, clippy::unwrap_used)]
+
+use std::net::{SocketAddr, TcpListener};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command as Process, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use baycount_protocol::*;
+use baycount_relay::Relay;
+use baycount_relay::config::{Broker, Config, MqttUrl};
+use chrono::Utc;
+use rumqttc::{AsyncClient, Event as MqttEvent, LastWill, MqttOptions, Packet, QoS};
+use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
+
+/// A port nobody listens on right now.
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Polls `f` until it returns `Some`, for at most `secs` seconds.
+pub async fn eventually<T, F, Fut>(secs: u64, what: &str, mut f: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(secs);
+    loop {
+        if let Some(v) = f().await {
+            return v;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+}
+
+/// A Mosquitto broker on a free loopback port, killed on drop.
+pub struct Mosquitto {
+    pub port: u16,
+    child: Child,
+    _dir: tempfile::TempDir,
+}
+
+impl Mosquitto {
+    pub fn start() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let port = free_port();
+        let conf = dir.path().join("mosquitto.conf");
+        std::fs::write(
+            &conf,
+            format!("listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\n"),
+        )
+        .unwrap();
+        let bin = ["/usr/sbin/mosquitto", "/usr/bin/mosquitto"]
+            .into_iter()
+            .find(|p| Path::new(p).exists())
+            .expect("mosquitto is installed by scripts/setup.sh");
+        let child = Process::new(bin)
+            .arg("-c")
+            .arg(&conf)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        for _ in 0..200 {
+            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                return Self {
+                    port,
+                    child,
+                    _dir: dir,
+                };
+            }
+            std::thread::sleep(Duration::from_millis(25));
+        }
+        panic!("mosquitto did not listen on {port}");
+    }
+}
+
+impl Drop for Mosquitto {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Which broker a test runs against.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Which {
+    Embedded,
+    Mosquitto,
+}
+
+/// A relay running in this process, with its broker and history in a temp dir.
+pub struct TestRelay {
+    pub relay: Option<Relay>,
+    pub http: SocketAddr,
+    pub mqtt_port: u16,
+    pub db: PathBuf,
+    pub client: reqwest::Client,
+    pub mosquitto: Option<Mosquitto>,
+    pub dir: tempfile::TempDir,
+}
+
+pub fn config(which: Which, dir: &Path, mosquitto: Option<&Mosquitto>) -> Config {
+    let broker = match which {
+        Which::Embedded => Broker::Embedded {
+            listen: "127.0.0.1:0".parse().unwrap(),
+        },
+        Which::Mosquitto => Broker::External(
+            MqttUrl::parse(&format!("mqtt://127.0.0.1:{}", mosquitto.unwrap().port)).unwrap(),
+        ),
+    };
+    Config {
+        http: "127.0.0.1:0".parse().unwrap(),
+        broker,
+        db: dir.join("history.db"),
+        api_token: None,
+        ack_timeout: Duration::from_secs(5),
+        bays: vec![],
+    }
+}
+
+impl TestRelay {
+    pub async fn start(which: Which) -> Self {
+        Self::start_with(which, |_| {}).await
+    }
+
+    pub async fn start_with(which: Which, tweak: impl FnOnce(&mut Config)) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let mosquitto = (which == Which::Mosquitto).then(Mosquitto::start);
+        let mut cfg = config(which, dir.path(), mosquitto.as_ref());
+        tweak(&mut cfg);
+        let db = cfg.db.clone();
+        let relay = Relay::start(cfg, CancellationToken::new()).await.unwrap();
+        let http = relay.http_addr;
+        let mqtt_port = relay
+            .mqtt_addr
+            .map(|a| a.port())
+            .or(mosquitto.as_ref().map(|m| m.port))
+            .unwrap();
+        let t = Self {
+            relay: Some(relay),
+            http,
+            mqtt_port,
+            db,
+            client: reqwest::Client::new(),
+            mosquitto,
+            dir,
+        };
+        eventually(10, "relay healthy", || async {
+            t.get("/healthz").await.0.is_success().then_some(())
+        })
+        .await;
+        t
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.http)
+    }
+
+    pub async fn get(&self, path: &str) -> (reqwest::StatusCode, serde_json::Value) {
+        let r = self.client.get(self.url(path)).send().await.unwrap();
+        let status = r.status();
+        (status, r.json().await.unwrap_or(serde_json::Value::Null))
+    }
+
+    pub async fn post(
+        &self,
+        path: &str,
+        body: serde_json::Value,
+    ) -> (reqwest::StatusCode, serde_json::Value) {
+        let r = self
+            .client
+            .post(self.url(path))
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        let status = r.status();
+        (status, r.json().await.unwrap_or(serde_json::Value::Null))
+    }
+
+    /// The bay's entry of `/api/state`.
+    pub async fn bay(&self, bay: &str) -> Option<serde_json::Value> {
+        let (_, state) = self.get("/api/state").await;
+        state["bays"]
+            .as_array()?
+            .iter()
+            .find(|b| b["bay"] == bay)
+            .cloned()
+    }
+
+    /// Waits until the bay's entry satisfies `f`.
+    pub async fn wait_bay(
+        &self,
+        bay: &str,
+        what: &str,
+        f: impl Fn(&serde_json::Value) -> bool,
+    ) -> serde_json::Value {
+        eventually(10, what, || async { self.bay(bay).await.filter(|b| f(b)) }).await
+    }
+
+    pub async fn stop(&mut self) {
+        if let Some(r) = self.relay.take() {
+            r.stop().await;
+        }
+    }
+}
+
+/// What the scripted edge does with commands.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Mode {
+    /// Applies commands and acks them, as a real edge does.
+    Respond,
+    /// Ignores commands (a hung edge), so the relay's ack timeout shows.
+    Silent,
+}
+
+struct EdgeInner {
+    state: BayState,
+    mode: Mode,
+    events: Vec<Event>,
+}
+
+/// A scripted edge: a real MQTT client playing the edge's side of the contract.
+pub struct ScriptedEdge {
+    pub bay: BayId,
+    client: AsyncClient,
+    inner: Arc<Mutex<EdgeInner>>,
+    stored: watch::Receiver<Stored>,
+    connected: watch::Receiver<bool>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+fn publish(client: &AsyncClient, bay: &BayId, kind: Kind, payload: Vec<u8>) {
+    client
+        .try_publish(
+            Topic::new(bay.clone(), kind).to_string(),
+            QoS::AtLeastOnce,
+            kind.retained(),
+            payload,
+        )
+        .unwrap();
+}
+
+impl ScriptedEdge {
+    pub async fn connect(port: u16, bay: &str, mode: Mode) -> Self {
+        let bay = BayId::parse(bay).unwrap();
+        let mut opts = MqttOptions::new(format!("edge-{bay}-{}", free_port()), "127.0.0.1", port);
+        opts.set_keep_alive(Duration::from_secs(5))
+            .set_last_will(LastWill::new(
+                Topic::new(bay.clone(), Kind::Status).to_string(),
+                "offline",
+                QoS::AtLeastOnce,
+                true,
+            ));
+        let (client, mut eventloop) = AsyncClient::new(opts, 10_000);
+        let inner = Arc::new(Mutex::new(EdgeInner {
+            state: BayState::idle(Utc::now()),
+            mode,
+            events: vec![],
+        }));
+        let (stored_tx, stored) = watch::channel(Stored::default());
+        let (conn_tx, connected) = watch::channel(false);
+        let (c, i, b) = (client.clone(), inner.clone(), bay.clone());
+        let task = tokio::spawn(async move {
+            loop {
+                match eventloop.poll().await {
+                    Ok(MqttEvent::Incoming(Packet::ConnAck(_))) => {
+                        c.try_subscribe(
+                            Topic::new(b.clone(), Kind::Cmd).to_string(),
+                            QoS::AtLeastOnce,
+                        )
+                        .unwrap();
+                        c.try_subscribe(
+                            Topic::new(b.clone(), Kind::Stored).to_string(),
+                            QoS::AtLeastOnce,
+                        )
+                        .unwrap();
+                        publish(&c, &b, Kind::Status, b"online".to_vec());
+                        let state = i.lock().unwrap().state.clone();
+                        publish(&c, &b, Kind::State, encode(&state));
+                        conn_tx.send_replace(true);
+                    }
+                    Ok(MqttEvent::Incoming(Packet::Publish(p))) => {
+                        match Incoming::parse(&p.topic, &p.payload) {
+                            Ok(Incoming {
+                                message: Message::Cmd(cmd),
+                                ..
+                            }) => handle_command(&c, &b, &i, cmd),
+                            Ok(Incoming {
+                                message: Message::Stored(s),
+                                ..
+                            }) => {
+                                stored_tx.send_replace(s);
+                            }
+                            _ => {}
+                        }
+                    }
+                    Ok(_) => {}
+                    Err(_) => {
+                        conn_tx.send_replace(false);
+                        tokio::time::sleep(Duration::from_millis(100)).await;
+                    }
+                }
+            }
+        });
+        let mut edge = Self {
+            bay,
+            client,
+            inner,
+            stored,
+            connected,
+            task,
+        };
+        edge.connected.wait_for(|c| *c).await.unwrap();
+        edge
+    }
+
+    pub fn set_mode(&self, mode: Mode) {
+        self.inner.lock().unwrap().mode = mode;
+    }
+
+    pub fn state(&self) -> BayState {
+        self.inner.lock().unwrap().state.clone()
+    }
+
+    /// Every event this edge has published.
+    pub fn events(&self) -> Vec<Event> {
+        self.inner.lock().unwrap().events.clone()
+    }
+
+    /// One object crosses the line: an event (and the new state) is published.
+    pub fn count(&self, direction: Direction) -> Event {
+        let mut i = self.inner.lock().unwrap();
+        let session = i.state.session.expect("counting needs an open session");
+        match direction {
+            Direction::In => i.state.count += 1,
+            Direction::Out => i.state.out += 1,
+        }
+        i.state.seq += 1;
+        i.state.at = Utc::now();
+        let ev = Event {
+            session,
+            seq: i.state.seq,
+            at: Utc::now(),
+            count: i.state.count,
+            out: i.state.out,
+            kind: EventKind::Counted {
+                direction,
+                track: i.state.seq,
+            },
+        };
+        i.events.push(ev.clone());
+        publish(&self.client, &self.bay, Kind::Event, encode(&ev));
+        publish(&self.client, &self.bay, Kind::State, encode(&i.state));
+        ev
+    }
+
+    /// Publishes anything on one of this bay's topics.
+    pub fn publish_raw(&self, kind: Kind, payload: &[u8]) {
+        publish(&self.client, &self.bay, kind, payload.to_vec());
+    }
+
+    /// Waits until the relay's `stored` cursor for `session` reaches `seq`.
+    pub async fn wait_stored(&mut self, session: SessionId, seq: u64) {
+        tokio::time::timeout(
+            Duration::from_secs(10),
+            self.stored
+                .wait_for(|s| s.sessions.get(&session).is_some_and(|&n| n >= seq)),
+        )
+        .await
+        .expect("stored cursor reached in time")
+        .unwrap();
+    }
+
+    /// Disconnects without a goodbye, so the broker publishes the last will.
+    pub fn kill(&self) {
+        self.task.abort();
+    }
+
+    pub async fn disconnect(&self) {
+        publish(&self.client, &self.bay, Kind::Status, b"offline".to_vec());
+        let _ = self.client.disconnect().await;
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        self.task.abort();
+    }
+}
+
+impl Drop for ScriptedEdge {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+fn handle_command(c: &AsyncClient, b: &BayId, i: &Arc<Mutex<EdgeInner>>, cmd: Command) {
+    let mut g = i.lock().unwrap();
+    if g.mode == Mode::Silent {
+        return;
+    }
+    let now = Utc::now();
+    let (ok, reason, summary) = if cmd.is_expired(now) {
+        (false, Some("command expired".to_owned()), None)
+    } else {
+        match cmd.action {
+            Action::Start { session, plate } if g.state.phase == Phase::Idle => {
+                g.state.phase = Phase::Loading;
+                g.state.session = Some(session);
+                g.state.plate = Some(plate.clone());
+                g.state.count = 0;
+                g.state.out = 0;
+                g.state.seq = 1;
+                g.state.started_at = Some(now);
+                g.state.started_by = Some(cmd.by.clone());
+                let ev = Event {
+                    session,
+                    seq: 1,
+                    at: now,
+                    count: 0,
+                    out: 0,
+                    kind: EventKind::Started {
+                        plate: plate.clone(),
+                        by: cmd.by.clone(),
+                    },
+                };
+                g.events.push(ev.clone());
+                publish(c, b, Kind::Event, encode(&ev));
+                let s = SessionSummary {
+                    id: session,
+                    plate,
+                    count: 0,
+                    out: 0,
+                    started_at: now,
+                    stopped_at: None,
+                };
+                (true, None, Some(s))
+            }
+            Action::Stop { .. } if g.state.phase == Phase::Loading => {
+                let session = g.state.session.unwrap();
+                g.state.seq += 1;
+                let ev = Event {
+                    session,
+                    seq: g.state.seq,
+                    at: now,
+                    count: g.state.count,
+                    out: g.state.out,
+                    kind: EventKind::Stopped { by: cmd.by.clone() },
+                };
+                g.events.push(ev.clone());
+                publish(c, b, Kind::Event, encode(&ev));
+                let s = SessionSummary {
+                    id: session,
+                    plate: g.state.plate.clone().unwrap(),
+                    count: g.state.count,
+                    out: g.state.out,
+                    started_at: g.state.started_at.unwrap(),
+                    stopped_at: Some(now),
+                };
+                g.state = BayState::idle(now);
+                (true, None, Some(s))
+            }
+            Action::Start { .. } => (false, Some("already loading".into()), None),
+            Action::Stop { .. } => (false, Some("not loading".into()), None),
+            _ => (true, None, None),
+        }
+    };
+    g.state.at = now;
+    publish(c, b, Kind::State, encode(&g.state));
+    let ack = Ack {
+        id: cmd.id,
+        ok,
+        reason,
+        state: g.state.clone(),
+        session: summary,
+    };
+    publish(c, b, Kind::Ack, encode(&ack));
+}
