@@ -486,3 +486,97 @@ fn handle_command(c: &AsyncClient, b: &BayId, i: &Arc<Mutex<EdgeInner>>, cmd: Co
     };
     publish(c, b, Kind::Ack, encode(&ack));
 }
+
+/// The relay binary running as its own process, killed on drop.
+pub struct RelayProcess {
+    pub child: Child,
+    pub http: SocketAddr,
+}
+
+impl RelayProcess {
+    pub async fn spawn(http: SocketAddr, db: &Path, broker_args: &[String]) -> Self {
+        let child = Process::new(env!("CARGO_BIN_EXE_baycount-relay"))
+            .arg("--http")
+            .arg(http.to_string())
+            .arg("--db")
+            .arg(db)
+            .args(broker_args)
+            .env("RUST_LOG", "warn,rumqttd=off,tracing=off")
+            .stdout(Stdio::null())
+            .spawn()
+            .unwrap();
+        let p = Self { child, http };
+        let client = reqwest::Client::new();
+        eventually(15, "relay process healthy", || async {
+            let r = client
+                .get(format!("http://{http}/healthz"))
+                .send()
+                .await
+                .ok()?;
+            r.status().is_success().then_some(())
+        })
+        .await;
+        p
+    }
+
+    /// SIGKILL: no goodbye, no drain.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for RelayProcess {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// A test's HTTP client for a relay at `http`.
+pub struct Api {
+    pub http: SocketAddr,
+    pub client: reqwest::Client,
+}
+
+impl Api {
+    pub fn new(http: SocketAddr) -> Self {
+        Self {
+            http,
+            client: reqwest::Client::new(),
+        }
+    }
+
+    pub async fn get(&self, path: &str) -> serde_json::Value {
+        let r = self
+            .client
+            .get(format!("http://{}{path}", self.http))
+            .send()
+            .await
+            .unwrap();
+        r.json().await.unwrap()
+    }
+
+    pub async fn post(
+        &self,
+        path: &str,
+        body: serde_json::Value,
+    ) -> (reqwest::StatusCode, serde_json::Value) {
+        let r = self
+            .client
+            .post(format!("http://{}{path}", self.http))
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        let status = r.status();
+        (status, r.json().await.unwrap_or(serde_json::Value::Null))
+    }
+
+    pub async fn bay(&self, bay: &str) -> Option<serde_json::Value> {
+        self.get("/api/state").await["bays"]
+            .as_array()?
+            .iter()
+            .find(|b| b["bay"] == bay)
+            .cloned()
+    }
+}
