@@ -22,6 +22,7 @@ use chrono::Utc;
 use futures_util::StreamExt;
 use rumqttc::{AsyncClient, MqttOptions, QoS};
 use tokio::sync::Mutex;
+
 use tokio_util::sync::CancellationToken;
 
 fn env(name: &str, default: u64) -> u64 {

@@ -6,7 +6,8 @@
 //! - [`mqtt`]: the relay's own MQTT connection; [`ingest`] turns each message into live
 //!   state ([`live`]), history records ([`recorder`] writes them to [`history`]) and acks.
 //! - [`control`]: the one command path (start, stop) every surface uses.
-//! - [`api`]: REST and WebSocket (axum); [`metrics`]: Prometheus counters.
+//! - [`api`]: REST and WebSocket (axum); [`metrics`]: Prometheus counters; [`logging`]:
+//!   journald or stderr.
 //!
 //! [`Relay::start`] wires these together and runs them until its shutdown token is cancelled;
 //! tests start it on port 0 and drive the real thing.
@@ -18,6 +19,7 @@ pub mod control;
 pub mod history;
 pub mod ingest;
 pub mod live;
+pub mod logging;
 pub mod metrics;
 pub mod mqtt;
 pub mod recorder;

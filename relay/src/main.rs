@@ -34,29 +34,10 @@ struct Args {
     api_token: Option<String>,
 }
 
-/// Info for baycount; the embedded broker's tracing (which logs routine traffic as errors) is off.
-const DEFAULT_LOG_FILTER: &str = "info,rumqttd=off,tracing=off";
-
-fn init_logging() {
-    let journald = std::env::var_os("JOURNAL_STREAM").is_some();
-    if journald && let Ok(logger) = systemd_journal_logger::JournalLog::new() {
-        if logger
-            .with_syslog_identifier("baycount-relay".into())
-            .install()
-            .is_ok()
-        {
-            log::set_max_level(log::LevelFilter::Info);
-            return;
-        }
-    }
-    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or(DEFAULT_LOG_FILTER))
-        .init();
-}
-
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
-    init_logging();
+    baycount_relay::logging::init();
     let overrides = Overrides {
         http: args.http,
         mqtt_listen: args.mqtt_listen,

@@ -1,5 +1,7 @@
 //! The relay's API against a scripted edge, over a real broker (embedded and Mosquitto).
 
+#![allow(clippy::unwrap_used)]
+
 mod common;
 
 use std::time::{Duration, Instant};
@@ -31,10 +33,10 @@ async fn start_stop_through_rest(which: Which) {
     assert_eq!(bay["phase"], "loading");
     assert_eq!(bay["session"], session.to_string());
 
-    edge.count(Direction::In);
-    edge.count(Direction::Out);
-    edge.count(Direction::In);
-    let last = edge.count(Direction::In);
+    edge.count(Direction::In).await;
+    edge.count(Direction::Out).await;
+    edge.count(Direction::In).await;
+    let last = edge.count(Direction::In).await;
     let bay = relay
         .wait_bay("bay-1", "count 3", |b| b["count"] == 3)
         .await;
@@ -332,7 +334,7 @@ async fn websocket_gets_snapshot_then_updates() {
         .post("/api/bays/bay-1/start", json!({"plate": "B 1 A"}))
         .await;
     assert_eq!(s, StatusCode::OK);
-    edge.count(Direction::In);
+    edge.count(Direction::In).await;
     let count = loop {
         let m = next(&mut ws).await;
         if m["type"] == "count" {
@@ -357,8 +359,8 @@ async fn corrections_sit_beside_the_machine_count_and_csv_exports() {
         .await;
     let id = b["session"]["id"].as_str().unwrap().to_owned();
     let session: SessionId = id.parse().unwrap();
-    edge.count(Direction::In);
-    let last = edge.count(Direction::In);
+    edge.count(Direction::In).await;
+    let last = edge.count(Direction::In).await;
     edge.wait_stored(session, last.seq).await;
 
     let path = format!("/api/sessions/{id}/corrections");
@@ -498,4 +500,41 @@ async fn openapi_document_lists_every_endpoint() {
         (s, b["code"].as_str()),
         (StatusCode::NOT_FOUND, Some("not_found"))
     );
+}
+
+#[tokio::test]
+async fn a_slow_websocket_client_holds_up_nobody() {
+    let relay = TestRelay::start(Which::Embedded).await;
+    let edge = ScriptedEdge::connect(relay.mqtt_port, "bay-1", Mode::Respond).await;
+    relay.wait_bay("bay-1", "online", |b| b["online"] == true).await;
+    let url = format!("ws://{}/api/ws", relay.http);
+    let (mut slow, _) = tokio_tungstenite::connect_async(&url).await.unwrap();
+    let (mut fast, _) = tokio_tungstenite::connect_async(&url).await.unwrap();
+    assert_eq!(next(&mut fast).await["type"], "snapshot");
+    let (s, _) = relay.post("/api/bays/bay-1/start", json!({"plate": "B 1 A"})).await;
+    assert_eq!(s, StatusCode::OK);
+
+    // More updates than a client may fall behind by, while `slow` reads nothing.
+    const N: u64 = 6000;
+    for _ in 0..N {
+        edge.count(Direction::In).await;
+    }
+    loop {
+        let m = next(&mut fast).await;
+        if m["bay"]["count"] == N {
+            break;
+        }
+    }
+    assert_eq!(relay.bay("bay-1").await.unwrap()["count"], N);
+    // The slow client catches up: a fresh snapshot (it lagged) or the updates, up to the last count.
+    loop {
+        let m = next(&mut slow).await;
+        let count = match m["type"].as_str() {
+            Some("snapshot") => m["bays"][0]["count"].clone(),
+            _ => m["bay"]["count"].clone(),
+        };
+        if count == N {
+            break;
+        }
+    }
 }

@@ -1,6 +1,8 @@
 //! What the history keeps: the same history whatever order or how often events arrive, and
 //! everything across a relay restart.
 
+#![allow(clippy::unwrap_used)]
+
 mod common;
 
 use std::net::SocketAddr;
@@ -144,7 +146,7 @@ async fn relay_restart_keeps_history_and_live_state(which: Which) {
     assert_eq!(status, 200, "{body}");
     let session: SessionId = body["session"]["id"].as_str().unwrap().parse().unwrap();
     for _ in 0..3 {
-        edge.count(Direction::In);
+        edge.count(Direction::In).await;
     }
     edge.wait_stored(session, 4).await;
 
@@ -169,7 +171,7 @@ async fn relay_restart_keeps_history_and_live_state(which: Which) {
     assert_eq!(listed["sessions"][0]["id"], session.to_string());
     assert_eq!(listed["sessions"][0]["count"], 3);
 
-    edge.count(Direction::In);
+    edge.count(Direction::In).await;
     let (status, body) = api.post("/api/bays/bay-1/stop", json!({})).await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["session"]["count"], 4);

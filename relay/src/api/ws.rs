@@ -78,7 +78,8 @@ pub async fn serve<W, R>(
 mod tests {
     use baycount_protocol::{BayId, Status};
     use chrono::Utc;
-    use futures_util::channel::mpsc;
+    use tokio::sync::mpsc;
+    use tokio_util::sync::PollSender;
 
     use super::*;
 
@@ -87,23 +88,19 @@ mod tests {
         let live = Arc::new(Live::default());
         let bay = BayId::parse("b1").expect("bay");
         live.declare(bay.clone(), None, None);
-        let (out_tx, mut out_rx) = mpsc::unbounded::<Message>();
-        let (in_tx, in_rx) = mpsc::unbounded::<Result<Message, axum::Error>>();
+        let (out_tx, mut out_rx) = mpsc::channel::<Message>(16);
+        let (in_tx, in_rx) = mpsc::channel::<Result<Message, axum::Error>>(16);
+        let incoming = futures_util::stream::unfold(in_rx, |mut rx| async move { rx.recv().await.map(|m| (m, rx)) });
+        let metrics = Arc::new(Metrics::default());
         let shutdown = CancellationToken::new();
-        let task = tokio::spawn(serve(
-            out_tx,
-            in_rx,
-            live.clone(),
-            Arc::new(Metrics::default()),
-            shutdown.clone(),
-        ));
-        let first = out_rx.next().await.expect("snapshot");
+        let task = tokio::spawn(serve(PollSender::new(out_tx), Box::pin(incoming), live.clone(), metrics, shutdown.clone()));
+        let first = out_rx.recv().await.expect("snapshot");
         assert!(
             matches!(&first, Message::Text(t) if t.contains("\"snapshot\"")),
             "{first:?}"
         );
         live.apply_status(&bay, Status::Online, Utc::now());
-        let second = out_rx.next().await.expect("update");
+        let second = out_rx.recv().await.expect("update");
         assert!(
             matches!(&second, Message::Text(t) if t.contains("\"online\":true")),
             "{second:?}"

@@ -1,5 +1,6 @@
 //! Storing count events idempotently by `(session, seq)`, and knowing how far each session is stored.
 
+use std::collections::hash_map::Entry;
 use std::collections::{BTreeSet, HashMap};
 
 use baycount_protocol::{BayId, Event, EventKind, SessionId};
@@ -138,31 +139,31 @@ async fn store_one(
     let ev = &w.event;
     let id = ev.session.to_string();
     let now = to_ms(w.received);
-    if !cursors.contains_key(&ev.session) {
-        let cursor = match load_cursor(conn, ev.session).await? {
-            Some(c) => c,
-            None => {
-                sqlx::query(
-                    "INSERT INTO bays (id, first_seen_ms, last_seen_ms) VALUES (?1, ?2, ?2)
-                     ON CONFLICT (id) DO NOTHING",
-                )
-                .bind(w.bay.as_str())
-                .bind(now)
-                .execute(&mut *conn)
-                .await?;
-                sqlx::query("INSERT INTO sessions (id, bay, created_ms) VALUES (?, ?, ?)")
-                    .bind(&id)
+    let cursor = match cursors.entry(ev.session) {
+        Entry::Occupied(o) => o.into_mut(),
+        Entry::Vacant(slot) => {
+            let cursor = match load_cursor(conn, ev.session).await? {
+                Some(c) => c,
+                None => {
+                    sqlx::query(
+                        "INSERT INTO bays (id, first_seen_ms, last_seen_ms) VALUES (?1, ?2, ?2)
+                         ON CONFLICT (id) DO NOTHING",
+                    )
                     .bind(w.bay.as_str())
                     .bind(now)
                     .execute(&mut *conn)
                     .await?;
-                SessionCursor::new(w.bay.clone())
-            }
-        };
-        cursors.insert(ev.session, cursor);
-    }
-    let Some(cursor) = cursors.get_mut(&ev.session) else {
-        unreachable!("cursor inserted above");
+                    sqlx::query("INSERT INTO sessions (id, bay, created_ms) VALUES (?, ?, ?)")
+                        .bind(&id)
+                        .bind(w.bay.as_str())
+                        .bind(now)
+                        .execute(&mut *conn)
+                        .await?;
+                    SessionCursor::new(w.bay.clone())
+                }
+            };
+            slot.insert(cursor)
+        }
     };
     if cursor.bay != w.bay {
         return Ok(StoreOutcome::WrongBay {

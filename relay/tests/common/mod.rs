@@ -66,7 +66,7 @@ impl Mosquitto {
             .into_iter()
             .find(|p| Path::new(p).exists())
             .expect("mosquitto is installed by scripts/setup.sh");
-        let child = Process::new(bin)
+        let mut child = Process::new(bin)
             .arg("-c")
             .arg(&conf)
             .stdout(Stdio::null())
@@ -83,6 +83,8 @@ impl Mosquitto {
             }
             std::thread::sleep(Duration::from_millis(25));
         }
+        let _ = child.kill();
+        let _ = child.wait();
         panic!("mosquitto did not listen on {port}");
     }
 }
@@ -342,7 +344,16 @@ impl ScriptedEdge {
     }
 
     /// One object crosses the line: an event (and the new state) is published.
-    pub fn count(&self, direction: Direction) -> Event {
+    pub async fn count(&self, direction: Direction) -> Event {
+        let (ev, state) = self.next_count(direction);
+        for (kind, payload) in [(Kind::Event, encode(&ev)), (Kind::State, encode(&state))] {
+            let topic = Topic::new(self.bay.clone(), kind).to_string();
+            self.client.publish(topic, QoS::AtLeastOnce, kind.retained(), payload).await.unwrap();
+        }
+        ev
+    }
+
+    fn next_count(&self, direction: Direction) -> (Event, BayState) {
         let mut i = self.inner.lock().unwrap();
         let session = i.state.session.expect("counting needs an open session");
         match direction {
@@ -363,9 +374,7 @@ impl ScriptedEdge {
             },
         };
         i.events.push(ev.clone());
-        publish(&self.client, &self.bay, Kind::Event, encode(&ev));
-        publish(&self.client, &self.bay, Kind::State, encode(&i.state));
-        ev
+        (ev, i.state.clone())
     }
 
     /// Publishes anything on one of this bay's topics.
