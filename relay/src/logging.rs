@@ -17,7 +17,8 @@ pub fn init() {
             return;
         }
     }
-    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or(DEFAULT_FILTER)).init();
+    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or(DEFAULT_FILTER))
+        .init();
 }
 
 /// Drops the embedded broker's chatter before it reaches the journal.

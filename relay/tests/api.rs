@@ -506,12 +506,16 @@ async fn openapi_document_lists_every_endpoint() {
 async fn a_slow_websocket_client_holds_up_nobody() {
     let relay = TestRelay::start(Which::Embedded).await;
     let edge = ScriptedEdge::connect(relay.mqtt_port, "bay-1", Mode::Respond).await;
-    relay.wait_bay("bay-1", "online", |b| b["online"] == true).await;
+    relay
+        .wait_bay("bay-1", "online", |b| b["online"] == true)
+        .await;
     let url = format!("ws://{}/api/ws", relay.http);
     let (mut slow, _) = tokio_tungstenite::connect_async(&url).await.unwrap();
     let (mut fast, _) = tokio_tungstenite::connect_async(&url).await.unwrap();
     assert_eq!(next(&mut fast).await["type"], "snapshot");
-    let (s, _) = relay.post("/api/bays/bay-1/start", json!({"plate": "B 1 A"})).await;
+    let (s, _) = relay
+        .post("/api/bays/bay-1/start", json!({"plate": "B 1 A"}))
+        .await;
     assert_eq!(s, StatusCode::OK);
 
     // More updates than a client may fall behind by, while `slow` reads nothing.

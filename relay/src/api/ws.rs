@@ -90,10 +90,18 @@ mod tests {
         live.declare(bay.clone(), None, None);
         let (out_tx, mut out_rx) = mpsc::channel::<Message>(16);
         let (in_tx, in_rx) = mpsc::channel::<Result<Message, axum::Error>>(16);
-        let incoming = futures_util::stream::unfold(in_rx, |mut rx| async move { rx.recv().await.map(|m| (m, rx)) });
+        let incoming = futures_util::stream::unfold(in_rx, |mut rx| async move {
+            rx.recv().await.map(|m| (m, rx))
+        });
         let metrics = Arc::new(Metrics::default());
         let shutdown = CancellationToken::new();
-        let task = tokio::spawn(serve(PollSender::new(out_tx), Box::pin(incoming), live.clone(), metrics, shutdown.clone()));
+        let task = tokio::spawn(serve(
+            PollSender::new(out_tx),
+            Box::pin(incoming),
+            live.clone(),
+            metrics,
+            shutdown.clone(),
+        ));
         let first = out_rx.recv().await.expect("snapshot");
         assert!(
             matches!(&first, Message::Text(t) if t.contains("\"snapshot\"")),

@@ -348,7 +348,10 @@ impl ScriptedEdge {
         let (ev, state) = self.next_count(direction);
         for (kind, payload) in [(Kind::Event, encode(&ev)), (Kind::State, encode(&state))] {
             let topic = Topic::new(self.bay.clone(), kind).to_string();
-            self.client.publish(topic, QoS::AtLeastOnce, kind.retained(), payload).await.unwrap();
+            self.client
+                .publish(topic, QoS::AtLeastOnce, kind.retained(), payload)
+                .await
+                .unwrap();
         }
         ev
     }
