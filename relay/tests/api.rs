@@ -542,3 +542,34 @@ async fn a_slow_websocket_client_holds_up_nobody() {
         }
     }
 }
+
+#[tokio::test]
+async fn bays_declared_in_config_are_listed_before_they_speak() {
+    use baycount_relay::config::BayDecl;
+    let relay = TestRelay::start_with(Which::Embedded, |c| {
+        c.bays = vec![BayDecl {
+            id: "dock-3".parse().unwrap(),
+            name: Some("Dock 3 (cement)".into()),
+        }];
+    })
+    .await;
+    let bay = relay.bay("dock-3").await.expect("declared bay listed");
+    assert_eq!(bay["name"], "Dock 3 (cement)");
+    assert_eq!(bay["online"], false);
+    assert_eq!(bay["phase"], "idle");
+    let (s, b) = relay
+        .post("/api/bays/dock-3/start", json!({"plate": "B 1 A"}))
+        .await;
+    assert_eq!(
+        (s, b["code"].as_str()),
+        (StatusCode::SERVICE_UNAVAILABLE, Some("bay_offline"))
+    );
+    let _edge = ScriptedEdge::connect(relay.mqtt_port, "dock-3", Mode::Respond).await;
+    let bay = relay
+        .wait_bay("dock-3", "online", |b| b["online"] == true)
+        .await;
+    assert_eq!(
+        bay["name"], "Dock 3 (cement)",
+        "the name stays when the edge speaks"
+    );
+}
