@@ -1,0 +1,504 @@
+//! The counting line: a directed segment; a track's anchor crossing it from its left to its right
+//! counts one `in`, the other way one `out`.
+//!
+//! Convention (image y points down): a point q is on the *right* of `p1→p2` when
+//! `cross(p2 - p1, q - p1) > 0`. A crossing is tested on the path from the track's last position
+//! outside the dead band to its first position outside the band on the other side, and counts only
+//! where that path meets the segment itself (not its extension). Each track counts at most once
+//! per direction. A track that vanishes near the line hands its state to a new track that appears
+//! close by soon after, so an id switch mid-crossing neither loses nor doubles a count.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::str::FromStr;
+
+use baycount_protocol::Direction;
+
+use crate::geometry::{BBox, Point};
+use crate::tracker::TrackedObject;
+
+/// The directed counting segment, in normalised image coordinates.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Line {
+    pub p1: Point,
+    pub p2: Point,
+}
+
+/// Why a line specification is not usable.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum LineError {
+    #[error("a line is four numbers x1,y1,x2,y2 between 0 and 1 (e.g. 0,0.5,1,0.5), not {0:?}")]
+    Syntax(String),
+    #[error("the line's two ends are the same point; give two different points")]
+    Degenerate,
+}
+
+impl FromStr for Line {
+    type Err = LineError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let v: Vec<f32> = s
+            .split(',')
+            .map(|p| p.trim().parse::<f32>())
+            .collect::<Result<_, _>>()
+            .map_err(|_| LineError::Syntax(s.to_owned()))?;
+        let [x1, y1, x2, y2] = v[..] else {
+            return Err(LineError::Syntax(s.to_owned()));
+        };
+        if v.iter().any(|c| !(0.0..=1.0).contains(c)) {
+            return Err(LineError::Syntax(s.to_owned()));
+        }
+        let line = Line {
+            p1: Point::new(x1, y1),
+            p2: Point::new(x2, y2),
+        };
+        if line.p1.dist(line.p2) < 1e-3 {
+            return Err(LineError::Degenerate);
+        }
+        Ok(line)
+    }
+}
+
+impl fmt::Display for Line {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{},{},{},{}", self.p1.x, self.p1.y, self.p2.x, self.p2.y)
+    }
+}
+
+impl Line {
+    /// Signed distance of `q` from the line: positive on its right.
+    pub fn signed_distance(&self, q: Point) -> f32 {
+        let d = self.p2 - self.p1;
+        d.cross(q - self.p1) / self.p1.dist(self.p2)
+    }
+
+    /// Whether the path `a→b` (whose ends are on opposite sides) meets the segment itself.
+    fn crossed_by(&self, a: Point, b: Point) -> bool {
+        let d = self.p2 - self.p1;
+        let path = b - a;
+        let denom = d.cross(path);
+        if denom.abs() < f32::EPSILON {
+            return false;
+        }
+        let u = (a - self.p1).cross(path) / denom;
+        (-1e-4..=1.0 + 1e-4).contains(&u)
+    }
+}
+
+/// Which point of a box is tracked across the line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Anchor {
+    /// Where a person's feet or a sack's bottom is: the default.
+    #[default]
+    BottomCenter,
+    Center,
+    TopCenter,
+}
+
+impl Anchor {
+    pub fn of(self, b: &BBox) -> Point {
+        let c = b.center();
+        match self {
+            Anchor::BottomCenter => Point::new(c.x, b.y2),
+            Anchor::Center => c,
+            Anchor::TopCenter => Point::new(c.x, b.y1),
+        }
+    }
+}
+
+impl FromStr for Anchor {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "bottom-center" | "bottom" => Ok(Anchor::BottomCenter),
+            "center" => Ok(Anchor::Center),
+            "top-center" | "top" => Ok(Anchor::TopCenter),
+            _ => Err(format!(
+                "anchor must be bottom-center, center or top-center, not {s:?}"
+            )),
+        }
+    }
+}
+
+/// Tuning of the counter.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CounterConfig {
+    pub line: Line,
+    /// Half-width of the dead band around the line, in normalised units: movement inside it
+    /// never counts, so jitter on the line does not.
+    pub band: f32,
+    pub anchor: Anchor,
+    /// How near a new track must appear to a vanished one to take over its state.
+    pub handoff_radius: f32,
+    /// How soon after the old one vanished, in seconds.
+    pub handoff_seconds: f64,
+}
+
+impl CounterConfig {
+    pub fn new(line: Line) -> Self {
+        Self {
+            line,
+            band: 0.02,
+            anchor: Anchor::BottomCenter,
+            handoff_radius: 0.08,
+            handoff_seconds: 1.0,
+        }
+    }
+}
+
+/// One counted crossing.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Crossing {
+    pub frame: u64,
+    /// Seconds since the start of the source.
+    pub time: f64,
+    pub track: u64,
+    pub direction: Direction,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Side {
+    Left,
+    Right,
+}
+
+#[derive(Debug, Clone)]
+struct TrackLine {
+    /// The side the track was last on, outside the band.
+    side: Option<Side>,
+    /// Where it last was outside the band.
+    outside: Point,
+    /// Where it last was at all.
+    last: Point,
+    last_time: f64,
+    counted_in: bool,
+    counted_out: bool,
+}
+
+/// How long the state of a track that is not seen is remembered, in seconds.
+const FORGET_SECONDS: f64 = 10.0;
+
+/// Counts crossings of tracked objects.
+#[derive(Debug)]
+pub struct Counter {
+    config: CounterConfig,
+    tracks: HashMap<u64, TrackLine>,
+    count_in: u64,
+    count_out: u64,
+}
+
+impl Counter {
+    pub fn new(config: CounterConfig) -> Self {
+        Self {
+            config,
+            tracks: HashMap::new(),
+            count_in: 0,
+            count_out: 0,
+        }
+    }
+
+    pub fn count_in(&self) -> u64 {
+        self.count_in
+    }
+
+    pub fn count_out(&self) -> u64 {
+        self.count_out
+    }
+
+    pub fn config(&self) -> &CounterConfig {
+        &self.config
+    }
+
+    fn side(&self, q: Point) -> Option<Side> {
+        let d = self.config.line.signed_distance(q);
+        if d > self.config.band {
+            Some(Side::Right)
+        } else if d < -self.config.band {
+            Some(Side::Left)
+        } else {
+            None
+        }
+    }
+
+    /// Feeds the tracks seen in frame `frame` at `time` seconds; returns the crossings counted.
+    pub fn update(&mut self, objects: &[TrackedObject], frame: u64, time: f64) -> Vec<Crossing> {
+        let mut crossings = Vec::new();
+        for obj in objects {
+            let q = self.config.anchor.of(&obj.bbox);
+            let now_side = self.side(q);
+            let mut state = match self.tracks.remove(&obj.id) {
+                Some(s) => s,
+                None => self.take_over(q, time, objects).unwrap_or(TrackLine {
+                    side: now_side,
+                    outside: q,
+                    last: q,
+                    last_time: time,
+                    counted_in: false,
+                    counted_out: false,
+                }),
+            };
+            if let Some(side) = now_side {
+                if state.side.is_some_and(|prev| prev != side)
+                    && self.config.line.crossed_by(state.outside, q)
+                {
+                    let (direction, counted) = match side {
+                        Side::Right => (Direction::In, &mut state.counted_in),
+                        Side::Left => (Direction::Out, &mut state.counted_out),
+                    };
+                    if !*counted {
+                        *counted = true;
+                        match direction {
+                            Direction::In => self.count_in += 1,
+                            Direction::Out => self.count_out += 1,
+                        }
+                        crossings.push(Crossing {
+                            frame,
+                            time,
+                            track: obj.id,
+                            direction,
+                        });
+                    }
+                }
+                state.side = Some(side);
+                state.outside = q;
+            }
+            state.last = q;
+            state.last_time = time;
+            self.tracks.insert(obj.id, state);
+        }
+        self.tracks
+            .retain(|_, s| time - s.last_time <= FORGET_SECONDS);
+        crossings
+    }
+
+    /// The state of the nearest track that vanished close to `q` moments ago, if any.
+    fn take_over(&mut self, q: Point, time: f64, seen: &[TrackedObject]) -> Option<TrackLine> {
+        let cfg = &self.config;
+        let id = self
+            .tracks
+            .iter()
+            .filter(|(id, s)| {
+                s.last_time < time
+                    && time - s.last_time <= cfg.handoff_seconds
+                    && s.last.dist(q) <= cfg.handoff_radius
+                    && !seen.iter().any(|o| o.id == **id)
+            })
+            .min_by(|a, b| a.1.last.dist(q).total_cmp(&b.1.last.dist(q)))
+            .map(|(id, _)| *id)?;
+        self.tracks.remove(&id)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    /// A horizontal line across the middle, left to right: moving down the image is `in`.
+    fn middle() -> Counter {
+        Counter::new(CounterConfig::new("0,0.5,1,0.5".parse().expect("line")))
+    }
+
+    /// A small box whose bottom-centre is at (x, y).
+    fn at(id: u64, x: f32, y: f32) -> TrackedObject {
+        TrackedObject {
+            id,
+            class: 0,
+            score: 0.9,
+            bbox: BBox::new(x - 0.02, y - 0.1, x + 0.02, y),
+        }
+    }
+
+    /// Feeds one track along the given y positions at x = 0.5, 10 frames a second.
+    fn run(counter: &mut Counter, id: u64, ys: &[f32]) -> Vec<Crossing> {
+        let mut all = vec![];
+        for (i, &y) in ys.iter().enumerate() {
+            all.extend(counter.update(&[at(id, 0.5, y)], i as u64, i as f64 / 10.0));
+        }
+        all
+    }
+
+    #[test]
+    fn parses_and_rejects_lines() {
+        let l: Line = "0, 0.5, 1, 0.5".parse().expect("valid");
+        assert_eq!(l.to_string(), "0,0.5,1,0.5");
+        assert!(matches!(
+            "0,0.5,1".parse::<Line>(),
+            Err(LineError::Syntax(_))
+        ));
+        assert!(matches!(
+            "0,0.5,1,1.5".parse::<Line>(),
+            Err(LineError::Syntax(_))
+        ));
+        assert!(matches!(
+            "a,b,c,d".parse::<Line>(),
+            Err(LineError::Syntax(_))
+        ));
+        assert_eq!(
+            "0.5,0.5,0.5,0.5".parse::<Line>(),
+            Err(LineError::Degenerate)
+        );
+    }
+
+    #[test]
+    fn moving_down_across_a_left_to_right_line_is_in() {
+        let mut c = middle();
+        let crossings = run(&mut c, 7, &[0.3, 0.4, 0.45, 0.5, 0.55, 0.6, 0.7]);
+        assert_eq!((c.count_in(), c.count_out()), (1, 0));
+        assert_eq!(crossings.len(), 1);
+        assert_eq!(
+            (
+                crossings[0].track,
+                crossings[0].direction,
+                crossings[0].frame
+            ),
+            (7, Direction::In, 4)
+        );
+    }
+
+    #[test]
+    fn moving_up_is_out() {
+        let mut c = middle();
+        run(&mut c, 1, &[0.7, 0.6, 0.5, 0.4, 0.3]);
+        assert_eq!((c.count_in(), c.count_out()), (0, 1));
+    }
+
+    #[test]
+    fn flicker_inside_the_band_counts_nothing() {
+        // A-A-B-A where B is just across the line but inside the dead band.
+        let mut c = middle();
+        run(&mut c, 1, &[0.45, 0.45, 0.51, 0.45, 0.49, 0.515, 0.45]);
+        assert_eq!((c.count_in(), c.count_out()), (0, 0));
+    }
+
+    #[test]
+    fn big_flicker_counts_each_direction_once() {
+        // A-B-A-B-A across the whole band: one in, one out, never more.
+        let mut c = middle();
+        run(&mut c, 1, &[0.4, 0.6, 0.4, 0.6, 0.4, 0.6, 0.4]);
+        assert_eq!((c.count_in(), c.count_out()), (1, 1));
+    }
+
+    #[test]
+    fn stopping_on_the_line_then_going_on_counts_once() {
+        let mut c = middle();
+        let mut ys = vec![0.3, 0.4, 0.48];
+        ys.extend([0.5; 30]);
+        ys.extend([0.51, 0.49, 0.6, 0.7]);
+        run(&mut c, 1, &ys);
+        assert_eq!((c.count_in(), c.count_out()), (1, 0));
+    }
+
+    #[test]
+    fn reversal_before_crossing_counts_nothing() {
+        let mut c = middle();
+        run(&mut c, 1, &[0.3, 0.4, 0.49, 0.515, 0.49, 0.4, 0.3]);
+        assert_eq!((c.count_in(), c.count_out()), (0, 0));
+    }
+
+    #[test]
+    fn a_fast_object_that_skips_the_band_counts() {
+        let mut c = middle();
+        run(&mut c, 1, &[0.1, 0.9]);
+        assert_eq!(c.count_in(), 1);
+    }
+
+    #[test]
+    fn line_near_the_frame_edge() {
+        let mut c = Counter::new(CounterConfig::new(
+            "0.1,0.97,0.9,0.97".parse().expect("line"),
+        ));
+        run(&mut c, 1, &[0.8, 0.9, 0.95, 0.99, 1.0]);
+        assert_eq!(c.count_in(), 1);
+    }
+
+    #[test]
+    fn passing_beside_the_segment_counts_nothing() {
+        let mut c = Counter::new(CounterConfig::new("0.6,0.5,0.9,0.5".parse().expect("line")));
+        run(&mut c, 1, &[0.3, 0.4, 0.5, 0.6, 0.7]);
+        assert_eq!((c.count_in(), c.count_out()), (0, 0));
+    }
+
+    #[test]
+    fn two_objects_crossing_together_count_two() {
+        let mut c = middle();
+        for (i, y) in [0.3f32, 0.4, 0.5, 0.6, 0.7].into_iter().enumerate() {
+            c.update(&[at(1, 0.3, y), at(2, 0.35, y)], i as u64, i as f64 / 10.0);
+        }
+        assert_eq!(c.count_in(), 2);
+    }
+
+    #[test]
+    fn an_id_switch_mid_crossing_counts_once() {
+        let mut c = middle();
+        run(&mut c, 1, &[0.3, 0.4, 0.48, 0.5]);
+        // Track 1 is lost on the line; the tracker brings the object back as track 2.
+        for (i, y) in [0.51f32, 0.55, 0.6, 0.7].into_iter().enumerate() {
+            c.update(&[at(2, 0.5, y)], 5 + i as u64, 0.5 + i as f64 / 10.0);
+        }
+        assert_eq!((c.count_in(), c.count_out()), (1, 0));
+    }
+
+    #[test]
+    fn an_id_switch_after_crossing_does_not_count_again() {
+        let mut c = middle();
+        run(&mut c, 1, &[0.3, 0.4, 0.6, 0.62]);
+        for (i, y) in [0.63f32, 0.64, 0.4, 0.7].into_iter().enumerate() {
+            c.update(&[at(2, 0.5, y)], 5 + i as u64, 0.5 + i as f64 / 10.0);
+        }
+        assert_eq!(
+            (c.count_in(), c.count_out()),
+            (1, 1),
+            "the new id inherits the counted in"
+        );
+    }
+
+    #[test]
+    fn a_new_track_far_away_starts_fresh() {
+        let mut c = middle();
+        run(&mut c, 1, &[0.3, 0.4, 0.48]);
+        for (i, y) in [0.3f32, 0.4, 0.6].into_iter().enumerate() {
+            c.update(&[at(2, 0.9, y)], 5 + i as u64, 0.5 + i as f64 / 10.0);
+        }
+        assert_eq!(c.count_in(), 1, "track 2 crossed on its own");
+    }
+
+    #[test]
+    fn anchor_choice_moves_the_tested_point() {
+        let b = BBox::new(0.2, 0.2, 0.4, 0.6);
+        assert_eq!(Anchor::BottomCenter.of(&b), Point::new(0.3, 0.6));
+        assert_eq!(Anchor::TopCenter.of(&b), Point::new(0.3, 0.2));
+        assert_eq!("center".parse::<Anchor>(), Ok(Anchor::Center));
+        assert!("feet".parse::<Anchor>().is_err());
+    }
+
+    proptest! {
+        /// For every orientation of the line, crossing from its left to its right is one `in`,
+        /// and the reverse path one `out`, whatever small jitter rides on the path.
+        #[test]
+        fn every_orientation(angle in 0.0f32..std::f32::consts::TAU, jitter in proptest::collection::vec(-0.01f32..0.01, 12), steps in 3usize..12) {
+            let (dx, dy) = (angle.cos() * 0.3, angle.sin() * 0.3);
+            let line = Line { p1: Point::new(0.5 - dx, 0.5 - dy), p2: Point::new(0.5 + dx, 0.5 + dy) };
+            // The unit normal pointing to the line's right (cross(d, r) > 0 with y down).
+            let r = Point::new(-angle.sin(), angle.cos());
+            let path: Vec<Point> = (0..=steps)
+                .map(|i| {
+                    let s = -0.2 + 0.4 * i as f32 / steps as f32;
+                    Point::new(0.5 + r.x * s + jitter[i % 12], 0.5 + r.y * s + jitter[(i + 5) % 12])
+                })
+                .collect();
+            for (reverse, want) in [(false, (1, 0)), (true, (0, 1))] {
+                let mut c = Counter::new(CounterConfig { anchor: Anchor::Center, ..CounterConfig::new(line) });
+                let mut pts = path.clone();
+                if reverse {
+                    pts.reverse();
+                }
+                for (i, p) in pts.iter().enumerate() {
+                    let obj = TrackedObject { id: 1, class: 0, score: 1.0, bbox: BBox::from_cxcywh(p.x, p.y, 0.01, 0.01) };
+                    c.update(&[obj], i as u64, i as f64 / 10.0);
+                }
+                prop_assert_eq!((c.count_in(), c.count_out()), want);
+            }
+        }
+    }
+}

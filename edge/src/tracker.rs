@@ -1,0 +1,505 @@
+//! Multi-object tracker in the spirit of ByteTrack: a constant-velocity Kalman filter per track,
+//! two-stage IoU association (confident detections first, then weak ones to keep tracks alive),
+//! tracks confirmed after a few hits and kept through occlusion for a time in seconds.
+
+use pathfinding::kuhn_munkres::kuhn_munkres;
+use pathfinding::matrix::Matrix;
+
+use crate::detector::Detection;
+use crate::geometry::BBox;
+
+/// Tuning of the tracker. Times are in seconds, so behaviour does not depend on the frame rate.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TrackerConfig {
+    /// Detections at or above this score are matched first and may start tracks.
+    pub high_score: f32,
+    /// Detections between this and `high_score` only keep existing tracks alive.
+    pub low_score: f32,
+    /// A new track starts from an unmatched detection at or above this score.
+    pub new_track_score: f32,
+    /// Least IoU for a confident detection to continue a track.
+    pub match_iou: f32,
+    /// Least IoU for a weak detection to continue a track.
+    pub low_match_iou: f32,
+    /// Hits (matched frames) before a track is confirmed and reported.
+    pub min_hits: u32,
+    /// How long a confirmed track that is not seen is kept (occlusion), in seconds.
+    pub max_lost_seconds: f64,
+}
+
+impl Default for TrackerConfig {
+    fn default() -> Self {
+        Self {
+            high_score: 0.5,
+            low_score: 0.1,
+            new_track_score: 0.6,
+            match_iou: 0.2,
+            low_match_iou: 0.4,
+            min_hits: 3,
+            max_lost_seconds: 1.5,
+        }
+    }
+}
+
+/// One coordinate's position and velocity, with their covariance.
+#[derive(Debug, Clone, Copy)]
+struct Axis {
+    p: f32,
+    v: f32,
+    /// Covariance [[pp, pv], [pv, vv]].
+    pp: f32,
+    pv: f32,
+    vv: f32,
+}
+
+impl Axis {
+    fn new(p: f32, scale: f32) -> Self {
+        Self {
+            p,
+            v: 0.0,
+            pp: (0.1 * scale).powi(2),
+            pv: 0.0,
+            vv: (1.0 * scale).powi(2),
+        }
+    }
+
+    fn predict(&mut self, dt: f32, scale: f32) {
+        self.p += self.v * dt;
+        // P = F P F' + Q, F = [[1, dt], [0, 1]]; noise grows with time and object size.
+        let (pp, pv, vv) = (self.pp, self.pv, self.vv);
+        self.pp = pp + 2.0 * dt * pv + dt * dt * vv + (0.5 * scale).powi(2) * dt;
+        self.pv = pv + dt * vv;
+        self.vv = vv + (0.5 * scale).powi(2) * dt;
+    }
+
+    fn update(&mut self, z: f32, scale: f32) {
+        let r = (0.05 * scale).powi(2);
+        let s = self.pp + r;
+        let (k0, k1) = (self.pp / s, self.pv / s);
+        let y = z - self.p;
+        self.p += k0 * y;
+        self.v += k1 * y;
+        let (pp, pv, vv) = (self.pp, self.pv, self.vv);
+        self.pp = (1.0 - k0) * pp;
+        self.pv = (1.0 - k0) * pv;
+        self.vv = vv - k1 * pv;
+    }
+}
+
+/// Where a track is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TrackState {
+    /// Seen fewer than `min_hits` times: not reported yet.
+    Tentative,
+    /// Reported; matched in the latest frame.
+    Tracked,
+    /// Confirmed but not matched lately; kept for `max_lost_seconds`.
+    Lost,
+}
+
+#[derive(Debug, Clone)]
+struct Track {
+    id: u64,
+    class: u32,
+    score: f32,
+    /// Centre x, centre y, width, height.
+    axes: [Axis; 4],
+    state: TrackState,
+    hits: u32,
+    last_seen: f64,
+}
+
+impl Track {
+    fn bbox(&self) -> BBox {
+        let [cx, cy, w, h] = self.axes.map(|a| a.p);
+        BBox::from_cxcywh(cx, cy, w.max(1e-4), h.max(1e-4))
+    }
+
+    fn scale(&self) -> f32 {
+        self.axes[3].p.max(0.01)
+    }
+
+    fn predict(&mut self, dt: f32) {
+        let s = self.scale();
+        for a in &mut self.axes {
+            a.predict(dt, s);
+        }
+    }
+
+    fn update(&mut self, d: &Detection, t: f64) {
+        let s = self.scale();
+        let c = d.bbox.center();
+        for (a, z) in self
+            .axes
+            .iter_mut()
+            .zip([c.x, c.y, d.bbox.width(), d.bbox.height()])
+        {
+            a.update(z, s);
+        }
+        self.score = d.score;
+        self.hits += 1;
+        self.last_seen = t;
+    }
+}
+
+/// A confirmed track as seen in the latest frame.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct TrackedObject {
+    pub id: u64,
+    pub class: u32,
+    pub score: f32,
+    /// The filtered box.
+    pub bbox: BBox,
+}
+
+/// The tracker. Feed it every frame's detections with the frame's time.
+#[derive(Debug)]
+pub struct Tracker {
+    config: TrackerConfig,
+    tracks: Vec<Track>,
+    next_id: u64,
+    last_time: Option<f64>,
+}
+
+/// Pairs of (track index, detection index) with IoU at least `min_iou`, maximising total IoU.
+fn associate(tracks: &[&Track], dets: &[&Detection], min_iou: f32) -> Vec<(usize, usize)> {
+    if tracks.is_empty() || dets.is_empty() {
+        return vec![];
+    }
+    let iou = |t: usize, d: usize| {
+        if tracks[t].class == dets[d].class {
+            tracks[t].bbox().iou(&dets[d].bbox)
+        } else {
+            0.0
+        }
+    };
+    let weight = |t, d| {
+        let v = iou(t, d);
+        if v >= min_iou { (v * 1e6) as i64 } else { 0 }
+    };
+    let transpose = tracks.len() > dets.len();
+    let (rows, cols) = if transpose {
+        (dets.len(), tracks.len())
+    } else {
+        (tracks.len(), dets.len())
+    };
+    let m = Matrix::from_fn(rows, cols, |(r, c)| {
+        if transpose {
+            weight(c, r)
+        } else {
+            weight(r, c)
+        }
+    });
+    let (_, assignment) = kuhn_munkres(&m);
+    assignment
+        .into_iter()
+        .enumerate()
+        .map(|(r, c)| if transpose { (c, r) } else { (r, c) })
+        .filter(|&(t, d)| iou(t, d) >= min_iou)
+        .collect()
+}
+
+impl Tracker {
+    pub fn new(config: TrackerConfig) -> Self {
+        Self {
+            config,
+            tracks: Vec::new(),
+            next_id: 1,
+            last_time: None,
+        }
+    }
+
+    /// Advances to time `t` (seconds) with this frame's detections; returns the confirmed
+    /// tracks matched in this frame.
+    pub fn update(&mut self, detections: &[Detection], t: f64) -> Vec<TrackedObject> {
+        let cfg = &self.config;
+        let dt = self.last_time.map_or(0.0, |last| (t - last).max(0.0)) as f32;
+        self.last_time = Some(t);
+        for track in &mut self.tracks {
+            track.predict(dt);
+        }
+        let high: Vec<usize> = (0..detections.len())
+            .filter(|&i| detections[i].score >= cfg.high_score)
+            .collect();
+        let low: Vec<usize> = (0..detections.len())
+            .filter(|&i| (cfg.low_score..cfg.high_score).contains(&detections[i].score))
+            .collect();
+        let mut matched_track = vec![false; self.tracks.len()];
+        let mut matched_high = vec![false; high.len()];
+
+        // Stage 1: confident detections against confirmed tracks (tracked or lost).
+        let confirmed: Vec<usize> = (0..self.tracks.len())
+            .filter(|&i| self.tracks[i].state != TrackState::Tentative)
+            .collect();
+        let pairs = {
+            let ts: Vec<&Track> = confirmed.iter().map(|&i| &self.tracks[i]).collect();
+            let ds: Vec<&Detection> = high.iter().map(|&i| &detections[i]).collect();
+            associate(&ts, &ds, cfg.match_iou)
+        };
+        for (ti, di) in pairs {
+            matched_track[confirmed[ti]] = true;
+            matched_high[di] = true;
+            self.tracks[confirmed[ti]].update(&detections[high[di]], t);
+        }
+
+        // Stage 2: weak detections keep the remaining tracked (not lost) tracks alive.
+        let remaining: Vec<usize> = confirmed
+            .iter()
+            .copied()
+            .filter(|&i| !matched_track[i] && self.tracks[i].state == TrackState::Tracked)
+            .collect();
+        let pairs = {
+            let ts: Vec<&Track> = remaining.iter().map(|&i| &self.tracks[i]).collect();
+            let ds: Vec<&Detection> = low.iter().map(|&i| &detections[i]).collect();
+            associate(&ts, &ds, cfg.low_match_iou)
+        };
+        for (ti, di) in pairs {
+            matched_track[remaining[ti]] = true;
+            self.tracks[remaining[ti]].update(&detections[low[di]], t);
+        }
+
+        // Stage 3: confident detections left over against tentative tracks.
+        let tentative: Vec<usize> = (0..self.tracks.len())
+            .filter(|&i| self.tracks[i].state == TrackState::Tentative)
+            .collect();
+        let left: Vec<usize> = (0..high.len()).filter(|&i| !matched_high[i]).collect();
+        let pairs = {
+            let ts: Vec<&Track> = tentative.iter().map(|&i| &self.tracks[i]).collect();
+            let ds: Vec<&Detection> = left.iter().map(|&i| &detections[high[i]]).collect();
+            associate(&ts, &ds, cfg.match_iou)
+        };
+        for (ti, di) in pairs {
+            matched_track[tentative[ti]] = true;
+            matched_high[left[di]] = true;
+            self.tracks[tentative[ti]].update(&detections[high[left[di]]], t);
+        }
+
+        // Life cycle: confirm, lose, forget.
+        let (min_hits, max_lost) = (cfg.min_hits, cfg.max_lost_seconds);
+        for (track, &matched) in self.tracks.iter_mut().zip(&matched_track) {
+            track.state = match (track.state, matched) {
+                (TrackState::Tentative, true) if track.hits >= min_hits => TrackState::Tracked,
+                (TrackState::Tentative, _) => TrackState::Tentative,
+                (_, true) => TrackState::Tracked,
+                (_, false) => TrackState::Lost,
+            };
+        }
+        let mut keep = matched_track.iter();
+        self.tracks.retain(|tr| {
+            let matched = *keep.next().unwrap_or(&false);
+            match tr.state {
+                TrackState::Tentative => matched,
+                TrackState::Lost => t - tr.last_seen <= max_lost,
+                TrackState::Tracked => true,
+            }
+        });
+
+        // New tracks from confident detections nobody claimed.
+        for (i, &d) in high.iter().enumerate() {
+            let det = &detections[d];
+            if matched_high[i] || det.score < self.config.new_track_score {
+                continue;
+            }
+            let c = det.bbox.center();
+            let scale = det.bbox.height().max(0.01);
+            let mut track = Track {
+                id: self.next_id,
+                class: det.class,
+                score: det.score,
+                axes: [c.x, c.y, det.bbox.width(), det.bbox.height()].map(|p| Axis::new(p, scale)),
+                state: TrackState::Tentative,
+                hits: 1,
+                last_seen: t,
+            };
+            if self.config.min_hits <= 1 {
+                track.state = TrackState::Tracked;
+            }
+            self.next_id += 1;
+            self.tracks.push(track);
+        }
+
+        self.tracks
+            .iter()
+            .filter(|tr| tr.state == TrackState::Tracked && tr.last_seen == t)
+            .map(|tr| TrackedObject {
+                id: tr.id,
+                class: tr.class,
+                score: tr.score,
+                bbox: tr.bbox(),
+            })
+            .collect()
+    }
+
+    /// Tracks alive now (any state), for diagnostics.
+    pub fn len(&self) -> usize {
+        self.tracks.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.tracks.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn det(cx: f32, cy: f32, score: f32) -> Detection {
+        Detection {
+            class: 0,
+            score,
+            bbox: BBox::from_cxcywh(cx, cy, 0.1, 0.2),
+        }
+    }
+
+    fn tracker() -> Tracker {
+        Tracker::new(TrackerConfig::default())
+    }
+
+    #[test]
+    fn a_steady_object_keeps_one_id_after_confirmation() {
+        let mut t = tracker();
+        let mut ids = vec![];
+        for i in 0..30 {
+            let out = t.update(&[det(0.1 + 0.02 * i as f32, 0.5, 0.9)], i as f64 / 10.0);
+            if i < 2 {
+                assert!(out.is_empty(), "tentative until min_hits");
+            } else {
+                assert_eq!(out.len(), 1);
+                ids.push(out[0].id);
+                assert!((out[0].bbox.center().x - (0.1 + 0.02 * i as f32)).abs() < 0.02);
+            }
+        }
+        ids.dedup();
+        assert_eq!(ids.len(), 1);
+    }
+
+    #[test]
+    fn an_occluded_object_keeps_its_id_within_the_lost_time() {
+        let mut t = tracker();
+        let mut id = None;
+        for i in 0..10 {
+            id = t
+                .update(&[det(0.1 + 0.03 * i as f32, 0.5, 0.9)], i as f64 / 10.0)
+                .first()
+                .map(|o| o.id);
+        }
+        // Hidden for 1 s (10 frames) while it keeps moving.
+        for i in 10..20 {
+            assert!(t.update(&[], i as f64 / 10.0).is_empty());
+        }
+        let back = t.update(&[det(0.1 + 0.03 * 20.0, 0.5, 0.9)], 2.0);
+        assert_eq!(
+            back.first().map(|o| o.id),
+            id,
+            "predicted position met it again"
+        );
+    }
+
+    #[test]
+    fn a_track_lost_for_longer_than_the_lost_time_is_forgotten() {
+        let mut t = tracker();
+        for i in 0..5 {
+            t.update(&[det(0.5, 0.5, 0.9)], i as f64 / 10.0);
+        }
+        t.update(&[], 0.5);
+        t.update(&[], 2.5);
+        assert!(t.is_empty());
+        let out = t.update(&[det(0.5, 0.5, 0.9)], 2.6);
+        assert!(out.is_empty(), "a new tentative track, not the old one");
+    }
+
+    #[test]
+    fn weak_detections_keep_a_track_alive_but_do_not_start_one() {
+        let mut t = tracker();
+        let mut id = None;
+        for i in 0..5 {
+            id = t
+                .update(&[det(0.3, 0.5, 0.9)], i as f64 / 10.0)
+                .first()
+                .map(|o| o.id);
+        }
+        for i in 5..10 {
+            let out = t.update(&[det(0.3, 0.5, 0.2)], i as f64 / 10.0);
+            assert_eq!(out.first().map(|o| o.id), id, "frame {i}");
+        }
+        let mut fresh = tracker();
+        for i in 0..10 {
+            assert!(
+                fresh
+                    .update(&[det(0.3, 0.5, 0.3)], i as f64 / 10.0)
+                    .is_empty()
+            );
+        }
+    }
+
+    #[test]
+    fn two_objects_passing_each_other_keep_their_ids() {
+        let mut t = tracker();
+        let mut first = None;
+        let mut last = None;
+        for i in 0..20 {
+            let x = i as f32 * 0.04;
+            let out = t.update(
+                &[det(0.1 + x, 0.3, 0.9), det(0.9 - x, 0.7, 0.9)],
+                i as f64 / 10.0,
+            );
+            let mut ids: Vec<(u64, bool)> = out
+                .iter()
+                .map(|o| (o.id, o.bbox.center().y < 0.5))
+                .collect();
+            ids.sort();
+            if out.len() == 2 {
+                first.get_or_insert(ids.clone());
+                last = Some(ids);
+            }
+        }
+        assert_eq!(first, last);
+    }
+
+    #[test]
+    fn classes_are_not_mixed() {
+        let mut t = tracker();
+        let mut person = None;
+        for i in 0..5 {
+            person = t
+                .update(&[det(0.5, 0.5, 0.9)], i as f64 / 10.0)
+                .first()
+                .map(|o| o.id);
+        }
+        let mut other = None;
+        for i in 5..10 {
+            let d = Detection {
+                class: 1,
+                ..det(0.5, 0.5, 0.9)
+            };
+            if let Some(o) = t.update(&[d], i as f64 / 10.0).first() {
+                assert_eq!(o.class, 1);
+                other = Some(o.id);
+            }
+        }
+        assert!(other.is_some() && other != person, "{person:?} {other:?}");
+    }
+
+    #[test]
+    fn the_lost_time_is_in_seconds_not_frames() {
+        // At 30 fps, 1 s of occlusion is 30 frames; the track must survive it.
+        let mut t = tracker();
+        let mut id = None;
+        for i in 0..10 {
+            id = t
+                .update(&[det(0.5, 0.5, 0.9)], i as f64 / 30.0)
+                .first()
+                .map(|o| o.id);
+        }
+        for i in 10..40 {
+            t.update(&[], i as f64 / 30.0);
+        }
+        assert_eq!(
+            t.update(&[det(0.5, 0.5, 0.9)], 40.0 / 30.0)
+                .first()
+                .map(|o| o.id),
+            id
+        );
+    }
+}
