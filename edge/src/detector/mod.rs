@@ -1,4 +1,7 @@
-//! Object detection: the [`Detection`] every model format is decoded into.
+//! Object detection: models in the formats users bring, decoded into [`Detection`]s.
+
+pub mod decode;
+pub mod tensor;
 
 use crate::geometry::BBox;
 
