@@ -2,13 +2,17 @@
 //!
 //! # Layout
 //! - [`camera`]: frame sources (ffmpeg for files and RTSP, synthetic scenes).
+//! - [`capture`]: the newest-frame hand-over thread, with reopening of live sources.
 //! - [`geometry`]: points and boxes in normalised image coordinates.
 //! - [`detector`]: models turned into [`detector::Detection`]s.
 //! - [`tracker`]: detections into tracks (ByteTrack-style, pure code).
 //! - [`counter`]: tracks crossing the directed counting line (pure code).
+//! - [`pipeline`]: one frame through detector, tracker and counter, timed per stage.
 
 pub mod camera;
+pub mod capture;
 pub mod counter;
 pub mod detector;
 pub mod geometry;
+pub mod pipeline;
 pub mod tracker;

@@ -1,7 +1,7 @@
 //! Frame sources behind one trait: ffmpeg for files and RTSP cameras, and synthetic scenes.
 
 mod ffmpeg;
-mod synthetic;
+pub mod synthetic;
 
 use std::fmt;
 use std::path::PathBuf;
