@@ -54,3 +54,23 @@ fn missing_and_broken_files_are_clear_errors() {
         .expect("junk");
     assert!(err.to_string().contains("junk.mp4"), "{err}");
 }
+
+#[test]
+fn mjpeg_frames_decode_like_a_usb_camera_sends_them() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let jpg = dir.path().join("frame.jpg");
+    let status = std::process::Command::new("ffmpeg")
+        .args(["-loglevel", "error", "-i"])
+        .arg(footage())
+        .args(["-frames:v", "1", "-y"])
+        .arg(&jpg)
+        .status()
+        .expect("ffmpeg runs");
+    assert!(status.success());
+    let data = std::fs::read(&jpg).expect("jpeg");
+    let (rgb, w, h) = camera::v4l::decode_mjpeg(&data).expect("decodes");
+    assert_eq!((w, h, rgb.len()), (768, 576, 768 * 576 * 3));
+    let mut resizer = fast_image_resize::Resizer::new();
+    let small = camera::v4l::resize(rgb, (w, h), (300, 300), &mut resizer).expect("resize");
+    assert_eq!(small.len(), 300 * 300 * 3);
+}

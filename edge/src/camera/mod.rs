@@ -1,7 +1,9 @@
-//! Frame sources behind one trait: ffmpeg for files and RTSP cameras, and synthetic scenes.
+//! Frame sources behind one trait: ffmpeg for files and RTSP cameras, V4L2 for USB and CSI
+//! cameras, and synthetic scenes.
 
 mod ffmpeg;
 pub mod synthetic;
+pub mod v4l;
 
 use std::fmt;
 use std::path::PathBuf;
@@ -9,6 +11,7 @@ use std::str::FromStr;
 
 pub use ffmpeg::FfmpegSource;
 pub use synthetic::SyntheticSource;
+pub use v4l::{V4lSource, V4lSpec};
 
 /// One decoded frame, RGB24, row-major.
 #[derive(Clone, PartialEq)]
@@ -55,6 +58,8 @@ pub enum SourceSpec {
     File(PathBuf),
     /// `rtsp://...` (and `rtsps://`): an IP camera, through ffmpeg over TCP.
     Rtsp(String),
+    /// `v4l:/dev/video0[?width=1280&height=720&fps=15&format=mjpeg|yuyv]`.
+    V4l(V4lSpec),
     /// `synthetic`: moving boxes, for a demo without camera or model.
     Synthetic,
 }
@@ -70,6 +75,14 @@ impl FromStr for SourceSpec {
         }
         if s.starts_with("rtsp://") || s.starts_with("rtsps://") {
             return Ok(SourceSpec::Rtsp(s.to_owned()));
+        }
+        if let Some(rest) = s.strip_prefix("v4l:") {
+            return V4lSpec::parse(rest)
+                .map(SourceSpec::V4l)
+                .map_err(|reason| CameraError::Open {
+                    source_name: s.to_owned(),
+                    reason,
+                });
         }
         if s == "synthetic" {
             return Ok(SourceSpec::Synthetic);
@@ -103,6 +116,7 @@ pub fn open(spec: &SourceSpec, options: &OpenOptions) -> Result<Box<dyn FrameSou
     Ok(match spec {
         SourceSpec::File(path) => Box::new(FfmpegSource::open_file(path, options)?),
         SourceSpec::Rtsp(url) => Box::new(FfmpegSource::open_rtsp(url, options)?),
+        SourceSpec::V4l(spec) => Box::new(V4lSource::open(spec, options)?),
         SourceSpec::Synthetic => {
             Box::new(SyntheticSource::new(options, synthetic::Scene::default()))
         }
@@ -127,7 +141,11 @@ mod tests {
             "synthetic".parse::<SourceSpec>().ok(),
             Some(SourceSpec::Synthetic)
         );
-        for bad in ["", "file:", "/dev/video0", "http://x"] {
+        assert!(matches!(
+            "v4l:/dev/video0?fps=30".parse::<SourceSpec>(),
+            Ok(SourceSpec::V4l(_))
+        ));
+        for bad in ["", "file:", "/dev/video0", "http://x", "v4l:video0"] {
             assert!(bad.parse::<SourceSpec>().is_err(), "{bad}");
         }
     }
