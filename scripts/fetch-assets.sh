@@ -62,4 +62,19 @@ if ! check "$FOOTAGE" "$FOOTAGE_SHA"; then
     exit 1
   fi
 fi
-echo "fetch-assets: ok ($MODEL, $FOOTAGE)"
+# LiteRT (TensorFlow Lite's current runtime): libLiteRt.so from the PyPI wheel
+# ai-edge-litert==2.1.4 (the version litert-sys 0.2.1 is built against), for this machine.
+ARCH=$(uname -m)
+LITERT=assets/litert/host/libLiteRt.so
+if [ ! -s "$LITERT" ]; then
+  whl=$(ls "$CACHE"/ai_edge_litert-2.1.4-*_"$ARCH".whl 2>/dev/null | head -n1 || true)
+  if [ -z "$whl" ]; then
+    python3 -m pip download --quiet --no-deps --only-binary=:all: --python-version 3.11 \
+      --platform "manylinux_2_27_$ARCH" ai-edge-litert==2.1.4 -d "$CACHE"
+    whl=$(ls "$CACHE"/ai_edge_litert-2.1.4-*_"$ARCH".whl | head -n1)
+  fi
+  mkdir -p assets/litert/host
+  unzip -q -o -j "$whl" ai_edge_litert/libLiteRt.so -d assets/litert/host
+fi
+
+echo "fetch-assets: ok ($MODEL, $FOOTAGE, $LITERT)"

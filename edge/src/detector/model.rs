@@ -1,0 +1,281 @@
+//! A detection model file (`.tflite`) on LiteRT: frame → input tensor → outputs → detections.
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use super::decode::{Anchors, DecodeOptions, Format, decode, identify};
+use super::labels::Labels;
+use super::litert::LiteRtModel;
+use super::modelfile;
+use super::tensor::{ElementType, Output, TensorInfo};
+use super::{Detection, Detector, DetectorError, Stages};
+use crate::camera::Frame;
+
+/// What model to run and what to keep of its detections.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ModelOptions {
+    pub path: PathBuf,
+    pub labels: Option<PathBuf>,
+    /// Class names (or ids) to keep; empty keeps all.
+    pub classes: Vec<String>,
+    pub score_threshold: f32,
+    pub iou_threshold: f32,
+    pub threads: usize,
+}
+
+/// How the input tensor is laid out.
+#[derive(Debug, Clone, PartialEq)]
+struct Input {
+    width: u32,
+    height: u32,
+    /// Channels first (`[1,3,H,W]`).
+    nchw: bool,
+    dtype: ElementType,
+    /// For float inputs: pixels to `[-1, 1]` (TF SSDs) instead of `[0, 1]` (YOLO).
+    signed_range: bool,
+}
+
+impl Input {
+    fn from_tensor(t: &TensorInfo, format: &Format) -> Result<Self, String> {
+        let (nchw, h, w) = match t.shape[..] {
+            [1, h, w, 3] => (false, h, w),
+            [1, 3, h, w] => (true, h, w),
+            _ => {
+                return Err(format!(
+                    "input {:?} has shape {:?}; expected [1,H,W,3] or [1,3,H,W]",
+                    t.name, t.shape
+                ));
+            }
+        };
+        if !matches!(
+            t.dtype,
+            ElementType::U8 | ElementType::I8 | ElementType::F32
+        ) {
+            return Err(format!(
+                "input {:?} is {:?}; expected uint8, int8 or float32",
+                t.name, t.dtype
+            ));
+        }
+        let signed_range = matches!(format, Format::Postprocessed { .. } | Format::RawSsd { .. });
+        Ok(Self {
+            width: w as u32,
+            height: h as u32,
+            nchw,
+            dtype: t.dtype,
+            signed_range,
+        })
+    }
+
+    /// Writes an RGB24 frame of the input's size into `out` as the tensor's bytes.
+    fn fill(&self, rgb: &[u8], out: &mut Vec<u8>) {
+        out.clear();
+        let plane = (self.width * self.height) as usize;
+        let value = |i: usize| rgb[i];
+        let order = |k: usize| {
+            if self.nchw {
+                (k % plane) * 3 + k / plane
+            } else {
+                k
+            }
+        };
+        match self.dtype {
+            ElementType::U8 => {
+                if self.nchw {
+                    out.extend((0..plane * 3).map(|k| value(order(k))));
+                } else {
+                    out.extend_from_slice(rgb);
+                }
+            }
+            ElementType::I8 => out.extend((0..plane * 3).map(|k| value(order(k)) ^ 0x80)),
+            _ => {
+                let (scale, offset) = if self.signed_range {
+                    (1.0 / 127.5, -1.0)
+                } else {
+                    (1.0 / 255.0, 0.0)
+                };
+                out.reserve(plane * 12);
+                for k in 0..plane * 3 {
+                    let v = value(order(k)) as f32 * scale + offset;
+                    out.extend_from_slice(&v.to_le_bytes());
+                }
+            }
+        }
+    }
+}
+
+/// A model on LiteRT with its decoder.
+#[derive(Debug)]
+pub struct ModelDetector {
+    name: String,
+    runtime: LiteRtModel,
+    format: Format,
+    input: Input,
+    decode: DecodeOptions,
+    labels: Option<Labels>,
+    /// Reused between frames.
+    tensor: Vec<u8>,
+    outputs: Vec<Output>,
+}
+
+impl ModelDetector {
+    pub fn open(o: &ModelOptions) -> Result<Self, DetectorError> {
+        let load = |reason: String| DetectorError::Load {
+            path: o.path.display().to_string(),
+            reason,
+        };
+        let file = std::fs::read(&o.path).map_err(|e| load(e.to_string()))?;
+        let postprocess = modelfile::postprocess(&file).map_err(|e| load(e.to_string()))?;
+        let rows = postprocess.as_ref().map(modelfile::PostProcess::rows);
+        // The postprocess op's outputs are declared without shapes: boxes, classes, scores, count.
+        let runtime = LiteRtModel::load(&o.path, o.threads, |i, _| {
+            let n = rows?;
+            Some(match i {
+                0 => vec![1, n, 4],
+                1 | 2 => vec![1, n],
+                _ => vec![1],
+            })
+        })?;
+        let anchors = postprocess.as_ref().and_then(|p| {
+            Some(Anchors {
+                boxes: p.anchors.clone()?,
+                scales: p.scales,
+            })
+        });
+        let format = identify(runtime.outputs(), anchors)?;
+        let input_info = runtime
+            .inputs()
+            .first()
+            .ok_or_else(|| load("the model has no input".into()))?;
+        let input = Input::from_tensor(input_info, &format).map_err(load)?;
+        let labels = o.labels.as_deref().map(Labels::load).transpose()?;
+        let classes = match (&labels, o.classes.is_empty()) {
+            (_, true) => None,
+            (Some(l), false) => Some(l.ids(&o.classes)?),
+            (None, false) => Some(
+                o.classes
+                    .iter()
+                    .map(|c| {
+                        c.parse()
+                            .map_err(|_| DetectorError::UnknownClass(c.clone()))
+                    })
+                    .collect::<Result<_, _>>()?,
+            ),
+        };
+        let decode = DecodeOptions {
+            score_threshold: o.score_threshold,
+            iou_threshold: o.iou_threshold,
+            max_detections: 100,
+            input_size: (input.width, input.height),
+            classes,
+        };
+        Ok(Self {
+            name: o
+                .path
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default(),
+            runtime,
+            format,
+            input,
+            decode,
+            labels,
+            tensor: Vec::new(),
+            outputs: Vec::new(),
+        })
+    }
+
+    pub fn format(&self) -> &Format {
+        &self.format
+    }
+
+    pub fn labels(&self) -> Option<&Labels> {
+        self.labels.as_ref()
+    }
+
+    /// Runs the model once on a fixed input: for timing the bare model.
+    pub fn invoke_fixed(&mut self) -> Result<(), DetectorError> {
+        let rgb = vec![128u8; (self.input.width * self.input.height * 3) as usize];
+        self.input.fill(&rgb, &mut self.tensor);
+        self.runtime.run(&self.tensor, &mut self.outputs)
+    }
+
+    pub fn path_name(&self) -> &str {
+        &self.name
+    }
+}
+
+impl Detector for ModelDetector {
+    fn input_size(&self) -> (u32, u32) {
+        (self.input.width, self.input.height)
+    }
+
+    fn detect(
+        &mut self,
+        frame: &Frame,
+        stages: &mut Stages,
+    ) -> Result<Vec<Detection>, DetectorError> {
+        if (frame.width, frame.height) != self.input_size() {
+            return Err(DetectorError::Inference(format!(
+                "frame is {}x{}, the model takes {}x{}",
+                frame.width, frame.height, self.input.width, self.input.height
+            )));
+        }
+        let t0 = Instant::now();
+        self.input.fill(&frame.rgb, &mut self.tensor);
+        let t1 = Instant::now();
+        self.runtime.run(&self.tensor, &mut self.outputs)?;
+        let t2 = Instant::now();
+        let dets = decode(&self.format, &self.outputs, &self.decode);
+        let t3 = Instant::now();
+        stages.preprocess += t1 - t0;
+        stages.infer += t2 - t1;
+        stages.postprocess += t3 - t2;
+        Ok(dets)
+    }
+
+    fn describe(&self) -> String {
+        format!("{} on LiteRT ({:?})", self.name, self.format_name())
+    }
+}
+
+impl ModelDetector {
+    fn format_name(&self) -> &'static str {
+        match self.format {
+            Format::Postprocessed { .. } => "SSD/EfficientDet with postprocess",
+            Format::RawSsd { .. } => "raw SSD",
+            Format::Yolo { .. } => "YOLO",
+            Format::EndToEnd { .. } => "end-to-end",
+        }
+    }
+}
+
+/// Where the default model and its labels are looked for, in order: `$BAYCOUNT_MODEL_DIR`,
+/// `assets/models` of a checkout (as `scripts/setup.sh` leaves it), `/usr/share/baycount/models`
+/// (the Debian package).
+pub fn default_model_dirs() -> Vec<PathBuf> {
+    let mut dirs = Vec::new();
+    if let Some(d) = std::env::var_os("BAYCOUNT_MODEL_DIR") {
+        dirs.push(PathBuf::from(d));
+    }
+    dirs.push(Path::new(env!("CARGO_MANIFEST_DIR")).join("../assets/models"));
+    if let Ok(exe) = std::env::current_exe() {
+        for up in exe.ancestors().skip(1).take(5) {
+            dirs.push(up.join("assets/models"));
+        }
+    }
+    dirs.push(PathBuf::from("/usr/share/baycount/models"));
+    dirs
+}
+
+/// The default model's file name.
+pub const DEFAULT_MODEL: &str = "ssd_mobilenet_v2_coco_quant_postprocess.tflite";
+/// Its labels.
+pub const DEFAULT_LABELS: &str = "coco_labels.txt";
+
+/// The default model and labels, if installed.
+pub fn find_default_model() -> Option<(PathBuf, PathBuf)> {
+    default_model_dirs().into_iter().find_map(|d| {
+        let (m, l) = (d.join(DEFAULT_MODEL), d.join(DEFAULT_LABELS));
+        (m.is_file() && l.is_file()).then_some((m, l))
+    })
+}

@@ -1,0 +1,105 @@
+//! The default model on LiteRT, on real footage (both fetched by scripts/setup.sh).
+
+use std::path::PathBuf;
+
+use baycount_edge::camera::{self, OpenOptions, SourceSpec};
+use baycount_edge::detector::decode::Format;
+use baycount_edge::detector::model::{ModelDetector, ModelOptions, find_default_model};
+use baycount_edge::detector::{Detector, DetectorError, Stages, modelfile};
+
+fn footage() -> PathBuf {
+    PathBuf::from(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../assets/footage/vtest.avi"
+    ))
+}
+
+fn options() -> ModelOptions {
+    let (path, labels) =
+        find_default_model().expect("the default model is installed by scripts/setup.sh");
+    ModelOptions {
+        path,
+        labels: Some(labels),
+        classes: vec!["person".into()],
+        score_threshold: 0.3,
+        iou_threshold: 0.5,
+        threads: 1,
+    }
+}
+
+#[test]
+fn reads_the_postprocess_op_and_its_anchors_from_the_model_file() {
+    let file = std::fs::read(options().path).expect("model");
+    let pp = modelfile::postprocess(&file)
+        .expect("valid model")
+        .expect("has the postprocess op");
+    assert_eq!((pp.max_detections, pp.max_classes_per_detection), (20, 1));
+    assert_eq!(pp.scales, [10.0, 10.0, 5.0, 5.0]);
+    let anchors = pp.anchors.expect("anchors are a constant input");
+    assert_eq!(anchors.len(), 1917);
+    assert!(
+        (anchors[0][0] - 0.0258).abs() < 1e-3 && (anchors[0][2] - 0.0968).abs() < 1e-3,
+        "{:?}",
+        anchors[0]
+    );
+}
+
+#[test]
+fn finds_people_in_every_tenth_frame_of_vtest() {
+    let mut det = ModelDetector::open(&options()).expect("model loads");
+    assert!(matches!(det.format(), Format::Postprocessed { .. }));
+    assert_eq!(det.input_size(), (300, 300));
+    let mut src = camera::open(
+        &SourceSpec::File(footage()),
+        &OpenOptions {
+            width: 300,
+            height: 300,
+            realtime: false,
+        },
+    )
+    .expect("footage");
+    let mut stages = Stages::default();
+    let mut checked = 0;
+    while let Some(frame) = src.next_frame().expect("frame") {
+        if frame.index % 10 != 0 {
+            continue;
+        }
+        let people = det.detect(&frame, &mut stages).expect("inference");
+        assert!(!people.is_empty(), "frame {} has people", frame.index);
+        for p in &people {
+            assert_eq!(p.class, 0);
+            assert!(
+                p.score >= 0.3 && p.bbox.x1 >= 0.0 && p.bbox.x2 <= 1.0 && p.bbox.x1 < p.bbox.x2
+            );
+        }
+        checked += 1;
+    }
+    assert_eq!(checked, 80);
+    assert!(stages.infer > stages.preprocess);
+}
+
+#[test]
+fn broken_model_files_and_unknown_classes_are_clear_errors() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let junk = dir.path().join("junk.tflite");
+    std::fs::write(&junk, b"TFL3 but not really a model").expect("write");
+    let err = ModelDetector::open(&ModelOptions {
+        path: junk,
+        ..options()
+    })
+    .expect_err("junk");
+    assert!(matches!(err, DetectorError::Load { .. }), "{err}");
+    assert!(err.to_string().contains("junk.tflite"), "{err}");
+    let missing = ModelDetector::open(&ModelOptions {
+        path: dir.path().join("none.tflite"),
+        ..options()
+    })
+    .expect_err("missing");
+    assert!(missing.to_string().contains("none.tflite"), "{missing}");
+    let err = ModelDetector::open(&ModelOptions {
+        classes: vec!["sack".into()],
+        ..options()
+    })
+    .expect_err("no sack in COCO");
+    assert!(matches!(err, DetectorError::UnknownClass(_)), "{err}");
+}
