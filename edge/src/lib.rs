@@ -8,9 +8,12 @@
 //! - [`tracker`]: detections into tracks (ByteTrack-style, pure code).
 //! - [`counter`]: tracks crossing the directed counting line (pure code).
 //! - [`pipeline`]: one frame through detector, tracker and counter, timed per stage.
+//! - [`count`] and [`bench`]: the `count` and `bench` commands.
 
+pub mod bench;
 pub mod camera;
 pub mod capture;
+pub mod count;
 pub mod counter;
 pub mod detector;
 pub mod geometry;

@@ -67,3 +67,70 @@ pub trait Detector: Send {
     /// What it is, for logs.
     fn describe(&self) -> String;
 }
+
+/// Which detector to run.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ModelChoice {
+    /// The default model (SSD MobileNet v2 COCO), counting `person` unless told otherwise.
+    Default,
+    /// A `.tflite` file.
+    File(std::path::PathBuf),
+    /// The model-free blob detector (synthetic scenes).
+    Blob,
+}
+
+impl std::str::FromStr for ModelChoice {
+    type Err = std::convert::Infallible;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Ok(match s {
+            "blob" => ModelChoice::Blob,
+            "default" => ModelChoice::Default,
+            path => ModelChoice::File(path.into()),
+        })
+    }
+}
+
+/// Everything needed to build a detector.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DetectorOptions {
+    pub model: ModelChoice,
+    pub labels: Option<std::path::PathBuf>,
+    /// Class names to count; empty means `person` for the default model, all for others.
+    pub classes: Vec<String>,
+    pub score_threshold: f32,
+    pub iou_threshold: f32,
+    pub threads: usize,
+}
+
+/// Builds the chosen detector.
+pub fn build(o: &DetectorOptions) -> Result<Box<dyn Detector>, DetectorError> {
+    let (path, labels, classes) = match &o.model {
+        ModelChoice::Blob => return Ok(Box::new(blob::BlobDetector::new(320, 240))),
+        ModelChoice::File(path) => (path.clone(), o.labels.clone(), o.classes.clone()),
+        ModelChoice::Default => {
+            let (model, labels) = model::find_default_model().ok_or_else(|| DetectorError::Load {
+                path: model::DEFAULT_MODEL.into(),
+                reason: format!(
+                    "the default model is not installed in any of {:?}; run scripts/setup.sh or give --model",
+                    model::default_model_dirs()
+                ),
+            })?;
+            let classes = if o.classes.is_empty() {
+                vec!["person".to_owned()]
+            } else {
+                o.classes.clone()
+            };
+            (model, Some(o.labels.clone().unwrap_or(labels)), classes)
+        }
+    };
+    Ok(Box::new(model::ModelDetector::open(
+        &model::ModelOptions {
+            path,
+            labels,
+            classes,
+            score_threshold: o.score_threshold,
+            iou_threshold: o.iou_threshold,
+            threads: o.threads,
+        },
+    )?))
+}
