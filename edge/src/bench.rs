@@ -1,5 +1,5 @@
-//! `baycount-edge bench`: the bare model's invoke time, and the whole pipeline's frame rate
-//! and time per stage, in one sequential loop (the same shape as bench/python_baseline.py).
+//! `baycount-edge bench`: the bare model's invoke time on a fixed input (the source's first
+//! frame), and the whole pipeline's frame rate, time per stage and memory.
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
@@ -7,10 +7,11 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 
 use crate::camera::{self, OpenOptions, SourceSpec};
+use crate::capture::{Capture, Policy};
 use crate::count::CountError;
 use crate::counter::{CounterConfig, Line};
 use crate::detector::model::ModelDetector;
-use crate::detector::{self, DetectorOptions, ModelChoice};
+use crate::detector::{self, Detector, DetectorOptions, ModelChoice, Stages};
 use crate::pipeline::Pipeline;
 use crate::tracker::TrackerConfig;
 
@@ -38,8 +39,11 @@ pub struct BenchReport {
     pub pipeline_fps: f64,
     /// `pipeline_fps` as a share of the bare invoke rate (1000 / invoke_ms).
     pub fps_vs_invoke: f64,
-    /// Mean time per frame in each stage, in ms.
+    /// Mean time per frame in each stage, in ms; `decode` is the time the pipeline waited for
+    /// a decoded frame (decoding itself runs beside it, see `decode_thread_ms`).
     pub stages_ms: BTreeMap<&'static str, f64>,
+    /// Mean time per frame the capture thread spent decoding, in ms.
+    pub decode_thread_ms: f64,
     /// Mean time per frame outside the model (decode, preprocess, postprocess, track), in ms.
     pub outside_model_ms: f64,
     pub dropped: u64,
@@ -67,10 +71,19 @@ fn median_ms(mut v: Vec<Duration>) -> f64 {
 }
 
 pub fn run(o: &BenchOptions) -> Result<BenchReport, CountError> {
-    // The bare model first, on its own.
-    let (invoke_ms, model) = match &o.detector.model {
-        ModelChoice::Blob => (0.0, "blob".to_owned()),
-        choice => {
+    let detector = detector::build(&o.detector)?;
+    let (width, height) = detector.input_size();
+    let open = OpenOptions {
+        width,
+        height,
+        realtime: false,
+    };
+    // The fixed input for the bare model: the source's first frame.
+    let first = camera::open(&o.source, &open)?.next_frame()?;
+
+    let (invoke_ms, model) = match (&o.detector.model, &first) {
+        (ModelChoice::Blob, _) | (_, None) => (0.0, "blob".to_owned()),
+        (choice, Some(frame)) => {
             let path = match choice {
                 ModelChoice::File(p) => p.clone(),
                 _ => detector::model::find_default_model()
@@ -85,28 +98,26 @@ pub fn run(o: &BenchOptions) -> Result<BenchReport, CountError> {
                 iou_threshold: o.detector.iou_threshold,
                 threads: o.detector.threads,
             })?;
+            let mut stages = Stages::default();
             for _ in 0..5 {
-                bare.invoke_fixed()?;
+                bare.detect(frame, &mut stages)?;
             }
             let mut times = Vec::with_capacity(o.invokes);
             for _ in 0..o.invokes {
-                let t = Instant::now();
-                bare.invoke_fixed()?;
-                times.push(t.elapsed());
+                let before = stages.infer;
+                bare.detect(frame, &mut stages)?;
+                times.push(stages.infer - before);
             }
             (median_ms(times), bare.path_name().to_owned())
         }
     };
 
-    let detector = detector::build(&o.detector)?;
-    let (width, height) = detector.input_size();
-    let mut source = camera::open(
-        &o.source,
-        &OpenOptions {
-            width,
-            height,
-            realtime: false,
-        },
+    // The pipeline, fed by the capture thread as in `count` and `run`: decoding overlaps inference.
+    let spec = o.source.clone();
+    let capture = Capture::start(
+        Box::new(move || camera::open(&spec, &open)),
+        Policy::EveryFrame,
+        None,
     )?;
     let line: Line = "0,0.5,1,0.5"
         .parse()
@@ -116,9 +127,7 @@ pub fn run(o: &BenchOptions) -> Result<BenchReport, CountError> {
     let mut frames = 0;
     while frames < o.frames {
         let t = Instant::now();
-        let Some(frame) = source.next_frame()? else {
-            break;
-        };
+        let Some(frame) = capture.next()? else { break };
         pipeline.stages.decode += t.elapsed();
         pipeline.process(&frame)?;
         frames += 1;
@@ -158,8 +167,9 @@ pub fn run(o: &BenchOptions) -> Result<BenchReport, CountError> {
             0.0
         },
         outside_model_ms: per(s.decode + s.preprocess + s.postprocess + s.track),
+        decode_thread_ms: per(capture.decode_time()),
         stages_ms,
-        dropped: 0,
+        dropped: capture.health().dropped,
         peak_rss_mb: peak_rss_mb(),
     })
 }

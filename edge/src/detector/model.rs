@@ -192,13 +192,6 @@ impl ModelDetector {
         self.labels.as_ref()
     }
 
-    /// Runs the model once on a fixed input: for timing the bare model.
-    pub fn invoke_fixed(&mut self) -> Result<(), DetectorError> {
-        let rgb = vec![128u8; (self.input.width * self.input.height * 3) as usize];
-        self.input.fill(&rgb, &mut self.tensor);
-        self.runtime.run(&self.tensor, &mut self.outputs)
-    }
-
     pub fn path_name(&self) -> &str {
         &self.name
     }
