@@ -11,6 +11,7 @@ use crate::capture::{Capture, Policy};
 use crate::count::CountError;
 use crate::counter::{CounterConfig, Line};
 use crate::detector::model::ModelDetector;
+use crate::detector::runtime::RuntimeKind;
 use crate::detector::{self, Detector, DetectorOptions, ModelChoice, Stages};
 use crate::pipeline::Pipeline;
 use crate::tracker::TrackerConfig;
@@ -97,6 +98,7 @@ pub fn run(o: &BenchOptions) -> Result<BenchReport, CountError> {
                 score_threshold: o.detector.score_threshold,
                 iou_threshold: o.detector.iou_threshold,
                 threads: o.detector.threads,
+                runtime: o.detector.runtime,
             })?;
             let mut stages = Stages::default();
             for _ in 0..5 {
@@ -154,7 +156,10 @@ pub fn run(o: &BenchOptions) -> Result<BenchReport, CountError> {
         0.0
     };
     Ok(BenchReport {
-        runtime: "litert 2.1.4 (XNNPACK)",
+        runtime: match o.detector.runtime {
+            RuntimeKind::LiteRt => "litert 2.1.4 (XNNPACK)",
+            RuntimeKind::Tflite => "tflite 0.9.8 (TensorFlow Lite 1.15)",
+        },
         model,
         threads: o.detector.threads,
         invoke_ms,

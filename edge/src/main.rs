@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use anyhow::Context;
 use baycount_edge::camera::SourceSpec;
 use baycount_edge::counter::{Anchor, Line};
+use baycount_edge::detector::runtime::RuntimeKind;
 use baycount_edge::detector::{DetectorOptions, ModelChoice};
 use baycount_edge::{bench, count};
 use clap::{Args, Parser, Subcommand};
@@ -45,24 +46,36 @@ struct DetectorArgs {
     /// Model threads [default: the number of cores, at most 4].
     #[arg(long)]
     threads: Option<usize>,
+    /// Model runtime: litert (default) or tflite (the old TensorFlow Lite 1.15, when built
+    /// with `--features tflite`).
+    #[arg(long)]
+    runtime: Option<String>,
 }
 
 impl DetectorArgs {
-    fn options(&self, source: &SourceSpec) -> DetectorOptions {
+    fn options(&self, source: &SourceSpec) -> anyhow::Result<DetectorOptions> {
         let model = match (&self.model, source) {
             (Some(m), _) => m.parse().unwrap_or(ModelChoice::Default),
             (None, SourceSpec::Synthetic) => ModelChoice::Blob,
             (None, _) => ModelChoice::Default,
         };
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get().min(4));
-        DetectorOptions {
+        let runtime = match &self.runtime {
+            Some(r) => r
+                .parse::<RuntimeKind>()
+                .map_err(anyhow::Error::msg)
+                .context("--runtime")?,
+            None => RuntimeKind::default(),
+        };
+        Ok(DetectorOptions {
             model,
             labels: self.labels.clone(),
             classes: self.classes.clone(),
             score_threshold: self.score,
             iou_threshold: 0.5,
             threads: self.threads.unwrap_or(cores).max(1),
-        }
+            runtime,
+        })
     }
 }
 
@@ -128,7 +141,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Count(a) => {
             let source = source(&a.source)?;
             let options = count::CountOptions {
-                detector: a.detector.options(&source),
+                detector: a.detector.options(&source)?,
                 source,
                 line: a.line.parse::<Line>().context("--line")?,
                 anchor: a
@@ -164,7 +177,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Bench(a) => {
             let source = source(&a.source)?;
             let options = bench::BenchOptions {
-                detector: a.detector.options(&source),
+                detector: a.detector.options(&source)?,
                 source,
                 frames: a.frames,
                 invokes: 50,

@@ -24,6 +24,7 @@ fn options() -> ModelOptions {
         score_threshold: 0.3,
         iou_threshold: 0.5,
         threads: 1,
+        runtime: Default::default(),
     }
 }
 

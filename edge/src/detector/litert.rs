@@ -13,6 +13,7 @@ use std::ptr::null_mut;
 use litert_sys as sys;
 
 use super::DetectorError;
+use super::runtime::{FixOutput, Runtime};
 use super::tensor::{ElementType, Output, Quantization, TensorInfo, dequantize};
 
 fn check(status: sys::LiteRtStatus, what: &str) -> Result<(), String> {
@@ -150,7 +151,7 @@ impl LiteRtModel {
     pub fn load(
         path: &Path,
         threads: usize,
-        fix_output: impl Fn(usize, &TensorInfo) -> Option<Vec<usize>>,
+        fix_output: FixOutput<'_>,
     ) -> Result<Self, DetectorError> {
         let fail = |reason: String| DetectorError::Load {
             path: path.display().to_string(),
@@ -321,17 +322,18 @@ impl LiteRtModel {
         }
         Ok(b)
     }
+}
 
-    pub fn inputs(&self) -> &[TensorInfo] {
+impl Runtime for LiteRtModel {
+    fn inputs(&self) -> &[TensorInfo] {
         &self.inputs
     }
 
-    pub fn outputs(&self) -> &[TensorInfo] {
+    fn outputs(&self) -> &[TensorInfo] {
         &self.outputs
     }
 
-    /// Writes input 0's bytes (exactly its size), runs the model, and dequantises every output.
-    pub fn run(&mut self, input: &[u8], outputs: &mut Vec<Output>) -> Result<(), DetectorError> {
+    fn run(&mut self, input: &[u8], outputs: &mut Vec<Output>) -> Result<(), DetectorError> {
         let infer = |e: String| DetectorError::Inference(e);
         let want = self.inputs[0].len() * element_size(self.inputs[0].dtype);
         if input.len() != want {

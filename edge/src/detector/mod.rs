@@ -4,10 +4,14 @@
 pub mod blob;
 pub mod decode;
 pub mod labels;
+#[cfg(feature = "litert")]
 pub mod litert;
 pub mod model;
 pub mod modelfile;
+pub mod runtime;
 pub mod tensor;
+#[cfg(feature = "tflite")]
+pub mod tflite;
 
 use std::time::Duration;
 
@@ -100,6 +104,7 @@ pub struct DetectorOptions {
     pub score_threshold: f32,
     pub iou_threshold: f32,
     pub threads: usize,
+    pub runtime: runtime::RuntimeKind,
 }
 
 /// Builds the chosen detector.
@@ -131,6 +136,7 @@ pub fn build(o: &DetectorOptions) -> Result<Box<dyn Detector>, DetectorError> {
             score_threshold: o.score_threshold,
             iou_threshold: o.iou_threshold,
             threads: o.threads,
+            runtime: o.runtime,
         },
     )?))
 }

@@ -5,8 +5,8 @@ use std::time::Instant;
 
 use super::decode::{Anchors, DecodeOptions, Format, decode, identify};
 use super::labels::Labels;
-use super::litert::LiteRtModel;
 use super::modelfile;
+use super::runtime::{self, Runtime, RuntimeKind};
 use super::tensor::{ElementType, Output, TensorInfo};
 use super::{Detection, Detector, DetectorError, Stages};
 use crate::camera::Frame;
@@ -21,6 +21,7 @@ pub struct ModelOptions {
     pub score_threshold: f32,
     pub iou_threshold: f32,
     pub threads: usize,
+    pub runtime: RuntimeKind,
 }
 
 /// How the input tensor is laid out.
@@ -107,7 +108,7 @@ impl Input {
 #[derive(Debug)]
 pub struct ModelDetector {
     name: String,
-    runtime: LiteRtModel,
+    runtime: Box<dyn Runtime>,
     format: Format,
     input: Input,
     decode: DecodeOptions,
@@ -127,14 +128,15 @@ impl ModelDetector {
         let postprocess = modelfile::postprocess(&file).map_err(|e| load(e.to_string()))?;
         let rows = postprocess.as_ref().map(modelfile::PostProcess::rows);
         // The postprocess op's outputs are declared without shapes: boxes, classes, scores, count.
-        let runtime = LiteRtModel::load(&o.path, o.threads, |i, _| {
+        let fix = |i: usize, _: &TensorInfo| {
             let n = rows?;
             Some(match i {
                 0 => vec![1, n, 4],
                 1 | 2 => vec![1, n],
                 _ => vec![1],
             })
-        })?;
+        };
+        let runtime = runtime::load(o.runtime, &o.path, o.threads, &fix)?;
         let anchors = postprocess.as_ref().and_then(|p| {
             Some(Anchors {
                 boxes: p.anchors.clone()?,

@@ -175,8 +175,10 @@ pub fn postprocess(file: &[u8]) -> Result<Option<PostProcess>, ModelFileError> {
     Ok(None)
 }
 
-/// Every tensor's name and declared shape, for checking what the runtime reports.
-pub fn tensor_shapes(file: &[u8]) -> Result<HashMap<String, Vec<i32>>, ModelFileError> {
+/// Every tensor's per-tensor quantisation, by name (for runtimes that do not report it).
+pub fn tensor_quantization(
+    file: &[u8],
+) -> Result<HashMap<String, Option<crate::detector::tensor::Quantization>>, ModelFileError> {
     let b = Buf(file);
     let model = b.deref(0)?;
     let Some(subgraph) = b.table_vector(model, 2)?.first().copied() else {
@@ -184,7 +186,23 @@ pub fn tensor_shapes(file: &[u8]) -> Result<HashMap<String, Vec<i32>>, ModelFile
     };
     b.table_vector(subgraph, 0)?
         .into_iter()
-        .map(|t| Ok((b.string(t, 3)?, b.i32_vector(t, 0)?)))
+        .map(|t| {
+            let q = match b.ref_field(t, 4)? {
+                Some(q) => {
+                    let s = b.byte_vector4(q, 2)?;
+                    let z = b
+                        .ref_field(q, 3)?
+                        .map(|v| b.bytes::<8>(v + 4))
+                        .transpose()?;
+                    s.get(..4).map(|c| crate::detector::tensor::Quantization {
+                        scale: f32::from_le_bytes([c[0], c[1], c[2], c[3]]),
+                        zero_point: z.map(i64::from_le_bytes).unwrap_or(0) as i32,
+                    })
+                }
+                None => None,
+            };
+            Ok((b.string(t, 3)?, q))
+        })
         .collect()
 }
 
