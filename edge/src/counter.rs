@@ -137,7 +137,7 @@ impl CounterConfig {
     pub fn new(line: Line) -> Self {
         Self {
             line,
-            band: 0.02,
+            band: 0.01,
             anchor: Anchor::BottomCenter,
             handoff_radius: 0.08,
             handoff_seconds: 1.0,
@@ -367,7 +367,7 @@ mod tests {
     fn flicker_inside_the_band_counts_nothing() {
         // A-A-B-A where B is just across the line but inside the dead band.
         let mut c = middle();
-        run(&mut c, 1, &[0.45, 0.45, 0.51, 0.45, 0.49, 0.515, 0.45]);
+        run(&mut c, 1, &[0.45, 0.45, 0.505, 0.45, 0.49, 0.508, 0.45]);
         assert_eq!((c.count_in(), c.count_out()), (0, 0));
     }
 
@@ -384,7 +384,7 @@ mod tests {
         let mut c = middle();
         let mut ys = vec![0.3, 0.4, 0.48];
         ys.extend([0.5; 30]);
-        ys.extend([0.51, 0.49, 0.6, 0.7]);
+        ys.extend([0.505, 0.495, 0.6, 0.7]);
         run(&mut c, 1, &ys);
         assert_eq!((c.count_in(), c.count_out()), (1, 0));
     }
@@ -392,7 +392,7 @@ mod tests {
     #[test]
     fn reversal_before_crossing_counts_nothing() {
         let mut c = middle();
-        run(&mut c, 1, &[0.3, 0.4, 0.49, 0.515, 0.49, 0.4, 0.3]);
+        run(&mut c, 1, &[0.3, 0.4, 0.49, 0.508, 0.49, 0.4, 0.3]);
         assert_eq!((c.count_in(), c.count_out()), (0, 0));
     }
 

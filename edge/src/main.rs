@@ -40,8 +40,8 @@ struct DetectorArgs {
     /// Classes to count, by label name (default for the default model: person).
     #[arg(long, value_delimiter = ',')]
     classes: Vec<String>,
-    /// Least detection score.
-    #[arg(long, default_value_t = 0.3)]
+    /// Least detection score (detections below the tracker's 0.3 only keep tracks alive).
+    #[arg(long, default_value_t = 0.2)]
     score: f32,
     /// Model threads [default: the number of cores, at most 4].
     #[arg(long)]
@@ -97,7 +97,7 @@ struct CountArgs {
     #[arg(long, default_value = "bottom-center")]
     anchor: String,
     /// Half-width of the dead band around the line, normalised.
-    #[arg(long, default_value_t = 0.02)]
+    #[arg(long, default_value_t = 0.01)]
     band: f32,
     /// Play a file at its own frame rate and take the newest frame, like a camera.
     #[arg(long)]

@@ -28,14 +28,17 @@ pub struct TrackerConfig {
 }
 
 impl Default for TrackerConfig {
+    /// Tuned on verified ground truth (vtest.avi, two lines, 56 crossings) with the default
+    /// model, whose person scores are lower than the detectors ByteTrack was made with:
+    /// `cargo run --release -p baycount-edge --example tune`.
     fn default() -> Self {
         Self {
-            high_score: 0.5,
-            low_score: 0.1,
-            new_track_score: 0.6,
-            match_iou: 0.2,
+            high_score: 0.3,
+            low_score: 0.2,
+            new_track_score: 0.5,
+            match_iou: 0.1,
             low_match_iou: 0.4,
-            min_hits: 3,
+            min_hits: 1,
             max_lost_seconds: 1.5,
         }
     }
@@ -67,7 +70,7 @@ impl Axis {
         self.p += self.v * dt;
         // P = F P F' + Q, F = [[1, dt], [0, 1]]; noise grows with time and object size.
         let (pp, pv, vv) = (self.pp, self.pv, self.vv);
-        self.pp = pp + 2.0 * dt * pv + dt * dt * vv + (0.5 * scale).powi(2) * dt;
+        self.pp = pp + 2.0 * dt * pv + dt * dt * vv + (0.05 * scale).powi(2) * dt;
         self.pv = pv + dt * vv;
         self.vv = vv + (0.5 * scale).powi(2) * dt;
     }
@@ -353,7 +356,10 @@ mod tests {
     }
 
     fn tracker() -> Tracker {
-        Tracker::new(TrackerConfig::default())
+        Tracker::new(TrackerConfig {
+            min_hits: 3,
+            ..TrackerConfig::default()
+        })
     }
 
     #[test]
