@@ -131,7 +131,7 @@ fn main() {
             }
         }
     }
-    results.sort_by(|a, b| a.0.cmp(&b.0));
+    results.sort_by_key(|r| r.0);
     println!(
         "ground truth: {:?}",
         lines.iter().map(|l| (l.1, l.2)).collect::<Vec<_>>()

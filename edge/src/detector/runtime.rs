@@ -47,16 +47,20 @@ impl FromStr for RuntimeKind {
 pub type FixOutput<'a> = &'a dyn Fn(usize, &TensorInfo) -> Option<Vec<usize>>;
 
 /// Loads a model on the chosen runtime.
+#[allow(dead_code)] // unused when every runtime is built in
+fn missing(path: &Path, name: &str, feature: &str) -> DetectorError {
+    DetectorError::Load {
+        path: path.display().to_string(),
+        reason: format!("this build has no {name} runtime; rebuild with `--features {feature}`"),
+    }
+}
+
 pub fn load(
     kind: RuntimeKind,
     path: &Path,
     threads: usize,
     fix_output: FixOutput<'_>,
 ) -> Result<Box<dyn Runtime>, DetectorError> {
-    let missing = |name: &str, feature: &str| DetectorError::Load {
-        path: path.display().to_string(),
-        reason: format!("this build has no {name} runtime; rebuild with `--features {feature}`"),
-    };
     match kind {
         #[cfg(feature = "litert")]
         RuntimeKind::LiteRt => Ok(Box::new(super::litert::LiteRtModel::load(
@@ -65,11 +69,11 @@ pub fn load(
         #[cfg(not(feature = "litert"))]
         RuntimeKind::LiteRt => {
             let _ = (threads, fix_output);
-            Err(missing("LiteRT", "litert"))
+            Err(missing(path, "LiteRT", "litert"))
         }
         #[cfg(feature = "tflite")]
         RuntimeKind::Tflite => Ok(Box::new(super::tflite::TfliteModel::load(path, threads)?)),
         #[cfg(not(feature = "tflite"))]
-        RuntimeKind::Tflite => Err(missing("tflite", "tflite")),
+        RuntimeKind::Tflite => Err(missing(path, "tflite", "tflite")),
     }
 }
