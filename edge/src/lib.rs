@@ -8,7 +8,7 @@
 //! - [`tracker`]: detections into tracks (ByteTrack-style, pure code).
 //! - [`counter`]: tracks crossing the directed counting line (pure code).
 //! - [`pipeline`]: one frame through detector, tracker and counter, timed per stage.
-//! - [`count`] and [`bench`]: the `count` and `bench` commands.
+//! - [`count`] and [`bench`]: the `count` and `bench` commands; [`groundtruth`]: scoring them.
 
 pub mod bench;
 pub mod camera;
@@ -17,5 +17,6 @@ pub mod count;
 pub mod counter;
 pub mod detector;
 pub mod geometry;
+pub mod groundtruth;
 pub mod pipeline;
 pub mod tracker;

@@ -12,7 +12,7 @@ use chrono::Utc;
 use tokio::sync::oneshot;
 
 use crate::history::{AuditEntry, History};
-use crate::live::Live;
+use crate::live::{BayView, Live};
 use crate::metrics::Metrics;
 use crate::mqtt::Publisher;
 
@@ -101,6 +101,14 @@ impl Control {
         }
     }
 
+    /// A known bay and its live view.
+    fn bay(&self, bay: &str) -> Result<(BayId, BayView), ControlError> {
+        let unknown = || ControlError::UnknownBay(bay.to_owned());
+        let id = BayId::parse(bay).map_err(|_| unknown())?;
+        let view = self.live.get(&id).ok_or_else(unknown)?;
+        Ok((id, view))
+    }
+
     /// Starts loading `plate` at `bay`: needs the bay known, online and idle, and a valid plate.
     pub async fn start(
         &self,
@@ -110,11 +118,7 @@ impl Control {
     ) -> Result<SessionSummary, ControlError> {
         let mut sent = None;
         let result = async {
-            let bay_id = BayId::parse(bay).map_err(|_| ControlError::UnknownBay(bay.to_owned()))?;
-            let view = self
-                .live
-                .get(&bay_id)
-                .ok_or_else(|| ControlError::UnknownBay(bay.to_owned()))?;
+            let (bay_id, view) = self.bay(bay)?;
             let plate = Plate::parse(plate)?;
             if !view.online {
                 return Err(ControlError::Offline(bay_id));
@@ -138,11 +142,7 @@ impl Control {
     pub async fn stop(&self, bay: &str, by: Actor) -> Result<SessionSummary, ControlError> {
         let mut sent = None;
         let result = async {
-            let bay_id = BayId::parse(bay).map_err(|_| ControlError::UnknownBay(bay.to_owned()))?;
-            let view = self
-                .live
-                .get(&bay_id)
-                .ok_or_else(|| ControlError::UnknownBay(bay.to_owned()))?;
+            let (bay_id, view) = self.bay(bay)?;
             if !view.online {
                 return Err(ControlError::Offline(bay_id));
             }

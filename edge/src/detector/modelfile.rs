@@ -4,6 +4,8 @@
 
 use std::collections::HashMap;
 
+use super::tensor::Quantization;
+
 /// The postprocess op's settings and constant anchors.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PostProcess {
@@ -178,7 +180,7 @@ pub fn postprocess(file: &[u8]) -> Result<Option<PostProcess>, ModelFileError> {
 /// Every tensor's per-tensor quantisation, by name (for runtimes that do not report it).
 pub fn tensor_quantization(
     file: &[u8],
-) -> Result<HashMap<String, Option<crate::detector::tensor::Quantization>>, ModelFileError> {
+) -> Result<HashMap<String, Option<Quantization>>, ModelFileError> {
     let b = Buf(file);
     let model = b.deref(0)?;
     let Some(subgraph) = b.table_vector(model, 2)?.first().copied() else {
@@ -186,24 +188,24 @@ pub fn tensor_quantization(
     };
     b.table_vector(subgraph, 0)?
         .into_iter()
-        .map(|t| {
-            let q = match b.ref_field(t, 4)? {
-                Some(q) => {
-                    let s = b.byte_vector4(q, 2)?;
-                    let z = b
-                        .ref_field(q, 3)?
-                        .map(|v| b.bytes::<8>(v + 4))
-                        .transpose()?;
-                    s.get(..4).map(|c| crate::detector::tensor::Quantization {
-                        scale: f32::from_le_bytes([c[0], c[1], c[2], c[3]]),
-                        zero_point: z.map(i64::from_le_bytes).unwrap_or(0) as i32,
-                    })
-                }
-                None => None,
-            };
-            Ok((b.string(t, 3)?, q))
-        })
+        .map(|t| Ok((b.string(t, 3)?, quantization(&b, t)?)))
         .collect()
+}
+
+/// A tensor's first scale and zero point, if it is quantised.
+fn quantization(b: &Buf<'_>, tensor: usize) -> Result<Option<Quantization>, ModelFileError> {
+    let Some(q) = b.ref_field(tensor, 4)? else {
+        return Ok(None);
+    };
+    let scales = b.byte_vector4(q, 2)?;
+    let zero = b
+        .ref_field(q, 3)?
+        .map(|v| b.bytes::<8>(v + 4))
+        .transpose()?;
+    Ok(scales.get(..4).map(|c| Quantization {
+        scale: f32::from_le_bytes([c[0], c[1], c[2], c[3]]),
+        zero_point: zero.map(i64::from_le_bytes).unwrap_or(0) as i32,
+    }))
 }
 
 fn read_anchors(
@@ -237,22 +239,13 @@ fn read_anchors(
             .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
             .collect(),
         3 => {
-            let (scale, zero) = match b.ref_field(tensor, 4)? {
-                Some(q) => {
-                    let s = b.byte_vector4(q, 2)?;
-                    let z = b
-                        .ref_field(q, 3)?
-                        .map(|v| b.bytes::<8>(v + 4))
-                        .transpose()?;
-                    let scale = s
-                        .get(..4)
-                        .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
-                        .unwrap_or(1.0);
-                    (scale, z.map(i64::from_le_bytes).unwrap_or(0) as f32)
-                }
-                None => (1.0, 0.0),
-            };
-            data.iter().map(|&v| scale * (v as f32 - zero)).collect()
+            let q = quantization(b, tensor)?.unwrap_or(Quantization {
+                scale: 1.0,
+                zero_point: 0,
+            });
+            data.iter()
+                .map(|&v| q.scale * (v as f32 - q.zero_point as f32))
+                .collect()
         }
         _ => return Ok(None),
     };
