@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Cross-builds the edge for aarch64 (Raspberry Pi 4/5 64-bit, Jetson) with LiteRT, using Debian's
+# cross toolchain, and smoke-runs it under qemu-user on a few frames of the sample footage.
+# Idempotent; `cross` itself needs Docker, which this does not.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+./scripts/setup.sh >/dev/null
+. scripts/env.sh
+PKGS=(gcc-aarch64-linux-gnu g++-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user-static)
+missing=()
+for p in "${PKGS[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  sudo_or() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
+  sudo_or env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+rustup target list --installed | grep -q '^aarch64-unknown-linux-gnu$' || rustup target add aarch64-unknown-linux-gnu
+
+# LiteRT for aarch64, from the same wheel version as the host's.
+CACHE="${BAYCOUNT_CACHE:-$HOME/.cache/baycount}/downloads"
+LIB=assets/litert/aarch64
+if [ ! -s "$LIB/libLiteRt.so" ]; then
+  whl=$(ls "$CACHE"/ai_edge_litert-2.1.4-*_aarch64.whl 2>/dev/null | head -n1 || true)
+  if [ -z "$whl" ]; then
+    python3 -m pip download --quiet --no-deps --only-binary=:all: --python-version 3.11 \
+      --platform manylinux_2_27_aarch64 ai-edge-litert==2.1.4 -d "$CACHE"
+    whl=$(ls "$CACHE"/ai_edge_litert-2.1.4-*_aarch64.whl | head -n1)
+  fi
+  mkdir -p "$LIB"
+  unzip -q -o -j "$whl" ai_edge_litert/libLiteRt.so -d "$LIB"
+fi
+
+export CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_LINKER=aarch64-linux-gnu-gcc
+export CC_aarch64_unknown_linux_gnu=aarch64-linux-gnu-gcc CXX_aarch64_unknown_linux_gnu=aarch64-linux-gnu-g++
+export AR_aarch64_unknown_linux_gnu=aarch64-linux-gnu-ar
+export BINDGEN_EXTRA_CLANG_ARGS_aarch64_unknown_linux_gnu="--sysroot=/usr/aarch64-linux-gnu -I/usr/aarch64-linux-gnu/include"
+export LITERT_LIB_DIR="$PWD/$LIB"
+cargo build --release --locked --target aarch64-unknown-linux-gnu -p baycount-edge
+BIN="$CARGO_TARGET_DIR/aarch64-unknown-linux-gnu/release/baycount-edge"
+echo "cross-check: $(file -b "$BIN" | cut -d, -f1-2); needs glibc $(objdump -T "$BIN" | grep -o 'GLIBC_[0-9.]*' | sort -V | tail -n1 | cut -d_ -f2)"
+QEMU=(qemu-aarch64-static -L /usr/aarch64-linux-gnu)
+"${QEMU[@]}" "$BIN" --version
+"${QEMU[@]}" "$BIN" count --source file:assets/footage/vtest.avi --line 0.5,0.9,0.5,0.15 --frames 10 --threads 2 --json
