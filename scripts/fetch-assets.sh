@@ -43,6 +43,34 @@ sha256 7046f31a72ec0045a57b94199144c96cf5840c7dc106b808b64a1ed5559aa0cd
 TXT
 fi
 
+# A second, different model for the raw-SSD path: MediaPipe Objectron's SSD MobileNetV2 (OIDv4,
+# fp16, raw outputs without anchors, logit scores; Apache-2.0), packed in
+# @mediapipe/objectron@0.4.1675468480's objectron_solution_packed_assets.data: labels in the first
+# 184 bytes, the model in bytes 184 to 9,987,912.
+RAW=assets/models/objectron_ssd_oidv4_fp16.tflite
+RAW_SHA=d0a5255bf8c4f5a0bc4240741a76c41d5e939f7655078f945f50ab53a9375da6
+if ! check "$RAW" "$RAW_SHA"; then
+  tgz="$CACHE/mediapipe-objectron-0.4.1675468480.tgz"
+  [ -s "$tgz" ] || (cd "$CACHE" && npm pack --silent @mediapipe/objectron@0.4.1675468480 >/dev/null)
+  tmp=$(mktemp -d)
+  tar -xzf "$tgz" -C "$tmp" package/objectron_solution_packed_assets.data
+  data="$tmp/package/objectron_solution_packed_assets.data"
+  head -c 184 "$data" > assets/models/objectron_labels.txt
+  tail -c +185 "$data" | head -c $((9987912 - 184)) > "$RAW"
+  rm -rf "$tmp"
+  cat > assets/models/PROVENANCE-objectron.txt <<'TXT'
+objectron_ssd_oidv4_fp16.tflite and objectron_labels.txt: MediaPipe Objectron's SSD MobileNetV2
+(Open Images v4 classes, fp16, raw outputs), Apache License 2.0, from the npm package
+@mediapipe/objectron@0.4.1675468480 (objectron_solution_packed_assets.data: labels in bytes
+0-183, the model in bytes 184-9,987,911).
+TXT
+  if ! check "$RAW" "$RAW_SHA"; then
+    echo "fetch-assets: $RAW does not have the expected sha256 $RAW_SHA" >&2
+    rm -f "$RAW"
+    exit 1
+  fi
+fi
+
 # vtest.avi: people walking, 768x576, 10 fps, 795 frames (BSD, OpenCV's sample data).
 FOOTAGE=assets/footage/vtest.avi
 FOOTAGE_SHA=45cddc9490be69345cbdab64ca583be65987e864ca408038e648db99e10516cf

@@ -14,6 +14,19 @@ fn root() -> PathBuf {
 }
 
 fn check(line: &str) {
+    check_with(line, ModelChoice::Default, None, vec![], 0, 4);
+}
+
+/// Counts `line` and compares: each total within `slack` of the truth, at most `max_unmatched`
+/// crossings without a partner.
+fn check_with(
+    line: &str,
+    model: ModelChoice,
+    labels: Option<PathBuf>,
+    classes: Vec<String>,
+    slack: u64,
+    max_unmatched: usize,
+) {
     let truth = groundtruth::load(
         &root().join("edge/tests/data/vtest_ground_truth.json"),
         line,
@@ -22,9 +35,9 @@ fn check(line: &str) {
     let options = CountOptions {
         source: SourceSpec::File(root().join("assets/footage/vtest.avi")),
         detector: DetectorOptions {
-            model: ModelChoice::Default,
-            labels: None,
-            classes: vec![],
+            model,
+            labels,
+            classes,
             score_threshold: 0.2,
             iou_threshold: 0.5,
             threads: 1,
@@ -46,17 +59,17 @@ fn check(line: &str) {
         .collect();
     let misses = groundtruth::unmatched(&truth.events, &got, 10);
     eprintln!(
-        "{line}: in {} out {} (truth {want_in} {want_out}); {misses} events unmatched",
+        "{line}: in {} out {} (truth {want_in} {want_out}); {misses} crossings unmatched",
         report.count_in, report.out
     );
-    assert_eq!(
-        (report.count_in, report.out),
-        (want_in, want_out),
-        "{line} totals"
-    );
-    // Measured: 2 on L1 and 4 on L2 (1 and 2 missed, as many extra, so the totals match).
     assert!(
-        misses <= 4,
+        report.count_in.abs_diff(want_in) <= slack && report.out.abs_diff(want_out) <= slack,
+        "{line} totals: in {} out {}, truth {want_in} {want_out}",
+        report.count_in,
+        report.out
+    );
+    assert!(
+        misses <= max_unmatched,
         "{line}: {misses} crossings do not match the ground truth: {got:?}"
     );
 }
@@ -68,5 +81,23 @@ fn vertical_line_l1_matches_the_ground_truth() {
 
 #[test]
 fn horizontal_line_l2_matches_the_ground_truth() {
+    // Measured: 2 unmatched on L1 and 4 on L2 (1 and 2 missed, as many extra: totals exact).
     check("L2");
+}
+
+/// A second model of another format: a raw SSD (fp16, logit scores) whose anchors are not in
+/// the model but generated, with a labels file that starts with the background class.
+#[test]
+fn a_raw_ssd_without_anchors_counts_too() {
+    let models = root().join("assets/models");
+    let model = ModelChoice::File(models.join("objectron_ssd_oidv4_fp16.tflite"));
+    // Measured: L1 in 13 out 14 (truth 13/15), 9 unmatched; the tracker is not tuned for it.
+    check_with(
+        "L1",
+        model,
+        Some(models.join("objectron_labels.txt")),
+        vec!["Person".into()],
+        2,
+        10,
+    );
 }

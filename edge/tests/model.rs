@@ -46,6 +46,26 @@ fn reads_the_postprocess_op_and_its_anchors_from_the_model_file() {
 }
 
 #[test]
+fn generated_ssd_anchors_match_the_ones_inside_the_default_model() {
+    use baycount_edge::detector::anchors::{SsdAnchorConfig, ssd_anchors};
+    let file = std::fs::read(options().path).expect("model");
+    let inside = modelfile::postprocess(&file)
+        .expect("valid")
+        .expect("op")
+        .anchors
+        .expect("anchors");
+    let made = ssd_anchors(&SsdAnchorConfig::default(), 300, 300);
+    assert_eq!(made.len(), inside.len());
+    // The model stores them as uint8 with a step of 0.00645.
+    let worst = made
+        .iter()
+        .zip(&inside)
+        .flat_map(|(a, b)| a.iter().zip(b).map(|(x, y)| (x - y).abs()))
+        .fold(0.0f32, f32::max);
+    assert!(worst < 0.0033, "largest difference {worst}");
+}
+
+#[test]
 fn finds_people_in_every_tenth_frame_of_vtest() {
     let mut det = ModelDetector::open(&options()).expect("model loads");
     assert!(matches!(det.format(), Format::Postprocessed { .. }));

@@ -236,6 +236,9 @@ pub fn decode(format: &Format, outputs: &[Output], o: &DecodeOptions) -> Vec<Det
             let sc = &outputs[*scores].values;
             let c = sc.len() / anchors.boxes.len().max(1);
             let first = usize::from(*background);
+            // Some raw SSDs (MediaPipe's) give logits, not probabilities.
+            let logits = sc.iter().any(|&v| !(0.0..=1.0).contains(&v));
+            let prob = |v: f32| if logits { 1.0 / (1.0 + (-v).exp()) } else { v };
             let [ys, xs, hs, ws] = anchors.scales;
             for (a, anchor) in anchors.boxes.iter().enumerate() {
                 let row = &sc[a * c..a * c + c];
@@ -248,6 +251,7 @@ pub fn decode(format: &Format, outputs: &[Output], o: &DecodeOptions) -> Vec<Det
                     continue;
                 };
                 let class = (k - first) as u32;
+                let score = prob(score);
                 if !o.wanted(class, score) {
                     continue;
                 }
@@ -485,6 +489,27 @@ mod tests {
             "{c:?}"
         );
         assert!((d[0].bbox.height() - 0.2).abs() < 1e-5);
+    }
+
+    #[test]
+    fn raw_ssd_logit_scores_go_through_a_sigmoid() {
+        let anchors = Anchors {
+            boxes: vec![[0.5, 0.5, 0.2, 0.1]; 2],
+            scales: [10.0, 10.0, 5.0, 5.0],
+        };
+        let outs = vec![
+            out("regressors", &[1, 2, 4], vec![0.0; 8]),
+            out("classificators", &[1, 2, 2], vec![-5.0, 2.0, -5.0, -3.0]),
+        ];
+        let infos: Vec<_> = outs.iter().map(|o| o.info.clone()).collect();
+        let f = identify(&infos, Some(anchors)).expect("format");
+        let d = decode(&f, &outs, &opts());
+        assert_eq!(d.len(), 1, "sigmoid(-3) = 0.05 is below the threshold");
+        assert!(
+            (d[0].score - 0.8808).abs() < 1e-3,
+            "sigmoid(2): {}",
+            d[0].score
+        );
     }
 
     #[test]

@@ -35,12 +35,27 @@ impl Labels {
         )
     }
 
+    /// A first label `???` or `background` names the background class, which detections never
+    /// carry (the models skip it): it is dropped and the other ids move down by one.
+    fn without_background(self) -> Self {
+        match self.0.get(&0).map(|n| n.to_ascii_lowercase()) {
+            Some(n) if n == "???" || n == "background" => Labels(
+                self.0
+                    .into_iter()
+                    .filter(|(id, _)| *id > 0)
+                    .map(|(id, n)| (id - 1, n))
+                    .collect(),
+            ),
+            _ => self,
+        }
+    }
+
     pub fn load(path: &Path) -> Result<Self, DetectorError> {
         let text = std::fs::read_to_string(path).map_err(|e| DetectorError::Labels {
             path: path.display().to_string(),
             reason: e.to_string(),
         })?;
-        let labels = Self::parse(&text);
+        let labels = Self::parse(&text).without_background();
         if labels.0.is_empty() {
             return Err(DetectorError::Labels {
                 path: path.display().to_string(),
@@ -103,5 +118,18 @@ mod tests {
             Err(DetectorError::UnknownClass(_))
         ));
         assert_eq!(plain.ids(&["0".into()]).expect("numeric id"), vec![0]);
+    }
+
+    #[test]
+    fn a_background_first_label_is_dropped() {
+        let l = Labels::parse("???\nBicycle\nPerson\n").without_background();
+        assert_eq!(l.ids(&["Person".into()]).expect("known"), vec![1]);
+        assert_eq!(l.name(0), Some("Bicycle"));
+        let coco = Labels::parse("0 person\n1 bicycle\n").without_background();
+        assert_eq!(
+            coco.name(0),
+            Some("person"),
+            "no background line: unchanged"
+        );
     }
 }

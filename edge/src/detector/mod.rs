@@ -1,6 +1,7 @@
 //! Object detection behind one trait: models in the formats users bring, decoded into
 //! [`Detection`]s; and a model-free blob detector for synthetic scenes.
 
+pub mod anchors;
 pub mod blob;
 pub mod decode;
 pub mod labels;

@@ -3,6 +3,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
+use super::anchors::{SsdAnchorConfig, ssd_anchors};
 use super::decode::{Anchors, DecodeOptions, Format, decode, identify};
 use super::labels::Labels;
 use super::modelfile;
@@ -137,13 +138,23 @@ impl ModelDetector {
             })
         };
         let runtime = runtime::load(o.runtime, &o.path, o.threads, &fix)?;
-        let anchors = postprocess.as_ref().and_then(|p| {
-            Some(Anchors {
-                boxes: p.anchors.clone()?,
-                scales: p.scales,
-            })
-        });
-        let format = identify(runtime.outputs(), anchors)?;
+        // Anchors from the model, or, for a raw SSD without them, TF's standard SSD anchors for
+        // the model's input size (`identify` uses them only if their number fits).
+        let (in_w, in_h) = match runtime.inputs().first().map(|t| t.shape.as_slice()) {
+            Some(&[1, 3, h, w] | &[1, h, w, _]) => (w as u32, h as u32),
+            _ => (0, 0),
+        };
+        let anchors = match postprocess
+            .as_ref()
+            .and_then(|p| Some((p.anchors.clone()?, p.scales)))
+        {
+            Some((boxes, scales)) => Anchors { boxes, scales },
+            None => Anchors {
+                boxes: ssd_anchors(&SsdAnchorConfig::default(), in_w, in_h),
+                scales: [10.0, 10.0, 5.0, 5.0],
+            },
+        };
+        let format = identify(runtime.outputs(), Some(anchors))?;
         let input_info = runtime
             .inputs()
             .first()
