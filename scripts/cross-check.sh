@@ -4,7 +4,7 @@
 # Idempotent; `cross` itself needs Docker, which this does not.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-./scripts/setup.sh >/dev/null
+[ -n "${BAYCOUNT_SETUP_DONE:-}" ] || ./scripts/setup.sh >/dev/null
 . scripts/env.sh
 PKGS=(gcc-aarch64-linux-gnu g++-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user-static)
 missing=()

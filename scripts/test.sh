@@ -1,11 +1,15 @@
 #!/usr/bin/env bash
-# The whole test suite: setup, formatting, lints, then every unit, integration and end-to-end test.
+# The whole test suite: setup, formatting, lints, the aarch64 cross-build, then every unit,
+# integration and end-to-end test.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/setup.sh
+export BAYCOUNT_SETUP_DONE=1
 . scripts/env.sh
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
+# The edge for aarch64 with LiteRT, smoke-run under qemu.
+./scripts/cross-check.sh
 # Benchmarks are built by clippy above and run with `cargo bench`, never as tests.
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
