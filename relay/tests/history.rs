@@ -135,7 +135,7 @@ async fn relay_restart_keeps_history_and_live_state(which: Which) {
     let mut edge = ScriptedEdge::connect(mqtt_port, "bay-1", Mode::Respond).await;
     let gone = ScriptedEdge::connect(mqtt_port, "bay-2", Mode::Respond).await;
     eventually(10, "both bays listed", || async {
-        (api.get("/api/state").await["bays"].as_array()?.len() == 2).then_some(())
+        (api.get("/api/state").await.1["bays"].as_array()?.len() == 2).then_some(())
     })
     .await;
     gone.disconnect().await;
@@ -167,7 +167,7 @@ async fn relay_restart_keeps_history_and_live_state(which: Which) {
         .await
         .expect("a bay that announced itself stays listed");
     assert_eq!(bay2["online"], false);
-    let listed = api.get("/api/sessions").await;
+    let (_, listed) = api.get("/api/sessions").await;
     assert_eq!(listed["sessions"][0]["id"], session.to_string());
     assert_eq!(listed["sessions"][0]["count"], 3);
 
@@ -176,7 +176,7 @@ async fn relay_restart_keeps_history_and_live_state(which: Which) {
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["session"]["count"], 4);
     edge.wait_stored(session, 6).await;
-    let detail = api.get(&format!("/api/sessions/{session}")).await;
+    let (_, detail) = api.get(&format!("/api/sessions/{session}")).await;
     assert_eq!(detail["count"], 4);
     assert_eq!(
         detail["events"].as_array().unwrap().len(),

@@ -106,10 +106,10 @@ pub enum Which {
 /// A relay running in this process, with its broker and history in a temp dir.
 pub struct TestRelay {
     pub relay: Option<Relay>,
-    pub http: SocketAddr,
+    /// HTTP helpers for this relay (`relay.get(..)` reaches them through `Deref`).
+    pub api: Api,
     pub mqtt_port: u16,
     pub db: PathBuf,
-    pub client: reqwest::Client,
     pub mosquitto: Option<Mosquitto>,
     pub dir: tempfile::TempDir,
 }
@@ -133,6 +133,13 @@ pub fn config(which: Which, dir: &Path, mosquitto: Option<&Mosquitto>) -> Config
     }
 }
 
+impl std::ops::Deref for TestRelay {
+    type Target = Api;
+    fn deref(&self) -> &Api {
+        &self.api
+    }
+}
+
 impl TestRelay {
     pub async fn start(which: Which) -> Self {
         Self::start_with(which, |_| {}).await
@@ -153,10 +160,9 @@ impl TestRelay {
             .unwrap();
         let t = Self {
             relay: Some(relay),
-            http,
+            api: Api::new(http),
             mqtt_port,
             db,
-            client: reqwest::Client::new(),
             mosquitto,
             dir,
         };
@@ -165,52 +171,6 @@ impl TestRelay {
         })
         .await;
         t
-    }
-
-    pub fn url(&self, path: &str) -> String {
-        format!("http://{}{path}", self.http)
-    }
-
-    pub async fn get(&self, path: &str) -> (reqwest::StatusCode, serde_json::Value) {
-        let r = self.client.get(self.url(path)).send().await.unwrap();
-        let status = r.status();
-        (status, r.json().await.unwrap_or(serde_json::Value::Null))
-    }
-
-    pub async fn post(
-        &self,
-        path: &str,
-        body: serde_json::Value,
-    ) -> (reqwest::StatusCode, serde_json::Value) {
-        let r = self
-            .client
-            .post(self.url(path))
-            .json(&body)
-            .send()
-            .await
-            .unwrap();
-        let status = r.status();
-        (status, r.json().await.unwrap_or(serde_json::Value::Null))
-    }
-
-    /// The bay's entry of `/api/state`.
-    pub async fn bay(&self, bay: &str) -> Option<serde_json::Value> {
-        let (_, state) = self.get("/api/state").await;
-        state["bays"]
-            .as_array()?
-            .iter()
-            .find(|b| b["bay"] == bay)
-            .cloned()
-    }
-
-    /// Waits until the bay's entry satisfies `f`.
-    pub async fn wait_bay(
-        &self,
-        bay: &str,
-        what: &str,
-        f: impl Fn(&serde_json::Value) -> bool,
-    ) -> serde_json::Value {
-        eventually(10, what, || async { self.bay(bay).await.filter(|b| f(b)) }).await
     }
 
     pub async fn stop(&mut self) {
@@ -558,14 +518,14 @@ impl Api {
         }
     }
 
-    pub async fn get(&self, path: &str) -> serde_json::Value {
-        let r = self
-            .client
-            .get(format!("http://{}{path}", self.http))
-            .send()
-            .await
-            .unwrap();
-        r.json().await.unwrap()
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.http)
+    }
+
+    pub async fn get(&self, path: &str) -> (reqwest::StatusCode, serde_json::Value) {
+        let r = self.client.get(self.url(path)).send().await.unwrap();
+        let status = r.status();
+        (status, r.json().await.unwrap_or(serde_json::Value::Null))
     }
 
     pub async fn post(
@@ -575,7 +535,7 @@ impl Api {
     ) -> (reqwest::StatusCode, serde_json::Value) {
         let r = self
             .client
-            .post(format!("http://{}{path}", self.http))
+            .post(self.url(path))
             .json(&body)
             .send()
             .await
@@ -584,11 +544,23 @@ impl Api {
         (status, r.json().await.unwrap_or(serde_json::Value::Null))
     }
 
+    /// The bay's entry of `/api/state`.
     pub async fn bay(&self, bay: &str) -> Option<serde_json::Value> {
-        self.get("/api/state").await["bays"]
+        let (_, state) = self.get("/api/state").await;
+        state["bays"]
             .as_array()?
             .iter()
             .find(|b| b["bay"] == bay)
             .cloned()
+    }
+
+    /// Waits until the bay's entry satisfies `f`.
+    pub async fn wait_bay(
+        &self,
+        bay: &str,
+        what: &str,
+        f: impl Fn(&serde_json::Value) -> bool,
+    ) -> serde_json::Value {
+        eventually(10, what, || async { self.bay(bay).await.filter(|b| f(b)) }).await
     }
 }
