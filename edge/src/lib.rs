@@ -8,6 +8,7 @@
 //! - [`tracker`]: detections into tracks (ByteTrack-style, pure code).
 //! - [`counter`]: tracks crossing the directed counting line (pure code).
 //! - [`pipeline`]: one frame through detector, tracker and counter, timed per stage.
+//! - [`session`]: the bay's session state machine: commands and button in, events and acks out.
 //! - [`count`] and [`bench`]: the `count` and `bench` commands; [`groundtruth`]: scoring them.
 
 pub mod bench;
@@ -19,4 +20,5 @@ pub mod detector;
 pub mod geometry;
 pub mod groundtruth;
 pub mod pipeline;
+pub mod session;
 pub mod tracker;
