@@ -8,7 +8,8 @@
 //! - [`tracker`]: detections into tracks (ByteTrack-style, pure code).
 //! - [`counter`]: tracks crossing the directed counting line (pure code).
 //! - [`pipeline`]: one frame through detector, tracker and counter, timed per stage.
-//! - [`session`]: the bay's session state machine: commands and button in, events and acks out.
+//! - [`session`]: the bay's session state machine: commands and button in, events and acks out;
+//!   [`journal`]: where its events are written durably before they are published.
 //! - [`count`] and [`bench`]: the `count` and `bench` commands; [`groundtruth`]: scoring them.
 
 pub mod bench;
@@ -19,6 +20,7 @@ pub mod counter;
 pub mod detector;
 pub mod geometry;
 pub mod groundtruth;
+pub mod journal;
 pub mod pipeline;
 pub mod session;
 pub mod tracker;
