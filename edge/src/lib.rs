@@ -9,7 +9,8 @@
 //! - [`counter`]: tracks crossing the directed counting line (pure code).
 //! - [`pipeline`]: one frame through detector, tracker and counter, timed per stage.
 //! - [`session`]: the bay's session state machine: commands and button in, events and acks out;
-//!   [`journal`]: where its events are written durably before they are published.
+//!   [`journal`]: where its events are written durably before they are published; [`link`]:
+//!   the MQTT link; [`daemon`]: the loop that ties them together.
 //! - [`count`] and [`bench`]: the `count` and `bench` commands; [`groundtruth`]: scoring them.
 
 pub mod bench;
@@ -17,10 +18,12 @@ pub mod camera;
 pub mod capture;
 pub mod count;
 pub mod counter;
+pub mod daemon;
 pub mod detector;
 pub mod geometry;
 pub mod groundtruth;
 pub mod journal;
+pub mod link;
 pub mod pipeline;
 pub mod session;
 pub mod tracker;

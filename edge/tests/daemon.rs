@@ -1,0 +1,179 @@
+//! The edge's loop against the real relay and its embedded broker: commands from the REST API
+//! reach the bay, counts come back, the history holds them, the journal forgets what is stored.
+
+use std::time::Duration;
+
+use baycount_edge::daemon::{self, Input};
+use baycount_edge::journal::Journal;
+use baycount_edge::link::{Link, LinkOptions};
+use baycount_protocol::{BayId, Direction};
+use baycount_relay::Relay;
+use baycount_relay::config::{Broker, Config};
+use serde_json::{Value, json};
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+async fn eventually<T, F, Fut>(what: &str, mut f: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        if let Some(v) = f().await {
+            return v;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+}
+
+#[tokio::test]
+async fn commands_counts_and_the_button_go_through_the_relay() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let config = Config {
+        http: "127.0.0.1:0".parse().expect("addr"),
+        broker: Broker::Embedded {
+            listen: "127.0.0.1:0".parse().expect("addr"),
+        },
+        db: dir.path().join("history.db"),
+        api_token: None,
+        ack_timeout: Duration::from_secs(5),
+        bays: vec![],
+    };
+    let relay = Relay::start(config, CancellationToken::new())
+        .await
+        .expect("relay");
+    let base = format!("http://{}", relay.http_addr);
+    let port = relay.mqtt_addr.expect("embedded broker").port();
+
+    let shutdown = CancellationToken::new();
+    let bay = BayId::parse("bay-1").expect("bay");
+    let options = LinkOptions {
+        bay,
+        host: "127.0.0.1".into(),
+        port,
+        username: None,
+        password: None,
+    };
+    let (link, inbound, link_task) = Link::start(&options, shutdown.clone());
+    let journal = Journal::open(&dir.path().join("journal.db"))
+        .await
+        .expect("journal");
+    let (inputs, rx) = mpsc::channel(16);
+    let edge = tokio::spawn(daemon::run(
+        link,
+        inbound,
+        journal.clone(),
+        rx,
+        shutdown.clone(),
+    ));
+
+    let http = reqwest::Client::new();
+    let bay_view = || async {
+        let v: Value = http
+            .get(format!("{base}/api/state"))
+            .send()
+            .await
+            .ok()?
+            .json()
+            .await
+            .ok()?;
+        v["bays"]
+            .as_array()?
+            .iter()
+            .find(|b| b["bay"] == "bay-1")
+            .cloned()
+    };
+    eventually("bay online", || async {
+        bay_view().await.filter(|b| b["online"] == true)
+    })
+    .await;
+
+    let r = http
+        .post(format!("{base}/api/bays/bay-1/start"))
+        .json(&json!({"plate": "KT 8899 TEST"}))
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(r.status(), 200);
+    let body: Value = r.json().await.expect("json");
+    let session = body["session"]["id"]
+        .as_str()
+        .expect("session id")
+        .to_owned();
+    for d in [Direction::In, Direction::In, Direction::Out, Direction::In] {
+        inputs
+            .send(Input::Crossing {
+                direction: d,
+                track: 1,
+            })
+            .await
+            .expect("send");
+    }
+    eventually("count 3 on the relay", || async {
+        bay_view()
+            .await
+            .filter(|b| b["count"] == 3 && b["out"] == 1)
+    })
+    .await;
+    let r = http
+        .post(format!("{base}/api/bays/bay-1/stop"))
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(r.status(), 200);
+    let body: Value = r.json().await.expect("json");
+    assert_eq!(
+        (
+            body["session"]["count"].clone(),
+            body["session"]["out"].clone()
+        ),
+        (json!(3), json!(1))
+    );
+
+    let stored = eventually("session stored as stopped", || async {
+        let v: Value = http
+            .get(format!("{base}/api/sessions/{session}"))
+            .send()
+            .await
+            .ok()?
+            .json()
+            .await
+            .ok()?;
+        (!v["stopped_at"].is_null()).then_some(v)
+    })
+    .await;
+    assert_eq!(
+        (stored["count"].clone(), stored["out"].clone()),
+        (json!(3), json!(1))
+    );
+    assert_eq!(stored["events"].as_array().map(Vec::len), Some(6));
+    eventually("the journal forgets the stored session", || async {
+        (journal.backlog().await.ok()? == 0).then_some(())
+    })
+    .await;
+
+    // The button at the bay: the relay shows the session without being asked.
+    inputs.send(Input::Press).await.expect("press");
+    let b = eventually("a button session", || async {
+        bay_view().await.filter(|b| b["phase"] == "loading")
+    })
+    .await;
+    assert_eq!(
+        (b["plate"].clone(), b["started_by"].clone()),
+        (json!("UNASSIGNED"), json!("button"))
+    );
+
+    shutdown.cancel();
+    edge.await.expect("edge task").expect("edge loop");
+    link_task.await.expect("link task");
+    eventually("bay offline after a clean stop", || async {
+        bay_view().await.filter(|b| b["online"] == false)
+    })
+    .await;
+    relay.stop().await;
+}
