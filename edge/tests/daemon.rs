@@ -177,3 +177,127 @@ async fn commands_counts_and_the_button_go_through_the_relay() {
     .await;
     relay.stop().await;
 }
+
+#[tokio::test]
+async fn counts_made_while_the_relay_is_down_are_replayed_from_the_journal() {
+    use baycount_relay::config::MqttUrl;
+    let dir = tempfile::tempdir().expect("tmp");
+    let config = |broker| Config {
+        http: "127.0.0.1:0".parse().expect("addr"),
+        broker,
+        db: dir.path().join("history.db"),
+        api_token: None,
+        ack_timeout: Duration::from_secs(5),
+        bays: vec![],
+    };
+    let first = Relay::start(
+        config(Broker::Embedded {
+            listen: "127.0.0.1:0".parse().expect("addr"),
+        }),
+        CancellationToken::new(),
+    )
+    .await
+    .expect("relay");
+    let port = first.mqtt_addr.expect("embedded broker").port();
+    let shutdown = CancellationToken::new();
+    let options = LinkOptions {
+        bay: BayId::parse("bay-1").expect("bay"),
+        host: "127.0.0.1".into(),
+        port,
+        username: None,
+        password: None,
+    };
+    let (link, inbound, link_task) = Link::start(&options, shutdown.clone());
+    let journal = Journal::open(&dir.path().join("journal.db"))
+        .await
+        .expect("journal");
+    let (inputs, rx) = mpsc::channel(16);
+    let edge = tokio::spawn(daemon::run(
+        link,
+        inbound,
+        journal.clone(),
+        rx,
+        shutdown.clone(),
+    ));
+    let http = reqwest::Client::new();
+    let get = |base: String, path: String| {
+        let http = http.clone();
+        async move {
+            http.get(format!("{base}{path}"))
+                .send()
+                .await
+                .ok()?
+                .json::<Value>()
+                .await
+                .ok()
+        }
+    };
+
+    let base = format!("http://{}", first.http_addr);
+    eventually("bay online", || async {
+        get(base.clone(), "/api/state".into())
+            .await
+            .filter(|v| v["bays"][0]["online"] == true)
+    })
+    .await;
+    let r = http
+        .post(format!("{base}/api/bays/bay-1/start"))
+        .json(&json!({"plate": "B 1 A"}))
+        .send()
+        .await
+        .expect("post");
+    let session = r.json::<Value>().await.expect("json")["session"]["id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    for _ in 0..2 {
+        inputs
+            .send(Input::Crossing {
+                direction: Direction::In,
+                track: 1,
+            })
+            .await
+            .expect("send");
+    }
+    eventually("count 2", || async {
+        get(base.clone(), "/api/state".into())
+            .await
+            .filter(|v| v["bays"][0]["count"] == 2)
+    })
+    .await;
+
+    // The relay goes away (its broker stays, as an external one would); the bay keeps counting.
+    first.stop().await;
+    for _ in 0..3 {
+        inputs
+            .send(Input::Crossing {
+                direction: Direction::In,
+                track: 2,
+            })
+            .await
+            .expect("send");
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let url = MqttUrl::parse(&format!("mqtt://127.0.0.1:{port}")).expect("url");
+    let second = Relay::start(config(Broker::External(url)), CancellationToken::new())
+        .await
+        .expect("relay again");
+    let base = format!("http://{}", second.http_addr);
+    let path = format!("/api/sessions/{session}");
+    let stored = eventually("all 5 counts stored", || async {
+        get(base.clone(), path.clone())
+            .await
+            .filter(|v| v["count"] == 5)
+    })
+    .await;
+    assert_eq!(
+        stored["events"].as_array().map(Vec::len),
+        Some(6),
+        "start + 5 counts, none twice"
+    );
+
+    shutdown.cancel();
+    edge.await.expect("edge task").expect("edge loop");
+    link_task.await.expect("link task");
+    second.stop().await;
+}
