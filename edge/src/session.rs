@@ -105,101 +105,56 @@ impl BaySession {
         if let Some((_, ack)) = self.answered.iter().find(|(id, _)| *id == cmd.id) {
             return (ack.clone(), vec![]);
         }
-        let refuse = |s: &Self, reason: String| {
-            (
-                Ack {
-                    id: cmd.id,
-                    ok: false,
-                    reason: Some(reason),
-                    state: s.state.clone(),
-                    session: None,
-                },
-                vec![],
-            )
+        let ack = |s: &Self, reason: Option<String>, session: Option<SessionSummary>| Ack {
+            id: cmd.id,
+            ok: reason.is_none(),
+            reason,
+            state: s.state.clone(),
+            session,
         };
         let (ack, events) = if cmd.is_expired(now) {
-            refuse(
-                self,
-                format!("command expired at {}", cmd.expires_at.to_rfc3339()),
-            )
+            let reason = format!("command expired at {}", cmd.expires_at.to_rfc3339());
+            (ack(self, Some(reason), None), vec![])
         } else {
             match &cmd.action {
                 Action::Start { session, plate } => match (self.state.phase, self.state.session) {
-                    (Phase::Loading, Some(open)) if open == *session => (
-                        Ack {
-                            id: cmd.id,
-                            ok: true,
-                            reason: None,
-                            state: self.state.clone(),
-                            session: self.summary(None),
-                        },
-                        vec![],
-                    ),
+                    (Phase::Loading, Some(open)) if open == *session => {
+                        (ack(self, None, self.summary(None)), vec![])
+                    }
                     (Phase::Loading, _) => {
                         let plate = self.state.plate.as_ref().map_or("", |p| p.as_str());
-                        refuse(
-                            self,
-                            format!("already loading {plate}; stop that session first"),
-                        )
+                        let reason = format!("already loading {plate}; stop that session first");
+                        (ack(self, Some(reason), None), vec![])
                     }
                     (Phase::Idle, _) => {
                         let events = self.open(*session, plate.clone(), cmd.by.clone(), now);
-                        (
-                            Ack {
-                                id: cmd.id,
-                                ok: true,
-                                reason: None,
-                                state: self.state.clone(),
-                                session: self.summary(None),
-                            },
-                            events,
-                        )
+                        (ack(self, None, self.summary(None)), events)
                     }
                 },
                 Action::Stop { session } => match (self.state.phase, self.state.session) {
                     (Phase::Loading, Some(open)) if session.is_none_or(|s| s == open) => {
                         let (summary, events) = self.close(cmd.by.clone(), now);
-                        (
-                            Ack {
-                                id: cmd.id,
-                                ok: true,
-                                reason: None,
-                                state: self.state.clone(),
-                                session: summary,
-                            },
-                            events,
-                        )
+                        (ack(self, None, summary), events)
                     }
-                    (Phase::Loading, Some(open)) => refuse(
-                        self,
-                        format!("session {open} is the open one, not the one to stop"),
+                    (Phase::Loading, Some(open)) => {
+                        let reason = format!("session {open} is the open one, not the one to stop");
+                        (ack(self, Some(reason), None), vec![])
+                    }
+                    _ => (
+                        ack(
+                            self,
+                            Some("not loading; there is nothing to stop".to_owned()),
+                            None,
+                        ),
+                        vec![],
                     ),
-                    _ => refuse(self, "not loading; there is nothing to stop".to_owned()),
                 },
                 Action::Assign { plate } => {
                     self.state.assigned_plate = plate.clone();
                     self.state.at = now;
-                    (
-                        Ack {
-                            id: cmd.id,
-                            ok: true,
-                            reason: None,
-                            state: self.state.clone(),
-                            session: None,
-                        },
-                        vec![],
-                    )
+                    (ack(self, None, None), vec![])
                 }
-                Action::Snapshot => (
-                    Ack {
-                        id: cmd.id,
-                        ok: true,
-                        reason: None,
-                        state: self.state.clone(),
-                        session: None,
-                    },
-                    vec![],
-                ),
+                Action::Snapshot => (ack(self, None, None), vec![]),
             }
         };
         self.answered.push_back((cmd.id, ack.clone()));

@@ -31,46 +31,84 @@ where
     }
 }
 
-#[tokio::test]
-async fn commands_counts_and_the_button_go_through_the_relay() {
-    let dir = tempfile::tempdir().expect("tmp");
-    let config = Config {
+/// A relay on loopback ports with its history in `dir`.
+fn relay_config(dir: &std::path::Path, broker: Broker) -> Config {
+    Config {
         http: "127.0.0.1:0".parse().expect("addr"),
-        broker: Broker::Embedded {
-            listen: "127.0.0.1:0".parse().expect("addr"),
-        },
-        db: dir.path().join("history.db"),
+        broker,
+        db: dir.join("history.db"),
         api_token: None,
         ack_timeout: Duration::from_secs(5),
         bays: vec![],
-    };
-    let relay = Relay::start(config, CancellationToken::new())
-        .await
-        .expect("relay");
-    let base = format!("http://{}", relay.http_addr);
-    let port = relay.mqtt_addr.expect("embedded broker").port();
+    }
+}
 
-    let shutdown = CancellationToken::new();
-    let bay = BayId::parse("bay-1").expect("bay");
-    let options = LinkOptions {
-        bay,
-        host: "127.0.0.1".into(),
-        port,
-        username: None,
-        password: None,
-    };
-    let (link, inbound, link_task) = Link::start(&options, shutdown.clone());
-    let journal = Journal::open(&dir.path().join("journal.db"))
-        .await
-        .expect("journal");
-    let (inputs, rx) = mpsc::channel(16);
-    let edge = tokio::spawn(daemon::run(
-        link,
-        inbound,
-        journal.clone(),
-        rx,
-        shutdown.clone(),
-    ));
+fn embedded() -> Broker {
+    Broker::Embedded {
+        listen: "127.0.0.1:0".parse().expect("addr"),
+    }
+}
+
+/// The edge's loop for `bay-1`, linked to the broker on `port`, journaling in `dir`.
+struct Edge {
+    inputs: mpsc::Sender<Input>,
+    journal: Journal,
+    shutdown: CancellationToken,
+    tasks: (
+        tokio::task::JoinHandle<Result<(), baycount_edge::journal::JournalError>>,
+        tokio::task::JoinHandle<()>,
+    ),
+}
+
+impl Edge {
+    async fn start(port: u16, dir: &std::path::Path) -> Self {
+        let shutdown = CancellationToken::new();
+        let options = LinkOptions {
+            bay: BayId::parse("bay-1").expect("bay"),
+            host: "127.0.0.1".into(),
+            port,
+            username: None,
+            password: None,
+        };
+        let (link, inbound, link_task) = Link::start(&options, shutdown.clone());
+        let journal = Journal::open(&dir.join("journal.db"))
+            .await
+            .expect("journal");
+        let (inputs, rx) = mpsc::channel(16);
+        let edge = tokio::spawn(daemon::run(
+            link,
+            inbound,
+            journal.clone(),
+            rx,
+            shutdown.clone(),
+        ));
+        Self {
+            inputs,
+            journal,
+            shutdown,
+            tasks: (edge, link_task),
+        }
+    }
+
+    async fn stop(self) {
+        self.shutdown.cancel();
+        self.tasks.0.await.expect("edge task").expect("edge loop");
+        self.tasks.1.await.expect("link task");
+    }
+}
+
+#[tokio::test]
+async fn commands_counts_and_the_button_go_through_the_relay() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let relay = Relay::start(
+        relay_config(dir.path(), embedded()),
+        CancellationToken::new(),
+    )
+    .await
+    .expect("relay");
+    let base = format!("http://{}", relay.http_addr);
+    let edge = Edge::start(relay.mqtt_addr.expect("embedded broker").port(), dir.path()).await;
+    let (inputs, journal) = (edge.inputs.clone(), edge.journal.clone());
 
     let http = reqwest::Client::new();
     let bay_view = || async {
@@ -168,9 +206,7 @@ async fn commands_counts_and_the_button_go_through_the_relay() {
         (json!("UNASSIGNED"), json!("button"))
     );
 
-    shutdown.cancel();
-    edge.await.expect("edge task").expect("edge loop");
-    link_task.await.expect("link task");
+    edge.stop().await;
     eventually("bay offline after a clean stop", || async {
         bay_view().await.filter(|b| b["online"] == false)
     })
@@ -182,43 +218,15 @@ async fn commands_counts_and_the_button_go_through_the_relay() {
 async fn counts_made_while_the_relay_is_down_are_replayed_from_the_journal() {
     use baycount_relay::config::MqttUrl;
     let dir = tempfile::tempdir().expect("tmp");
-    let config = |broker| Config {
-        http: "127.0.0.1:0".parse().expect("addr"),
-        broker,
-        db: dir.path().join("history.db"),
-        api_token: None,
-        ack_timeout: Duration::from_secs(5),
-        bays: vec![],
-    };
     let first = Relay::start(
-        config(Broker::Embedded {
-            listen: "127.0.0.1:0".parse().expect("addr"),
-        }),
+        relay_config(dir.path(), embedded()),
         CancellationToken::new(),
     )
     .await
     .expect("relay");
     let port = first.mqtt_addr.expect("embedded broker").port();
-    let shutdown = CancellationToken::new();
-    let options = LinkOptions {
-        bay: BayId::parse("bay-1").expect("bay"),
-        host: "127.0.0.1".into(),
-        port,
-        username: None,
-        password: None,
-    };
-    let (link, inbound, link_task) = Link::start(&options, shutdown.clone());
-    let journal = Journal::open(&dir.path().join("journal.db"))
-        .await
-        .expect("journal");
-    let (inputs, rx) = mpsc::channel(16);
-    let edge = tokio::spawn(daemon::run(
-        link,
-        inbound,
-        journal.clone(),
-        rx,
-        shutdown.clone(),
-    ));
+    let edge = Edge::start(port, dir.path()).await;
+    let inputs = edge.inputs.clone();
     let http = reqwest::Client::new();
     let get = |base: String, path: String| {
         let http = http.clone();
@@ -279,9 +287,12 @@ async fn counts_made_while_the_relay_is_down_are_replayed_from_the_journal() {
     }
     tokio::time::sleep(Duration::from_millis(300)).await;
     let url = MqttUrl::parse(&format!("mqtt://127.0.0.1:{port}")).expect("url");
-    let second = Relay::start(config(Broker::External(url)), CancellationToken::new())
-        .await
-        .expect("relay again");
+    let second = Relay::start(
+        relay_config(dir.path(), Broker::External(url)),
+        CancellationToken::new(),
+    )
+    .await
+    .expect("relay again");
     let base = format!("http://{}", second.http_addr);
     let path = format!("/api/sessions/{session}");
     let stored = eventually("all 5 counts stored", || async {
@@ -296,8 +307,6 @@ async fn counts_made_while_the_relay_is_down_are_replayed_from_the_journal() {
         "start + 5 counts, none twice"
     );
 
-    shutdown.cancel();
-    edge.await.expect("edge task").expect("edge loop");
-    link_task.await.expect("link task");
+    edge.stop().await;
     second.stop().await;
 }
