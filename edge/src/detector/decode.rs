@@ -83,10 +83,15 @@ pub fn identify(outputs: &[TensorInfo], anchors: Option<Anchors>) -> Result<Form
             let [a, b] = vectors[..] else {
                 return Err(unknown());
             };
-            let named = |i: usize, word: &str| outputs[i].name.to_ascii_lowercase().contains(word);
-            let (classes, scores) = if named(a, "class") || named(b, "score") {
+            let named = |i: usize, words: &[&str]| {
+                let name = outputs[i].name.to_ascii_lowercase();
+                words.iter().any(|w| name.contains(w))
+            };
+            // "category" and "score" are the TFLite metadata's names for them.
+            let (class, score) = (&["class", "category"][..], &["score"][..]);
+            let (classes, scores) = if named(a, class) || named(b, score) {
                 (a, b)
-            } else if named(a, "score") || named(b, "class") {
+            } else if named(a, score) || named(b, class) {
                 (b, a)
             } else if boxes == 0 {
                 // TF1 order: boxes, classes, scores, count.

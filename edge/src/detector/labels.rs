@@ -55,14 +55,23 @@ impl Labels {
             path: path.display().to_string(),
             reason: e.to_string(),
         })?;
-        let labels = Self::parse(&text).without_background();
+        Self::from_text(&text, &path.display().to_string())
+    }
+
+    /// A labels file's text; `source` names it in the error.
+    pub fn from_text(text: &str, source: &str) -> Result<Self, DetectorError> {
+        let labels = Self::parse(text).without_background();
         if labels.0.is_empty() {
             return Err(DetectorError::Labels {
-                path: path.display().to_string(),
+                path: source.to_owned(),
                 reason: "no labels in it".into(),
             });
         }
         Ok(labels)
+    }
+
+    pub fn from_names(names: impl IntoIterator<Item = (u32, String)>) -> Self {
+        Labels(names.into_iter().collect())
     }
 
     pub fn name(&self, id: u32) -> Option<&str> {

@@ -9,6 +9,7 @@ pub mod labels;
 pub mod litert;
 pub mod model;
 pub mod modelfile;
+pub mod packed;
 pub mod runtime;
 pub mod tensor;
 #[cfg(feature = "tflite")]

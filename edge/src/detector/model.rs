@@ -6,7 +6,8 @@ use std::time::Instant;
 use super::anchors::{SsdAnchorConfig, ssd_anchors};
 use super::decode::{Anchors, DecodeOptions, Format, decode, identify};
 use super::labels::Labels;
-use super::modelfile;
+use super::modelfile::{self, OutputMetadata};
+use super::packed;
 use super::runtime::{self, Runtime, RuntimeKind};
 use super::tensor::{ElementType, Output, TensorInfo};
 use super::{Detection, Detector, DetectorError, Stages};
@@ -154,13 +155,27 @@ impl ModelDetector {
                 scales: [10.0, 10.0, 5.0, 5.0],
             },
         };
-        let format = identify(runtime.outputs(), Some(anchors))?;
+        // Outputs are identified by the metadata's names where the model has them.
+        let metadata = modelfile::output_metadata(&file).map_err(|e| load(e.to_string()))?;
+        let ultralytics = packed::ultralytics(&file).map_err(load)?;
+        if let Some(task) = ultralytics.as_ref().and_then(|u| u.task.as_deref())
+            && task != "detect"
+        {
+            return Err(load(format!(
+                "it is an Ultralytics {task} model; baycount needs a detection model (exported from a model trained with task=detect)"
+            )));
+        }
+        let outputs = named_outputs(runtime.outputs(), &metadata);
+        let format = identify(&outputs, Some(anchors))?;
         let input_info = runtime
             .inputs()
             .first()
             .ok_or_else(|| load("the model has no input".into()))?;
         let input = Input::from_tensor(input_info, &format).map_err(load)?;
-        let labels = o.labels.as_deref().map(Labels::load).transpose()?;
+        let labels = match &o.labels {
+            Some(path) => Some(Labels::load(path)?),
+            None => packed_labels(&file, &metadata, ultralytics, &o.path)?,
+        };
         let classes = match (&labels, o.classes.is_empty()) {
             (_, true) => None,
             (Some(l), false) => Some(l.ids(&o.classes)?),
@@ -253,6 +268,44 @@ impl ModelDetector {
             Format::EndToEnd { .. } => "end-to-end",
         }
     }
+}
+
+/// The runtime's outputs, renamed after the metadata's description of them when it describes
+/// them all (runtimes report graph names such as `StatefulPartitionedCall:2`).
+fn named_outputs(outputs: &[TensorInfo], metadata: &[OutputMetadata]) -> Vec<TensorInfo> {
+    let mut outputs = outputs.to_vec();
+    if metadata.len() == outputs.len() {
+        for (o, m) in outputs.iter_mut().zip(metadata) {
+            if !m.name.is_empty() {
+                o.name.clone_from(&m.name);
+            }
+        }
+    }
+    outputs
+}
+
+/// The labels the model carries: the file its metadata names, or Ultralytics' class names.
+fn packed_labels(
+    file: &[u8],
+    metadata: &[OutputMetadata],
+    ultralytics: Option<packed::Ultralytics>,
+    path: &Path,
+) -> Result<Option<Labels>, DetectorError> {
+    let fail = |reason: String| DetectorError::Labels {
+        path: path.display().to_string(),
+        reason,
+    };
+    if let Some(name) = metadata.iter().find_map(|m| m.labels_file.as_deref()) {
+        let bytes = packed::file(file, name).map_err(fail)?.ok_or_else(|| {
+            fail(format!(
+                "its metadata names {name}, but the model does not carry it"
+            ))
+        })?;
+        let text =
+            String::from_utf8(bytes).map_err(|_| fail(format!("{name} is not UTF-8 text")))?;
+        return Labels::from_text(&text, &format!("{} (packed {name})", path.display())).map(Some);
+    }
+    Ok(ultralytics.map(|u| u.names).filter(|n| !n.is_empty()))
 }
 
 /// Where the default model and its labels are looked for, in order: `$BAYCOUNT_MODEL_DIR`,

@@ -1,6 +1,7 @@
 //! Reads what the runtime does not tell from a `.tflite` file (a FlatBuffer): the
-//! `TFLite_Detection_PostProcess` op's options and its anchors. A small bounds-checked reader of
-//! the few tables needed, so a broken model file is an error, never a crash.
+//! `TFLite_Detection_PostProcess` op's options and anchors, and the TFLite metadata's names for
+//! the outputs. A small bounds-checked reader of the few tables needed, so a broken model file is
+//! an error, never a crash.
 
 use std::collections::HashMap;
 
@@ -177,6 +178,79 @@ pub fn postprocess(file: &[u8]) -> Result<Option<PostProcess>, ModelFileError> {
     Ok(None)
 }
 
+/// What the TFLite metadata (TFLite Support, Model Maker, TF Hub) says about one output.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutputMetadata {
+    /// The role's name: `location`, `category`, `score`, `number of detections`...
+    pub name: String,
+    /// The labels file packed in the model that names this output's values or axis.
+    pub labels_file: Option<String>,
+}
+
+/// The outputs described by the model's `TFLITE_METADATA`, in output order (empty when the model
+/// has no metadata).
+pub fn output_metadata(file: &[u8]) -> Result<Vec<OutputMetadata>, ModelFileError> {
+    let b = Buf(file);
+    let model = b.deref(0)?;
+    let buffers = b.table_vector(model, 4)?;
+    for entry in b.table_vector(model, 6)? {
+        if b.string(entry, 0)? != "TFLITE_METADATA" {
+            continue;
+        }
+        let index = b
+            .field(entry, 1)?
+            .map(|p| b.u32(p))
+            .transpose()?
+            .unwrap_or(0) as usize;
+        let &buffer = buffers
+            .get(index)
+            .ok_or_else(|| bad("metadata buffer index out of range"))?;
+        let meta = Buf(buffer_data(&b, buffer)?);
+        let root = meta.deref(0)?;
+        let Some(&subgraph) = meta.table_vector(root, 3)?.first() else {
+            return Ok(vec![]);
+        };
+        return meta
+            .table_vector(subgraph, 3)?
+            .into_iter()
+            .map(|t| {
+                // AssociatedFileType 2 and 3: TENSOR_AXIS_LABELS, TENSOR_VALUE_LABELS.
+                let mut labels_file = None;
+                for f in meta.table_vector(t, 6)? {
+                    let kind = meta
+                        .field(f, 2)?
+                        .map(|p| meta.u8(p))
+                        .transpose()?
+                        .unwrap_or(0);
+                    if labels_file.is_none() && (kind == 2 || kind == 3) {
+                        labels_file = Some(meta.string(f, 0)?);
+                    }
+                }
+                Ok(OutputMetadata {
+                    name: meta.string(t, 0)?,
+                    labels_file,
+                })
+            })
+            .collect();
+    }
+    Ok(vec![])
+}
+
+/// A buffer's bytes: inline, or (models over 2 GB) at an offset in the file.
+fn buffer_data<'a>(b: &Buf<'a>, buffer: usize) -> Result<&'a [u8], ModelFileError> {
+    let inline = b.byte_vector(buffer, 0)?;
+    let offset = b.field(buffer, 1)?.map(|p| b.bytes::<8>(p)).transpose()?;
+    let size = b.field(buffer, 2)?.map(|p| b.bytes::<8>(p)).transpose()?;
+    match (offset.map(u64::from_le_bytes), size.map(u64::from_le_bytes)) {
+        (Some(offset), Some(size)) if offset > 1 => usize::try_from(offset)
+            .ok()
+            .zip(usize::try_from(size).ok())
+            .and_then(|(o, s)| b.0.get(o..o.checked_add(s)?))
+            .ok_or_else(|| bad("buffer past the end of the file")),
+        _ => Ok(inline),
+    }
+}
+
 /// Every tensor's per-tensor quantisation, by name (for runtimes that do not report it).
 pub fn tensor_quantization(
     file: &[u8],
@@ -227,7 +301,7 @@ fn read_anchors(
     let Some(&buf) = buffers.get(buffer) else {
         return Ok(None);
     };
-    let data = b.byte_vector(buf, 0)?;
+    let data = buffer_data(b, buf)?;
     let n = shape.first().copied().unwrap_or(0).max(0) as usize;
     if shape.len() != 2 || shape[1] != 4 || data.is_empty() {
         return Ok(None);
@@ -275,6 +349,10 @@ mod tests {
         ] {
             assert!(
                 postprocess(junk).is_err() || postprocess(junk) == Ok(None),
+                "{junk:?}"
+            );
+            assert!(
+                output_metadata(junk).is_err() || output_metadata(junk) == Ok(vec![]),
                 "{junk:?}"
             );
         }
