@@ -124,3 +124,42 @@ fn broken_model_files_and_unknown_classes_are_clear_errors() {
     .expect_err("no sack in COCO");
     assert!(matches!(err, DetectorError::UnknownClass(_)), "{err}");
 }
+
+/// The `tflite` fallback runtime (TensorFlow Lite 1.15) finds what LiteRT finds.
+#[cfg(feature = "tflite")]
+#[test]
+fn the_tflite_fallback_finds_the_same_people_as_litert() {
+    use baycount_edge::detector::runtime::RuntimeKind;
+    let mut litert = ModelDetector::open(&options()).expect("LiteRT");
+    let mut fallback = ModelDetector::open(&ModelOptions {
+        runtime: RuntimeKind::Tflite,
+        ..options()
+    })
+    .expect("tflite");
+    let mut src = camera::open(
+        &SourceSpec::File(footage()),
+        &OpenOptions {
+            width: 300,
+            height: 300,
+            realtime: false,
+        },
+    )
+    .expect("footage");
+    let mut stages = Stages::default();
+    let mut compared = 0;
+    while let Some(frame) = src.next_frame().expect("frame") {
+        if frame.index % 100 != 0 {
+            continue;
+        }
+        let a = litert.detect(&frame, &mut stages).expect("LiteRT");
+        let b = fallback.detect(&frame, &mut stages).expect("tflite");
+        assert_eq!(a.len(), b.len(), "frame {}", frame.index);
+        for (x, y) in a.iter().zip(&b) {
+            assert_eq!(x.class, y.class);
+            assert!((x.bbox.x1 - y.bbox.x1).abs() < 0.02, "{x:?} {y:?}");
+            assert!((x.bbox.y2 - y.bbox.y2).abs() < 0.02, "{x:?} {y:?}");
+        }
+        compared += 1;
+    }
+    assert_eq!(compared, 8);
+}

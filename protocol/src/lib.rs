@@ -4,6 +4,7 @@
 //! - [`topic`]: `baycount/v1/<bay>/<kind>` topics and subscription filters.
 //! - [`bay`], [`plate`], [`actor`], [`ids`]: the validated values every message is built from.
 //! - [`status`], [`state`], [`event`], [`command`], [`ack`], [`stored`]: one payload type per topic.
+//! - [`mqtt_url`]: where the broker is, as both ends are told.
 //! - [`codec`]: JSON encoding and the one decoding entry point, [`codec::Incoming::parse`],
 //!   which turns any topic and payload into a typed message or an error value (never a panic).
 //!
@@ -17,6 +18,7 @@ pub mod codec;
 pub mod command;
 pub mod event;
 pub mod ids;
+pub mod mqtt_url;
 #[cfg(feature = "openapi")]
 mod openapi;
 pub mod plate;

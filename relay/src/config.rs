@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use baycount_protocol::BayId;
+pub use baycount_protocol::mqtt_url::{MqttUrl, MqttUrlError};
 use serde::Deserialize;
 
 /// Where the REST API and dashboard listen unless told otherwise.
@@ -26,8 +27,8 @@ pub enum ConfigError {
     },
     #[error("config file {path} is not valid: {message}")]
     Parse { path: PathBuf, message: String },
-    #[error("invalid MQTT URL {url:?}: {reason} (expected mqtt://[user:password@]host[:port])")]
-    MqttUrl { url: String, reason: String },
+    #[error(transparent)]
+    MqttUrl(#[from] MqttUrlError),
     #[error("give either an external broker (mqtt) or an embedded one (mqtt_listen), not both")]
     BothBrokers,
     #[error("ack_timeout_seconds must be between 0.1 and 60, not {0}")]
@@ -77,74 +78,6 @@ pub enum Broker {
     Embedded { listen: SocketAddr },
     /// Connect to a broker that is already running.
     External(MqttUrl),
-}
-
-/// An external broker's address and credentials.
-#[derive(Clone, PartialEq)]
-pub struct MqttUrl {
-    pub host: String,
-    pub port: u16,
-    pub username: Option<String>,
-    pub password: Option<String>,
-}
-
-impl std::fmt::Debug for MqttUrl {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        // The password is never printed.
-        write!(f, "mqtt://")?;
-        if let Some(u) = &self.username {
-            write!(f, "{u}:***@")?;
-        }
-        write!(f, "{}:{}", self.host, self.port)
-    }
-}
-
-impl MqttUrl {
-    /// Reads `mqtt://[user:password@]host[:port]` (`tcp://` is accepted too).
-    pub fn parse(s: &str) -> Result<Self, ConfigError> {
-        let err = |reason: &str| ConfigError::MqttUrl {
-            url: redact(s),
-            reason: reason.to_owned(),
-        };
-        let url = url::Url::parse(s).map_err(|e| err(&e.to_string()))?;
-        if !matches!(url.scheme(), "mqtt" | "tcp") {
-            return Err(err("the scheme must be mqtt://"));
-        }
-        let host = url
-            .host_str()
-            .filter(|h| !h.is_empty())
-            .ok_or_else(|| err("no host"))?;
-        if url.path().len() > 1 || url.query().is_some() {
-            return Err(err("a path or query is not allowed"));
-        }
-        let decode = |s: &str| {
-            url::form_urlencoded::parse(format!("x={s}").as_bytes())
-                .next()
-                .map(|(_, v)| v.into_owned())
-        };
-        Ok(Self {
-            host: host
-                .trim_start_matches('[')
-                .trim_end_matches(']')
-                .to_owned(),
-            port: url.port().unwrap_or(1883),
-            username: Some(url.username())
-                .filter(|u| !u.is_empty())
-                .and_then(decode),
-            password: url.password().and_then(decode),
-        })
-    }
-}
-
-/// `s` with any password replaced, for error messages.
-fn redact(s: &str) -> String {
-    match url::Url::parse(s) {
-        Ok(mut u) if u.password().is_some() => {
-            let _ = u.set_password(Some("***"));
-            u.to_string()
-        }
-        _ => s.to_owned(),
-    }
 }
 
 /// The settings the relay runs with.

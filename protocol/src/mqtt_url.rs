@@ -1,0 +1,98 @@
+//! `mqtt://[user:password@]host[:port]`: how the edge and the relay are told where the broker is.
+
+/// Why an MQTT URL cannot be used.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid MQTT URL {url:?}: {reason} (expected mqtt://[user:password@]host[:port])")]
+pub struct MqttUrlError {
+    /// The URL with its password hidden.
+    pub url: String,
+    pub reason: String,
+}
+
+/// A broker's address and credentials. The password is never printed.
+#[derive(Clone, PartialEq)]
+pub struct MqttUrl {
+    pub host: String,
+    pub port: u16,
+    pub username: Option<String>,
+    pub password: Option<String>,
+}
+
+impl std::fmt::Debug for MqttUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The password is never printed.
+        write!(f, "mqtt://")?;
+        if let Some(u) = &self.username {
+            write!(f, "{u}:***@")?;
+        }
+        write!(f, "{}:{}", self.host, self.port)
+    }
+}
+
+impl MqttUrl {
+    /// Reads `mqtt://[user:password@]host[:port]` (`tcp://` is accepted too).
+    pub fn parse(s: &str) -> Result<Self, MqttUrlError> {
+        let err = |reason: &str| MqttUrlError {
+            url: redact(s),
+            reason: reason.to_owned(),
+        };
+        let url = url::Url::parse(s).map_err(|e| err(&e.to_string()))?;
+        if !matches!(url.scheme(), "mqtt" | "tcp") {
+            return Err(err("the scheme must be mqtt://"));
+        }
+        let host = url
+            .host_str()
+            .filter(|h| !h.is_empty())
+            .ok_or_else(|| err("no host"))?;
+        if url.path().len() > 1 || url.query().is_some() {
+            return Err(err("a path or query is not allowed"));
+        }
+        let decode = |s: &str| {
+            url::form_urlencoded::parse(format!("x={s}").as_bytes())
+                .next()
+                .map(|(_, v)| v.into_owned())
+        };
+        Ok(Self {
+            host: host
+                .trim_start_matches('[')
+                .trim_end_matches(']')
+                .to_owned(),
+            port: url.port().unwrap_or(1883),
+            username: Some(url.username())
+                .filter(|u| !u.is_empty())
+                .and_then(decode),
+            password: url.password().and_then(decode),
+        })
+    }
+}
+
+/// `s` with any password replaced, for error messages.
+fn redact(s: &str) -> String {
+    match url::Url::parse(s) {
+        Ok(mut u) if u.password().is_some() => {
+            let _ = u.set_password(Some("***"));
+            u.to_string()
+        }
+        _ => s.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_and_hides_the_password() {
+        let u = MqttUrl::parse("mqtt://bay%2D1:s3cret@broker.local:8883").expect("valid");
+        assert_eq!((u.host.as_str(), u.port), ("broker.local", 8883));
+        assert_eq!(u.username.as_deref(), Some("bay-1"));
+        assert_eq!(u.password.as_deref(), Some("s3cret"));
+        assert!(!format!("{u:?}").contains("s3cret"));
+        assert_eq!(MqttUrl::parse("tcp://127.0.0.1").expect("valid").port, 1883);
+        for bad in ["http://x", "mqtt://", "mqtt://h/path", "nonsense"] {
+            assert!(MqttUrl::parse(bad).is_err(), "{bad}");
+        }
+        let e = MqttUrl::parse("http://u:pw@h").expect_err("scheme");
+        assert!(!e.to_string().contains("pw@"), "{e}");
+    }
+}
