@@ -31,6 +31,16 @@ pub struct CameraHealth {
     pub last_error: Option<String>,
 }
 
+/// What [`Capture::next_within`] found.
+#[derive(Debug)]
+pub enum Next {
+    Frame(Frame),
+    /// The source ended (and is not reopened).
+    Ended,
+    /// No frame yet.
+    Waiting,
+}
+
 /// Opens (and reopens) the source.
 pub type Opener = Box<dyn FnMut() -> Result<Box<dyn FrameSource>, CameraError> + Send>;
 
@@ -113,6 +123,37 @@ impl Capture {
                         .unwrap_or_else(|p| p.into_inner())
                 }
             }
+        }
+    }
+
+    /// The next frame if one comes within `wait`: `Ok(Next::Waiting)` if none did, so a live
+    /// caller can report a stalled camera and notice a shutdown.
+    pub fn next_within(&self, wait: Duration) -> Result<Next, CameraError> {
+        let deadline = Instant::now() + wait;
+        let mut slot = lock(&self.shared.slot);
+        loop {
+            if let Some(f) = slot.frames.pop_front() {
+                self.shared.space.notify_one();
+                return Ok(Next::Frame(f));
+            }
+            match slot.done.take() {
+                Some(Ok(())) => {
+                    slot.done = Some(Ok(()));
+                    return Ok(Next::Ended);
+                }
+                Some(Err(e)) => return Err(e),
+                None => {}
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Ok(Next::Waiting);
+            }
+            slot = self
+                .shared
+                .ready
+                .wait_timeout(slot, left)
+                .unwrap_or_else(|p| p.into_inner())
+                .0;
         }
     }
 

@@ -1,15 +1,19 @@
 //! The bay's main loop: commands and `stored` cursors from the link, crossings from the
 //! pipeline and presses of the button go through the session state machine; every event is
-//! journaled before it is published; the state is published on every change and every 10 s.
+//! journaled before it is published; the state (with the pipeline's health and the lamps) is
+//! published on every change and every 10 s, and shown to the lamps and the local socket.
 
 use std::time::Duration;
 
-use baycount_protocol::{Action, Direction, Event, Stored};
+use baycount_protocol::{
+    Action, BayId, BayState, Direction, Event, EventKind, Health, HealthLevel, Plate, Stored,
+};
 use chrono::Utc;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 
 use crate::journal::{Journal, JournalError};
+use crate::lamps;
 use crate::link::{Inbound, Link};
 use crate::session::BaySession;
 
@@ -23,20 +27,64 @@ pub enum Input {
     Press,
 }
 
+/// The loop's connections to the rest of the edge.
+#[derive(Debug)]
+pub struct Io {
+    pub link: Link,
+    pub inbound: mpsc::Receiver<Inbound>,
+    pub journal: Journal,
+    pub inputs: mpsc::Receiver<Input>,
+    /// The camera's and detector's health, from the pipeline.
+    pub health: watch::Receiver<Health>,
+    /// The state as last published, for the lamps and the local socket.
+    pub shown: watch::Sender<BayState>,
+}
+
+/// Whether the pipeline's health is worth a state message now (levels changed, not just fps).
+fn health_changed(a: &Health, b: &Health) -> bool {
+    (a.camera, a.detector, &a.detail) != (b.camera, b.detector, &b.detail)
+}
+
+/// Logs a session's events, with `BAY`, `SESSION` and `PLATE` as journal fields.
+fn log_events(bay: &BayId, plate: Option<&Plate>, events: &[Event]) {
+    for e in events {
+        let session = e.session.to_string();
+        let plate = match &e.kind {
+            EventKind::Started { plate, .. } => plate.to_string(),
+            _ => plate.map(ToString::to_string).unwrap_or_default(),
+        };
+        let (bay, session, plate) = (bay.as_str(), session.as_str(), plate.as_str());
+        match &e.kind {
+            EventKind::Started { by, .. } => log::info!(
+                bay, session, plate;
+                "bay {bay}: session {session} started for {plate} by {by}"
+            ),
+            EventKind::Counted { direction, track } => log::info!(
+                bay, session, plate;
+                "bay {bay}: track {track} {}, count {} (out {})", direction.as_str(), e.count, e.out
+            ),
+            EventKind::Stopped { by } => log::info!(
+                bay, session, plate;
+                "bay {bay}: session {session} for {plate} stopped by {by} at count {} (out {})",
+                e.count, e.out
+            ),
+        }
+    }
+}
+
 /// Runs until `shutdown` or until the inputs and the link both end. A journal that cannot be
 /// written stops the loop with its error (systemd restarts the service; nothing is published
 /// that is not journaled).
-pub async fn run(
-    link: Link,
-    mut inbound: mpsc::Receiver<Inbound>,
-    journal: Journal,
-    mut inputs: mpsc::Receiver<Input>,
-    shutdown: CancellationToken,
-) -> Result<(), JournalError> {
+pub async fn run(mut io: Io, shutdown: CancellationToken) -> Result<(), JournalError> {
+    let journal = &io.journal;
+    let link = &io.link;
     let mut session = BaySession::new(journal.restore(Utc::now()).await?);
     let mut stored = Stored::default();
+    let mut link_up = false;
+    let mut health = io.health.borrow().clone();
+    let mut pipeline_gone = false;
     let mut tick = tokio::time::interval(STATE_EVERY);
-    let publish = |events: &[Event], link: &Link| {
+    let publish = |events: &[Event]| {
         for e in events {
             if let Err(e) = link.event(e) {
                 log::debug!("event not sent now, it will be re-sent: {e}");
@@ -44,57 +92,76 @@ pub async fn run(
         }
     };
     loop {
-        let events = tokio::select! {
+        tokio::select! {
             _ = shutdown.cancelled() => break,
-            _ = tick.tick() => vec![],
-            msg = inbound.recv() => match msg {
+            _ = tick.tick() => {}
+            changed = io.health.changed(), if !pipeline_gone => {
+                if changed.is_err() {
+                    pipeline_gone = true;
+                    // The pipeline is gone: nothing more to count.
+                    health.camera = HealthLevel::Down;
+                    health.detector = HealthLevel::Down;
+                    health.detail = Some("the counting pipeline stopped".into());
+                } else {
+                    let new = io.health.borrow_and_update().clone();
+                    let worth = health_changed(&health, &new);
+                    health = new;
+                    if !worth {
+                        continue;
+                    }
+                }
+            }
+            msg = io.inbound.recv() => match msg {
                 None => break,
                 Some(Inbound::Connected | Inbound::RelayOnline) => {
-                    let unconfirmed = journal.unconfirmed(&stored).await?;
-                    publish(&unconfirmed, &link);
-                    vec![]
+                    link_up = true;
+                    publish(&journal.unconfirmed(&stored).await?);
                 }
+                Some(Inbound::Disconnected) => link_up = false,
                 Some(Inbound::Stored(s)) => {
                     journal.confirm(&s).await?;
                     stored = s;
-                    vec![]
                 }
                 Some(Inbound::Command(cmd)) => {
+                    let plate = session.state().plate.clone();
                     let (ack, events) = session.command(&cmd, Utc::now());
                     journal.append(&events).await?;
+                    log_events(link.bay(), plate.as_ref(), &events);
                     if let (true, Action::Assign { plate }) = (ack.ok, &cmd.action) {
                         journal.set_assigned_plate(plate.as_ref()).await?;
                     }
-                    publish(&events, &link);
+                    publish(&events);
                     if let Err(e) = link.ack(&ack) {
                         log::warn!("cannot send the ack of command {}: {e}", cmd.id);
                     }
-                    events
                 }
             },
-            input = inputs.recv() => match input {
-                None => break,
-                Some(Input::Crossing { direction, track }) => {
-                    let events: Vec<Event> = session.crossing(direction, track, Utc::now()).into_iter().collect();
-                    journal.append(&events).await?;
-                    publish(&events, &link);
-                    events
-                }
-                Some(Input::Press) => {
-                    let events = session.press(Utc::now());
-                    journal.append(&events).await?;
-                    publish(&events, &link);
-                    events
-                }
-            },
-        };
-        let _ = events;
+            input = io.inputs.recv() => {
+                let plate = session.state().plate.clone();
+                let events: Vec<Event> = match input {
+                    None => break,
+                    Some(Input::Crossing { direction, track }) => {
+                        session.crossing(direction, track, Utc::now()).into_iter().collect()
+                    }
+                    Some(Input::Press) => session.press(Utc::now()),
+                };
+                journal.append(&events).await?;
+                log_events(link.bay(), plate.as_ref(), &events);
+                publish(&events);
+            }
+        }
         let mut state = session.state().clone();
-        state.health.journal_backlog = journal.backlog().await?;
+        let fault = health.camera == HealthLevel::Down || health.detector == HealthLevel::Down;
+        state.health = Health {
+            journal_backlog: journal.backlog().await?,
+            lamps: Some(lamps::modes(state.phase, link_up, fault)),
+            ..health.clone()
+        };
         state.at = Utc::now();
         if let Err(e) = link.state(&state) {
             log::debug!("state not sent now: {e}");
         }
+        io.shown.send_replace(state);
     }
     Ok(())
 }

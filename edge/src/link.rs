@@ -32,6 +32,8 @@ pub enum Inbound {
     Stored(Stored),
     /// The relay announced itself: re-send what it has not confirmed.
     RelayOnline,
+    /// The broker went away; the link keeps trying.
+    Disconnected,
 }
 
 /// Why a message could not be queued for the broker.
@@ -85,6 +87,10 @@ impl Link {
         self.client
             .try_publish(topic, QoS::AtLeastOnce, kind.retained(), payload)?;
         Ok(())
+    }
+
+    pub fn bay(&self) -> &BayId {
+        &self.bay
     }
 
     pub fn state(&self, state: &BayState) -> Result<(), LinkError> {
@@ -157,8 +163,14 @@ async fn run(
             }
             Ok(_) => None,
             Err(e) => {
-                if std::mem::replace(&mut connected, false) {
+                let was_connected = std::mem::replace(&mut connected, false);
+                if was_connected {
                     log::warn!("lost the MQTT broker: {e}; reconnecting, counting goes on");
+                    if tx.send(Inbound::Disconnected).await.is_err() {
+                        break;
+                    }
+                } else {
+                    log::debug!("MQTT broker unreachable: {e}");
                 }
                 tokio::select! {
                     _ = shutdown.cancelled() => break,

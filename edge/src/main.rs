@@ -5,11 +5,15 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use baycount_edge::camera::SourceSpec;
+use baycount_edge::config::{EdgeConfig, Overrides};
 use baycount_edge::counter::{Anchor, Line};
 use baycount_edge::detector::runtime::RuntimeKind;
 use baycount_edge::detector::{DetectorOptions, ModelChoice};
-use baycount_edge::{bench, count};
+use baycount_edge::gpio::Backend;
+use baycount_edge::{appliance, bench, config, count, logging, press};
+use baycount_protocol::BayId;
 use clap::{Args, Parser, Subcommand};
+use tokio_util::sync::CancellationToken;
 
 /// The baycount edge: counts goods crossing a line at a loading bay.
 #[derive(Debug, Parser)]
@@ -25,6 +29,63 @@ enum Command {
     Count(CountArgs),
     /// Measure the model and the pipeline: invoke time, frames/s, time per stage, memory.
     Bench(BenchArgs),
+    /// Run the bay: count, keep the journal, talk to the relay, drive the lamps and button.
+    Run(RunArgs),
+    /// Press the button of the edge running for a bay (over its local socket).
+    Press(PressArgs),
+}
+
+#[derive(Debug, Args)]
+struct RunArgs {
+    /// The config file (see edge.example.toml); flags override it.
+    #[arg(long, env = "BAYCOUNT_EDGE_CONFIG")]
+    config: Option<PathBuf>,
+    /// The bay's id.
+    #[arg(long)]
+    bay: Option<String>,
+    /// The MQTT broker, mqtt://[user:password@]host[:port] [default: mqtt://127.0.0.1:1883].
+    #[arg(long)]
+    mqtt: Option<String>,
+    /// file:PATH, rtsp://..., v4l:/dev/video0[?...], synthetic.
+    #[arg(long)]
+    source: Option<String>,
+    /// A .tflite model, `default`, or `blob` (synthetic scenes).
+    #[arg(long)]
+    model: Option<String>,
+    /// The model's labels file.
+    #[arg(long)]
+    labels: Option<PathBuf>,
+    /// The counting line x1,y1,x2,y2 (normalised, y down).
+    #[arg(long)]
+    line: Option<String>,
+    /// Classes to count, by label name.
+    #[arg(long, value_delimiter = ',')]
+    classes: Vec<String>,
+    /// Lamps and button: sim, rppal (Raspberry Pi) or cdev (GPIO character device).
+    #[arg(long)]
+    gpio: Option<String>,
+    /// The journal file (SQLite).
+    #[arg(long)]
+    journal: Option<PathBuf>,
+    /// The local socket `press` talks to.
+    #[arg(long)]
+    socket: Option<PathBuf>,
+    /// Play a file as fast as the pipeline goes instead of at its own frame rate.
+    #[arg(long)]
+    no_realtime: bool,
+    /// Play a file again when it ends.
+    #[arg(long = "loop")]
+    looped: bool,
+}
+
+#[derive(Debug, Args)]
+struct PressArgs {
+    /// The bay whose button to press.
+    #[arg(long)]
+    bay: String,
+    /// The edge's socket, if not the default for the bay.
+    #[arg(long)]
+    socket: Option<PathBuf>,
 }
 
 /// What detects, shared by the commands.
@@ -126,8 +187,13 @@ fn source(s: &str) -> anyhow::Result<SourceSpec> {
 }
 
 fn main() -> ExitCode {
-    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("warn")).init();
-    match run(Cli::parse()) {
+    let cli = Cli::parse();
+    let level = match cli.command {
+        Command::Run(_) | Command::Press(_) => "info",
+        _ => "warn",
+    };
+    logging::init(level);
+    match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("baycount-edge: {e:#}");
@@ -189,6 +255,70 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 println!("{}", serde_json::to_string_pretty(&report)?);
             }
         }
+        Command::Run(a) => {
+            let overrides = Overrides {
+                bay: a.bay,
+                mqtt: a.mqtt,
+                source: a.source,
+                model: a.model,
+                labels: a.labels,
+                line: a.line,
+                classes: a.classes,
+                gpio: a
+                    .gpio
+                    .map(|g| g.parse::<Backend>())
+                    .transpose()
+                    .map_err(anyhow::Error::msg)?,
+                journal: a.journal,
+                socket: a.socket,
+                no_realtime: a.no_realtime,
+                looped: a.looped,
+            };
+            let config = EdgeConfig::load(a.config.as_deref(), overrides)?;
+            tokio::runtime::Runtime::new()?.block_on(async {
+                let shutdown = CancellationToken::new();
+                tokio::spawn(signals(shutdown.clone()));
+                appliance::run(config, shutdown).await
+            })?;
+        }
+        Command::Press(a) => {
+            let bay = BayId::parse(&a.bay).map_err(|e| anyhow::anyhow!("--bay: {e}"))?;
+            let socket = a.socket.unwrap_or_else(|| config::default_socket(&bay));
+            let pressed = tokio::runtime::Runtime::new()?.block_on(press::press(&socket))?;
+            match (&pressed.session, &pressed.stopped) {
+                (Some(session), _) => println!(
+                    "bay {bay}: {} session {session} plate {} count {}",
+                    pressed.phase.as_str(),
+                    pressed.plate.as_deref().unwrap_or("-"),
+                    pressed.count
+                ),
+                (None, Some(s)) => println!(
+                    "bay {bay}: {} (stopped session {} at count {})",
+                    pressed.phase.as_str(),
+                    s.session,
+                    s.count
+                ),
+                (None, None) => println!("bay {bay}: {}", pressed.phase.as_str()),
+            }
+        }
     }
     Ok(())
+}
+
+/// SIGTERM (systemd) and Ctrl-C both stop the edge cleanly.
+async fn signals(shutdown: CancellationToken) {
+    use tokio::signal::unix::{SignalKind, signal};
+    let (Ok(mut term), Ok(mut int)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) else {
+        log::error!("cannot listen for signals");
+        return;
+    };
+    tokio::select! {
+        _ = term.recv() => log::info!("SIGTERM: stopping"),
+        _ = int.recv() => log::info!("interrupted: stopping"),
+        _ = shutdown.cancelled() => return,
+    }
+    shutdown.cancel();
 }

@@ -6,11 +6,11 @@ use std::time::Duration;
 use baycount_edge::daemon::{self, Input};
 use baycount_edge::journal::Journal;
 use baycount_edge::link::{Link, LinkOptions};
-use baycount_protocol::{BayId, Direction};
+use baycount_protocol::{BayId, BayState, Direction, Health};
 use baycount_relay::Relay;
 use baycount_relay::config::{Broker, Config};
 use serde_json::{Value, json};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 
 async fn eventually<T, F, Fut>(what: &str, mut f: F) -> T
@@ -52,6 +52,8 @@ fn embedded() -> Broker {
 /// The edge's loop for `bay-1`, linked to the broker on `port`, journaling in `dir`.
 struct Edge {
     inputs: mpsc::Sender<Input>,
+    /// The pipeline's side, kept so the health stays as it is.
+    _health: watch::Sender<Health>,
     journal: Journal,
     shutdown: CancellationToken,
     tasks: (
@@ -75,15 +77,21 @@ impl Edge {
             .await
             .expect("journal");
         let (inputs, rx) = mpsc::channel(16);
-        let edge = tokio::spawn(daemon::run(
+        let (health_tx, health) = watch::channel(Health::default());
+        let (shown, _) = watch::channel(BayState::idle(chrono::Utc::now()));
+        let io = daemon::Io {
             link,
             inbound,
-            journal.clone(),
-            rx,
-            shutdown.clone(),
-        ));
+            journal: journal.clone(),
+            inputs: rx,
+            health,
+            shown,
+        };
+        let edge = tokio::spawn(daemon::run(io, shutdown.clone()));
+
         Self {
             inputs,
+            _health: health_tx,
             journal,
             shutdown,
             tasks: (edge, link_task),

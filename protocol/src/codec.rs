@@ -146,6 +146,11 @@ mod tests {
             fps: 9.5,
             journal_backlog: 2,
             detail: Some("slow model".into()),
+            lamps: Some(crate::Lamps {
+                green: crate::LampMode::On,
+                amber: crate::LampMode::Off,
+                red: crate::LampMode::Blink,
+            }),
         };
         let by = Actor::new(ActorKind::Api, None);
         vec![

@@ -35,7 +35,7 @@ pub use command::{Action, Command};
 pub use event::{Direction, Event, EventKind};
 pub use ids::{CommandId, SessionId};
 pub use plate::{Plate, PlateError};
-pub use state::{BayState, Health, HealthLevel, Phase};
+pub use state::{BayState, Health, HealthLevel, LampMode, Lamps, Phase};
 pub use status::Status;
 pub use stored::Stored;
 pub use topic::{Kind, Topic, TopicError};

@@ -36,6 +36,28 @@ pub enum HealthLevel {
     Unknown,
 }
 
+/// What one lamp of the bay's stack light shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub enum LampMode {
+    #[default]
+    Off,
+    On,
+    Blink,
+}
+
+/// The bay's stack light: green while loading (a short blink per count), red while idle, amber
+/// while the link to the relay is down, red blinking on a fault.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(default)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Lamps {
+    pub green: LampMode,
+    pub amber: LampMode,
+    pub red: LampMode,
+}
+
 /// The edge's own view of its health. Unknown keys from newer edges are ignored.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(default)]
@@ -52,6 +74,9 @@ pub struct Health {
     /// A human-readable reason when something is not `ok`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub detail: Option<String>,
+    /// What the bay's lamps show.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub lamps: Option<Lamps>,
 }
 
 /// A bay's state, published retained by its edge on every change and periodically.

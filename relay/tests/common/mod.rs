@@ -1,5 +1,6 @@
 //! Test harness: a real relay on a temp SQLite file, a real broker (embedded or a Mosquitto
-//! started here), and a scripted edge that plays the edge's side of the MQTT contract.
+//! started here), and a scripted edge that plays the edge's side of the MQTT contract. The
+//! edge's system tests include it too (`#[path]`), to run the real edge against the real relay.
 
 #![allow(dead_code, clippy::unwrap_used)]
 
@@ -48,7 +49,7 @@ where
 /// A Mosquitto broker on a free loopback port, killed on drop.
 pub struct Mosquitto {
     pub port: u16,
-    child: Child,
+    child: Option<Child>,
     _dir: tempfile::TempDir,
 }
 
@@ -56,7 +57,16 @@ impl Mosquitto {
     pub fn start() -> Self {
         let dir = tempfile::tempdir().unwrap();
         let port = free_port();
-        let conf = dir.path().join("mosquitto.conf");
+        let child = Self::spawn(dir.path(), port);
+        Self {
+            port,
+            child: Some(child),
+            _dir: dir,
+        }
+    }
+
+    fn spawn(dir: &Path, port: u16) -> Child {
+        let conf = dir.join("mosquitto.conf");
         std::fs::write(
             &conf,
             format!("listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\n"),
@@ -75,11 +85,7 @@ impl Mosquitto {
             .unwrap();
         for _ in 0..200 {
             if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-                return Self {
-                    port,
-                    child,
-                    _dir: dir,
-                };
+                return child;
             }
             std::thread::sleep(Duration::from_millis(25));
         }
@@ -87,12 +93,25 @@ impl Mosquitto {
         let _ = child.wait();
         panic!("mosquitto did not listen on {port}");
     }
+
+    /// Stops the broker (SIGKILL: clients see the connection drop).
+    pub fn stop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    /// Starts it again on the same port, empty (no persistence, like a broker restart).
+    pub fn restart(&mut self) {
+        self.stop();
+        self.child = Some(Self::spawn(self._dir.path(), self.port));
+    }
 }
 
 impl Drop for Mosquitto {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        self.stop();
     }
 }
 
@@ -459,6 +478,38 @@ fn handle_command(c: &AsyncClient, b: &BayId, i: &Arc<Mutex<EdgeInner>>, cmd: Co
     publish(c, b, Kind::Ack, encode(&ack));
 }
 
+/// The relay binary: cargo's own for the relay's tests; for another crate's tests, built on
+/// first use into the same target directory (a no-op when it is up to date).
+pub fn relay_binary() -> PathBuf {
+    if let Some(bin) = option_env!("CARGO_BIN_EXE_baycount-relay") {
+        return bin.into();
+    }
+    static BUILT: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    BUILT
+        .get_or_init(|| {
+            // This test runs from <target>/<profile>/deps/.
+            let exe = std::env::current_exe().unwrap();
+            let profile = exe.parent().and_then(Path::parent).unwrap().to_owned();
+            let target = profile.parent().unwrap();
+            let status = Process::new(env!("CARGO"))
+                .args([
+                    "build",
+                    "--locked",
+                    "-p",
+                    "baycount-relay",
+                    "--bin",
+                    "baycount-relay",
+                ])
+                .arg("--target-dir")
+                .arg(target)
+                .status()
+                .unwrap();
+            assert!(status.success(), "building the relay binary failed");
+            profile.join("baycount-relay")
+        })
+        .clone()
+}
+
 /// The relay binary running as its own process, killed on drop.
 pub struct RelayProcess {
     pub child: Child,
@@ -467,7 +518,7 @@ pub struct RelayProcess {
 
 impl RelayProcess {
     pub async fn spawn(http: SocketAddr, db: &Path, broker_args: &[String]) -> Self {
-        let child = Process::new(env!("CARGO_BIN_EXE_baycount-relay"))
+        let child = Process::new(relay_binary())
             .arg("--http")
             .arg(http.to_string())
             .arg("--db")

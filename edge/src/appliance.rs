@@ -1,0 +1,89 @@
+//! `baycount-edge run`: the appliance at the bay, wired together: journal, MQTT link, counting
+//! pipeline, bay loop, panel (lamps and button), press socket and systemd, under one shutdown
+//! signal; nothing is left running when it returns.
+
+use std::time::Duration;
+
+use anyhow::Context;
+use baycount_protocol::{BayState, Health};
+use chrono::Utc;
+use tokio::sync::{mpsc, watch};
+use tokio_util::sync::CancellationToken;
+
+use crate::config::EdgeConfig;
+use crate::daemon::{self, Io};
+use crate::journal::Journal;
+use crate::link::{Link, LinkOptions};
+use crate::{counting, gpio, panel, press, systemd};
+
+/// Runs the bay until `shutdown` (or a fatal journal error, returned).
+pub async fn run(c: EdgeConfig, shutdown: CancellationToken) -> anyhow::Result<()> {
+    log::info!(
+        "bay {}: counting {:?} across {:?}, broker {:?}, journal {}",
+        c.bay,
+        c.counting.source,
+        c.counting.counter.line,
+        c.mqtt,
+        c.journal.display()
+    );
+    let journal = Journal::open(&c.journal)
+        .await
+        .with_context(|| format!("journal {}", c.journal.display()))?;
+    let gpio = gpio::open(&c.gpio)?;
+    let (link, inbound, link_task) = Link::start(
+        &LinkOptions {
+            bay: c.bay.clone(),
+            host: c.mqtt.host.clone(),
+            port: c.mqtt.port,
+            username: c.mqtt.username.clone(),
+            password: c.mqtt.password.clone(),
+        },
+        shutdown.clone(),
+    );
+    let (inputs_tx, inputs) = mpsc::channel(256);
+    let (health_tx, health) = watch::channel(Health::default());
+    let (shown, shown_rx) = watch::channel(BayState::idle(Utc::now()));
+    let counting = counting::spawn(
+        c.counting.clone(),
+        inputs_tx.clone(),
+        health_tx,
+        shutdown.clone(),
+    )
+    .context("cannot start the counting thread")?;
+    let panel = tokio::spawn(panel::run(
+        gpio,
+        Duration::from_millis(c.gpio.debounce_ms),
+        shown_rx.clone(),
+        inputs_tx.clone(),
+        shutdown.clone(),
+    ));
+    let socket = {
+        let (path, inputs, shutdown) = (c.socket.clone(), inputs_tx.clone(), shutdown.clone());
+        tokio::spawn(async move {
+            if let Err(e) = press::serve(&path, inputs, shown_rx, shutdown).await {
+                log::error!("{e}; `baycount-edge press` will not reach this edge");
+            }
+        })
+    };
+    drop(inputs_tx);
+    systemd::ready();
+    let io = Io {
+        link,
+        inbound,
+        journal: journal.clone(),
+        inputs,
+        health,
+        shown,
+    };
+    let result = daemon::run(io, shutdown.clone()).await;
+    systemd::stopping();
+    shutdown.cancel();
+    let _ = panel.await;
+    let _ = socket.await;
+    let _ = link_task.await;
+    // The counting thread notices the shutdown within a frame wait (200 ms).
+    let _ = tokio::task::spawn_blocking(move || counting.join()).await;
+    journal.close().await;
+    log::info!("bay {}: stopped", c.bay);
+    result.context("the bay's journal failed")
+}

@@ -1,0 +1,359 @@
+//! The edge's settings for `run`: a TOML file (see `edge.example.toml`), overridden by flags.
+//! Unknown keys are an error that names the key.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use baycount_protocol::BayId;
+use baycount_protocol::mqtt_url::{MqttUrl, MqttUrlError};
+use serde::Deserialize;
+
+use crate::camera::SourceSpec;
+use crate::counter::{Anchor, CounterConfig, Line};
+use crate::counting::CountingOptions;
+use crate::detector::runtime::RuntimeKind;
+use crate::detector::{DetectorOptions, ModelChoice};
+use crate::gpio::{Backend, GpioConfig};
+
+/// The broker unless told otherwise: the relay's embedded one on this machine.
+pub const DEFAULT_MQTT: &str = "mqtt://127.0.0.1:1883";
+
+/// Why the settings cannot be used. Each says what to change.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("config file {path} is not valid: {message}")]
+    Parse { path: PathBuf, message: String },
+    #[error("no bay: set `bay` in the config file or give --bay")]
+    NoBay,
+    #[error("invalid bay: {0}")]
+    Bay(String),
+    #[error("no camera: set `source` in [camera] or give --source")]
+    NoSource,
+    #[error("invalid {what}: {reason}")]
+    Invalid { what: &'static str, reason: String },
+    #[error(transparent)]
+    Mqtt(#[from] MqttUrlError),
+}
+
+fn invalid(what: &'static str, reason: impl ToString) -> ConfigError {
+    ConfigError::Invalid {
+        what,
+        reason: reason.to_string(),
+    }
+}
+
+/// The config file, as written.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileConfig {
+    pub bay: Option<String>,
+    pub mqtt: Option<String>,
+    pub journal: Option<PathBuf>,
+    pub socket: Option<PathBuf>,
+    #[serde(default)]
+    pub camera: CameraSection,
+    #[serde(default)]
+    pub detector: DetectorSection,
+    #[serde(default)]
+    pub counting: CountingSection,
+    #[serde(default)]
+    pub gpio: GpioConfig,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CameraSection {
+    pub source: Option<String>,
+    pub stall_seconds: f64,
+    pub realtime: bool,
+    #[serde(rename = "loop")]
+    pub looped: bool,
+}
+
+impl Default for CameraSection {
+    fn default() -> Self {
+        Self {
+            source: None,
+            stall_seconds: 10.0,
+            realtime: true,
+            looped: false,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DetectorSection {
+    pub model: Option<String>,
+    pub labels: Option<PathBuf>,
+    pub classes: Vec<String>,
+    pub score: f32,
+    pub threads: Option<usize>,
+    pub runtime: Option<String>,
+}
+
+impl Default for DetectorSection {
+    fn default() -> Self {
+        Self {
+            model: None,
+            labels: None,
+            classes: vec![],
+            score: 0.2,
+            threads: None,
+            runtime: None,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CountingSection {
+    pub line: Option<String>,
+    pub anchor: String,
+    pub band: f32,
+}
+
+impl Default for CountingSection {
+    fn default() -> Self {
+        Self {
+            line: None,
+            anchor: "bottom-center".into(),
+            band: 0.01,
+        }
+    }
+}
+
+/// Flags that override the file.
+#[derive(Debug, Default, Clone)]
+pub struct Overrides {
+    pub bay: Option<String>,
+    pub mqtt: Option<String>,
+    pub source: Option<String>,
+    pub model: Option<String>,
+    pub labels: Option<PathBuf>,
+    pub line: Option<String>,
+    pub classes: Vec<String>,
+    pub gpio: Option<Backend>,
+    pub journal: Option<PathBuf>,
+    pub socket: Option<PathBuf>,
+    pub no_realtime: bool,
+    pub looped: bool,
+}
+
+/// The settings the edge runs with.
+#[derive(Debug, Clone)]
+pub struct EdgeConfig {
+    pub bay: BayId,
+    pub mqtt: MqttUrl,
+    pub journal: PathBuf,
+    pub socket: PathBuf,
+    pub counting: CountingOptions,
+    pub gpio: GpioConfig,
+}
+
+/// The counting line when none is configured: a horizontal line across the middle.
+pub const DEFAULT_LINE: &str = "0,0.5,1,0.5";
+
+impl EdgeConfig {
+    /// Reads the file (if any) and applies the flags.
+    pub fn load(path: Option<&Path>, o: Overrides) -> Result<Self, ConfigError> {
+        let file = match path {
+            Some(path) => {
+                let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+                    path: path.to_owned(),
+                    source,
+                })?;
+                toml::from_str::<FileConfig>(&text).map_err(|e| ConfigError::Parse {
+                    path: path.to_owned(),
+                    message: e.to_string(),
+                })?
+            }
+            None => FileConfig::default(),
+        };
+        Self::resolve(file, o)
+    }
+
+    fn resolve(f: FileConfig, o: Overrides) -> Result<Self, ConfigError> {
+        let bay = o.bay.or(f.bay).ok_or(ConfigError::NoBay)?;
+        let bay = BayId::parse(&bay).map_err(|e| ConfigError::Bay(e.to_string()))?;
+        let mut mqtt = MqttUrl::parse(o.mqtt.or(f.mqtt).as_deref().unwrap_or(DEFAULT_MQTT))?;
+        if let Ok(password) = std::env::var("BAYCOUNT_MQTT_PASSWORD") {
+            mqtt.password = Some(password);
+        }
+        let source: SourceSpec = o
+            .source
+            .or(f.camera.source)
+            .ok_or(ConfigError::NoSource)?
+            .parse()
+            .map_err(|e| invalid("camera source", e))?;
+        let d = f.detector;
+        let model = match o.model.or(d.model) {
+            Some(m) => m.parse().unwrap_or(ModelChoice::Default),
+            None if source == SourceSpec::Synthetic => ModelChoice::Blob,
+            None => ModelChoice::Default,
+        };
+        let runtime = match d.runtime {
+            Some(r) => r
+                .parse::<RuntimeKind>()
+                .map_err(|e| invalid("runtime", e))?,
+            None => RuntimeKind::default(),
+        };
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get().min(4));
+        let detector = DetectorOptions {
+            model,
+            labels: o.labels.or(d.labels),
+            classes: if o.classes.is_empty() {
+                d.classes
+            } else {
+                o.classes
+            },
+            score_threshold: d.score,
+            iou_threshold: 0.5,
+            threads: d.threads.unwrap_or(cores).max(1),
+            runtime,
+        };
+        let c = f.counting;
+        let line: Line = o
+            .line
+            .or(c.line)
+            .as_deref()
+            .unwrap_or(DEFAULT_LINE)
+            .parse()
+            .map_err(|e| invalid("counting line", e))?;
+        let mut counter = CounterConfig::new(line);
+        counter.anchor = c
+            .anchor
+            .parse::<Anchor>()
+            .map_err(|e| invalid("anchor", e))?;
+        if !(0.0..0.2).contains(&c.band) {
+            return Err(invalid(
+                "band",
+                format!("{} is not between 0 and 0.2", c.band),
+            ));
+        }
+        counter.band = c.band;
+        if !(f.camera.stall_seconds > 0.0 && f.camera.stall_seconds <= 3600.0) {
+            return Err(invalid(
+                "stall_seconds",
+                format!("{} is not between 0 and 3600", f.camera.stall_seconds),
+            ));
+        }
+        let mut gpio = f.gpio;
+        if let Some(b) = o.gpio {
+            gpio.backend = b;
+        }
+        let state_dir = std::env::var_os("STATE_DIRECTORY").map(PathBuf::from);
+        let journal = o.journal.or(f.journal).unwrap_or_else(|| match state_dir {
+            Some(d) => d.join(format!("journal-{bay}.db")),
+            None => PathBuf::from(format!("baycount-edge-{bay}.db")),
+        });
+        let socket = o
+            .socket
+            .or(f.socket)
+            .unwrap_or_else(|| default_socket(&bay));
+        Ok(Self {
+            counting: CountingOptions {
+                source,
+                detector,
+                counter,
+                realtime: f.camera.realtime && !o.no_realtime,
+                looped: f.camera.looped || o.looped,
+                stall: Duration::from_secs_f64(f.camera.stall_seconds),
+            },
+            bay,
+            mqtt,
+            journal,
+            socket,
+            gpio,
+        })
+    }
+}
+
+/// Where the running edge of `bay` listens for `baycount-edge press`: systemd's
+/// `RuntimeDirectory`, else `/run/baycount` if it exists, else the user's runtime directory.
+pub fn default_socket(bay: &BayId) -> PathBuf {
+    let name = format!("edge-{bay}.sock");
+    let run = Path::new("/run/baycount");
+    if let Some(d) = std::env::var_os("RUNTIME_DIRECTORY") {
+        PathBuf::from(d).join(name)
+    } else if run.is_dir() {
+        run.join(name)
+    } else if let Some(d) = std::env::var_os("XDG_RUNTIME_DIR") {
+        PathBuf::from(d).join(name)
+    } else {
+        std::env::temp_dir().join(format!("baycount-{name}"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<EdgeConfig, ConfigError> {
+        let f: FileConfig = toml::from_str(text).map_err(|e| ConfigError::Parse {
+            path: "edge.toml".into(),
+            message: e.to_string(),
+        })?;
+        EdgeConfig::resolve(f, Overrides::default())
+    }
+
+    #[test]
+    fn the_example_config_is_valid() {
+        let text = include_str!("../edge.example.toml");
+        let c = parse(text).expect("example parses");
+        assert_eq!(c.bay.as_str(), "bay-1");
+        assert_eq!(c.gpio.backend, Backend::Sim);
+        assert!(c.counting.realtime);
+    }
+
+    #[test]
+    fn unknown_keys_are_named() {
+        let e = parse("bay = \"b\"\n[camera]\nsource = \"synthetic\"\nfps = 3\n").expect_err("fps");
+        assert!(e.to_string().contains("fps"), "{e}");
+        let e = parse("bay = \"b\"\nbroker = \"x\"\n").expect_err("broker");
+        assert!(e.to_string().contains("broker"), "{e}");
+    }
+
+    #[test]
+    fn flags_override_the_file_and_bad_values_are_explained() {
+        let f: FileConfig = toml::from_str(
+            "bay = \"bay-1\"\n[camera]\nsource = \"synthetic\"\n[counting]\nline = \"0,0.5,1,0.5\"\n",
+        )
+        .expect("toml");
+        let c = EdgeConfig::resolve(
+            f,
+            Overrides {
+                bay: Some("bay-9".into()),
+                line: Some("0.5,0,0.5,1".into()),
+                gpio: Some(Backend::Cdev),
+                no_realtime: true,
+                looped: true,
+                ..Overrides::default()
+            },
+        )
+        .expect("valid");
+        assert_eq!(c.bay.as_str(), "bay-9");
+        assert_eq!(c.gpio.backend, Backend::Cdev);
+        assert!(!c.counting.realtime && c.counting.looped);
+        assert_eq!(c.counting.detector.model, ModelChoice::Blob);
+        assert!(matches!(
+            parse("[camera]\nsource = \"synthetic\"\n"),
+            Err(ConfigError::NoBay)
+        ));
+        assert!(matches!(parse("bay = \"b\"\n"), Err(ConfigError::NoSource)));
+        for bad in [
+            "bay = \"b c\"\n[camera]\nsource = \"synthetic\"\n",
+            "bay = \"b\"\nmqtt = \"http://x\"\n[camera]\nsource = \"synthetic\"\n",
+            "bay = \"b\"\n[camera]\nsource = \"synthetic\"\n[counting]\nline = \"1,2\"\n",
+            "bay = \"b\"\n[camera]\nsource = \"synthetic\"\nstall_seconds = 0\n",
+            "bay = \"b\"\n[camera]\nsource = \"synthetic\"\n[gpio]\nbackend = \"gpiod\"\n",
+        ] {
+            assert!(parse(bad).is_err(), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,267 @@
+//! The counting pipeline on its own thread for the bay's loop: frames from the camera through
+//! detector, tracker and counter; crossings to the loop; the camera's and detector's health
+//! (with fps) to the state; the systemd watchdog fed only while frames are being processed.
+
+use std::time::{Duration, Instant};
+
+use baycount_protocol::{Health, HealthLevel};
+use tokio::sync::{mpsc, watch};
+use tokio_util::sync::CancellationToken;
+
+use crate::camera::{self, OpenOptions, SourceSpec};
+use crate::capture::{Capture, Next, Policy};
+use crate::counter::CounterConfig;
+use crate::daemon::Input;
+use crate::detector::{self, DetectorOptions};
+use crate::pipeline::Pipeline;
+use crate::systemd;
+use crate::tracker::TrackerConfig;
+
+/// What to count and from where.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CountingOptions {
+    pub source: SourceSpec,
+    pub detector: DetectorOptions,
+    pub counter: CounterConfig,
+    /// Play files at their own frame rate (like a camera); otherwise as fast as the pipeline goes.
+    pub realtime: bool,
+    /// Play a file again when it ends (demos).
+    pub looped: bool,
+    /// A camera with no frame for this long is reported down and reopened.
+    pub stall: Duration,
+}
+
+/// Health is published at most this often (besides level changes).
+const REPORT_EVERY: Duration = Duration::from_secs(1);
+/// Longest wait before trying a failed detector or camera again.
+const MAX_BACKOFF: Duration = Duration::from_secs(30);
+
+/// Starts the pipeline thread. It ends at `shutdown` or when the loop stops taking crossings.
+pub fn spawn(
+    o: CountingOptions,
+    inputs: mpsc::Sender<Input>,
+    health: watch::Sender<Health>,
+    shutdown: CancellationToken,
+) -> std::io::Result<std::thread::JoinHandle<()>> {
+    std::thread::Builder::new()
+        .name("counting".into())
+        .spawn(move || run(&o, &inputs, &health, &shutdown))
+}
+
+fn report(health: &watch::Sender<Health>, f: impl FnOnce(&mut Health)) {
+    health.send_modify(f);
+}
+
+/// Sleeps up to `d`, waking early for a shutdown; false if shutting down.
+fn pause(d: Duration, shutdown: &CancellationToken) -> bool {
+    let end = Instant::now() + d;
+    while Instant::now() < end {
+        if shutdown.is_cancelled() {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(50).min(end - Instant::now()));
+    }
+    !shutdown.is_cancelled()
+}
+
+fn run(
+    o: &CountingOptions,
+    inputs: &mpsc::Sender<Input>,
+    health: &watch::Sender<Health>,
+    shutdown: &CancellationToken,
+) {
+    let mut backoff = Duration::from_secs(1);
+    let retry = |what: &str, backoff: &mut Duration| {
+        log::warn!("{what}; trying again in {:.0} s", backoff.as_secs_f64());
+        let go_on = pause(*backoff, shutdown);
+        *backoff = (*backoff * 2).min(MAX_BACKOFF);
+        go_on
+    };
+    while !shutdown.is_cancelled() {
+        let detector = match detector::build(&o.detector) {
+            Ok(d) => d,
+            Err(e) => {
+                let detail = format!("detector: {e}");
+                report(health, |h| {
+                    h.detector = HealthLevel::Down;
+                    h.detail = Some(detail.clone());
+                });
+                if retry(&detail, &mut backoff) {
+                    continue;
+                }
+                return;
+            }
+        };
+        log::info!("detector: {}", detector.describe());
+        let (width, height) = detector.input_size();
+        let spec = o.source.clone();
+        let open = OpenOptions {
+            width,
+            height,
+            realtime: o.realtime,
+        };
+        let file = matches!(o.source, SourceSpec::File(_));
+        let policy = if o.realtime {
+            Policy::Newest
+        } else {
+            Policy::EveryFrame
+        };
+        // Cameras are reopened when they fail; files only when looping.
+        let reopen = match (file, o.looped) {
+            (true, false) => None,
+            (true, true) => Some(Duration::from_millis(10)),
+            (false, _) => Some(Duration::from_secs(1)),
+        };
+        let capture =
+            match Capture::start(Box::new(move || camera::open(&spec, &open)), policy, reopen) {
+                Ok(c) => c,
+                Err(e) => {
+                    let detail = format!("camera: {e}");
+                    report(health, |h| {
+                        h.camera = HealthLevel::Down;
+                        h.detector = HealthLevel::Ok;
+                        h.detail = Some(detail.clone());
+                    });
+                    if retry(&detail, &mut backoff) {
+                        continue;
+                    }
+                    return;
+                }
+            };
+        let pipeline = Pipeline::new(detector, TrackerConfig::default(), o.counter.clone());
+        match count(o, capture, pipeline, inputs, health, shutdown) {
+            Stop::Shutdown => return,
+            Stop::Again(detail) => {
+                report(health, |h| {
+                    h.camera = HealthLevel::Down;
+                    h.detail = Some(detail.clone());
+                });
+                if !retry(&detail, &mut backoff) {
+                    return;
+                }
+            }
+            Stop::Ended => {
+                report(health, |h| {
+                    h.camera = HealthLevel::Down;
+                    h.fps = 0.0;
+                    h.detail = Some("the footage ended (use --loop to repeat it)".into());
+                });
+                log::warn!("the footage ended; the bay stays up without counting");
+                shutdown_wait(shutdown);
+                return;
+            }
+        }
+    }
+}
+
+fn shutdown_wait(shutdown: &CancellationToken) {
+    while pause(Duration::from_secs(3600), shutdown) {}
+}
+
+enum Stop {
+    Shutdown,
+    Ended,
+    /// Start the camera again.
+    Again(String),
+}
+
+fn count(
+    o: &CountingOptions,
+    capture: Capture,
+    mut pipeline: Pipeline,
+    inputs: &mpsc::Sender<Input>,
+    health: &watch::Sender<Health>,
+    shutdown: &CancellationToken,
+) -> Stop {
+    let mut window_start = Instant::now();
+    let mut window_frames = 0u32;
+    let mut last_frame = Instant::now();
+    let mut last_report = Instant::now() - REPORT_EVERY;
+    let mut detector_error: Option<String> = None;
+    loop {
+        if shutdown.is_cancelled() {
+            return Stop::Shutdown;
+        }
+        match capture.next_within(Duration::from_millis(200)) {
+            Ok(Next::Frame(frame)) => {
+                last_frame = Instant::now();
+                window_frames += 1;
+                match pipeline.process(&frame) {
+                    Ok(crossings) => {
+                        detector_error = None;
+                        for c in crossings {
+                            log::debug!(
+                                "crossing: track {} {} at {:.2} s",
+                                c.track,
+                                c.direction.as_str(),
+                                c.time
+                            );
+                            let input = Input::Crossing {
+                                direction: c.direction,
+                                track: c.track,
+                            };
+                            if inputs.blocking_send(input).is_err() {
+                                return Stop::Shutdown;
+                            }
+                        }
+                        systemd::watchdog();
+                    }
+                    Err(e) => {
+                        if detector_error.is_none() {
+                            log::error!("detector: {e}");
+                        }
+                        detector_error = Some(e.to_string());
+                    }
+                }
+            }
+            Ok(Next::Waiting) => {}
+            Ok(Next::Ended) => return Stop::Ended,
+            Err(e) => return Stop::Again(format!("camera: {e}")),
+        }
+        let stalled = last_frame.elapsed() >= o.stall;
+        if stalled && capture.health().connected {
+            return Stop::Again(format!(
+                "camera: no frame for {:.0} s",
+                o.stall.as_secs_f64()
+            ));
+        }
+        if last_report.elapsed() < REPORT_EVERY {
+            continue;
+        }
+        let secs = window_start.elapsed().as_secs_f64();
+        let fps = if secs > 0.0 {
+            (window_frames as f64 / secs) as f32
+        } else {
+            0.0
+        };
+        window_start = Instant::now();
+        window_frames = 0;
+        last_report = Instant::now();
+        let cam = capture.health();
+        let (camera, camera_detail) = if cam.connected && !stalled {
+            (HealthLevel::Ok, None)
+        } else {
+            (
+                HealthLevel::Down,
+                Some(format!(
+                    "camera: {}",
+                    cam.last_error.as_deref().unwrap_or("no frames")
+                )),
+            )
+        };
+        let detector_level = if detector_error.is_some() {
+            HealthLevel::Down
+        } else {
+            HealthLevel::Ok
+        };
+        let detail =
+            camera_detail.or_else(|| detector_error.as_ref().map(|e| format!("detector: {e}")));
+        let fps = (fps * 10.0).round() / 10.0;
+        report(health, |h| {
+            h.camera = camera;
+            h.detector = detector_level;
+            h.fps = fps;
+            h.detail = detail;
+        });
+    }
+}
