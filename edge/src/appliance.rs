@@ -26,7 +26,7 @@ pub async fn run(c: EdgeConfig, shutdown: CancellationToken) -> anyhow::Result<(
         c.mqtt,
         c.journal.display()
     );
-    let journal = Journal::open(&c.journal)
+    let journal = Journal::open_limited(&c.journal, c.journal_max_bytes)
         .await
         .with_context(|| format!("journal {}", c.journal.display()))?;
     let gpio = gpio::open(&c.gpio)?;

@@ -54,6 +54,7 @@ pub struct FileConfig {
     pub bay: Option<String>,
     pub mqtt: Option<String>,
     pub journal: Option<PathBuf>,
+    pub journal_max_mb: Option<u64>,
     pub socket: Option<PathBuf>,
     #[serde(default)]
     pub camera: CameraSection,
@@ -151,6 +152,8 @@ pub struct EdgeConfig {
     pub bay: BayId,
     pub mqtt: MqttUrl,
     pub journal: PathBuf,
+    /// The journal's size limit; past it, counts wait in memory and the bay shows a fault.
+    pub journal_max_bytes: u64,
     pub socket: PathBuf,
     pub counting: CountingOptions,
     pub gpio: GpioConfig,
@@ -268,6 +271,7 @@ impl EdgeConfig {
             bay,
             mqtt,
             journal,
+            journal_max_bytes: journal_max_mb << 20,
             socket,
             gpio,
         })

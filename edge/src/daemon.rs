@@ -72,9 +72,41 @@ fn log_events(bay: &BayId, plate: Option<&Plate>, events: &[Event]) {
     }
 }
 
+fn publish(link: &Link, events: &[Event]) {
+    for e in events {
+        if let Err(e) = link.event(e) {
+            log::debug!("event not sent now, it will be re-sent: {e}");
+        }
+    }
+}
+
+/// Journals `new` events after any still waiting, then publishes them. With the journal full
+/// they wait in memory (a fault the lamps and the state show) and are retried on every turn of
+/// the loop; returns whether they wait.
+async fn persist(
+    journal: &Journal,
+    link: &Link,
+    waiting: &mut Vec<Event>,
+    new: Vec<Event>,
+) -> Result<bool, JournalError> {
+    waiting.extend(new);
+    if waiting.is_empty() {
+        return Ok(false);
+    }
+    match journal.append(waiting).await {
+        Ok(()) => {
+            publish(link, waiting);
+            waiting.clear();
+            Ok(false)
+        }
+        Err(JournalError::Full) => Ok(true),
+        Err(e) => Err(e),
+    }
+}
+
 /// Runs until `shutdown` or until the inputs and the link both end. A journal that cannot be
-/// written stops the loop with its error (systemd restarts the service; nothing is published
-/// that is not journaled).
+/// written for another reason than a full disk stops the loop with its error (systemd restarts
+/// the service); nothing is published that is not journaled.
 pub async fn run(mut io: Io, shutdown: CancellationToken) -> Result<(), JournalError> {
     let journal = &io.journal;
     let link = &io.link;
@@ -84,14 +116,10 @@ pub async fn run(mut io: Io, shutdown: CancellationToken) -> Result<(), JournalE
     let mut health = io.health.borrow().clone();
     let mut pipeline_gone = false;
     let mut tick = tokio::time::interval(STATE_EVERY);
-    let publish = |events: &[Event]| {
-        for e in events {
-            if let Err(e) = link.event(e) {
-                log::debug!("event not sent now, it will be re-sent: {e}");
-            }
-        }
-    };
+    let mut waiting: Vec<Event> = Vec::new();
+    let mut journal_full = false;
     loop {
+        let mut new: Vec<Event> = Vec::new();
         tokio::select! {
             _ = shutdown.cancelled() => break,
             _ = tick.tick() => {}
@@ -115,22 +143,27 @@ pub async fn run(mut io: Io, shutdown: CancellationToken) -> Result<(), JournalE
                 None => break,
                 Some(Inbound::Connected | Inbound::RelayOnline) => {
                     link_up = true;
-                    publish(&journal.unconfirmed(&stored).await?);
+                    publish(link, &journal.unconfirmed(&stored).await?);
                 }
                 Some(Inbound::Disconnected) => link_up = false,
                 Some(Inbound::Stored(s)) => {
-                    journal.confirm(&s).await?;
+                    match journal.confirm(&s).await {
+                        Ok(_) | Err(JournalError::Full) => {}
+                        Err(e) => return Err(e),
+                    }
                     stored = s;
                 }
                 Some(Inbound::Command(cmd)) => {
                     let plate = session.state().plate.clone();
                     let (ack, events) = session.command(&cmd, Utc::now());
-                    journal.append(&events).await?;
                     log_events(link.bay(), plate.as_ref(), &events);
+                    journal_full = persist(journal, link, &mut waiting, events).await?;
                     if let (true, Action::Assign { plate }) = (ack.ok, &cmd.action) {
-                        journal.set_assigned_plate(plate.as_ref()).await?;
+                        match journal.set_assigned_plate(plate.as_ref()).await {
+                            Ok(()) | Err(JournalError::Full) => {}
+                            Err(e) => return Err(e),
+                        }
                     }
-                    publish(&events);
                     if let Err(e) = link.ack(&ack) {
                         log::warn!("cannot send the ack of command {}: {e}", cmd.id);
                     }
@@ -145,18 +178,36 @@ pub async fn run(mut io: Io, shutdown: CancellationToken) -> Result<(), JournalE
                     }
                     Some(Input::Press) => session.press(Utc::now()),
                 };
-                journal.append(&events).await?;
                 log_events(link.bay(), plate.as_ref(), &events);
-                publish(&events);
+                new = events;
+            }
+        }
+        if !new.is_empty() || !waiting.is_empty() {
+            let was_full = journal_full;
+            journal_full = persist(journal, link, &mut waiting, new).await?;
+            match (was_full, journal_full) {
+                (false, true) => {
+                    log::error!("the journal is full; counts wait in memory until it has room")
+                }
+                (true, false) => log::info!("the journal has room again; waiting counts written"),
+                _ => {}
             }
         }
         let mut state = session.state().clone();
-        let fault = health.camera == HealthLevel::Down || health.detector == HealthLevel::Down;
+        let fault = journal_full
+            || health.camera == HealthLevel::Down
+            || health.detector == HealthLevel::Down;
         state.health = Health {
-            journal_backlog: journal.backlog().await?,
+            journal_backlog: journal.backlog().await? + waiting.len() as u64,
             lamps: Some(lamps::modes(state.phase, link_up, fault)),
             ..health.clone()
         };
+        if journal_full {
+            state.health.detail = Some(format!(
+                "journal full: {} counts wait in memory; free space on the edge's disk",
+                waiting.len()
+            ));
+        }
         state.at = Utc::now();
         if let Err(e) = link.state(&state) {
             log::debug!("state not sent now: {e}");

@@ -53,7 +53,34 @@ CREATE TABLE IF NOT EXISTS settings (
     key   TEXT PRIMARY KEY,
     value TEXT NOT NULL
 ) WITHOUT ROWID;
+-- Sessions the relay has stored in full, kept as totals after their events are forgotten:
+-- the bay's own record of what it counted (the newest FINISHED_KEPT).
+CREATE TABLE IF NOT EXISTS finished (
+    session TEXT PRIMARY KEY,
+    plate   TEXT NOT NULL,
+    count   INTEGER NOT NULL,
+    out     INTEGER NOT NULL,
+    started_at TEXT NOT NULL,
+    stopped_at TEXT NOT NULL
+) WITHOUT ROWID;
 ";
+
+/// How many finished sessions' totals the journal keeps.
+pub const FINISHED_KEPT: i64 = 1000;
+
+/// The journal's size limit unless told otherwise.
+pub const DEFAULT_MAX_BYTES: u64 = 64 << 20;
+
+/// A session the relay stored in full, as the edge counted it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Finished {
+    pub session: SessionId,
+    pub plate: String,
+    pub count: u64,
+    pub out: u64,
+    pub started_at: String,
+    pub stopped_at: String,
+}
 
 /// The journal file.
 #[derive(Debug, Clone)]
@@ -62,7 +89,14 @@ pub struct Journal {
 }
 
 impl Journal {
+    /// Opens (or creates) the journal, limited to [`DEFAULT_MAX_BYTES`].
     pub async fn open(path: &Path) -> Result<Self, JournalError> {
+        Self::open_limited(path, DEFAULT_MAX_BYTES).await
+    }
+
+    /// Opens the journal, refusing to grow past `max_bytes` (writes then fail with
+    /// [`JournalError::Full`], as on a full disk).
+    pub async fn open_limited(path: &Path, max_bytes: u64) -> Result<Self, JournalError> {
         let err = |source| JournalError::Open {
             path: path.display().to_string(),
             source,
@@ -72,6 +106,7 @@ impl Journal {
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Full)
+            .pragma("max_page_count", (max_bytes / 4096).max(16).to_string())
             .busy_timeout(Duration::from_secs(5));
         let pool = SqlitePoolOptions::new()
             .max_connections(1)
@@ -208,14 +243,63 @@ impl Journal {
                     .fetch_optional(&self.pool)
                     .await?;
             if closed_at.is_some_and(|last| last as u64 <= upto) {
+                let mut tx = self.pool.begin().await?;
+                sqlx::query(
+                    "INSERT OR IGNORE INTO finished (session, plate, count, out, started_at, stopped_at)
+                     SELECT s.session, json_extract(s.payload, '$.plate'),
+                            json_extract(e.payload, '$.count'), json_extract(e.payload, '$.out'),
+                            json_extract(s.payload, '$.at'), json_extract(e.payload, '$.at')
+                     FROM events s JOIN events e ON e.session = s.session
+                     WHERE s.session = ? AND s.kind = 'started' AND e.kind = 'stopped'",
+                )
+                .bind(&id)
+                .execute(&mut *tx)
+                .await?;
                 removed += sqlx::query("DELETE FROM events WHERE session = ?")
                     .bind(&id)
-                    .execute(&self.pool)
+                    .execute(&mut *tx)
                     .await?
                     .rows_affected();
+                sqlx::query(
+                    "DELETE FROM finished WHERE session NOT IN
+                     (SELECT session FROM finished ORDER BY stopped_at DESC LIMIT ?)",
+                )
+                .bind(FINISHED_KEPT)
+                .execute(&mut *tx)
+                .await?;
+                tx.commit().await?;
             }
         }
         Ok(removed)
+    }
+
+    /// Totals of the sessions the relay stored in full, newest first.
+    pub async fn finished(&self) -> Result<Vec<Finished>, JournalError> {
+        let rows = sqlx::query(
+            "SELECT session, plate, count, out, started_at, stopped_at FROM finished ORDER BY stopped_at DESC",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                let id: String = r.try_get("session")?;
+                Ok(Finished {
+                    session: id
+                        .parse()
+                        .map_err(|_| JournalError::Corrupt(format!("session id {id:?}")))?,
+                    plate: r.try_get("plate")?,
+                    count: r.try_get::<i64, _>("count")? as u64,
+                    out: r.try_get::<i64, _>("out")? as u64,
+                    started_at: r.try_get("started_at")?,
+                    stopped_at: r.try_get("stopped_at")?,
+                })
+            })
+            .collect()
+    }
+
+    /// Every event still held (sessions not yet stored in full by the relay), in order.
+    pub async fn held(&self) -> Result<Vec<Event>, JournalError> {
+        self.events().await
     }
 
     /// Events written and not yet forgotten.
@@ -337,10 +421,45 @@ mod tests {
         };
         assert_eq!(j.confirm(&all).await.expect("confirm"), 3);
         assert_eq!(j.backlog().await.expect("backlog"), 0);
+        let finished = j.finished().await.expect("finished");
+        assert_eq!(
+            finished
+                .iter()
+                .map(|f| (f.session, f.plate.as_str(), f.count, f.out))
+                .collect::<Vec<_>>(),
+            vec![(s1, "B 1 A", 1, 0)],
+            "the totals stay after the events go"
+        );
         assert_eq!(
             j.restore(Utc::now()).await.expect("restore").phase,
             Phase::Idle
         );
+    }
+
+    #[tokio::test]
+    async fn a_full_journal_is_an_error_of_its_own_and_keeps_what_it_has() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let j = Journal::open_limited(&dir.path().join("j.db"), 96 << 10)
+            .await
+            .expect("open");
+        let mut bay = BaySession::new(BayState::idle(Utc::now()));
+        let (_, evs) = bay.command(&start(SessionId::new()), Utc::now());
+        j.append(&evs).await.expect("append");
+        let mut written = 1;
+        let full = loop {
+            let e = bay
+                .crossing(Direction::In, written, Utc::now())
+                .expect("loading");
+            match j.append(&[e]).await {
+                Ok(()) => written += 1,
+                Err(e) => break e,
+            }
+            assert!(written < 100_000, "the limit never bit");
+        };
+        assert!(matches!(full, JournalError::Full), "{full}");
+        assert!(full.to_string().contains("full"), "{full}");
+        let state = j.restore(Utc::now()).await.expect("still readable");
+        assert_eq!(state.count, written - 1);
     }
 
     #[tokio::test]
