@@ -259,6 +259,15 @@ impl EdgeConfig {
             .socket
             .or(f.socket)
             .unwrap_or_else(|| default_socket(&bay));
+        let journal_max_mb = f
+            .journal_max_mb
+            .unwrap_or(crate::journal::DEFAULT_MAX_BYTES >> 20);
+        if !(1..=1 << 20).contains(&journal_max_mb) {
+            return Err(invalid(
+                "journal_max_mb",
+                format!("{journal_max_mb} is not between 1 and 1048576"),
+            ));
+        }
         Ok(Self {
             counting: CountingOptions {
                 source,
