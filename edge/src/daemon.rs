@@ -120,6 +120,8 @@ pub async fn run(mut io: Io, shutdown: CancellationToken) -> Result<(), JournalE
     let mut journal_full = false;
     loop {
         let mut new: Vec<Event> = Vec::new();
+        // Sent with the state below, health and all.
+        let mut acked = None;
         tokio::select! {
             _ = shutdown.cancelled() => break,
             _ = tick.tick() => {}
@@ -164,9 +166,7 @@ pub async fn run(mut io: Io, shutdown: CancellationToken) -> Result<(), JournalE
                             Err(e) => return Err(e),
                         }
                     }
-                    if let Err(e) = link.ack(&ack) {
-                        log::warn!("cannot send the ack of command {}: {e}", cmd.id);
-                    }
+                    acked = Some(ack);
                 }
             },
             input = io.inputs.recv() => {
@@ -209,6 +209,12 @@ pub async fn run(mut io: Io, shutdown: CancellationToken) -> Result<(), JournalE
             ));
         }
         state.at = Utc::now();
+        if let Some(mut ack) = acked {
+            ack.state = state.clone();
+            if let Err(e) = link.ack(&ack) {
+                log::warn!("cannot send the ack of command {}: {e}", ack.id);
+            }
+        }
         if let Err(e) = link.state(&state) {
             log::debug!("state not sent now: {e}");
         }

@@ -1,0 +1,441 @@
+//! The whole system: the real `baycount-edge run` binary (sim GPIO) against the real relay and
+//! a real broker, on recorded footage and on the synthetic scene, with faults: the edge
+//! SIGKILLed, the broker gone for 30 s, the relay SIGKILLed. In every case the session's stored
+//! count equals the edge journal's, with every `seq` stored once.
+
+#![allow(clippy::unwrap_used)]
+
+#[path = "../../relay/tests/common/mod.rs"]
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use baycount_edge::journal::Journal;
+use baycount_protocol::SessionId;
+use common::{Api, RelayProcess, TestRelay, Which, eventually, free_port};
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+/// The system tests each run a relay and an edge: one at a time keeps them honest on 2 cores.
+static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+fn footage() -> PathBuf {
+    PathBuf::from(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../assets/footage/vtest.avi"
+    ))
+}
+
+/// The edge binary, running `run` for bay-1 with its journal and socket in `dir`.
+struct Edge {
+    child: Option<Child>,
+    dir: PathBuf,
+    mqtt_port: u16,
+    extra: Vec<String>,
+}
+
+impl Edge {
+    fn start(dir: &Path, mqtt_port: u16, extra: &[&str]) -> Self {
+        let mut e = Self {
+            child: None,
+            dir: dir.to_owned(),
+            mqtt_port,
+            extra: extra.iter().map(|s| (*s).to_owned()).collect(),
+        };
+        e.spawn();
+        e
+    }
+
+    fn journal(&self) -> PathBuf {
+        self.dir.join("journal.db")
+    }
+
+    fn socket(&self) -> PathBuf {
+        self.dir.join("edge.sock")
+    }
+
+    fn spawn(&mut self) {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.dir.join("edge.log"))
+            .unwrap();
+        let child = Command::new(env!("CARGO_BIN_EXE_baycount-edge"))
+            .arg("run")
+            .args(["--bay", "bay-1", "--gpio", "sim"])
+            .arg("--mqtt")
+            .arg(format!("mqtt://127.0.0.1:{}", self.mqtt_port))
+            .arg("--journal")
+            .arg(self.journal())
+            .arg("--socket")
+            .arg(self.socket())
+            .args(&self.extra)
+            .env("RUST_LOG", "info")
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .unwrap();
+        self.child = Some(child);
+    }
+
+    /// SIGKILL: no goodbye, nothing flushed but what the journal already holds.
+    fn kill(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    /// SIGTERM; returns how long the edge took to exit.
+    fn terminate(&mut self) -> Duration {
+        let Some(mut c) = self.child.take() else {
+            return Duration::ZERO;
+        };
+        let t = Instant::now();
+        let _ = Command::new("kill")
+            .args(["-TERM", &c.id().to_string()])
+            .status();
+        loop {
+            if let Ok(Some(status)) = c.try_wait() {
+                assert!(
+                    status.success(),
+                    "the edge exited with {status}: {}",
+                    self.log()
+                );
+                return t.elapsed();
+            }
+            if t.elapsed() > Duration::from_secs(10) {
+                let _ = c.kill();
+                let _ = c.wait();
+                panic!(
+                    "the edge did not stop within 10 s of SIGTERM: {}",
+                    self.log()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.join("edge.log")).unwrap_or_default()
+    }
+
+    /// `baycount-edge press` against this edge's socket: its output.
+    fn press(&self) -> String {
+        let out = Command::new(env!("CARGO_BIN_EXE_baycount-edge"))
+            .args(["press", "--bay", "bay-1", "--socket"])
+            .arg(self.socket())
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "press failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+}
+
+impl Drop for Edge {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+async fn wait_online(api: &Api) {
+    api.wait_bay("bay-1", "bay online", |b| b["online"] == true)
+        .await;
+}
+
+async fn wait_count(api: &Api, at_least: u64) -> Value {
+    eventually(120, &format!("count {at_least}"), || async {
+        api.bay("bay-1")
+            .await
+            .filter(|b| b["count"].as_u64() >= Some(at_least))
+    })
+    .await
+}
+
+async fn start(api: &Api, plate: &str) -> SessionId {
+    let (status, body) = api
+        .post("/api/bays/bay-1/start", json!({"plate": plate}))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    body["session"]["id"].as_str().unwrap().parse().unwrap()
+}
+
+async fn stop(api: &Api) -> u64 {
+    let (status, body) = api.post("/api/bays/bay-1/stop", json!({})).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    body["session"]["count"].as_u64().unwrap()
+}
+
+/// The session as the relay stored it, once stopped; its events' seqs are 1..=n, each once.
+async fn stored(api: &Api, session: SessionId) -> Value {
+    let detail = eventually(20, "session stored as stopped", || async {
+        let (s, d) = api.get(&format!("/api/sessions/{session}")).await;
+        (s == StatusCode::OK && !d["stopped_at"].is_null()).then_some(d)
+    })
+    .await;
+    let seqs: Vec<u64> = detail["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["seq"].as_u64().unwrap())
+        .collect();
+    assert_eq!(
+        seqs,
+        (1..=seqs.len() as u64).collect::<Vec<_>>(),
+        "every seq stored once, none missing"
+    );
+    detail
+}
+
+/// The session's totals in the edge's journal, once the relay has confirmed all of it.
+async fn journaled(api: &Api, edge: &Edge, session: SessionId) -> (u64, u64) {
+    api.wait_bay("bay-1", "journal confirmed", |b| {
+        b["health"]["journal_backlog"] == 0
+    })
+    .await;
+    let journal = Journal::open(&edge.journal()).await.unwrap();
+    let finished = journal.finished().await.unwrap();
+    journal.close().await;
+    let f = finished
+        .iter()
+        .find(|f| f.session == session)
+        .unwrap_or_else(|| {
+            panic!(
+                "session {session} not in the journal: {finished:?}; edge log:\n{}",
+                edge.log()
+            )
+        });
+    (f.count, f.out)
+}
+
+fn synthetic() -> [&'static str; 4] {
+    ["--source", "synthetic", "--line", "0,0.5,1,0.5"]
+}
+
+#[tokio::test]
+async fn recorded_footage_start_count_stop_through_the_relay() {
+    let _serial = SERIAL.lock().await;
+    let relay = TestRelay::start(Which::Embedded).await;
+    let dir = tempfile::tempdir().unwrap();
+    let foot = format!("file:{}", footage().display());
+    let mut edge = Edge::start(
+        dir.path(),
+        relay.mqtt_port,
+        &[
+            "--source",
+            &foot,
+            "--line",
+            "0.5,0.9,0.5,0.15",
+            "--no-realtime",
+            "--loop",
+        ],
+    );
+    wait_online(&relay).await;
+    let (mut ws, _) = tokio_tungstenite::connect_async(format!("ws://{}/api/ws", relay.http))
+        .await
+        .unwrap();
+    let session = start(&relay, "KT 1234 AB").await;
+    // A count reaches the WebSocket without polling.
+    let counted = tokio::time::timeout(Duration::from_secs(120), async {
+        use futures_util::StreamExt;
+        loop {
+            let msg = ws.next().await.unwrap().unwrap();
+            let m: Value = serde_json::from_str(msg.to_text().unwrap()).unwrap();
+            if m["type"] == "count" {
+                break m;
+            }
+        }
+    })
+    .await
+    .expect("a count over the WebSocket within 120 s");
+    assert_eq!(counted["bay"]["bay"], "bay-1", "{counted}");
+    assert_eq!(
+        counted["event"]["session"],
+        session.to_string(),
+        "{counted}"
+    );
+    let bay = wait_count(&relay, 3).await;
+    assert_eq!(bay["session"], session.to_string());
+    assert_eq!(bay["health"]["camera"], "ok", "{bay}");
+    assert_eq!(bay["health"]["detector"], "ok", "{bay}");
+    assert_eq!(bay["health"]["lamps"]["green"], "on", "{bay}");
+    assert_eq!(bay["health"]["lamps"]["red"], "off", "{bay}");
+    let final_count = stop(&relay).await;
+    let detail = stored(&relay, session).await;
+    assert_eq!(detail["count"], final_count);
+    assert_eq!(detail["plate"], "KT 1234 AB");
+    let (count, _) = journaled(&relay, &edge, session).await;
+    assert_eq!(count, final_count, "history and journal agree");
+    let took = edge.terminate();
+    assert!(
+        took < Duration::from_secs(5),
+        "SIGTERM took {took:?}: {}",
+        edge.log()
+    );
+    eprintln!("e2e: {final_count} counted; SIGTERM exit in {took:?}");
+}
+
+#[tokio::test]
+async fn the_button_starts_and_stops_a_session_the_relay_shows() {
+    let _serial = SERIAL.lock().await;
+    let relay = TestRelay::start(Which::Embedded).await;
+    let dir = tempfile::tempdir().unwrap();
+    let edge = Edge::start(dir.path(), relay.mqtt_port, &synthetic());
+    wait_online(&relay).await;
+    let out = edge.press();
+    assert!(out.contains("loading"), "{out}");
+    let t = Instant::now();
+    let bay = relay
+        .wait_bay("bay-1", "loading after the press", |b| {
+            b["phase"] == "loading"
+        })
+        .await;
+    eprintln!(
+        "button: the relay showed the session {:?} after the press",
+        t.elapsed()
+    );
+    assert_eq!(bay["plate"], "UNASSIGNED");
+    assert_eq!(bay["started_by"], "button");
+    let session: SessionId = bay["session"].as_str().unwrap().parse().unwrap();
+    wait_count(&relay, 2).await;
+    let out = edge.press();
+    assert!(
+        out.contains("idle") && out.contains("stopped session"),
+        "{out}"
+    );
+    let detail = stored(&relay, session).await;
+    assert_eq!(detail["stopped_by"], "button");
+    let (count, _) = journaled(&relay, &edge, session).await;
+    assert_eq!(detail["count"], count);
+}
+
+#[tokio::test]
+async fn edge_sigkilled_mid_session_resumes_and_loses_nothing() {
+    let _serial = SERIAL.lock().await;
+    let relay = TestRelay::start(Which::Embedded).await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut edge = Edge::start(dir.path(), relay.mqtt_port, &synthetic());
+    wait_online(&relay).await;
+    let session = start(&relay, "B 9 KILL").await;
+    let before = wait_count(&relay, 2).await["count"].as_u64().unwrap();
+    edge.kill();
+    relay
+        .wait_bay("bay-1", "offline after the kill", |b| b["online"] == false)
+        .await;
+    let t = Instant::now();
+    edge.spawn();
+    let bay = relay
+        .wait_bay("bay-1", "back online, still loading", |b| {
+            b["online"] == true && b["phase"] == "loading"
+        })
+        .await;
+    eprintln!(
+        "edge SIGKILL: back online and loading {:?} after restart",
+        t.elapsed()
+    );
+    assert_eq!(
+        bay["session"],
+        session.to_string(),
+        "the same session resumed"
+    );
+    assert!(bay["count"].as_u64().unwrap() >= before, "{bay}");
+    wait_count(&relay, before + 2).await;
+    // SIGTERM leaves the session open too.
+    let took = edge.terminate();
+    assert!(took < Duration::from_secs(5), "SIGTERM took {took:?}");
+    edge.spawn();
+    let bay = relay
+        .wait_bay("bay-1", "loading after SIGTERM and restart", |b| {
+            b["online"] == true && b["phase"] == "loading"
+        })
+        .await;
+    assert_eq!(bay["session"], session.to_string());
+    let final_count = stop(&relay).await;
+    let detail = stored(&relay, session).await;
+    assert_eq!(detail["count"], final_count);
+    assert_eq!(journaled(&relay, &edge, session).await.0, final_count);
+}
+
+#[tokio::test]
+async fn broker_gone_for_30_seconds_counting_goes_on() {
+    let _serial = SERIAL.lock().await;
+    let mut relay = TestRelay::start(Which::Mosquitto).await;
+    let dir = tempfile::tempdir().unwrap();
+    let edge = Edge::start(dir.path(), relay.mqtt_port, &synthetic());
+    wait_online(&relay).await;
+    let session = start(&relay, "B 30 S").await;
+    let before = wait_count(&relay, 1).await["count"].as_u64().unwrap();
+    relay.mosquitto.as_mut().unwrap().stop();
+    tokio::time::sleep(Duration::from_secs(30)).await;
+    // The edge kept counting: its journal holds what the relay has not seen.
+    let held = {
+        let j = Journal::open(&edge.journal()).await.unwrap();
+        let held = j.held().await.unwrap();
+        j.close().await;
+        held.iter()
+            .filter(|e| e.session == session)
+            .map(|e| e.count)
+            .max()
+            .unwrap()
+    };
+    assert!(
+        held >= before + 10,
+        "counted {held} (before {before}) during the outage"
+    );
+    relay.mosquitto.as_mut().unwrap().restart();
+    let t = Instant::now();
+    wait_count(&relay, held).await;
+    eprintln!(
+        "broker gone 30 s: {} counts made meanwhile reached the relay {:?} after the broker came back",
+        held - before,
+        t.elapsed()
+    );
+    let final_count = stop(&relay).await;
+    let detail = stored(&relay, session).await;
+    assert_eq!(detail["count"], final_count);
+    assert_eq!(journaled(&relay, &edge, session).await.0, final_count);
+}
+
+#[tokio::test]
+async fn relay_sigkilled_mid_session_loses_nothing() {
+    let _serial = SERIAL.lock().await;
+    let dir = tempfile::tempdir().unwrap();
+    let http: std::net::SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
+    let mqtt = format!("127.0.0.1:{}", free_port());
+    let db = dir.path().join("history.db");
+    let broker = vec!["--mqtt-listen".to_owned(), mqtt.clone()];
+    let mut relay = RelayProcess::spawn(http, &db, &broker).await;
+    let api = Api::new(http);
+    let port: u16 = mqtt.rsplit(':').next().unwrap().parse().unwrap();
+    let edge_dir = dir.path().join("edge");
+    std::fs::create_dir_all(&edge_dir).unwrap();
+    let edge = Edge::start(&edge_dir, port, &synthetic());
+    wait_online(&api).await;
+    let session = start(&api, "B 1 RELAY").await;
+    let before = wait_count(&api, 2).await["count"].as_u64().unwrap();
+    relay.kill();
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    let t = Instant::now();
+    let _relay = RelayProcess::spawn(http, &db, &broker).await;
+    let bay = api
+        .wait_bay("bay-1", "edge back with the relay", |b| {
+            b["online"] == true && b["count"].as_u64() > Some(before + 1)
+        })
+        .await;
+    eprintln!(
+        "relay SIGKILL: bay back online with count {} {:?} after the relay restarted",
+        bay["count"],
+        t.elapsed()
+    );
+    assert_eq!(bay["session"], session.to_string());
+    let final_count = stop(&api).await;
+    let detail = stored(&api, session).await;
+    assert_eq!(detail["count"], final_count);
+    assert_eq!(journaled(&api, &edge, session).await.0, final_count);
+}
