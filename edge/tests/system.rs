@@ -13,7 +13,9 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use baycount_edge::journal::Journal;
-use baycount_protocol::SessionId;
+use baycount_protocol::{
+    Ack, Action, Actor, ActorKind, Command as Cmd, CommandId, Phase, Plate, SessionId, encode,
+};
 use common::{Api, RelayProcess, TestRelay, Which, eventually, free_port};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
@@ -34,16 +36,22 @@ struct Edge {
     dir: PathBuf,
     mqtt_port: u16,
     extra: Vec<String>,
+    env: Vec<(String, PathBuf)>,
 }
 
 impl Edge {
-    fn start(dir: &Path, mqtt_port: u16, extra: &[&str]) -> Self {
-        let mut e = Self {
+    fn new(dir: &Path, mqtt_port: u16, extra: &[&str]) -> Self {
+        Self {
             child: None,
             dir: dir.to_owned(),
             mqtt_port,
             extra: extra.iter().map(|s| (*s).to_owned()).collect(),
-        };
+            env: vec![],
+        }
+    }
+
+    fn start(dir: &Path, mqtt_port: u16, extra: &[&str]) -> Self {
+        let mut e = Self::new(dir, mqtt_port, extra);
         e.spawn();
         e
     }
@@ -72,6 +80,7 @@ impl Edge {
             .arg("--socket")
             .arg(self.socket())
             .args(&self.extra)
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
             .env("RUST_LOG", "info")
             .stdout(Stdio::null())
             .stderr(log)
@@ -438,4 +447,238 @@ async fn relay_sigkilled_mid_session_loses_nothing() {
     let detail = stored(&api, session).await;
     assert_eq!(detail["count"], final_count);
     assert_eq!(journaled(&api, &edge, session).await.0, final_count);
+}
+
+/// A raw MQTT client on the bay's command and ack topics, as a second relay might be.
+async fn commander(port: u16) -> (rumqttc::AsyncClient, tokio::sync::mpsc::Receiver<Ack>) {
+    let mut opts = rumqttc::MqttOptions::new("test-commander", "127.0.0.1", port);
+    opts.set_max_packet_size(1 << 20, 1 << 20);
+    let (client, mut eventloop) = rumqttc::AsyncClient::new(opts, 64);
+    client
+        .subscribe("baycount/v1/bay-1/ack", rumqttc::QoS::AtLeastOnce)
+        .await
+        .unwrap();
+    let (tx, rx) = tokio::sync::mpsc::channel(64);
+    tokio::spawn(async move {
+        while let Ok(ev) = eventloop.poll().await {
+            if let rumqttc::Event::Incoming(rumqttc::Packet::Publish(p)) = ev
+                && let Ok(ack) = serde_json::from_slice::<Ack>(&p.payload)
+                && tx.send(ack).await.is_err()
+            {
+                break;
+            }
+        }
+    });
+    (client, rx)
+}
+
+async fn ack_of(acks: &mut tokio::sync::mpsc::Receiver<Ack>, id: CommandId) -> Ack {
+    tokio::time::timeout(Duration::from_secs(10), async {
+        loop {
+            let ack = acks.recv().await.unwrap();
+            if ack.id == id {
+                return ack;
+            }
+        }
+    })
+    .await
+    .expect("an ack within 10 s")
+}
+
+fn command(action: Action, expires_in: chrono::Duration) -> Cmd {
+    Cmd {
+        id: CommandId::new(),
+        expires_at: chrono::Utc::now() + expires_in,
+        by: Actor::new(ActorKind::Api, Some("test".into())),
+        action,
+    }
+}
+
+#[tokio::test]
+async fn a_duplicate_command_is_applied_once_and_an_expired_one_refused() {
+    let _serial = SERIAL.lock().await;
+    let relay = TestRelay::start(Which::Embedded).await;
+    let dir = tempfile::tempdir().unwrap();
+    let edge = Edge::start(dir.path(), relay.mqtt_port, &synthetic());
+    wait_online(&relay).await;
+    let (client, mut acks) = commander(relay.mqtt_port).await;
+    let session = SessionId::new();
+    let start = command(
+        Action::Start {
+            session,
+            plate: Plate::parse("B 2 TWICE").unwrap(),
+        },
+        chrono::Duration::seconds(30),
+    );
+    for _ in 0..2 {
+        client
+            .publish(
+                "baycount/v1/bay-1/cmd",
+                rumqttc::QoS::AtLeastOnce,
+                false,
+                encode(&start),
+            )
+            .await
+            .unwrap();
+        let ack = ack_of(&mut acks, start.id).await;
+        assert!(ack.ok, "{ack:?}");
+        assert_eq!(ack.state.session, Some(session));
+    }
+    let expired = command(
+        Action::Stop { session: None },
+        chrono::Duration::seconds(-1),
+    );
+    client
+        .publish(
+            "baycount/v1/bay-1/cmd",
+            rumqttc::QoS::AtLeastOnce,
+            false,
+            encode(&expired),
+        )
+        .await
+        .unwrap();
+    let ack = ack_of(&mut acks, expired.id).await;
+    assert!(!ack.ok);
+    assert!(
+        ack.reason.as_deref().unwrap_or("").contains("expired"),
+        "{ack:?}"
+    );
+    assert_eq!(
+        ack.state.phase,
+        Phase::Loading,
+        "the expired stop changed nothing"
+    );
+    wait_count(&relay, 1).await;
+    let final_count = stop(&relay).await;
+    let detail = stored(&relay, session).await;
+    let started = detail["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["kind"] == "started")
+        .count();
+    assert_eq!(started, 1, "the start delivered twice opened one session");
+    assert_eq!(journaled(&relay, &edge, session).await.0, final_count);
+}
+
+#[tokio::test]
+async fn a_stop_the_edge_cannot_take_is_reported_never_lost() {
+    let _serial = SERIAL.lock().await;
+    let relay = TestRelay::start(Which::Embedded).await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut edge = Edge::start(dir.path(), relay.mqtt_port, &synthetic());
+    wait_online(&relay).await;
+    let session = start(&relay, "B 3 HUNG").await;
+    wait_count(&relay, 1).await;
+
+    // The edge hangs (SIGSTOP): the stop is reported as not responding, and nothing pretends.
+    let pid = edge.child.as_ref().unwrap().id().to_string();
+    Command::new("kill").args(["-STOP", &pid]).status().unwrap();
+    let t = Instant::now();
+    let (status, body) = relay.post("/api/bays/bay-1/stop", json!({})).await;
+    Command::new("kill").args(["-CONT", &pid]).status().unwrap();
+    assert_eq!(status, StatusCode::GATEWAY_TIMEOUT, "{body}");
+    assert!(
+        body["error"].as_str().unwrap().contains("not responding"),
+        "{body}"
+    );
+    eprintln!("stop to a hung edge: 504 after {:?}", t.elapsed());
+    // When it wakes, the late command has expired: refused, the session goes on.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let bay = relay.bay("bay-1").await.unwrap();
+    assert_eq!(bay["phase"], "loading", "{bay}");
+    assert_eq!(bay["session"], session.to_string());
+
+    // The edge is gone (SIGKILL, its last will says offline): the stop is refused at once.
+    edge.kill();
+    relay
+        .wait_bay("bay-1", "offline", |b| b["online"] == false)
+        .await;
+    let (status, body) = relay.post("/api/bays/bay-1/stop", json!({})).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+    assert!(
+        body["error"].as_str().unwrap().contains("offline"),
+        "{body}"
+    );
+
+    // Back again: the session is still open, and the stop now lands.
+    edge.spawn();
+    relay
+        .wait_bay("bay-1", "online and loading", |b| {
+            b["online"] == true && b["phase"] == "loading"
+        })
+        .await;
+    let t = Instant::now();
+    let final_count = stop(&relay).await;
+    eprintln!("stop command to ack: {:?}", t.elapsed());
+    let detail = stored(&relay, session).await;
+    assert_eq!(detail["count"], final_count);
+    assert_eq!(journaled(&relay, &edge, session).await.0, final_count);
+}
+
+#[tokio::test]
+async fn systemd_hears_ready_and_a_watchdog_fed_only_while_frames_flow() {
+    let _serial = SERIAL.lock().await;
+    let dir = tempfile::tempdir().unwrap();
+    // Two seconds of footage, played as fast as it goes: frames flow, then stop.
+    let clip = dir.path().join("clip.mp4");
+    let made = Command::new("ffmpeg")
+        .args(["-loglevel", "error", "-f", "lavfi", "-i"])
+        .arg("testsrc=duration=2:size=320x240:rate=10")
+        .arg(&clip)
+        .status()
+        .unwrap();
+    assert!(made.success());
+    let notify = dir.path().join("notify.sock");
+    let socket = std::os::unix::net::UnixDatagram::bind(&notify).unwrap();
+    socket
+        .set_read_timeout(Some(Duration::from_millis(200)))
+        .unwrap();
+    let source = format!("file:{}", clip.display());
+    // Nothing listens on the broker's port: the edge counts without one.
+    let mut edge = Edge::new(
+        dir.path(),
+        free_port(),
+        &["--source", &source, "--no-realtime"],
+    );
+    edge.env.push(("NOTIFY_SOCKET".into(), notify.clone()));
+    edge.spawn();
+    let mut heard: Vec<(Instant, String)> = Vec::new();
+    let t0 = Instant::now();
+    let mut buf = [0u8; 256];
+    while t0.elapsed() < Duration::from_secs(20) {
+        if let Ok(n) = socket.recv(&mut buf) {
+            heard.push((
+                Instant::now(),
+                String::from_utf8_lossy(&buf[..n]).into_owned(),
+            ));
+        }
+        if edge.log().contains("the footage ended") {
+            break;
+        }
+    }
+    let ended = Instant::now();
+    assert!(edge.log().contains("the footage ended"), "{}", edge.log());
+    assert_eq!(
+        heard.first().map(|h| h.1.trim()),
+        Some("READY=1"),
+        "{heard:?}"
+    );
+    assert!(
+        heard.iter().any(|h| h.1.trim() == "WATCHDOG=1"),
+        "fed while frames flowed: {heard:?}"
+    );
+    // No frames, no watchdog: systemd would restart a stuck edge.
+    while ended.elapsed() < Duration::from_secs(3) {
+        if let Ok(n) = socket.recv(&mut buf) {
+            let msg = String::from_utf8_lossy(&buf[..n]).into_owned();
+            assert_ne!(msg.trim(), "WATCHDOG=1", "fed after the frames stopped");
+        }
+    }
+    edge.terminate();
+    let mut stopping = false;
+    while let Ok(n) = socket.recv(&mut buf) {
+        stopping |= String::from_utf8_lossy(&buf[..n]).trim() == "STOPPING=1";
+    }
+    assert!(stopping, "STOPPING=1 on SIGTERM");
 }
