@@ -12,8 +12,14 @@ check=false
 [[ "${1:-}" == "--check" ]] && check=true
 ./scripts/setup.sh
 . scripts/env.sh
-cargo build --release --locked -p baycount-relay -p baycount-edge
-bin="$CARGO_TARGET_DIR/release"
+if $check; then
+    # The test command has built the debug binaries already; the check needs no release build.
+    cargo build --locked -p baycount-relay -p baycount-edge
+    bin="$CARGO_TARGET_DIR/debug"
+else
+    cargo build --release --locked -p baycount-relay -p baycount-edge
+    bin="$CARGO_TARGET_DIR/release"
+fi
 mkdir -p .demo
 http=127.0.0.1:8080
 mqtt=127.0.0.1:1883

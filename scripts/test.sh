@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite: setup, formatting, lints, the aarch64 cross-build, then every unit,
-# integration and end-to-end test.
+# integration and end-to-end test, the tflite fallback runtime, and the demo (README's first
+# command) checked unattended.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/setup.sh
@@ -16,7 +17,19 @@ trap 'rm -f "$log"' EXIT
 set +e
 cargo test --workspace --locked --lib --bins --tests 2>&1 | tee "$log"
 status=${PIPESTATUS[0]}
+# The fallback runtime for targets LiteRT has no build for: TensorFlow Lite 1.15 from source
+# (about 5 minutes the first time), checked against LiteRT on the footage.
+cargo test -p baycount-edge --features tflite --locked --test model tflite 2>&1 | tee -a "$log"
+status=$(( status | PIPESTATUS[0] ))
 set -e
+# The first README command, unattended: relay + edge on the sample footage, a session through
+# the API, its count in the history.
+if ./scripts/demo.sh --check; then
+    echo "test result: ok. 1 passed; 0 failed (demo check)" >> "$log"
+else
+    echo "test result: FAILED. 0 passed; 1 failed (demo check)" >> "$log"
+    status=1
+fi
 awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i } }
      END { printf "tests: %d passed, %d failed\n", p, f }' "$log"
 exit "$status"

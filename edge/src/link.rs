@@ -48,7 +48,8 @@ pub struct Link {
     client: AsyncClient,
 }
 
-const MAX_BACKOFF: Duration = Duration::from_secs(10);
+/// Reconnect attempts are cheap; a short cap brings a bay back within about 2 s of its broker.
+const MAX_BACKOFF: Duration = Duration::from_secs(2);
 
 impl Link {
     /// Starts the connection task; inbound messages arrive on the returned channel until `shutdown`.

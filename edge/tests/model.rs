@@ -154,10 +154,15 @@ fn the_tflite_fallback_finds_the_same_people_as_litert() {
         let a = litert.detect(&frame, &mut stages).expect("LiteRT");
         let b = fallback.detect(&frame, &mut stages).expect("tflite");
         assert_eq!(a.len(), b.len(), "frame {}", frame.index);
-        for (x, y) in a.iter().zip(&b) {
-            assert_eq!(x.class, y.class);
-            assert!((x.bbox.x1 - y.bbox.x1).abs() < 0.02, "{x:?} {y:?}");
-            assert!((x.bbox.y2 - y.bbox.y2).abs() < 0.02, "{x:?} {y:?}");
+        // The same people, in whatever order each runtime ranks near-equal scores.
+        for x in &a {
+            assert!(
+                b.iter().any(|y| x.class == y.class
+                    && (x.bbox.x1 - y.bbox.x1).abs() < 0.02
+                    && (x.bbox.y2 - y.bbox.y2).abs() < 0.02),
+                "frame {}: LiteRT found {x:?}, tflite {b:?}",
+                frame.index
+            );
         }
         compared += 1;
     }

@@ -13,7 +13,7 @@ use crate::ingest::Ingest;
 /// Kinds of bay topic the relay reads.
 const SUBSCRIBED: [Kind; 4] = [Kind::Status, Kind::State, Kind::Event, Kind::Ack];
 /// Longest wait between reconnection attempts.
-const MAX_BACKOFF: Duration = Duration::from_secs(5);
+const MAX_BACKOFF: Duration = Duration::from_secs(2);
 
 /// Why a message could not be handed to the broker.
 #[derive(Debug, thiserror::Error)]
