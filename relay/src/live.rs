@@ -123,6 +123,8 @@ pub struct Live {
     bays: RwLock<BTreeMap<BayId, BayView>>,
     /// Each update, already JSON, for every WebSocket client.
     fanout: broadcast::Sender<Arc<str>>,
+    /// Which bay changed, for in-process watchers (the bot).
+    changed: broadcast::Sender<BayId>,
 }
 
 impl Default for Live {
@@ -130,6 +132,7 @@ impl Default for Live {
         Self {
             bays: RwLock::default(),
             fanout: broadcast::channel(FANOUT_CAPACITY).0,
+            changed: broadcast::channel(FANOUT_CAPACITY).0,
         }
     }
 }
@@ -174,6 +177,7 @@ impl Live {
                 .or_insert_with(|| BayView::new(bay.clone()));
             v.last_seen = Some(now);
             if f(v) || new {
+                let _ = self.changed.send(bay.clone());
                 match event {
                     Some(event) => self.send(&Update::Count { event, bay: v }),
                     None => self.send(&Update::Bay { bay: v }),
@@ -242,6 +246,11 @@ impl Live {
     /// Subscribes to updates; call before [`Live::snapshot_json`] so that nothing falls between.
     pub fn subscribe(&self) -> broadcast::Receiver<Arc<str>> {
         self.fanout.subscribe()
+    }
+
+    /// The ids of bays as they change (a lagging receiver should look at every bay again).
+    pub fn watch(&self) -> broadcast::Receiver<BayId> {
+        self.changed.subscribe()
     }
 
     /// Every bay, as the snapshot message.
