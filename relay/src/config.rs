@@ -37,7 +37,18 @@ pub enum ConfigError {
     DuplicateBay(BayId),
     #[error("api_token is empty; remove it to run without one, or set a real token")]
     EmptyToken,
+    #[error("unknown time zone {0:?}; use an IANA name such as Asia/Makassar or Asia/Jakarta")]
+    TimeZone(String),
+    #[error("invalid Telegram Bot API URL {0:?}; expected http(s)://host[:port]/")]
+    TelegramUrl(String),
+    #[error(
+        "invalid Telegram user id {0:?} in the allow-list; ids are numbers (the bot's /help shows each user theirs)"
+    )]
+    TelegramUser(String),
 }
+
+/// The site's time zone unless told otherwise.
+pub const DEFAULT_TIME_ZONE: &str = "Asia/Makassar";
 
 /// The config file, as written. Every key is optional; unknown keys are an error.
 #[derive(Debug, Default, Deserialize)]
@@ -49,8 +60,21 @@ pub struct FileConfig {
     pub db: Option<PathBuf>,
     pub api_token: Option<String>,
     pub ack_timeout_seconds: Option<f64>,
+    /// IANA zone for the times people read (bot messages, dashboard).
+    pub time_zone: Option<String>,
+    pub telegram: Option<TelegramSection>,
     #[serde(default)]
     pub bays: Vec<BayDecl>,
+}
+
+/// The `[telegram]` section. The token belongs in `TELOXIDE_TOKEN`, not here.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TelegramSection {
+    pub token: Option<String>,
+    pub api_url: Option<String>,
+    #[serde(default)]
+    pub allow: Vec<u64>,
 }
 
 /// A bay declared ahead of its first message, with the name people know it by.
@@ -69,6 +93,12 @@ pub struct Overrides {
     pub mqtt: Option<String>,
     pub db: Option<PathBuf>,
     pub api_token: Option<String>,
+    /// `TELOXIDE_TOKEN`.
+    pub telegram_token: Option<String>,
+    /// `TELOXIDE_API_URL`.
+    pub telegram_api_url: Option<String>,
+    /// `BAYCOUNT_TELEGRAM_ALLOW`: comma-separated user ids.
+    pub telegram_allow: Option<String>,
 }
 
 /// How the relay reaches MQTT.
@@ -94,6 +124,9 @@ pub struct Config {
     pub ack_timeout: Duration,
     /// Bays listed before they first speak.
     pub bays: Vec<BayDecl>,
+    pub time_zone: chrono_tz::Tz,
+    /// The operators' bot, when a token is given.
+    pub telegram: Option<crate::bot::BotConfig>,
 }
 
 impl Config {
@@ -147,6 +180,46 @@ impl Config {
         if api_token.as_deref().is_some_and(|t| t.trim().is_empty()) {
             return Err(ConfigError::EmptyToken);
         }
+        let zone = file
+            .time_zone
+            .clone()
+            .unwrap_or_else(|| DEFAULT_TIME_ZONE.to_owned());
+        let time_zone: chrono_tz::Tz = zone.parse().map_err(|_| ConfigError::TimeZone(zone))?;
+        let section = file.telegram.unwrap_or_default();
+        let token = o
+            .telegram_token
+            .or(section.token)
+            .filter(|t| !t.trim().is_empty());
+        let telegram = match token {
+            None => None,
+            Some(token) => {
+                let api_url = o
+                    .telegram_api_url
+                    .or(section.api_url)
+                    .map(|u| {
+                        url::Url::parse(&u)
+                            .ok()
+                            .filter(|p| matches!(p.scheme(), "http" | "https"))
+                            .ok_or(ConfigError::TelegramUrl(u))
+                    })
+                    .transpose()?;
+                let mut allow = section.allow;
+                if let Some(list) = o.telegram_allow {
+                    for id in list.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+                        allow.push(
+                            id.parse()
+                                .map_err(|_| ConfigError::TelegramUser(id.to_owned()))?,
+                        );
+                    }
+                }
+                Some(crate::bot::BotConfig {
+                    token,
+                    api_url,
+                    allow,
+                    time_zone,
+                })
+            }
+        };
         Ok(Self {
             http: o
                 .http
@@ -157,6 +230,8 @@ impl Config {
             api_token,
             ack_timeout: Duration::from_secs_f64(ack),
             bays: file.bays,
+            time_zone,
+            telegram,
         })
     }
 }

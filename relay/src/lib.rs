@@ -6,6 +6,7 @@
 //! - [`mqtt`]: the relay's own MQTT connection; [`ingest`] turns each message into live
 //!   state ([`live`]), history records ([`recorder`] writes them to [`history`]) and acks.
 //! - [`control`]: the one command path (start, stop) every surface uses.
+//! - [`bot`]: the operators' Telegram bot (teloxide).
 //! - [`api`]: REST and WebSocket (axum); [`metrics`]: Prometheus counters; [`logging`]:
 //!   journald or stderr.
 //!
@@ -13,6 +14,7 @@
 //! tests start it on port 0 and drive the real thing.
 
 pub mod api;
+pub mod bot;
 pub mod broker;
 pub mod config;
 pub mod control;
@@ -142,6 +144,21 @@ impl Relay {
         };
         tasks.spawn(recorder.run(record_rx));
         tasks.spawn(link.run(ingest, connected_tx, shutdown.clone()));
+        match config.telegram.clone() {
+            Some(bot) => bot::start(
+                bot,
+                bot::Deps {
+                    control: control.clone(),
+                    live: live.clone(),
+                    history: history.clone(),
+                },
+                &tasks,
+                shutdown.clone(),
+            ),
+            None => log::info!(
+                "telegram: no token (TELOXIDE_TOKEN or [telegram] token): running without the bot"
+            ),
+        }
         let state = Arc::new(api::AppState {
             live,
             control,

@@ -41,7 +41,7 @@ pub struct BayView {
 }
 
 impl BayView {
-    fn new(bay: BayId) -> Self {
+    pub fn new(bay: BayId) -> Self {
         Self {
             bay,
             name: None,

@@ -32,6 +32,15 @@ struct Args {
     /// Bearer token required on mutating API requests.
     #[arg(long, env = "BAYCOUNT_API_TOKEN", hide_env_values = true)]
     api_token: Option<String>,
+    /// The Telegram bot's token from BotFather; without one the relay runs without the bot.
+    #[arg(long, env = "TELOXIDE_TOKEN", hide_env_values = true)]
+    telegram_token: Option<String>,
+    /// Another Bot API server (a local telegram-bot-api, or a test's).
+    #[arg(long, env = "TELOXIDE_API_URL")]
+    telegram_api_url: Option<String>,
+    /// Telegram user ids allowed to control bays, comma-separated.
+    #[arg(long, env = "BAYCOUNT_TELEGRAM_ALLOW")]
+    telegram_allow: Option<String>,
 }
 
 #[tokio::main]
@@ -44,6 +53,9 @@ async fn main() -> anyhow::Result<()> {
         mqtt: args.mqtt,
         db: args.db,
         api_token: args.api_token,
+        telegram_token: args.telegram_token,
+        telegram_api_url: args.telegram_api_url,
+        telegram_allow: args.telegram_allow,
     };
     let config = Config::load(args.config.as_deref(), overrides)?;
     let shutdown = CancellationToken::new();

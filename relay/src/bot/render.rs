@@ -1,0 +1,325 @@
+//! What the bot shows, as plain text and buttons: the bay and plate menus, the control message
+//! (edited in place as the loading goes), the stop summary, `/status` and `/history`, with
+//! times in the site's time zone. Pure: the same inputs always give the same message.
+
+use baycount_protocol::{BayId, Phase, Plate};
+use chrono::{DateTime, Utc};
+use chrono_tz::Tz;
+
+use super::callback::{Action, Callback};
+use crate::history::SessionRow;
+use crate::live::BayView;
+
+/// A message: text and rows of `(label, callback data)` buttons.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Screen {
+    pub text: String,
+    pub buttons: Vec<Vec<(String, String)>>,
+}
+
+fn button(label: &str, nonce: &str, action: Action) -> (String, String) {
+    (label.to_owned(), Callback::new(nonce, action).encode())
+}
+
+pub fn clock(at: DateTime<Utc>, tz: Tz) -> String {
+    at.with_timezone(&tz).format("%H:%M:%S").to_string()
+}
+
+/// `1 h 05 min`, `12 min 30 s`, `45 s`.
+pub fn duration(seconds: i64) -> String {
+    let s = seconds.max(0);
+    match (s / 3600, (s % 3600) / 60, s % 60) {
+        (0, 0, sec) => format!("{sec} s"),
+        (0, min, sec) => format!("{min} min {sec:02} s"),
+        (h, min, _) => format!("{h} h {min:02} min"),
+    }
+}
+
+fn bay_title(view: &BayView) -> String {
+    match &view.name {
+        Some(name) => format!("{} ({name})", view.bay),
+        None => view.bay.to_string(),
+    }
+}
+
+/// The bay picker, for sites with more than one bay.
+pub fn bay_menu(bays: &[BayView], nonce: &str) -> Screen {
+    Screen {
+        text: "Choose the bay:".into(),
+        buttons: bays
+            .iter()
+            .map(|b| {
+                let dot = if b.online { "🟢" } else { "⚪" };
+                vec![button(
+                    &format!("{dot} {}", bay_title(b)),
+                    nonce,
+                    Action::Bay(b.bay.clone()),
+                )]
+            })
+            .collect(),
+    }
+}
+
+/// The plate menu: recent plates, a new one, and back to the bays when there are several.
+pub fn plate_menu(view: &BayView, plates: &[Plate], nonce: &str, several_bays: bool) -> Screen {
+    let mut buttons: Vec<Vec<(String, String)>> = plates
+        .chunks(2)
+        .map(|row| {
+            row.iter()
+                .map(|p| button(p.as_str(), nonce, Action::Plate(p.clone())))
+                .collect()
+        })
+        .collect();
+    buttons.push(vec![button("➕ New plate", nonce, Action::NewPlate)]);
+    if several_bays {
+        buttons.push(vec![button("⬅️ Bays", nonce, Action::Menu)]);
+    }
+    let offline = if view.online {
+        ""
+    } else {
+        "\n⚠️ The bay is offline."
+    };
+    Screen {
+        text: format!(
+            "Bay {}: choose the truck's plate.{offline}",
+            bay_title(view)
+        ),
+        buttons,
+    }
+}
+
+/// Asking for a plate to be typed.
+pub fn ask_plate(view: &BayView, nonce: &str, problem: Option<&str>) -> Screen {
+    let problem = problem.map(|p| format!("⚠️ {p}\n\n")).unwrap_or_default();
+    Screen {
+        text: format!(
+            "{problem}Bay {}: type the truck's plate, like KT 8899 TEST.",
+            bay_title(view)
+        ),
+        buttons: vec![vec![button("⬅️ Menu", nonce, Action::Menu)]],
+    }
+}
+
+/// The control message: the bay's state, the count, START or STOP. `plate` is the plate chosen
+/// in this chat (shown while idle); `note` a line about the last attempt (not responding...).
+pub fn control(
+    view: &BayView,
+    plate: Option<&Plate>,
+    nonce: &str,
+    tz: Tz,
+    note: Option<&str>,
+) -> Screen {
+    let note = note.map(|n| format!("\n\n⚠️ {n}")).unwrap_or_default();
+    let online = if view.online { "" } else { " (offline)" };
+    match (view.phase, view.started_at) {
+        (Phase::Loading, started) => {
+            let plate = view.plate.as_ref().map_or("?", |p| p.as_str());
+            let started = started.map_or_else(|| "?".to_owned(), |t| clock(t, tz));
+            let by = view
+                .started_by
+                .as_ref()
+                .map(|a| format!("\nStarted by: {a}"))
+                .unwrap_or_default();
+            Screen {
+                text: format!(
+                    "🚀 Started at {started}\nBay: {}{online}\nPlate: {plate}\nState: loading{by}\nCount: {}{note}",
+                    bay_title(view),
+                    view.count
+                ),
+                buttons: vec![vec![button("⏹️ STOP LOADING", nonce, Action::Stop)]],
+            }
+        }
+        (Phase::Idle, _) => {
+            let plate = plate.map_or("?", |p| p.as_str());
+            Screen {
+                text: format!(
+                    "Bay: {}{online}\nPlate: {plate}\nState: idle\nCount: 0{note}",
+                    bay_title(view)
+                ),
+                buttons: vec![vec![
+                    button("▶️ START LOADING", nonce, Action::Start),
+                    button("⬅️ Menu", nonce, Action::Menu),
+                ]],
+            }
+        }
+    }
+}
+
+/// A finished session, as the control message ends.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Finished {
+    pub bay: String,
+    pub plate: String,
+    pub count: u64,
+    pub started_at: DateTime<Utc>,
+    pub stopped_at: DateTime<Utc>,
+    /// Who stopped it, when not this chat.
+    pub stopped_by: Option<String>,
+}
+
+pub fn stopped(f: &Finished, tz: Tz) -> Screen {
+    let by = f
+        .stopped_by
+        .as_ref()
+        .map(|b| format!("\nStopped by: {b}"))
+        .unwrap_or_default();
+    Screen {
+        text: format!(
+            "🛑 Stopped at {}\nBay: {}\nPlate: {}\nTotal: {}\nDuration: {}{by}",
+            clock(f.stopped_at, tz),
+            f.bay,
+            f.plate,
+            f.count,
+            duration((f.stopped_at - f.started_at).num_seconds())
+        ),
+        buttons: vec![],
+    }
+}
+
+/// `/status`: every bay on a line.
+pub fn status(bays: &[BayView], tz: Tz) -> String {
+    if bays.is_empty() {
+        return "No bays yet: an edge appears here when it first connects.".into();
+    }
+    bays.iter()
+        .map(|b| {
+            let dot = if b.online { "🟢" } else { "⚪" };
+            let what = match (b.online, b.phase) {
+                (false, _) => "offline".to_owned(),
+                (true, Phase::Idle) => "idle".to_owned(),
+                (true, Phase::Loading) => format!(
+                    "loading {}, count {}{}",
+                    b.plate.as_ref().map_or("?", |p| p.as_str()),
+                    b.count,
+                    b.started_at
+                        .map(|t| format!(" since {}", clock(t, tz)))
+                        .unwrap_or_default()
+                ),
+            };
+            format!("{dot} {}: {what}", bay_title(b))
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// `/history [plate]`: the latest sessions, newest first.
+pub fn history(sessions: &[SessionRow], plate: Option<&Plate>, tz: Tz) -> String {
+    let title = match plate {
+        Some(p) => format!("Last sessions of {p}:"),
+        None => "Last sessions:".to_owned(),
+    };
+    if sessions.is_empty() {
+        return format!("{title}\nnone yet.");
+    }
+    let lines = sessions.iter().map(|s| {
+        let when = s.started_at.map_or_else(
+            || "?".to_owned(),
+            |t| t.with_timezone(&tz).format("%d/%m %H:%M").to_string(),
+        );
+        let until = match s.stopped_at {
+            Some(t) => t.with_timezone(&tz).format("–%H:%M").to_string(),
+            None => " (loading)".to_owned(),
+        };
+        let corrected = if s.correction != 0 {
+            format!(" ({:+} corrected: {})", s.correction, s.corrected_count)
+        } else {
+            String::new()
+        };
+        format!(
+            "{when}{until}  {}  {}  {}{corrected}",
+            s.bay,
+            s.plate.as_ref().map_or("?", |p| p.as_str()),
+            s.count
+        )
+    });
+    std::iter::once(title)
+        .chain(lines)
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+pub const HELP: &str = "baycount counts the goods loaded onto trucks at the bays.\n\n\
+/start or /menu: choose the bay and the truck's plate, then START LOADING and STOP LOADING.\n\
+/status: every bay now.\n\
+/history [plate]: the latest sessions, of one plate if given.\n\
+/help: this.";
+
+/// The answer to someone who is not on the allow-list.
+pub fn refusal(user: u64) -> String {
+    format!(
+        "Sorry, you may not control the bays. Ask your supervisor to add your Telegram user id {user} to the relay's allow-list."
+    )
+}
+
+/// The bays a chat may pick from, by id.
+pub fn find<'a>(bays: &'a [BayView], id: &BayId) -> Option<&'a BayView> {
+    bays.iter().find(|b| &b.bay == id)
+}
+
+#[cfg(test)]
+mod tests {
+    use baycount_protocol::{Actor, ActorKind, SessionId};
+    use chrono::TimeZone;
+
+    use super::*;
+
+    fn view(loading: bool) -> BayView {
+        let mut v = BayView::new(BayId::parse("bay-1").expect("bay"));
+        v.name = Some("Gate 1".into());
+        v.online = true;
+        if loading {
+            v.phase = Phase::Loading;
+            v.plate = Some(Plate::parse("KT 8899 TEST").expect("plate"));
+            v.count = 42;
+            v.session = Some(SessionId::new());
+            v.started_at = Some(
+                Utc.with_ymd_and_hms(2026, 11, 26, 0, 15, 3)
+                    .single()
+                    .expect("t"),
+            );
+            v.started_by = Some(Actor::new(ActorKind::Telegram, Some("42".into())));
+        }
+        v
+    }
+
+    #[test]
+    fn control_message_idle_then_loading_in_the_site_zone() {
+        let tz: Tz = "Asia/Makassar".parse().expect("zone");
+        let plate = Plate::parse("KT 8899 TEST").expect("plate");
+        let idle = control(&view(false), Some(&plate), "n1", tz, None);
+        assert!(idle.text.contains("Plate: KT 8899 TEST") && idle.text.contains("Count: 0"));
+        assert_eq!(idle.buttons[0][0].0, "▶️ START LOADING");
+        let loading = control(&view(true), Some(&plate), "n1", tz, None);
+        // 00:15:03 UTC is 08:15:03 in Makassar (UTC+8).
+        assert!(
+            loading.text.starts_with("🚀 Started at 08:15:03"),
+            "{}",
+            loading.text
+        );
+        assert!(loading.text.contains("Count: 42"));
+        assert_eq!(loading.buttons[0][0].0, "⏹️ STOP LOADING");
+    }
+
+    #[test]
+    fn durations_read_naturally() {
+        assert_eq!(duration(45), "45 s");
+        assert_eq!(duration(750), "12 min 30 s");
+        assert_eq!(duration(3900), "1 h 05 min");
+    }
+
+    #[test]
+    fn every_button_fits_the_bot_api() {
+        let plates: Vec<Plate> = ["B 1 A", "KT 8899 TEST", "ABCD 1234 EFGH"]
+            .iter()
+            .map(|p| Plate::parse(p).expect("plate"))
+            .collect();
+        let menu = plate_menu(&view(false), &plates, "abcdef01", true);
+        for (_, data) in menu.buttons.iter().flatten() {
+            assert!(data.len() <= super::super::callback::MAX_LEN);
+        }
+        assert_eq!(
+            menu.buttons.last().map(|r| r[0].0.as_str()),
+            Some("⬅️ Bays")
+        );
+    }
+}

@@ -1,0 +1,56 @@
+//! Calls to the Bot API under its rules: `429 retry_after` is waited out, "message is not
+//! modified" is not an error, network errors are retried with backoff; nothing here panics or
+//! gives up on the relay.
+
+use std::time::Duration;
+
+use teloxide::ApiError;
+use teloxide::RequestError;
+use teloxide::requests::{HasPayload, Payload, Request};
+
+/// Attempts per call before its error is returned (and logged by the caller).
+const ATTEMPTS: u32 = 6;
+const FIRST_BACKOFF: Duration = Duration::from_millis(500);
+
+/// What a call came to.
+#[derive(Debug)]
+pub enum Sent<T> {
+    Done(T),
+    /// An edit that would change nothing (the Bot API refuses it; for us it is done).
+    Unchanged,
+}
+
+/// Sends `request`, retrying as the Bot API asks; `what` names it in the log.
+pub async fn send<R>(
+    request: R,
+    what: &str,
+) -> Result<Sent<<R::Payload as Payload>::Output>, RequestError>
+where
+    R: Request<Err = RequestError> + HasPayload,
+{
+    let mut backoff = FIRST_BACKOFF;
+    let mut attempt = 1;
+    loop {
+        match request.send_ref().await {
+            Ok(out) => return Ok(Sent::Done(out)),
+            Err(RequestError::Api(ApiError::MessageNotModified)) => return Ok(Sent::Unchanged),
+            Err(RequestError::RetryAfter(wait)) if attempt < ATTEMPTS => {
+                log::warn!(
+                    "telegram: {what}: rate limited, retrying after {} s",
+                    wait.seconds()
+                );
+                tokio::time::sleep(wait.duration()).await;
+            }
+            Err(e @ (RequestError::Network(_) | RequestError::Io(_))) if attempt < ATTEMPTS => {
+                log::warn!(
+                    "telegram: {what}: {e}; retrying in {:.1} s",
+                    backoff.as_secs_f64()
+                );
+                tokio::time::sleep(backoff).await;
+                backoff *= 2;
+            }
+            Err(e) => return Err(e),
+        }
+        attempt += 1;
+    }
+}
