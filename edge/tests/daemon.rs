@@ -33,14 +33,11 @@ where
 
 /// A relay on loopback ports with its history in `dir`.
 fn relay_config(dir: &std::path::Path, broker: Broker) -> Config {
-    Config {
-        http: "127.0.0.1:0".parse().expect("addr"),
+    Config::new(
+        "127.0.0.1:0".parse().expect("addr"),
         broker,
-        db: dir.join("history.db"),
-        api_token: None,
-        ack_timeout: Duration::from_secs(5),
-        bays: vec![],
-    }
+        dir.join("history.db"),
+    )
 }
 
 fn embedded() -> Broker {

@@ -141,14 +141,11 @@ async fn main() {
         Broker::External(u) => Some(u.port),
         Broker::Embedded { .. } => None,
     };
-    let config = Config {
-        http: "127.0.0.1:0".parse().unwrap(),
+    let config = Config::new(
+        "127.0.0.1:0".parse().unwrap(),
         broker,
-        db: dir.path().join("bench.db"),
-        api_token: None,
-        ack_timeout: Duration::from_secs(5),
-        bays: vec![],
-    };
+        dir.path().join("bench.db"),
+    );
     let relay = Relay::start(config, CancellationToken::new())
         .await
         .unwrap();

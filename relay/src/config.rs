@@ -130,6 +130,21 @@ pub struct Config {
 }
 
 impl Config {
+    /// The defaults for everything but where to listen, which broker and which database
+    /// (for tests and benchmarks that start a relay in-process).
+    pub fn new(http: SocketAddr, broker: Broker, db: PathBuf) -> Self {
+        Self {
+            http,
+            broker,
+            db,
+            api_token: None,
+            ack_timeout: Duration::from_secs_f64(DEFAULT_ACK_TIMEOUT_SECONDS),
+            bays: vec![],
+            time_zone: chrono_tz::Asia::Makassar,
+            telegram: None,
+        }
+    }
+
     /// Reads the config file, if any, and applies the overrides on top.
     pub fn load(path: Option<&Path>, overrides: Overrides) -> Result<Self, ConfigError> {
         let file = match path {

@@ -142,14 +142,11 @@ pub fn config(which: Which, dir: &Path, mosquitto: Option<&Mosquitto>) -> Config
             MqttUrl::parse(&format!("mqtt://127.0.0.1:{}", mosquitto.unwrap().port)).unwrap(),
         ),
     };
-    Config {
-        http: "127.0.0.1:0".parse().unwrap(),
+    Config::new(
+        "127.0.0.1:0".parse().unwrap(),
         broker,
-        db: dir.join("history.db"),
-        api_token: None,
-        ack_timeout: Duration::from_secs(5),
-        bays: vec![],
-    }
+        dir.join("history.db"),
+    )
 }
 
 impl std::ops::Deref for TestRelay {
