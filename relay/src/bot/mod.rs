@@ -12,7 +12,7 @@ use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
 
-use baycount_protocol::{Actor, ActorKind, BayId, Phase, Plate};
+use baycount_protocol::{Actor, ActorKind, BayId, Phase, Plate, SessionId};
 use chrono::Utc;
 use chrono_tz::Tz;
 use teloxide::RequestError;
@@ -31,7 +31,7 @@ use self::chats::{Chat, Chats, Shown, View};
 use self::render::Screen;
 use self::telegram::{Sent, send};
 use crate::control::Control;
-use crate::history::{AuditEntry, History, SessionFilter};
+use crate::history::{AuditEntry, History, SessionDetail, SessionFilter};
 use crate::live::{BayView, Live};
 
 /// At most one edit a second per chat (the Bot API's limit), the latest count within 2 s.
@@ -548,7 +548,7 @@ impl Inner {
             .cloned();
         if let Some(ended) = ended {
             chat.session = None;
-            let stored = self.deps.history.session(ended.id).await.ok().flatten();
+            let stored = self.stored_session(ended.id).await;
             let row = stored.as_ref().map(|d| &d.session);
             let finished = render::Finished {
                 bay: bay.to_string(),
@@ -572,14 +572,31 @@ impl Inner {
                     started_at: view.started_at.unwrap_or_else(Utc::now),
                     count: view.count,
                 });
-                chat.view = View::Control;
                 chat.note = None;
             }
+            // While the bay loads, its chats show the loading, whatever menu they were in.
+            chat.view = View::Control;
             if let Some(s) = chat.session.as_mut() {
                 s.count = view.count;
             }
         }
         chat.dirty = true;
+    }
+
+    /// A stopped session as the history has it; the recorder writes in batches, so this waits a
+    /// moment for the stop to be stored.
+    async fn stored_session(&self, id: SessionId) -> Option<SessionDetail> {
+        for _ in 0..15 {
+            match self.deps.history.session(id).await {
+                Ok(Some(d)) if d.session.stopped_at.is_some() => return Some(d),
+                Ok(_) => tokio::time::sleep(Duration::from_millis(100)).await,
+                Err(e) => {
+                    log::error!("telegram: cannot read session {id}: {e}");
+                    return None;
+                }
+            }
+        }
+        None
     }
 
     /// The chat's current screen.

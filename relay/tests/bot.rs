@@ -1,0 +1,373 @@
+//! The Telegram bot end to end: the real relay (embedded broker, SQLite) with teloxide pointed
+//! at a fake Bot API server, and scripted edges playing the bays over MQTT.
+
+#![allow(clippy::unwrap_used)]
+
+mod common;
+mod fake_telegram;
+
+use std::time::{Duration, Instant};
+
+use baycount_protocol::Direction;
+use baycount_relay::bot::BotConfig;
+use common::{Mode, ScriptedEdge, TestRelay, Which, eventually};
+use fake_telegram::{FakeTelegram, Sent, TOKEN};
+use reqwest::StatusCode;
+use serde_json::json;
+
+const OPERATOR: u64 = 42;
+const STRANGER: u64 = 7;
+
+async fn relay_with_bot(fake: &FakeTelegram) -> TestRelay {
+    let url = fake.url.parse().unwrap();
+    TestRelay::start_with(Which::Embedded, |c| {
+        c.telegram = Some(BotConfig {
+            token: TOKEN.into(),
+            api_url: Some(url),
+            allow: vec![OPERATOR],
+            time_zone: "Asia/Makassar".parse().unwrap(),
+        });
+    })
+    .await
+}
+
+async fn bay_online(relay: &TestRelay, bay: &str, mode: Mode) -> ScriptedEdge {
+    let edge = ScriptedEdge::connect(relay.mqtt_port, bay, mode).await;
+    relay
+        .wait_bay(bay, "bay online", |b| b["online"] == true)
+        .await;
+    edge
+}
+
+/// The operator's chat: the newest message that `f` accepts.
+async fn wait(fake: &FakeTelegram, what: &str, f: impl Fn(&Sent) -> bool) -> Sent {
+    fake.wait_message(OPERATOR as i64, 10, what, f).await
+}
+
+/// Presses `label` under `m` and checks the press is answered.
+async fn press(fake: &FakeTelegram, m: &Sent, label: &str) -> serde_json::Value {
+    let data = m
+        .data(label)
+        .unwrap_or_else(|| panic!("no {label:?} button on {m:#?}"));
+    let id = fake.press(OPERATOR, m, &data);
+    fake.wait_answer(&id).await
+}
+
+/// The plate menu, through `/start`.
+async fn plate_menu(fake: &FakeTelegram) -> Sent {
+    fake.type_text(OPERATOR, "/start");
+    wait(fake, "plate menu", |m| {
+        m.buttons().contains(&"➕ New plate".to_owned())
+    })
+    .await
+}
+
+/// A control message for `plate`, through the plate menu's "New plate".
+async fn control_for(fake: &FakeTelegram, plate: &str) -> Sent {
+    let menu = plate_menu(fake).await;
+    press(fake, &menu, "➕ New plate").await;
+    wait(fake, "asked for the plate", |m| {
+        m.id == menu.id && m.text.contains("type the truck's plate")
+    })
+    .await;
+    fake.type_text(OPERATOR, plate);
+    wait(fake, "control message", |m| {
+        m.id > menu.id && m.buttons().contains(&"▶️ START LOADING".to_owned())
+    })
+    .await
+}
+
+#[tokio::test]
+async fn start_count_and_stop_from_telegram() {
+    let fake = FakeTelegram::start().await;
+    let relay = relay_with_bot(&fake).await;
+    let edge = bay_online(&relay, "bay-1", Mode::Respond).await;
+
+    let control = control_for(&fake, "kt  8899 test").await;
+    assert!(
+        control.text.contains("Plate: KT 8899 TEST"),
+        "{}",
+        control.text
+    );
+    assert!(control.text.contains("State: idle"), "{}", control.text);
+
+    let answer = press(&fake, &control, "▶️ START LOADING").await;
+    assert_eq!(answer["text"], "Starting…");
+    let started = wait(&fake, "started", |m| {
+        m.id == control.id && m.text.starts_with("🚀 Started at")
+    })
+    .await;
+    assert_eq!(started.buttons(), vec!["⏹️ STOP LOADING"]);
+    // The time is the site's (Asia/Makassar, UTC+8), as the bay's state has it.
+    let bay = relay.bay("bay-1").await.unwrap();
+    let at: chrono::DateTime<chrono::Utc> = bay["started_at"].as_str().unwrap().parse().unwrap();
+    let tz: chrono_tz::Tz = "Asia/Makassar".parse().unwrap();
+    let clock = at.with_timezone(&tz).format("%H:%M:%S").to_string();
+    assert!(started.text.contains(&clock), "{} vs {clock}", started.text);
+    assert_eq!(bay["started_by"], format!("telegram:{OPERATOR}"));
+
+    // Counts: the message follows within 2 s, at most about one edit a second.
+    let edits_before = fake.calls("editMessageText").len();
+    let t = Instant::now();
+    for _ in 0..6 {
+        edge.count(Direction::In).await;
+        tokio::time::sleep(Duration::from_millis(150)).await;
+    }
+    wait(&fake, "count 6", |m| {
+        m.id == control.id && m.text.contains("Count: 6")
+    })
+    .await;
+    let latency = t.elapsed();
+    let edits: Vec<Instant> = fake.calls("editMessageText")[edits_before..]
+        .iter()
+        .map(|c| c.at)
+        .collect();
+    for pair in edits.windows(2) {
+        assert!(
+            pair[1] - pair[0] >= Duration::from_millis(900),
+            "two edits {:?} apart",
+            pair[1] - pair[0]
+        );
+    }
+    eprintln!(
+        "telegram: 6 counts over 0.9 s shown in {} edits, the last {latency:?} after the first count",
+        edits.len()
+    );
+
+    press(&fake, &started, "⏹️ STOP LOADING").await;
+    let stopped = wait(&fake, "stopped", |m| {
+        m.id == control.id && m.text.starts_with("🛑 Stopped at")
+    })
+    .await;
+    assert!(stopped.text.contains("Total: 6"), "{}", stopped.text);
+    assert!(stopped.text.contains("Duration:"), "{}", stopped.text);
+    assert!(stopped.buttons().is_empty());
+    // The plate menu comes back, with the plate among the recent ones.
+    let menu = wait(&fake, "menu again", |m| m.id > control.id).await;
+    assert!(
+        menu.buttons().contains(&"KT 8899 TEST".to_owned()),
+        "{menu:#?}"
+    );
+
+    let (_, list) = relay.get("/api/sessions").await;
+    let s = &list["sessions"][0];
+    assert_eq!(s["count"], 6);
+    assert_eq!(s["started_by"], format!("telegram:{OPERATOR}"));
+    assert_eq!(s["stopped_by"], format!("telegram:{OPERATOR}"));
+
+    // /status and /history.
+    fake.type_text(OPERATOR, "/status");
+    wait(&fake, "status", |m| m.text.contains("bay-1: idle")).await;
+    fake.type_text(OPERATOR, "/history KT 8899 TEST");
+    let h = wait(&fake, "history", |m| {
+        m.text.starts_with("Last sessions of KT 8899 TEST")
+    })
+    .await;
+    assert!(h.text.contains("bay-1  KT 8899 TEST  6"), "{}", h.text);
+    // Every press was answered.
+    assert!(fake.calls("answerCallbackQuery").len() >= 3);
+}
+
+#[tokio::test]
+async fn a_bad_plate_gets_a_clear_reply_and_the_menu_again() {
+    let fake = FakeTelegram::start().await;
+    let relay = relay_with_bot(&fake).await;
+    let _edge = bay_online(&relay, "bay-1", Mode::Respond).await;
+    let menu = plate_menu(&fake).await;
+    press(&fake, &menu, "➕ New plate").await;
+    wait(&fake, "asked", |m| {
+        m.text.contains("type the truck's plate")
+    })
+    .await;
+    fake.type_text(OPERATOR, "'; DROP TABLE sessions; --");
+    let reply = wait(&fake, "refusal", |m| {
+        m.text.starts_with("That is not a valid plate")
+    })
+    .await;
+    let again = wait(&fake, "menu again", |m| {
+        m.id > reply.id && m.buttons().contains(&"➕ New plate".to_owned())
+    })
+    .await;
+    assert!(again.text.contains("choose the truck's plate"));
+    let (_, list) = relay.get("/api/sessions").await;
+    assert_eq!(
+        list["sessions"].as_array().unwrap().len(),
+        0,
+        "nothing started"
+    );
+}
+
+#[tokio::test]
+async fn a_bay_that_does_not_answer_or_is_offline_is_said_so() {
+    let fake = FakeTelegram::start().await;
+    let relay = relay_with_bot(&fake).await;
+    let edge = bay_online(&relay, "bay-1", Mode::Silent).await;
+    let control = control_for(&fake, "B 1 SLOW").await;
+    let t = Instant::now();
+    press(&fake, &control, "▶️ START LOADING").await;
+    let m = wait(&fake, "not responding", |m| {
+        m.id == control.id && m.text.contains("not responding")
+    })
+    .await;
+    eprintln!(
+        "telegram: 'not responding' shown {:?} after START",
+        t.elapsed()
+    );
+    assert!(t.elapsed() >= Duration::from_secs(5));
+    assert!(
+        m.text.contains("State: idle"),
+        "nothing pretended: {}",
+        m.text
+    );
+    assert!(m.buttons().contains(&"▶️ START LOADING".to_owned()));
+
+    edge.kill();
+    relay
+        .wait_bay("bay-1", "offline", |b| b["online"] == false)
+        .await;
+    let m = wait(&fake, "offline shown", |m| {
+        m.id == control.id && m.text.contains("(offline)")
+    })
+    .await;
+    press(&fake, &m, "▶️ START LOADING").await;
+    wait(&fake, "refused as offline", |m| {
+        m.id == control.id && m.text.contains("is offline")
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn strangers_are_refused_politely_and_audited() {
+    let fake = FakeTelegram::start().await;
+    let relay = relay_with_bot(&fake).await;
+    let _edge = bay_online(&relay, "bay-1", Mode::Respond).await;
+    fake.type_text(STRANGER, "/start");
+    let m = fake
+        .wait_message(STRANGER as i64, 10, "refusal", |m| {
+            m.text.starts_with("Sorry")
+        })
+        .await;
+    assert!(m.text.contains(&STRANGER.to_string()), "{}", m.text);
+    // A stranger pressing the operator's START does nothing either.
+    let control = control_for(&fake, "B 2 OK").await;
+    let data = control.data("▶️ START LOADING").unwrap();
+    let id = fake.press(STRANGER, &control, &data);
+    let answer = fake.wait_answer(&id).await;
+    assert!(
+        answer["text"].as_str().unwrap().starts_with("Sorry"),
+        "{answer}"
+    );
+    let audit = eventually(10, "refusals audited", || async {
+        let (_, log) = relay.get("/api/audit").await;
+        let rows: Vec<_> = log["audit"]
+            .as_array()?
+            .iter()
+            .filter(|e| e["actor"] == format!("telegram:{STRANGER}"))
+            .cloned()
+            .collect();
+        (rows.len() >= 2).then_some(rows)
+    })
+    .await;
+    assert!(
+        audit.iter().all(|e| e["outcome"] == "rejected"),
+        "{audit:?}"
+    );
+    assert_eq!(relay.bay("bay-1").await.unwrap()["phase"], "idle");
+}
+
+#[tokio::test]
+async fn a_button_of_an_old_message_cannot_stop_a_newer_session() {
+    let fake = FakeTelegram::start().await;
+    let relay = relay_with_bot(&fake).await;
+    let _edge = bay_online(&relay, "bay-1", Mode::Respond).await;
+    let old = control_for(&fake, "B 3 OLD").await;
+    press(&fake, &old, "▶️ START LOADING").await;
+    let old_started = wait(&fake, "started", |m| {
+        m.id == old.id && m.text.starts_with("🚀")
+    })
+    .await;
+    // A new menu (new nonce): the old message's STOP is stale.
+    fake.type_text(OPERATOR, "/menu");
+    wait(&fake, "new control message", |m| {
+        m.id > old.id && m.text.starts_with("🚀")
+    })
+    .await;
+    let answer = press(&fake, &old_started, "⏹️ STOP LOADING").await;
+    assert!(
+        answer["text"].as_str().unwrap().contains("out of date"),
+        "{answer}"
+    );
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(relay.bay("bay-1").await.unwrap()["phase"], "loading");
+}
+
+#[tokio::test]
+async fn rate_limits_are_waited_out() {
+    let fake = FakeTelegram::start().await;
+    let relay = relay_with_bot(&fake).await;
+    let _edge = bay_online(&relay, "bay-1", Mode::Respond).await;
+    fake.rate_limit("sendMessage", 1, 1);
+    let t = Instant::now();
+    plate_menu(&fake).await;
+    assert!(
+        t.elapsed() >= Duration::from_secs(1),
+        "retry_after honoured"
+    );
+    assert_eq!(
+        fake.calls("sendMessage").len(),
+        2,
+        "sent again after the 429"
+    );
+}
+
+#[tokio::test]
+async fn sessions_started_elsewhere_show_up_in_the_chat() {
+    let fake = FakeTelegram::start().await;
+    let relay = relay_with_bot(&fake).await;
+    let edge = bay_online(&relay, "bay-1", Mode::Respond).await;
+    let menu = plate_menu(&fake).await;
+    let (status, body) = relay
+        .post("/api/bays/bay-1/start", json!({"plate": "DA 1 API"}))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let m = wait(&fake, "loading shown", |m| {
+        m.id == menu.id && m.text.starts_with("🚀 Started at")
+    })
+    .await;
+    assert!(
+        m.text.contains("Plate: DA 1 API") && m.text.contains("Started by: api"),
+        "{}",
+        m.text
+    );
+    edge.count(Direction::In).await;
+    edge.count(Direction::In).await;
+    wait(&fake, "count 2", |m| {
+        m.id == menu.id && m.text.contains("Count: 2")
+    })
+    .await;
+    let (status, _) = relay.post("/api/bays/bay-1/stop", json!({})).await;
+    assert_eq!(status, StatusCode::OK);
+    let m = wait(&fake, "stopped shown", |m| {
+        m.id == menu.id && m.text.starts_with("🛑 Stopped at")
+    })
+    .await;
+    assert!(m.text.contains("Total: 2"), "{}", m.text);
+    assert!(m.text.contains("Stopped by: api"), "{}", m.text);
+}
+
+#[tokio::test]
+async fn several_bays_get_a_bay_picker() {
+    let fake = FakeTelegram::start().await;
+    let relay = relay_with_bot(&fake).await;
+    let _a = bay_online(&relay, "bay-1", Mode::Respond).await;
+    let _b = bay_online(&relay, "bay-2", Mode::Respond).await;
+    fake.type_text(OPERATOR, "/start");
+    let picker = wait(&fake, "bay picker", |m| m.text == "Choose the bay:").await;
+    assert_eq!(picker.buttons(), vec!["🟢 bay-1", "🟢 bay-2"]);
+    press(&fake, &picker, "🟢 bay-2").await;
+    let menu = wait(&fake, "plates of bay-2", |m| {
+        m.id == picker.id && m.text.starts_with("Bay bay-2")
+    })
+    .await;
+    assert!(menu.buttons().contains(&"⬅️ Bays".to_owned()));
+}
