@@ -271,6 +271,58 @@ mod tests {
     }
 
     #[test]
+    fn telegram_and_time_zone() {
+        let with = |text: &str, o: Overrides| {
+            Config::resolve(Config::parse_file(Path::new("r.toml"), text)?, o)
+        };
+        let none = with("", Overrides::default()).expect("valid");
+        assert!(none.telegram.is_none(), "no token: no bot");
+        assert_eq!(none.time_zone, chrono_tz::Asia::Makassar);
+        let bot = with(
+            "time_zone = \"Asia/Jakarta\"\n[telegram]\nallow = [42]\n",
+            Overrides {
+                telegram_token: Some("1:abc".into()),
+                telegram_api_url: Some("http://127.0.0.1:9/".into()),
+                telegram_allow: Some(" 7, 8 ".into()),
+                ..Overrides::default()
+            },
+        )
+        .expect("valid")
+        .telegram
+        .expect("a bot");
+        assert_eq!(bot.allow, vec![42, 7, 8]);
+        assert_eq!(bot.time_zone, chrono_tz::Asia::Jakarta);
+        assert!(matches!(
+            with("time_zone = \"Mars/Olympus\"\n", Overrides::default()),
+            Err(ConfigError::TimeZone(_))
+        ));
+        let token = || Overrides {
+            telegram_token: Some("1:abc".into()),
+            ..Overrides::default()
+        };
+        assert!(matches!(
+            with(
+                "",
+                Overrides {
+                    telegram_allow: Some("42,@boss".into()),
+                    ..token()
+                }
+            ),
+            Err(ConfigError::TelegramUser(_))
+        ));
+        assert!(matches!(
+            with(
+                "",
+                Overrides {
+                    telegram_api_url: Some("ftp://x".into()),
+                    ..token()
+                }
+            ),
+            Err(ConfigError::TelegramUrl(_))
+        ));
+    }
+
+    #[test]
     fn defaults_without_file() {
         let cfg = Config::load(None, Overrides::default()).expect("defaults");
         assert_eq!(
