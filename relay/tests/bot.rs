@@ -371,3 +371,33 @@ async fn several_bays_get_a_bay_picker() {
     .await;
     assert!(menu.buttons().contains(&"⬅️ Bays".to_owned()));
 }
+
+#[tokio::test]
+async fn an_edit_that_changes_nothing_is_not_an_error() {
+    use baycount_relay::bot::telegram::{Sent as Outcome, send};
+    use teloxide::prelude::*;
+    let fake = FakeTelegram::start().await;
+    let bot = Bot::new(TOKEN).set_api_url(fake.url.parse().unwrap());
+    let chat = ChatId(OPERATOR as i64);
+    let Outcome::Done(m) = send(bot.send_message(chat, "Count: 1"), "send")
+        .await
+        .unwrap()
+    else {
+        panic!("sent");
+    };
+    let first = send(bot.edit_message_text(chat, m.id, "Count: 2"), "edit")
+        .await
+        .unwrap();
+    assert!(matches!(first, Outcome::Done(_)));
+    let again = send(bot.edit_message_text(chat, m.id, "Count: 2"), "edit")
+        .await
+        .unwrap();
+    assert!(matches!(again, Outcome::Unchanged), "{again:?}");
+    // Other Bot API errors are errors.
+    let gone = send(
+        bot.edit_message_text(chat, teloxide::types::MessageId(999), "x"),
+        "edit",
+    )
+    .await;
+    assert!(gone.is_err());
+}

@@ -6,7 +6,7 @@
 pub mod callback;
 mod chats;
 pub mod render;
-mod telegram;
+pub mod telegram;
 
 use std::collections::HashSet;
 use std::sync::Arc;
