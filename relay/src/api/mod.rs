@@ -4,6 +4,7 @@ mod auth;
 mod bays;
 mod error;
 mod sessions;
+mod web;
 mod ws;
 
 use std::sync::Arc;
@@ -41,6 +42,8 @@ pub struct AppState {
     pub mqtt_connected: watch::Receiver<bool>,
     /// Ends WebSocket sessions when the relay stops.
     pub shutdown: CancellationToken,
+    /// The site's zone, for the dashboard.
+    pub time_zone: chrono_tz::Tz,
 }
 
 /// The router: public reads, token-guarded writes.
@@ -62,8 +65,14 @@ pub fn app(state: Arc<AppState>) -> Router {
         .route("/api/audit", get(audit))
         .route("/api/ws", get(ws::ws))
         .route("/api/openapi.json", get(openapi))
+        .route("/api/site", get(web::site))
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
+        .route("/", get(web::index))
+        .route("/app.js", get(web::app))
+        .route("/style.css", get(web::style))
+        .route("/vendor/uPlot.iife.min.js", get(web::uplot))
+        .route("/vendor/uPlot.min.css", get(web::uplot_css))
         .merge(writes)
         .fallback(|| async {
             ApiError::not_found("no such endpoint; /api/openapi.json lists them")
@@ -189,7 +198,7 @@ impl utoipa::Modify for BearerAuth {
     paths(
         bays::state, bays::start, bays::stop,
         sessions::list, sessions::csv, sessions::get, sessions::correct,
-        plates, audit, ws::ws, healthz, metrics
+        plates, audit, ws::ws, web::site, healthz, metrics
     ),
     modifiers(&BearerAuth)
 )]

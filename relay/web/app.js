@@ -1,0 +1,320 @@
+// baycount dashboard: live bays over /api/ws (no polling), START/STOP with the API token,
+// the history with totals per day and CSV, and each session's count over time.
+"use strict";
+
+const $ = (sel, el = document) => el.querySelector(sel);
+const el = (tag, attrs = {}, ...children) => {
+  const e = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs)) {
+    if (k === "class") e.className = v;
+    else if (k.startsWith("data-")) e.setAttribute(k, v);
+    else e[k] = v;
+  }
+  for (const c of children) e.append(c);
+  return e;
+};
+
+const site = { tz: "Asia/Makassar" };
+const bays = new Map();
+const TOKEN_KEY = "baycount.token";
+
+// ---- time, in the site's zone ----
+function fmt(iso, opts) {
+  if (!iso) return "–";
+  return new Intl.DateTimeFormat("en-GB", { timeZone: site.tz, ...opts }).format(new Date(iso));
+}
+const clock = (iso) => fmt(iso, { hour: "2-digit", minute: "2-digit", second: "2-digit", hourCycle: "h23" });
+const dayTime = (iso) => fmt(iso, { day: "2-digit", month: "2-digit", hour: "2-digit", minute: "2-digit", hourCycle: "h23" });
+const day = (iso) => fmt(iso, { year: "numeric", month: "2-digit", day: "2-digit" });
+function duration(seconds) {
+  const s = Math.max(0, Math.round(seconds));
+  const h = Math.floor(s / 3600), m = Math.floor((s % 3600) / 60), r = s % 60;
+  if (h) return `${h} h ${String(m).padStart(2, "0")} min`;
+  if (m) return `${m} min ${String(r).padStart(2, "0")} s`;
+  return `${r} s`;
+}
+
+// ---- the API ----
+class ApiError extends Error {}
+
+function askToken() {
+  const dialog = $("#token-dialog");
+  const form = $("#token-form");
+  form.reset();
+  return new Promise((resolve) => {
+    dialog.addEventListener("close", () => {
+      const token = dialog.returnValue === "ok" ? form.token.value.trim() : "";
+      if (token) localStorage.setItem(TOKEN_KEY, token);
+      resolve(token);
+    }, { once: true });
+    dialog.showModal();
+  });
+}
+
+async function api(path, options = {}, retried = false) {
+  const headers = { "content-type": "application/json" };
+  const token = localStorage.getItem(TOKEN_KEY);
+  if (options.method && token) headers.authorization = `Bearer ${token}`;
+  let response;
+  try {
+    response = await fetch(path, { ...options, headers });
+  } catch {
+    throw new ApiError("the relay cannot be reached; check the network");
+  }
+  let body = null;
+  try { body = await response.json(); } catch { /* not JSON */ }
+  if (response.status === 401 && options.method && !retried) {
+    localStorage.removeItem(TOKEN_KEY);
+    if (await askToken()) return api(path, options, true);
+  }
+  if (!response.ok) throw new ApiError((body && body.error) || `${response.status} ${response.statusText}`);
+  return body;
+}
+
+// ---- live bays ----
+function card(bay) {
+  let c = $(`.card[data-bay="${CSS.escape(bay.bay)}"]`);
+  if (!c) {
+    c = el("article", { class: "card", "data-bay": bay.bay },
+      el("h2", {}, bay.bay, " ", el("small", { class: "name" })),
+      el("div", { class: "state" }),
+      el("div", { class: "count", "data-testid": "count" }),
+      el("div", { class: "meta" }),
+      el("div", { class: "health" }),
+      el("form", { class: "control" },
+        el("input", { name: "plate", placeholder: "Plate, e.g. KT 8899 TEST", autocomplete: "off" }),
+        el("button", { type: "submit", class: "start" }, "START"),
+        el("button", { type: "button", class: "stop" }, "STOP")),
+      el("p", { class: "error", hidden: true }));
+    c.querySelector("input").setAttribute("list", "plates");
+    c.querySelector("form").addEventListener("submit", (e) => { e.preventDefault(); control(bay.bay, "start"); });
+    c.querySelector(".stop").addEventListener("click", () => control(bay.bay, "stop"));
+    const list = $("#bays");
+    const after = [...list.children].find((x) => x.dataset.bay > bay.bay);
+    list.insertBefore(c, after || null);
+  }
+  return c;
+}
+
+function render(bay) {
+  bays.set(bay.bay, bay);
+  const c = card(bay);
+  c.dataset.online = bay.online;
+  c.dataset.phase = bay.phase;
+  $(".name", c).textContent = bay.name || "";
+  const loading = bay.phase === "loading";
+  $(".state", c).textContent = !bay.online
+    ? "offline"
+    : loading ? `loading ${bay.plate || "?"}` : "idle";
+  $(".count", c).textContent = loading ? bay.count : "–";
+  $(".meta", c).textContent = loading
+    ? `since ${clock(bay.started_at)} (${duration((Date.now() - Date.parse(bay.started_at)) / 1000)})` +
+      (bay.started_by ? ` · started by ${bay.started_by}` : "") + (bay.out ? ` · ${bay.out} out` : "")
+    : bay.last_seen ? `last heard ${clock(bay.last_seen)}` : "never heard from";
+  const h = bay.health || {};
+  const level = (name, v) => {
+    const span = el("span", { class: v === "ok" ? "" : "down" }, `${name} ${v || "unknown"}`);
+    return span;
+  };
+  const health = $(".health", c);
+  health.replaceChildren(level("camera", h.camera), " · ", level("detector", h.detector),
+    ` · ${(h.fps || 0).toFixed(1)} fps`, h.detail ? ` · ${h.detail}` : "");
+  $(".start", c).hidden = loading;
+  $("input", c).hidden = loading;
+  $(".stop", c).hidden = !loading;
+  $("#no-bays").hidden = bays.size > 0;
+}
+
+async function control(bay, action) {
+  const c = card(bays.get(bay));
+  const error = $(".error", c);
+  error.hidden = true;
+  const buttons = c.querySelectorAll("button");
+  buttons.forEach((b) => { b.disabled = true; });
+  try {
+    const body = action === "start"
+      ? { plate: $("input", c).value, by: "dashboard" }
+      : { by: "dashboard" };
+    const result = await api(`/api/bays/${encodeURIComponent(bay)}/${action}`, {
+      method: "POST", body: JSON.stringify(body),
+    });
+    if (action === "stop" && result && result.session) {
+      error.hidden = false;
+      error.className = "error done";
+      error.textContent = `Stopped: ${result.session.plate}, final count ${result.session.count}`;
+    }
+    if (action === "start") { $("input", c).value = ""; loadPlates(); }
+  } catch (e) {
+    error.className = "error";
+    error.hidden = false;
+    error.textContent = e.message;
+  } finally {
+    buttons.forEach((b) => { b.disabled = false; });
+  }
+}
+
+let socket = null;
+let retry = 500;
+function connect() {
+  const link = $("#link");
+  const proto = location.protocol === "https:" ? "wss" : "ws";
+  socket = new WebSocket(`${proto}://${location.host}/api/ws`);
+  socket.onopen = () => {
+    retry = 500;
+    link.dataset.state = "up";
+    link.textContent = "live";
+    $("#banner").hidden = true;
+  };
+  socket.onmessage = (m) => {
+    const u = JSON.parse(m.data);
+    if (u.type === "snapshot") {
+      for (const b of u.bays) render(b);
+    } else if (u.type === "bay" || u.type === "count") {
+      render(u.bay);
+    }
+  };
+  socket.onclose = () => {
+    link.dataset.state = "down";
+    link.textContent = "disconnected";
+    const banner = $("#banner");
+    banner.hidden = false;
+    banner.textContent = `Disconnected from the relay; reconnecting in ${(retry / 1000).toFixed(1)} s…`;
+    setTimeout(connect, retry);
+    retry = Math.min(retry * 2, 10000);
+  };
+}
+
+// Elapsed times move on between updates.
+setInterval(() => { for (const b of bays.values()) if (b.phase === "loading") render(b); }, 1000);
+
+async function loadPlates() {
+  try {
+    const { plates } = await api("/api/plates");
+    $("#plates").replaceChildren(...plates.map((p) => el("option", { value: p.plate })));
+  } catch { /* the menu is a convenience */ }
+}
+
+// ---- history ----
+function query(form) {
+  const q = new URLSearchParams();
+  for (const k of ["bay", "plate", "from", "to"]) {
+    const v = form[k].value.trim();
+    if (v) q.set(k, v);
+  }
+  q.set("limit", "500");
+  return q;
+}
+
+async function showHistory() {
+  const form = $("#filters");
+  const select = form.bay;
+  const chosen = select.value;
+  select.replaceChildren(el("option", { value: "" }, "all"),
+    ...[...bays.keys()].sort().map((b) => el("option", { value: b }, b)));
+  select.value = chosen;
+  const q = query(form);
+  $("#csv").href = `/api/sessions.csv?${q}`;
+  const error = $("#history-error");
+  error.hidden = true;
+  let sessions = [];
+  try {
+    ({ sessions } = await api(`/api/sessions?${q}`));
+  } catch (e) {
+    error.hidden = false;
+    error.textContent = e.message;
+  }
+  $("#sessions tbody").replaceChildren(...sessions.map((s) => el("tr", { "data-session": s.id },
+    el("td", {}, el("a", { href: `#/session/${s.id}` }, dayTime(s.started_at))),
+    el("td", {}, s.stopped_at ? clock(s.stopped_at) : "loading"),
+    el("td", {}, s.bay),
+    el("td", {}, s.plate || "?"),
+    el("td", { class: "num" }, s.correction ? `${s.corrected_count} (${s.count} ${s.correction > 0 ? "+" : ""}${s.correction})` : String(s.count)),
+    el("td", {}, s.duration_seconds != null ? duration(s.duration_seconds) : "–"),
+    el("td", {}, [s.started_by, s.stopped_by].filter(Boolean).join(" / ")))));
+  const totals = new Map();
+  for (const s of sessions) {
+    const d = day(s.started_at);
+    const t = totals.get(d) || { n: 0, count: 0 };
+    t.n += 1;
+    t.count += s.corrected_count;
+    totals.set(d, t);
+  }
+  $("#totals tbody").replaceChildren(...[...totals].map(([d, t]) =>
+    el("tr", {}, el("td", {}, d), el("td", { class: "num" }, String(t.n)), el("td", { class: "num" }, String(t.count)))));
+}
+
+// ---- one session ----
+let chart = null;
+async function showSession(id) {
+  let s;
+  try {
+    s = await api(`/api/sessions/${encodeURIComponent(id)}`);
+  } catch (e) {
+    $("#session-title").textContent = e.message;
+    return;
+  }
+  $("#session-title").textContent = `${s.plate || "?"} at ${s.bay}`;
+  const facts = [
+    ["Machine count", s.count], ["Corrected count", s.corrected_count], ["Out", s.out],
+    ["Started", `${dayTime(s.started_at)} by ${s.started_by || "?"}`],
+    ["Stopped", s.stopped_at ? `${dayTime(s.stopped_at)} by ${s.stopped_by || "?"}` : "still loading"],
+    ["Duration", s.duration_seconds != null ? duration(s.duration_seconds) : "–"],
+  ];
+  $("#session-facts").replaceChildren(...facts.flatMap(([k, v]) => [el("dt", {}, k), el("dd", {}, String(v))]));
+  $("#corrections tbody").replaceChildren(...s.corrections.map((c) => el("tr", {},
+    el("td", {}, dayTime(c.at)), el("td", {}, c.by), el("td", { class: "num" }, (c.delta > 0 ? "+" : "") + c.delta), el("td", {}, c.reason))));
+  const xs = s.events.map((e) => Date.parse(e.at) / 1000);
+  const ys = s.events.map((e) => e.count);
+  const box = $("#chart");
+  if (chart) chart.destroy();
+  box.replaceChildren();
+  chart = new uPlot({
+    width: Math.min(900, box.clientWidth || 600), height: 300,
+    tzDate: (ts) => uPlot.tzDate(new Date(ts * 1000), site.tz),
+    series: [{}, {
+      label: "count", stroke: "#1e7e45", width: 2, fill: "rgba(46,204,113,.15)",
+      paths: uPlot.paths.stepped({ align: 1 }),
+    }],
+    axes: [{}, { label: "count", incrs: [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000] }],
+  }, [xs, ys], box);
+  const form = $("#correct");
+  form.onsubmit = async (e) => {
+    e.preventDefault();
+    const err = $("#correct-error");
+    err.hidden = true;
+    try {
+      await api(`/api/sessions/${encodeURIComponent(id)}/corrections`, {
+        method: "POST",
+        body: JSON.stringify({ delta: Number(form.delta.value), reason: form.reason.value, by: form.by.value || null }),
+      });
+      form.reset();
+      showSession(id);
+    } catch (x) {
+      err.hidden = false;
+      err.textContent = x.message;
+    }
+  };
+}
+
+// ---- navigation ----
+function route() {
+  const [, view, arg] = location.hash.split("/");
+  const name = view === "history" ? "history" : view === "session" ? "session" : "bays";
+  for (const v of ["bays", "history", "session"]) $(`#${v}-view`).hidden = v !== name;
+  document.querySelectorAll("nav a").forEach((a) => a.classList.toggle("active", a.dataset.nav === name));
+  if (name === "history") showHistory();
+  if (name === "session") showSession(decodeURIComponent(arg || ""));
+}
+
+$("#filters").addEventListener("submit", (e) => { e.preventDefault(); showHistory(); });
+window.addEventListener("hashchange", route);
+
+(async () => {
+  try {
+    const s = await api("/api/site");
+    site.tz = s.time_zone || site.tz;
+  } catch { /* default zone */ }
+  connect();
+  loadPlates();
+  route();
+})();
