@@ -57,7 +57,7 @@ pids+=($!)
 if ! $check; then
     cat <<EOF
 
-baycount demo: relay at http://$http, edge bay-1 counting people in assets/footage/vtest.avi.
+baycount demo: dashboard at http://$http, edge bay-1 counting people in assets/footage/vtest.avi.
   start loading:  curl -X POST http://$http/api/bays/bay-1/start -H 'content-type: application/json' -d '{"plate":"KT 1234 AB"}'
   live state:     curl http://$http/api/state
   stop loading:   curl -X POST http://$http/api/bays/bay-1/stop

@@ -1,6 +1,7 @@
 //! The dashboard in a real browser: Debian's headless Chromium driven through chromedriver
 //! (WebDriver, fantoccini) against the real relay and a scripted edge. Screenshots of the main
-//! views are saved to `docs/screenshots/` (for the README).
+//! views are saved under cargo's test temp dir, or to `docs/screenshots/` (the README's) with
+//! `BAYCOUNT_UPDATE_SCREENSHOTS=1`.
 
 #![allow(clippy::unwrap_used)]
 
@@ -100,7 +101,11 @@ impl Browser {
 
     async fn screenshot(&self, name: &str) {
         let png = self.client.screenshot().await.unwrap();
-        let dir = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/screenshots"));
+        let dir = if std::env::var_os("BAYCOUNT_UPDATE_SCREENSHOTS").is_some() {
+            PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/screenshots"))
+        } else {
+            PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("screenshots")
+        };
         std::fs::create_dir_all(&dir).unwrap();
         std::fs::write(dir.join(name), png).unwrap();
     }
