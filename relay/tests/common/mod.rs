@@ -244,8 +244,13 @@ impl ScriptedEdge {
                 true,
             ));
         let (client, mut eventloop) = AsyncClient::new(opts, 10_000);
+        // A healthy bay, as a real edge reports it.
+        let mut state = BayState::idle(Utc::now());
+        state.health.camera = HealthLevel::Ok;
+        state.health.detector = HealthLevel::Ok;
+        state.health.fps = 9.8;
         let inner = Arc::new(Mutex::new(EdgeInner {
-            state: BayState::idle(Utc::now()),
+            state,
             mode,
             events: vec![],
         }));
