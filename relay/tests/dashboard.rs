@@ -296,6 +296,50 @@ async fn live_bays_control_and_history_in_a_browser() {
         .unwrap();
     assert!(csv.contains("KT 8899 TEST"), "{csv}");
     b.screenshot("history.png").await;
+    // Date filters are whole days in the site's zone.
+    let tz: chrono_tz::Tz = "Asia/Makassar".parse().unwrap();
+    let today = chrono::Utc::now().with_timezone(&tz).date_naive();
+    let filter = |from: chrono::NaiveDate, to: chrono::NaiveDate| {
+        format!(
+            "const f = document.querySelector('#filters'); f.from.value = '{from}'; f.to.value = '{to}'; \
+             document.querySelector('#sessions tbody').replaceChildren(); f.requestSubmit(); return 1"
+        )
+    };
+    b.client
+        .execute(&filter(today, today), vec![])
+        .await
+        .unwrap();
+    b.until(
+        10,
+        "today's session",
+        "return document.querySelector('#sessions tbody tr')",
+    )
+    .await;
+    let tomorrow = today.succ_opt().unwrap();
+    b.client
+        .execute(&filter(tomorrow, tomorrow), vec![])
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let rows: Value = b
+        .client
+        .execute(
+            "return document.querySelectorAll('#sessions tbody tr').length",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(rows, 0, "nothing tomorrow");
+    b.client
+        .execute(&filter(today, today), vec![])
+        .await
+        .unwrap();
+    b.until(
+        10,
+        "today's session again",
+        "return document.querySelector('#sessions tbody tr a')",
+    )
+    .await;
 
     // The session page: chart, who started and stopped it, a correction beside the count.
     b.client

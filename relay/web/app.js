@@ -195,12 +195,27 @@ async function loadPlates() {
 }
 
 // ---- history ----
+/** The instant a day (`YYYY-MM-DD`) starts in the site's zone, `days` later. */
+function siteMidnight(date, days = 0) {
+  const guess = Date.parse(`${date}T00:00:00Z`) + days * 86400000;
+  const parts = new Intl.DateTimeFormat("en-US", {
+    timeZone: site.tz, hourCycle: "h23", year: "numeric", month: "2-digit", day: "2-digit",
+    hour: "2-digit", minute: "2-digit", second: "2-digit",
+  }).formatToParts(new Date(guess));
+  const get = (t) => Number(parts.find((p) => p.type === t).value);
+  const shown = Date.UTC(get("year"), get("month") - 1, get("day"), get("hour"), get("minute"), get("second"));
+  return new Date(guess - (shown - guess)).toISOString();
+}
+
 function query(form) {
   const q = new URLSearchParams();
-  for (const k of ["bay", "plate", "from", "to"]) {
+  for (const k of ["bay", "plate"]) {
     const v = form[k].value.trim();
     if (v) q.set(k, v);
   }
+  // Whole days in the site's zone: from its first instant to the end of the `to` day.
+  if (form.from.value) q.set("from", siteMidnight(form.from.value));
+  if (form.to.value) q.set("to", siteMidnight(form.to.value, 1));
   q.set("limit", "500");
   return q;
 }
