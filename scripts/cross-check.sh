@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Cross-builds the edge for aarch64 (Raspberry Pi 4/5 64-bit, Jetson) with LiteRT, using Debian's
-# cross toolchain, and smoke-runs it under qemu-user on a few frames of the sample footage.
+# Cross-builds the edge (with LiteRT) and the relay for aarch64 (Raspberry Pi 4/5 64-bit,
+# Jetson) with Debian's cross toolchain, and smoke-runs them under qemu-user: both `--version`,
+# and the edge's `count` on a few frames of the sample footage.
 # Idempotent; `cross` itself needs Docker, which this does not.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -36,9 +37,12 @@ export CC_aarch64_unknown_linux_gnu=aarch64-linux-gnu-gcc CXX_aarch64_unknown_li
 export AR_aarch64_unknown_linux_gnu=aarch64-linux-gnu-ar
 export BINDGEN_EXTRA_CLANG_ARGS_aarch64_unknown_linux_gnu="--sysroot=/usr/aarch64-linux-gnu -I/usr/aarch64-linux-gnu/include"
 export LITERT_LIB_DIR="$PWD/$LIB"
-cargo build --release --locked --target aarch64-unknown-linux-gnu -p baycount-edge
-BIN="$CARGO_TARGET_DIR/aarch64-unknown-linux-gnu/release/baycount-edge"
-echo "cross-check: $(file -b "$BIN" | cut -d, -f1-2); needs glibc $(objdump -T "$BIN" | grep -o 'GLIBC_[0-9.]*' | sort -V | tail -n1 | cut -d_ -f2)"
+cargo build --release --locked --target aarch64-unknown-linux-gnu -p baycount-edge -p baycount-relay
+OUT="$CARGO_TARGET_DIR/aarch64-unknown-linux-gnu/release"
 QEMU=(qemu-aarch64-static -L /usr/aarch64-linux-gnu)
-"${QEMU[@]}" "$BIN" --version
+for b in baycount-relay baycount-edge; do
+  echo "cross-check: $b: $(file -b "$OUT/$b" | cut -d, -f1-2); needs glibc $(objdump -T "$OUT/$b" | grep -o 'GLIBC_[0-9.]*' | sort -V | tail -n1 | cut -d_ -f2)"
+  "${QEMU[@]}" "$OUT/$b" --version
+done
+BIN="$OUT/baycount-edge"
 "${QEMU[@]}" "$BIN" count --source file:assets/footage/vtest.avi --line 0.5,0.9,0.5,0.15 --frames 10 --threads 2 --json

@@ -22,6 +22,13 @@ status=${PIPESTATUS[0]}
 cargo test -p baycount-edge --features tflite --locked --test model tflite 2>&1 | tee -a "$log"
 status=$(( status | PIPESTATUS[0] ))
 set -e
+# Deployment: systemd units verified, Cross.toml, the Debian packages built, checked, installed.
+if ./scripts/check-packages.sh; then
+    echo "test result: ok. 1 passed; 0 failed (packages check)" >> "$log"
+else
+    echo "test result: FAILED. 0 passed; 1 failed (packages check)" >> "$log"
+    status=1
+fi
 # The first README command, unattended: relay + edge on the sample footage, a session through
 # the API, its count in the history.
 if ./scripts/demo.sh --check; then

@@ -7,8 +7,8 @@
 //!   state ([`live`]), history records ([`recorder`] writes them to [`history`]) and acks.
 //! - [`control`]: the one command path (start, stop) every surface uses.
 //! - [`bot`]: the operators' Telegram bot (teloxide).
-//! - [`api`]: REST and WebSocket (axum); [`metrics`]: Prometheus counters; [`logging`]:
-//!   journald or stderr.
+//! - [`api`]: REST and WebSocket (axum) and the dashboard; [`metrics`]: Prometheus counters;
+//!   [`logging`]: journald or stderr; [`systemd`]: readiness and watchdog.
 //!
 //! [`Relay::start`] wires these together and runs them until its shutdown token is cancelled;
 //! tests start it on port 0 and drive the real thing.
@@ -25,6 +25,7 @@ pub mod logging;
 pub mod metrics;
 pub mod mqtt;
 pub mod recorder;
+pub mod systemd;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -178,8 +179,10 @@ impl Relay {
                 log::error!("HTTP server stopped: {e}");
             }
         });
+        tasks.spawn(systemd::watchdog(history.clone(), shutdown.clone()));
         tasks.close();
         log::info!("relay listening on http://{http_addr}");
+        systemd::ready();
         Ok(Self {
             http_addr,
             mqtt_addr,
@@ -192,6 +195,7 @@ impl Relay {
     /// Runs until the shutdown token is cancelled, then waits (bounded) for every task.
     pub async fn wait(self) {
         self.shutdown.cancelled().await;
+        systemd::stopping();
         if tokio::time::timeout(SHUTDOWN_GRACE, self.tasks.wait())
             .await
             .is_err()
