@@ -14,6 +14,19 @@ fn footage() -> PathBuf {
     ))
 }
 
+/// The footage at the default model's input size.
+fn footage_at_300() -> Box<dyn camera::FrameSource> {
+    camera::open(
+        &SourceSpec::File(footage()),
+        &OpenOptions {
+            width: 300,
+            height: 300,
+            realtime: false,
+        },
+    )
+    .expect("footage")
+}
+
 fn options() -> ModelOptions {
     let (path, labels) =
         find_default_model().expect("the default model is installed by scripts/setup.sh");
@@ -70,15 +83,7 @@ fn finds_people_in_every_tenth_frame_of_vtest() {
     let mut det = ModelDetector::open(&options()).expect("model loads");
     assert!(matches!(det.format(), Format::Postprocessed { .. }));
     assert_eq!(det.input_size(), (300, 300));
-    let mut src = camera::open(
-        &SourceSpec::File(footage()),
-        &OpenOptions {
-            width: 300,
-            height: 300,
-            realtime: false,
-        },
-    )
-    .expect("footage");
+    let mut src = footage_at_300();
     let mut stages = Stages::default();
     let mut checked = 0;
     while let Some(frame) = src.next_frame().expect("frame") {
@@ -136,15 +141,7 @@ fn the_tflite_fallback_finds_the_same_people_as_litert() {
         ..options()
     })
     .expect("tflite");
-    let mut src = camera::open(
-        &SourceSpec::File(footage()),
-        &OpenOptions {
-            width: 300,
-            height: 300,
-            realtime: false,
-        },
-    )
-    .expect("footage");
+    let mut src = footage_at_300();
     let mut stages = Stages::default();
     let mut compared = 0;
     while let Some(frame) = src.next_frame().expect("frame") {

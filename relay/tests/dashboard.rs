@@ -89,6 +89,26 @@ impl Browser {
         }
     }
 
+    async fn click(&self, css: &str) {
+        self.client
+            .find(Locator::Css(css))
+            .await
+            .unwrap_or_else(|e| panic!("{css}: {e}"))
+            .click()
+            .await
+            .unwrap();
+    }
+
+    async fn type_in(&self, css: &str, text: &str) {
+        self.client
+            .find(Locator::Css(css))
+            .await
+            .unwrap_or_else(|e| panic!("{css}: {e}"))
+            .send_keys(text)
+            .await
+            .unwrap();
+    }
+
     async fn text(&self, css: &str) -> String {
         self.client
             .find(Locator::Css(css))
@@ -153,41 +173,20 @@ async fn live_bays_control_and_history_in_a_browser() {
     .await;
 
     // START from the page: the token is asked once, the edge gets the command, the card loads.
-    let input = b
-        .client
-        .find(Locator::Css(
-            r#".card[data-bay="bay-1"] input[name="plate"]"#,
-        ))
-        .await
-        .unwrap();
-    input.send_keys("kt 8899 test").await.unwrap();
-    b.client
-        .find(Locator::Css(r#".card[data-bay="bay-1"] button.start"#))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    b.type_in(
+        r#".card[data-bay="bay-1"] input[name="plate"]"#,
+        "kt 8899 test",
+    )
+    .await;
+    b.click(r#".card[data-bay="bay-1"] button.start"#).await;
     b.until(
         10,
         "the token dialog",
         "return document.querySelector('#token-dialog').open",
     )
     .await;
-    b.client
-        .find(Locator::Css("#token-dialog input[name=token]"))
-        .await
-        .unwrap()
-        .send_keys("s3cret")
-        .await
-        .unwrap();
-    b.client
-        .find(Locator::Css("#token-dialog button[value=ok]"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    b.type_in("#token-dialog input[name=token]", "s3cret").await;
+    b.click("#token-dialog button[value=ok]").await;
     b.until(
         10,
         "loading",
@@ -224,13 +223,7 @@ async fn live_bays_control_and_history_in_a_browser() {
     b.screenshot("dashboard.png").await;
 
     // STOP shows the final count.
-    b.client
-        .find(Locator::Css(r#".card[data-bay="bay-1"] button.stop"#))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    b.click(r#".card[data-bay="bay-1"] button.stop"#).await;
     let done = b
         .until(
             10,
@@ -241,21 +234,9 @@ async fn live_bays_control_and_history_in_a_browser() {
     assert_eq!(done, "Stopped: KT 8899 TEST, final count 3");
 
     // An error from the API is shown in words.
-    let input = b
-        .client
-        .find(Locator::Css(
-            r#".card[data-bay="bay-2"] input[name="plate"]"#,
-        ))
-        .await
-        .unwrap();
-    input.send_keys("???").await.unwrap();
-    b.client
-        .find(Locator::Css(r#".card[data-bay="bay-2"] button.start"#))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    b.type_in(r#".card[data-bay="bay-2"] input[name="plate"]"#, "???")
+        .await;
+    b.click(r#".card[data-bay="bay-2"] button.start"#).await;
     let error = b
         .until(
             10,
@@ -342,13 +323,7 @@ async fn live_bays_control_and_history_in_a_browser() {
     .await;
 
     // The session page: chart, who started and stopped it, a correction beside the count.
-    b.client
-        .find(Locator::Css("#sessions tbody tr a"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    b.click("#sessions tbody tr a").await;
     b.until(
         10,
         "the chart",
@@ -360,27 +335,10 @@ async fn live_bays_control_and_history_in_a_browser() {
         facts.contains("by dashboard"),
         "who started and stopped it: {facts}"
     );
-    b.client
-        .find(Locator::Css("#correct input[name=delta]"))
-        .await
-        .unwrap()
-        .send_keys("-1")
-        .await
-        .unwrap();
-    b.client
-        .find(Locator::Css("#correct input[name=reason]"))
-        .await
-        .unwrap()
-        .send_keys("one sack torn")
-        .await
-        .unwrap();
-    b.client
-        .find(Locator::Css("#correct button"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    b.type_in("#correct input[name=delta]", "-1").await;
+    b.type_in("#correct input[name=reason]", "one sack torn")
+        .await;
+    b.click("#correct button").await;
     b.until(
         10,
         "the correction",

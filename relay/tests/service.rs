@@ -33,14 +33,25 @@ fn tells_systemd_it_is_ready_feeds_the_watchdog_and_stops_on_sigterm() {
     let mut buf = [0u8; 256];
     let t = Instant::now();
     while t.elapsed() < Duration::from_secs(10)
-        && heard.iter().filter(|m: &&String| m.as_str() == "WATCHDOG=1").count() < 2
+        && heard
+            .iter()
+            .filter(|m: &&String| m.as_str() == "WATCHDOG=1")
+            .count()
+            < 2
     {
         if let Ok(n) = socket.recv(&mut buf) {
             heard.push(String::from_utf8_lossy(&buf[..n]).trim().to_owned());
         }
     }
-    assert_eq!(heard.first().map(String::as_str), Some("READY=1"), "{heard:?}");
-    assert!(heard.iter().filter(|m| *m == "WATCHDOG=1").count() >= 2, "{heard:?}");
+    assert_eq!(
+        heard.first().map(String::as_str),
+        Some("READY=1"),
+        "{heard:?}"
+    );
+    assert!(
+        heard.iter().filter(|m| *m == "WATCHDOG=1").count() >= 2,
+        "{heard:?}"
+    );
     Command::new("kill")
         .args(["-TERM", &relay.id().to_string()])
         .status()
@@ -50,7 +61,10 @@ fn tells_systemd_it_is_ready_feeds_the_watchdog_and_stops_on_sigterm() {
         if let Some(s) = relay.try_wait().unwrap() {
             break s;
         }
-        assert!(t.elapsed() < Duration::from_secs(10), "no exit after SIGTERM");
+        assert!(
+            t.elapsed() < Duration::from_secs(10),
+            "no exit after SIGTERM"
+        );
         std::thread::sleep(Duration::from_millis(20));
     };
     assert!(status.success(), "{status}");
