@@ -21,6 +21,8 @@ python3 -c 'import sys, tomllib; c = tomllib.load(open("Cross.toml", "rb")); ass
 ./scripts/package.sh --profile debug >/dev/null
 [ -x "$CARGO_TARGET_DIR/aarch64-unknown-linux-gnu/release/baycount-edge" ] \
   && ./scripts/package.sh --profile release --arch arm64 >/dev/null
+[ -x "$CARGO_TARGET_DIR/armv7-unknown-linux-gnueabihf/release/baycount-edge" ] \
+  && ./scripts/package.sh --profile release --arch armhf >/dev/null
 debs="$CARGO_TARGET_DIR/debian"
 version=$(sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n1)
 expect() {
@@ -40,6 +42,10 @@ for arch in amd64 arm64; do
     /usr/share/baycount/models/coco_labels.txt /lib/systemd/system/baycount-edge.service /etc/baycount/edge.toml
   [ -f "$edge" ] && { dpkg-deb -f "$edge" Architecture | grep -qx "$arch" || fail "$edge: wrong architecture"; }
 done
+armhf="$debs/baycount-edge_${version}_armhf.deb"
+[ -f "$armhf" ] && expect "$armhf" /usr/bin/baycount-edge \
+  /usr/share/baycount/models/ssd_mobilenet_v2_coco_quant_postprocess.tflite \
+  /lib/systemd/system/baycount-edge.service /etc/baycount/edge.toml
 for deb in "$debs"/*_"$version"_*.deb; do
   dpkg-deb -I "$deb" conffiles | grep -q '^/etc/baycount/' || fail "$(basename "$deb"): no conffile"
 done

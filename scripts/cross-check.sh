@@ -7,7 +7,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 [ -n "${BAYCOUNT_SETUP_DONE:-}" ] || ./scripts/setup.sh >/dev/null
 . scripts/env.sh
-PKGS=(gcc-aarch64-linux-gnu g++-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user-static)
+PKGS=(gcc-aarch64-linux-gnu g++-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user-static
+      gcc-arm-linux-gnueabihf g++-arm-linux-gnueabihf libc6-dev-armhf-cross)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -16,7 +17,9 @@ if [ ${#missing[@]} -gt 0 ]; then
   sudo_or() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
   sudo_or env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
-rustup target list --installed | grep -q '^aarch64-unknown-linux-gnu$' || rustup target add aarch64-unknown-linux-gnu
+for t in aarch64-unknown-linux-gnu armv7-unknown-linux-gnueabihf; do
+  rustup target list --installed | grep -q "^$t\$" || rustup target add "$t"
+done
 
 # LiteRT for aarch64, from the same wheel version as the host's.
 CACHE="${BAYCOUNT_CACHE:-$HOME/.cache/baycount}/downloads"
@@ -46,3 +49,17 @@ for b in baycount-relay baycount-edge; do
 done
 BIN="$OUT/baycount-edge"
 "${QEMU[@]}" "$BIN" count --source file:assets/footage/vtest.avi --line 0.5,0.9,0.5,0.15 --frames 10 --threads 2 --json
+
+# 32-bit Pi OS (armv7): LiteRT has no build for it, so the edge uses the tflite feature
+# (TensorFlow Lite 1.15 compiled from source for the Pi, NEON; several minutes the first time).
+export CARGO_TARGET_ARMV7_UNKNOWN_LINUX_GNUEABIHF_LINKER=arm-linux-gnueabihf-gcc
+export CC_armv7_unknown_linux_gnueabihf=arm-linux-gnueabihf-gcc CXX_armv7_unknown_linux_gnueabihf=arm-linux-gnueabihf-g++
+export AR_armv7_unknown_linux_gnueabihf=arm-linux-gnueabihf-ar
+export BINDGEN_EXTRA_CLANG_ARGS_armv7_unknown_linux_gnueabihf="--sysroot=/usr/arm-linux-gnueabihf -I/usr/arm-linux-gnueabihf/include"
+export TFLITE_RS_MAKE_TARGET=rpi TFLITE_RS_MAKE_TARGET_ARCH=armv7l
+cargo build --release --locked --target armv7-unknown-linux-gnueabihf -p baycount-edge --no-default-features --features tflite
+ARM="$CARGO_TARGET_DIR/armv7-unknown-linux-gnueabihf/release/baycount-edge"
+echo "cross-check: baycount-edge (armv7, tflite): $(file -b "$ARM" | cut -d, -f1-2); needs glibc $(objdump -T "$ARM" | grep -o 'GLIBC_[0-9.]*' | sort -V | tail -n1 | cut -d_ -f2)"
+QEMU_ARM=(qemu-arm-static -L /usr/arm-linux-gnueabihf)
+"${QEMU_ARM[@]}" "$ARM" --version
+"${QEMU_ARM[@]}" "$ARM" count --source file:assets/footage/vtest.avi --line 0.5,0.9,0.5,0.15 --frames 3 --threads 2 --json

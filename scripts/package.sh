@@ -5,6 +5,7 @@
 #   scripts/package.sh                  release build, amd64
 #   scripts/package.sh --profile debug  from the debug binaries the tests built (CI check)
 #   scripts/package.sh --arch arm64     from scripts/cross-check.sh's aarch64 binaries
+#   scripts/package.sh --arch armhf     the edge for 32-bit Pi OS (tflite runtime)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/env.sh
@@ -14,7 +15,7 @@ while [ $# -gt 0 ]; do
   case "$1" in
     --profile) profile=$2; shift 2 ;;
     --arch) arches=("$2"); shift 2 ;;
-    *) echo "usage: $0 [--profile release|debug] [--arch amd64|arm64]" >&2; exit 2 ;;
+    *) echo "usage: $0 [--profile release|debug] [--arch amd64|arm64|armhf]" >&2; exit 2 ;;
   esac
 done
 version=$(sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n1)
@@ -85,6 +86,8 @@ for arch in "${arches[@]}"; do
   case "$arch" in
     amd64) bin="$CARGO_TARGET_DIR/$profile" litert=assets/litert/host ;;
     arm64) bin="$CARGO_TARGET_DIR/aarch64-unknown-linux-gnu/$profile" litert=assets/litert/aarch64 ;;
+    # 32-bit Pi OS: the edge only, with TensorFlow Lite linked in (no LiteRT library).
+    armhf) bin="$CARGO_TARGET_DIR/armv7-unknown-linux-gnueabihf/$profile" litert= ;;
     *) echo "package: unknown arch $arch" >&2; exit 2 ;;
   esac
   if [ "$arch" = amd64 ] && [ "$profile" = release ]; then
@@ -92,6 +95,8 @@ for arch in "${arches[@]}"; do
   fi
 
   for pkg in baycount-relay baycount-edge; do
+    # The relay runs on a server or a 64-bit Pi; 32-bit Pi OS gets the edge only.
+    [ "$arch" = armhf ] && [ "$pkg" = baycount-relay ] && continue
     [ -x "$bin/$pkg" ] || { echo "package: $bin/$pkg is not built; skipping $pkg for $arch"; continue; }
     dir=$(mktemp -d)
     mkdir -p "$dir/DEBIAN" "$dir/usr/bin" "$dir/lib/systemd/system" "$dir/etc/baycount" "$dir/usr/share/doc/$pkg"
@@ -108,8 +113,11 @@ for arch in "${arches[@]}"; do
           "libc6 (>= 2.34), adduser" ""
         ;;
       baycount-edge)
-        mkdir -p "$dir/usr/lib/baycount" "$dir/usr/share/baycount/models"
-        install -m 0644 "$litert/libLiteRt.so" "$dir/usr/lib/baycount/libLiteRt.so"
+        mkdir -p "$dir/usr/share/baycount/models"
+        if [ -n "$litert" ]; then
+          mkdir -p "$dir/usr/lib/baycount"
+          install -m 0644 "$litert/libLiteRt.so" "$dir/usr/lib/baycount/libLiteRt.so"
+        fi
         install -m 0644 assets/models/ssd_mobilenet_v2_coco_quant_postprocess.tflite \
           assets/models/coco_labels.txt "$dir/usr/share/baycount/models/"
         # An installed edge counts from its camera; the example's synthetic scene is for demos.
