@@ -1,6 +1,9 @@
 //! The edge's loop against the real relay and its embedded broker: commands from the REST API
 //! reach the bay, counts come back, the history holds them, the journal forgets what is stored.
 
+#[path = "../../relay/tests/common/mod.rs"]
+mod common;
+
 use std::time::Duration;
 
 use baycount_edge::daemon::{self, Input};
@@ -13,23 +16,7 @@ use serde_json::{Value, json};
 use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 
-async fn eventually<T, F, Fut>(what: &str, mut f: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Option<T>>,
-{
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    loop {
-        if let Some(v) = f().await {
-            return v;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "timed out waiting for {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
-}
+use common::eventually;
 
 /// A relay on loopback ports with its history in `dir`.
 fn relay_config(dir: &std::path::Path, broker: Broker) -> Config {
@@ -131,7 +118,7 @@ async fn commands_counts_and_the_button_go_through_the_relay() {
             .find(|b| b["bay"] == "bay-1")
             .cloned()
     };
-    eventually("bay online", || async {
+    eventually(10, "bay online", || async {
         bay_view().await.filter(|b| b["online"] == true)
     })
     .await;
@@ -157,7 +144,7 @@ async fn commands_counts_and_the_button_go_through_the_relay() {
             .await
             .expect("send");
     }
-    eventually("count 3 on the relay", || async {
+    eventually(10, "count 3 on the relay", || async {
         bay_view()
             .await
             .filter(|b| b["count"] == 3 && b["out"] == 1)
@@ -178,7 +165,7 @@ async fn commands_counts_and_the_button_go_through_the_relay() {
         (json!(3), json!(1))
     );
 
-    let stored = eventually("session stored as stopped", || async {
+    let stored = eventually(10, "session stored as stopped", || async {
         let v: Value = http
             .get(format!("{base}/api/sessions/{session}"))
             .send()
@@ -195,14 +182,14 @@ async fn commands_counts_and_the_button_go_through_the_relay() {
         (json!(3), json!(1))
     );
     assert_eq!(stored["events"].as_array().map(Vec::len), Some(6));
-    eventually("the journal forgets the stored session", || async {
+    eventually(10, "the journal forgets the stored session", || async {
         (journal.backlog().await.ok()? == 0).then_some(())
     })
     .await;
 
     // The button at the bay: the relay shows the session without being asked.
     inputs.send(Input::Press).await.expect("press");
-    let b = eventually("a button session", || async {
+    let b = eventually(10, "a button session", || async {
         bay_view().await.filter(|b| b["phase"] == "loading")
     })
     .await;
@@ -212,7 +199,7 @@ async fn commands_counts_and_the_button_go_through_the_relay() {
     );
 
     edge.stop().await;
-    eventually("bay offline after a clean stop", || async {
+    eventually(10, "bay offline after a clean stop", || async {
         bay_view().await.filter(|b| b["online"] == false)
     })
     .await;
@@ -247,7 +234,7 @@ async fn counts_made_while_the_relay_is_down_are_replayed_from_the_journal() {
     };
 
     let base = format!("http://{}", first.http_addr);
-    eventually("bay online", || async {
+    eventually(10, "bay online", || async {
         get(base.clone(), "/api/state".into())
             .await
             .filter(|v| v["bays"][0]["online"] == true)
@@ -272,7 +259,7 @@ async fn counts_made_while_the_relay_is_down_are_replayed_from_the_journal() {
             .await
             .expect("send");
     }
-    eventually("count 2", || async {
+    eventually(10, "count 2", || async {
         get(base.clone(), "/api/state".into())
             .await
             .filter(|v| v["bays"][0]["count"] == 2)
@@ -300,7 +287,7 @@ async fn counts_made_while_the_relay_is_down_are_replayed_from_the_journal() {
     .expect("relay again");
     let base = format!("http://{}", second.http_addr);
     let path = format!("/api/sessions/{session}");
-    let stored = eventually("all 5 counts stored", || async {
+    let stored = eventually(10, "all 5 counts stored", || async {
         get(base.clone(), path.clone())
             .await
             .filter(|v| v["count"] == 5)
