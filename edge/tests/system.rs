@@ -229,6 +229,13 @@ async fn journaled(api: &Api, edge: &Edge, session: SessionId) -> (u64, u64) {
     (f.count, f.out)
 }
 
+/// The relay stored the session with `count` (every seq once), and the edge's journal has the same.
+async fn agrees(api: &Api, edge: &Edge, session: SessionId, count: u64) {
+    let detail = stored(api, session).await;
+    assert_eq!(detail["count"], count);
+    assert_eq!(journaled(api, edge, session).await.0, count);
+}
+
 fn synthetic() -> [&'static str; 4] {
     ["--source", "synthetic", "--line", "0,0.5,1,0.5"]
 }
@@ -372,9 +379,7 @@ async fn edge_sigkilled_mid_session_resumes_and_loses_nothing() {
         .await;
     assert_eq!(bay["session"], session.to_string());
     let final_count = stop(&relay).await;
-    let detail = stored(&relay, session).await;
-    assert_eq!(detail["count"], final_count);
-    assert_eq!(journaled(&relay, &edge, session).await.0, final_count);
+    agrees(&relay, &edge, session, final_count).await;
 }
 
 /// The counting line of the fault runs (L1 of the ground truth).
@@ -496,9 +501,7 @@ async fn broker_gone_for_30_seconds_mid_session_changes_no_count() {
         final_count, reference,
         "the same count as without the outage"
     );
-    let detail = stored(&relay, session).await;
-    assert_eq!(detail["count"], final_count);
-    assert_eq!(journaled(&relay, &edge, session).await.0, final_count);
+    agrees(&relay, &edge, session, final_count).await;
 }
 
 #[tokio::test]
@@ -538,9 +541,7 @@ async fn relay_sigkilled_mid_session_changes_no_count() {
         final_count, reference,
         "the same count as without the relay's crash"
     );
-    let detail = stored(&api, session).await;
-    assert_eq!(detail["count"], final_count);
-    assert_eq!(journaled(&api, &edge, session).await.0, final_count);
+    agrees(&api, &edge, session, final_count).await;
 }
 
 #[tokio::test]
@@ -719,9 +720,7 @@ async fn a_stop_the_edge_cannot_take_is_reported_never_lost() {
     let t = Instant::now();
     let final_count = stop(&relay).await;
     eprintln!("stop command to ack: {:?}", t.elapsed());
-    let detail = stored(&relay, session).await;
-    assert_eq!(detail["count"], final_count);
-    assert_eq!(journaled(&relay, &edge, session).await.0, final_count);
+    agrees(&relay, &edge, session, final_count).await;
 }
 
 #[tokio::test]
