@@ -22,7 +22,7 @@ use baycount_edge::session::BaySession;
 use baycount_protocol::{
     Ack, Action, Actor, ActorKind, Command as Cmd, CommandId, Phase, Plate, SessionId, encode,
 };
-use common::{Api, RelayProcess, TestRelay, Which, eventually, free_port};
+use common::{Api, RelayProcess, TestRelay, Which, eventually, free_port, relay_process_ports};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
@@ -509,13 +509,10 @@ async fn relay_sigkilled_mid_session_changes_no_count() {
     let _serial = SERIAL.lock().await;
     let reference = reference_count().await;
     let dir = tempfile::tempdir().unwrap();
-    let http: std::net::SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
-    let mqtt = format!("127.0.0.1:{}", free_port());
+    let (http, port, broker) = relay_process_ports();
     let db = dir.path().join("history.db");
-    let broker = vec!["--mqtt-listen".to_owned(), mqtt.clone()];
     let mut relay = RelayProcess::spawn(http, &db, &broker).await;
     let api = Api::new(http);
-    let port: u16 = mqtt.rsplit(':').next().unwrap().parse().unwrap();
     let edge_dir = dir.path().join("edge");
     std::fs::create_dir_all(&edge_dir).unwrap();
     let (edge, session) = footage_edge(&edge_dir, port, "B 1 RELAY").await;

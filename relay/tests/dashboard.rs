@@ -12,7 +12,9 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use baycount_protocol::Direction;
-use common::{Api, Mode, RelayProcess, ScriptedEdge, TestRelay, Which, free_port};
+use common::{
+    Api, Mode, RelayProcess, ScriptedEdge, TestRelay, Which, free_port, relay_process_ports,
+};
 use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::{Value, json};
 
@@ -372,12 +374,9 @@ async fn live_bays_control_and_history_in_a_browser() {
 #[tokio::test]
 async fn the_page_recovers_after_the_relay_restarts() {
     let dir = tempfile::tempdir().unwrap();
-    let http: std::net::SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
-    let mqtt = format!("127.0.0.1:{}", free_port());
+    let (http, port, broker) = relay_process_ports();
     let db: &Path = &dir.path().join("history.db");
-    let broker = vec!["--mqtt-listen".to_owned(), mqtt.clone()];
     let mut relay = RelayProcess::spawn(http, db, &broker).await;
-    let port: u16 = mqtt.rsplit(':').next().unwrap().parse().unwrap();
     let edge = ScriptedEdge::connect(port, "bay-1", Mode::Respond).await;
     let api = Api::new(http);
     api.wait_bay("bay-1", "online", |b| b["online"] == true)

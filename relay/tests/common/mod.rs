@@ -512,6 +512,18 @@ pub fn relay_binary() -> PathBuf {
         .clone()
 }
 
+/// Free loopback ports for a relay process with its embedded broker: the HTTP address, the
+/// broker's port, and the flags that put the broker there.
+pub fn relay_process_ports() -> (SocketAddr, u16, Vec<String>) {
+    let http = SocketAddr::from(([127, 0, 0, 1], free_port()));
+    let mqtt = free_port();
+    (
+        http,
+        mqtt,
+        vec!["--mqtt-listen".to_owned(), format!("127.0.0.1:{mqtt}")],
+    )
+}
+
 /// The relay binary running as its own process, killed on drop.
 pub struct RelayProcess {
     pub child: Child,
