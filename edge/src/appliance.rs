@@ -37,6 +37,12 @@ pub async fn run(c: EdgeConfig, shutdown: CancellationToken) -> anyhow::Result<(
             port: c.mqtt.port,
             username: c.mqtt.username.clone(),
             password: c.mqtt.password.clone(),
+            tls: c
+                .mqtt_tls
+                .as_ref()
+                .map(|t| t.client_config().map(std::sync::Arc::new))
+                .transpose()
+                .context("cannot set up TLS for the MQTT link")?,
         },
         shutdown.clone(),
     );

@@ -5,7 +5,9 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use baycount_protocol::BayId;
+use baycount_protocol::mqtt_tls::ClientTls;
 use baycount_protocol::mqtt_url::{MqttUrl, MqttUrlError};
+use baycount_protocol::secret_file::{self, WorldReadable};
 use serde::Deserialize;
 
 use crate::camera::SourceSpec;
@@ -38,6 +40,12 @@ pub enum ConfigError {
     Invalid { what: &'static str, reason: String },
     #[error(transparent)]
     Mqtt(#[from] MqttUrlError),
+    #[error("{0}")]
+    Secret(#[from] WorldReadable),
+    #[error(
+        "mqtt_ca, mqtt_cert and mqtt_key are for an mqtts:// broker; the mqtt URL is not mqtts://"
+    )]
+    TlsWithoutMqtts,
 }
 
 fn invalid(what: &'static str, reason: impl ToString) -> ConfigError {
@@ -53,6 +61,10 @@ fn invalid(what: &'static str, reason: impl ToString) -> ConfigError {
 pub struct FileConfig {
     pub bay: Option<String>,
     pub mqtt: Option<String>,
+    /// TLS (`mqtts://`): the broker's authority, and this edge's certificate for mutual TLS.
+    pub mqtt_ca: Option<PathBuf>,
+    pub mqtt_cert: Option<PathBuf>,
+    pub mqtt_key: Option<PathBuf>,
     pub journal: Option<PathBuf>,
     pub journal_max_mb: Option<u64>,
     pub socket: Option<PathBuf>,
@@ -134,6 +146,9 @@ impl Default for CountingSection {
 pub struct Overrides {
     pub bay: Option<String>,
     pub mqtt: Option<String>,
+    pub mqtt_ca: Option<PathBuf>,
+    pub mqtt_cert: Option<PathBuf>,
+    pub mqtt_key: Option<PathBuf>,
     pub source: Option<String>,
     pub model: Option<String>,
     pub labels: Option<PathBuf>,
@@ -151,6 +166,8 @@ pub struct Overrides {
 pub struct EdgeConfig {
     pub bay: BayId,
     pub mqtt: MqttUrl,
+    /// For `mqtts://`.
+    pub mqtt_tls: Option<ClientTls>,
     pub journal: PathBuf,
     /// The journal's size limit; past it, counts wait in memory and the bay shows a fault.
     pub journal_max_bytes: u64,
@@ -171,10 +188,19 @@ impl EdgeConfig {
                     path: path.to_owned(),
                     source,
                 })?;
-                toml::from_str::<FileConfig>(&text).map_err(|e| ConfigError::Parse {
+                let file = toml::from_str::<FileConfig>(&text).map_err(|e| ConfigError::Parse {
                     path: path.to_owned(),
                     message: e.to_string(),
-                })?
+                })?;
+                let with_password = file
+                    .mqtt
+                    .as_deref()
+                    .and_then(|u| MqttUrl::parse(u).ok())
+                    .is_some_and(|u| u.password.is_some());
+                if with_password {
+                    secret_file::check(path, "the MQTT password")?;
+                }
+                file
             }
             None => FileConfig::default(),
         };
@@ -188,6 +214,22 @@ impl EdgeConfig {
         if let Ok(password) = std::env::var("BAYCOUNT_MQTT_PASSWORD") {
             mqtt.password = Some(password);
         }
+        if mqtt.password.is_some() && mqtt.username.is_none() {
+            // A bay's MQTT user is its bay id (the brokers' ACL relies on it).
+            mqtt.username = Some(bay.to_string());
+        }
+        let client_tls = ClientTls {
+            ca: o.mqtt_ca.or(f.mqtt_ca),
+            cert: o.mqtt_cert.or(f.mqtt_cert),
+            key: o.mqtt_key.or(f.mqtt_key),
+        };
+        let mqtt_tls = if mqtt.tls {
+            Some(client_tls)
+        } else if client_tls != ClientTls::default() {
+            return Err(ConfigError::TlsWithoutMqtts);
+        } else {
+            None
+        };
         let source: SourceSpec = o
             .source
             .or(f.camera.source)
@@ -279,6 +321,7 @@ impl EdgeConfig {
             },
             bay,
             mqtt,
+            mqtt_tls,
             journal,
             journal_max_bytes: journal_max_mb << 20,
             socket,

@@ -21,6 +21,8 @@ pub struct LinkOptions {
     pub port: u16,
     pub username: Option<String>,
     pub password: Option<String>,
+    /// TLS (`mqtts://`).
+    pub tls: Option<std::sync::Arc<rustls::ClientConfig>>,
 }
 
 /// What arrives for the bay.
@@ -70,6 +72,11 @@ impl Link {
             ));
         if let Some(user) = &o.username {
             opts.set_credentials(user.clone(), o.password.clone().unwrap_or_default());
+        }
+        if let Some(tls) = &o.tls {
+            opts.set_transport(rumqttc::Transport::tls_with_config(
+                rumqttc::TlsConfiguration::Rustls(tls.clone()),
+            ));
         }
         let (client, eventloop) = AsyncClient::new(opts, 4096);
         let (tx, rx) = mpsc::channel(256);

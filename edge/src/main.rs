@@ -43,9 +43,19 @@ struct RunArgs {
     /// The bay's id.
     #[arg(long)]
     bay: Option<String>,
-    /// The MQTT broker, mqtt://[user:password@]host[:port] [default: mqtt://127.0.0.1:1883].
+    /// The MQTT broker, mqtt://[user@]host[:port] or mqtts:// for TLS [default:
+    /// mqtt://127.0.0.1:1883]. The password goes in BAYCOUNT_MQTT_PASSWORD; the user defaults to the bay id.
     #[arg(long)]
     mqtt: Option<String>,
+    /// For mqtts://: the authority that signed the broker's certificate [default: the system's].
+    #[arg(long)]
+    mqtt_ca: Option<PathBuf>,
+    /// For mqtts:// with client certificates: this edge's certificate...
+    #[arg(long)]
+    mqtt_cert: Option<PathBuf>,
+    /// ...and its private key.
+    #[arg(long)]
+    mqtt_key: Option<PathBuf>,
     /// file:PATH, rtsp://..., v4l:/dev/video0[?...], synthetic.
     #[arg(long)]
     source: Option<String>,
@@ -259,6 +269,9 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             let overrides = Overrides {
                 bay: a.bay,
                 mqtt: a.mqtt,
+                mqtt_ca: a.mqtt_ca,
+                mqtt_cert: a.mqtt_cert,
+                mqtt_key: a.mqtt_key,
                 source: a.source,
                 model: a.model,
                 labels: a.labels,

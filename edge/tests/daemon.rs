@@ -55,6 +55,7 @@ impl Edge {
             port,
             username: None,
             password: None,
+            tls: None,
         };
         let (link, inbound, link_task) = Link::start(&options, shutdown.clone());
         let journal = Journal::open(&dir.join("journal.db"))

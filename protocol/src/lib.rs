@@ -4,7 +4,8 @@
 //! - [`topic`]: `baycount/v1/<bay>/<kind>` topics and subscription filters.
 //! - [`bay`], [`plate`], [`actor`], [`ids`]: the validated values every message is built from.
 //! - [`status`], [`state`], [`event`], [`command`], [`ack`], [`stored`]: one payload type per topic.
-//! - [`mqtt_url`]: where the broker is, as both ends are told.
+//! - [`mqtt_url`]: where the broker is, as both ends are told; `mqtt_tls` (feature `tls`): how
+//!   the link is encrypted; [`acl`]: what each bay may touch; [`secret_file`]: secrets stay private.
 //! - [`codec`]: JSON encoding and the one decoding entry point, [`codec::Incoming::parse`],
 //!   which turns any topic and payload into a typed message or an error value (never a panic).
 //!
@@ -12,16 +13,20 @@
 //! here and nowhere else.
 
 pub mod ack;
+pub mod acl;
 pub mod actor;
 pub mod bay;
 pub mod codec;
 pub mod command;
 pub mod event;
 pub mod ids;
+#[cfg(feature = "tls")]
+pub mod mqtt_tls;
 pub mod mqtt_url;
 #[cfg(feature = "openapi")]
 mod openapi;
 pub mod plate;
+pub mod secret_file;
 pub mod state;
 pub mod status;
 pub mod stored;

@@ -1,8 +1,10 @@
-//! `mqtt://[user:password@]host[:port]`: how the edge and the relay are told where the broker is.
+//! `mqtt[s]://[user:password@]host[:port]`: how the edge and the relay are told where the broker is.
 
 /// Why an MQTT URL cannot be used.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("invalid MQTT URL {url:?}: {reason} (expected mqtt://[user:password@]host[:port])")]
+#[error(
+    "invalid MQTT URL {url:?}: {reason} (expected mqtt://[user:password@]host[:port], or mqtts:// for TLS)"
+)]
 pub struct MqttUrlError {
     /// The URL with its password hidden.
     pub url: String,
@@ -16,12 +18,14 @@ pub struct MqttUrl {
     pub port: u16,
     pub username: Option<String>,
     pub password: Option<String>,
+    /// `mqtts://`: the link is TLS (default port 8883).
+    pub tls: bool,
 }
 
 impl std::fmt::Debug for MqttUrl {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         // The password is never printed.
-        write!(f, "mqtt://")?;
+        write!(f, "{}://", if self.tls { "mqtts" } else { "mqtt" })?;
         if let Some(u) = &self.username {
             write!(f, "{u}:***@")?;
         }
@@ -30,16 +34,19 @@ impl std::fmt::Debug for MqttUrl {
 }
 
 impl MqttUrl {
-    /// Reads `mqtt://[user:password@]host[:port]` (`tcp://` is accepted too).
+    /// Reads `mqtt://[user:password@]host[:port]` (`tcp://` is accepted too), or `mqtts://`
+    /// (`ssl://`) for TLS.
     pub fn parse(s: &str) -> Result<Self, MqttUrlError> {
         let err = |reason: &str| MqttUrlError {
             url: redact(s),
             reason: reason.to_owned(),
         };
         let url = url::Url::parse(s).map_err(|e| err(&e.to_string()))?;
-        if !matches!(url.scheme(), "mqtt" | "tcp") {
-            return Err(err("the scheme must be mqtt://"));
-        }
+        let tls = match url.scheme() {
+            "mqtt" | "tcp" => false,
+            "mqtts" | "ssl" => true,
+            _ => return Err(err("the scheme must be mqtt:// or mqtts://")),
+        };
         let host = url
             .host_str()
             .filter(|h| !h.is_empty())
@@ -57,11 +64,12 @@ impl MqttUrl {
                 .trim_start_matches('[')
                 .trim_end_matches(']')
                 .to_owned(),
-            port: url.port().unwrap_or(1883),
+            port: url.port().unwrap_or(if tls { 8883 } else { 1883 }),
             username: Some(url.username())
                 .filter(|u| !u.is_empty())
                 .and_then(decode),
             password: url.password().and_then(decode),
+            tls,
         })
     }
 }
@@ -89,6 +97,9 @@ mod tests {
         assert_eq!(u.password.as_deref(), Some("s3cret"));
         assert!(!format!("{u:?}").contains("s3cret"));
         assert_eq!(MqttUrl::parse("tcp://127.0.0.1").expect("valid").port, 1883);
+        let tls = MqttUrl::parse("mqtts://relay.local").expect("valid");
+        assert!(tls.tls && tls.port == 8883, "{tls:?}");
+        assert!(!MqttUrl::parse("mqtt://h").expect("valid").tls);
         for bad in ["http://x", "mqtt://", "mqtt://h/path", "nonsense"] {
             assert!(MqttUrl::parse(bad).is_err(), "{bad}");
         }

@@ -5,7 +5,11 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use baycount_protocol::BayId;
+use baycount_protocol::mqtt_tls::ClientTls;
 pub use baycount_protocol::mqtt_url::{MqttUrl, MqttUrlError};
+use baycount_protocol::secret_file::{self, WorldReadable};
+
+use crate::broker::Security;
 use serde::Deserialize;
 
 /// Where the REST API and dashboard listen unless told otherwise.
@@ -35,8 +39,22 @@ pub enum ConfigError {
     AckTimeout(f64),
     #[error("bay {0} is declared twice in the config file")]
     DuplicateBay(BayId),
-    #[error("api_token is empty; remove it to run without one, or set a real token")]
-    EmptyToken,
+    #[error("{0} is empty; remove it to run without one, or set a real token")]
+    EmptyToken(&'static str),
+    #[error("the viewer token and the operator token (api_token) must differ")]
+    SameTokens,
+    #[error("{0}")]
+    Secret(#[from] WorldReadable),
+    #[error(
+        "the embedded MQTT broker would listen on {0} with no password file: anyone on the network could publish counts. Give [broker] password_file (see README, Security), or allow_anonymous = true to accept that"
+    )]
+    OpenBroker(SocketAddr),
+    #[error("[broker] {0}")]
+    BrokerSection(&'static str),
+    #[error(
+        "mqtt_ca, mqtt_cert and mqtt_key are for an mqtts:// broker; the mqtt URL is not mqtts://"
+    )]
+    TlsWithoutMqtts,
     #[error("unknown time zone {0:?}; use an IANA name such as Asia/Makassar or Asia/Jakarta")]
     TimeZone(String),
     #[error("invalid Telegram Bot API URL {0:?}; expected http(s)://host[:port]/")]
@@ -59,6 +77,13 @@ pub struct FileConfig {
     pub mqtt: Option<String>,
     pub db: Option<PathBuf>,
     pub api_token: Option<String>,
+    pub viewer_token: Option<String>,
+    /// TLS to an external `mqtts://` broker.
+    pub mqtt_ca: Option<PathBuf>,
+    pub mqtt_cert: Option<PathBuf>,
+    pub mqtt_key: Option<PathBuf>,
+    /// Who may use the embedded broker.
+    pub broker: Option<BrokerSection>,
     pub ack_timeout_seconds: Option<f64>,
     /// IANA zone for the times people read (bot messages, dashboard).
     pub time_zone: Option<String>,
@@ -77,6 +102,19 @@ pub struct TelegramSection {
     pub allow: Vec<u64>,
 }
 
+/// The `[broker]` section: the embedded broker's users and TLS.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BrokerSection {
+    pub password_file: Option<PathBuf>,
+    pub tls_cert: Option<PathBuf>,
+    pub tls_key: Option<PathBuf>,
+    pub client_ca: Option<PathBuf>,
+    /// Let clients in without a password on a non-loopback address.
+    #[serde(default)]
+    pub allow_anonymous: bool,
+}
+
 /// A bay declared ahead of its first message, with the name people know it by.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -93,6 +131,11 @@ pub struct Overrides {
     pub mqtt: Option<String>,
     pub db: Option<PathBuf>,
     pub api_token: Option<String>,
+    /// `BAYCOUNT_VIEWER_TOKEN`.
+    pub viewer_token: Option<String>,
+    pub mqtt_ca: Option<PathBuf>,
+    pub mqtt_cert: Option<PathBuf>,
+    pub mqtt_key: Option<PathBuf>,
     /// `TELOXIDE_TOKEN`.
     pub telegram_token: Option<String>,
     /// `TELOXIDE_API_URL`.
@@ -118,8 +161,14 @@ pub struct Config {
     pub broker: Broker,
     /// The SQLite history file.
     pub db: PathBuf,
-    /// When set, every mutating request needs `Authorization: Bearer <token>`.
+    /// The operators' token: when set, every mutating request needs `Authorization: Bearer <token>`.
     pub api_token: Option<String>,
+    /// The viewers' token: when set, reading needs it (or the operators' token) too.
+    pub viewer_token: Option<String>,
+    /// Users and TLS of the embedded broker.
+    pub broker_security: Security,
+    /// TLS to an external `mqtts://` broker.
+    pub mqtt_tls: Option<ClientTls>,
     /// How long a command waits for the edge's `ack` before it is "bay not responding".
     pub ack_timeout: Duration,
     /// Bays listed before they first speak.
@@ -138,6 +187,9 @@ impl Config {
             broker,
             db,
             api_token: None,
+            viewer_token: None,
+            broker_security: Security::default(),
+            mqtt_tls: None,
             ack_timeout: Duration::from_secs_f64(DEFAULT_ACK_TIMEOUT_SECONDS),
             bays: vec![],
             time_zone: chrono_tz::Asia::Makassar,
@@ -153,7 +205,11 @@ impl Config {
                     path: path.to_owned(),
                     source,
                 })?;
-                Self::parse_file(path, &text)?
+                let file = Self::parse_file(path, &text)?;
+                if let Some(what) = file.secret() {
+                    secret_file::check(path, what)?;
+                }
+                file
             }
             None => FileConfig::default(),
         };
@@ -179,6 +235,17 @@ impl Config {
                 listen: listen.unwrap_or_else(|| parse_default(DEFAULT_MQTT_LISTEN)),
             },
         };
+        let client_tls = ClientTls {
+            ca: o.mqtt_ca.or(file.mqtt_ca),
+            cert: o.mqtt_cert.or(file.mqtt_cert),
+            key: o.mqtt_key.or(file.mqtt_key),
+        };
+        let mqtt_tls = match &broker {
+            Broker::External(url) if url.tls => Some(client_tls),
+            _ if client_tls != ClientTls::default() => return Err(ConfigError::TlsWithoutMqtts),
+            _ => None,
+        };
+        let broker_security = broker_security(&broker, file.broker)?;
         let ack = file
             .ack_timeout_seconds
             .unwrap_or(DEFAULT_ACK_TIMEOUT_SECONDS);
@@ -193,7 +260,14 @@ impl Config {
         }
         let api_token = o.api_token.or(file.api_token);
         if api_token.as_deref().is_some_and(|t| t.trim().is_empty()) {
-            return Err(ConfigError::EmptyToken);
+            return Err(ConfigError::EmptyToken("api_token"));
+        }
+        let viewer_token = o.viewer_token.or(file.viewer_token);
+        if viewer_token.as_deref().is_some_and(|t| t.trim().is_empty()) {
+            return Err(ConfigError::EmptyToken("viewer_token"));
+        }
+        if viewer_token.is_some() && viewer_token == api_token {
+            return Err(ConfigError::SameTokens);
         }
         let zone = file
             .time_zone
@@ -243,12 +317,72 @@ impl Config {
             broker,
             db: o.db.or(file.db).unwrap_or_else(|| DEFAULT_DB.into()),
             api_token,
+            viewer_token,
+            broker_security,
+            mqtt_tls,
             ack_timeout: Duration::from_secs_f64(ack),
             bays: file.bays,
             time_zone,
             telegram,
         })
     }
+}
+
+impl FileConfig {
+    /// What secret the file holds, if any: such a file must not be world-readable.
+    fn secret(&self) -> Option<&'static str> {
+        if self.api_token.is_some() || self.viewer_token.is_some() {
+            Some("an API token")
+        } else if self.telegram.as_ref().is_some_and(|t| t.token.is_some()) {
+            Some("the Telegram bot token")
+        } else if self
+            .mqtt
+            .as_deref()
+            .and_then(|u| MqttUrl::parse(u).ok())
+            .is_some_and(|u| u.password.is_some())
+        {
+            Some("the MQTT password")
+        } else {
+            None
+        }
+    }
+}
+
+/// The embedded broker's security, checked: no open broker on the network by accident.
+fn broker_security(
+    broker: &Broker,
+    section: Option<BrokerSection>,
+) -> Result<Security, ConfigError> {
+    let section = section.unwrap_or_default();
+    let security = Security {
+        password_file: section.password_file,
+        tls_cert: section.tls_cert,
+        tls_key: section.tls_key,
+        client_ca: section.client_ca,
+    };
+    let Broker::Embedded { listen } = broker else {
+        if security != Security::default() {
+            return Err(ConfigError::BrokerSection(
+                "is for the embedded broker; with mqtt = an external broker, secure that broker instead",
+            ));
+        }
+        return Ok(security);
+    };
+    if security.tls_cert.is_some() != security.tls_key.is_some() {
+        return Err(ConfigError::BrokerSection(
+            "tls_cert and tls_key go together: give both",
+        ));
+    }
+    if security.client_ca.is_some() && security.tls_cert.is_none() {
+        return Err(ConfigError::BrokerSection(
+            "client_ca needs tls_cert and tls_key",
+        ));
+    }
+    let open = security.password_file.is_none() && security.client_ca.is_none();
+    if open && !listen.ip().is_loopback() && !section.allow_anonymous {
+        return Err(ConfigError::OpenBroker(*listen));
+    }
+    Ok(security)
 }
 
 fn parse_default(s: &str) -> SocketAddr {

@@ -21,6 +21,7 @@ pub mod control;
 pub mod history;
 pub mod ingest;
 pub mod live;
+pub mod lockout;
 pub mod logging;
 pub mod metrics;
 pub mod mqtt;
@@ -87,14 +88,24 @@ impl Relay {
             live.declare(bay.id, bay.name, Some(bay.last_seen));
         }
 
+        let tasks = TaskTracker::new();
+        let lockout = Arc::new(lockout::Lockout::default());
         let (mqtt_addr, link_options) = match &config.broker {
             Broker::Embedded { listen } => {
-                let broker = broker::EmbeddedBroker::start(*listen)?;
+                let broker = broker::EmbeddedBroker::start(
+                    *listen,
+                    &config.broker_security,
+                    lockout.clone(),
+                    &tasks,
+                    shutdown.clone(),
+                )
+                .await?;
                 let opts = mqtt::LinkOptions {
-                    host: broker.addr.ip().to_string(),
-                    port: broker.addr.port(),
-                    username: None,
-                    password: None,
+                    host: broker.internal.ip().to_string(),
+                    port: broker.internal.port(),
+                    username: Some(broker.login.username),
+                    password: Some(broker.login.password),
+                    tls: None,
                 };
                 (Some(broker.addr), opts)
             }
@@ -105,6 +116,12 @@ impl Relay {
                     port: url.port,
                     username: url.username.clone(),
                     password: url.password.clone(),
+                    tls: config
+                        .mqtt_tls
+                        .as_ref()
+                        .map(|t| t.client_config().map(Arc::new))
+                        .transpose()
+                        .map_err(broker::BrokerError::Tls)?,
                 },
             ),
         };
@@ -137,7 +154,6 @@ impl Relay {
             source,
         })?;
 
-        let tasks = TaskTracker::new();
         let recorder = recorder::Recorder {
             history: history.clone(),
             publisher,
@@ -166,6 +182,8 @@ impl Relay {
             history: history.clone(),
             metrics,
             api_token: config.api_token.clone(),
+            viewer_token: config.viewer_token.clone(),
+            lockout,
             mqtt_connected: connected_rx,
             shutdown: shutdown.clone(),
             time_zone: config.time_zone,
@@ -173,8 +191,11 @@ impl Relay {
         let app = api::app(state);
         let http_shutdown = shutdown.clone();
         tasks.spawn(async move {
-            let serve =
-                axum::serve(listener, app).with_graceful_shutdown(http_shutdown.cancelled_owned());
+            let serve = axum::serve(
+                listener,
+                app.into_make_service_with_connect_info::<SocketAddr>(),
+            )
+            .with_graceful_shutdown(http_shutdown.cancelled_owned());
             if let Err(e) = serve.await {
                 log::error!("HTTP server stopped: {e}");
             }

@@ -29,9 +29,21 @@ struct Args {
     /// SQLite history file [default: ./baycount.db].
     #[arg(long, env = "BAYCOUNT_DB")]
     db: Option<PathBuf>,
-    /// Bearer token required on mutating API requests.
+    /// The operators' token, required to start, stop and correct (prefer the environment).
     #[arg(long, env = "BAYCOUNT_API_TOKEN", hide_env_values = true)]
     api_token: Option<String>,
+    /// The viewers' token: when set, reading the API and dashboard needs it (or the operators').
+    #[arg(long, env = "BAYCOUNT_VIEWER_TOKEN", hide_env_values = true)]
+    viewer_token: Option<String>,
+    /// For an mqtts:// broker: the authority that signed its certificate [default: the system's].
+    #[arg(long, env = "BAYCOUNT_MQTT_CA")]
+    mqtt_ca: Option<PathBuf>,
+    /// For an mqtts:// broker that wants client certificates: the relay's certificate...
+    #[arg(long, env = "BAYCOUNT_MQTT_CERT")]
+    mqtt_cert: Option<PathBuf>,
+    /// ...and its private key.
+    #[arg(long, env = "BAYCOUNT_MQTT_KEY")]
+    mqtt_key: Option<PathBuf>,
     /// The Telegram bot's token from BotFather; without one the relay runs without the bot.
     #[arg(long, env = "TELOXIDE_TOKEN", hide_env_values = true)]
     telegram_token: Option<String>,
@@ -41,11 +53,28 @@ struct Args {
     /// Telegram user ids allowed to control bays, comma-separated.
     #[arg(long, env = "BAYCOUNT_TELEGRAM_ALLOW")]
     telegram_allow: Option<String>,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Debug, clap::Subcommand)]
+enum Command {
+    /// Adds a bay's MQTT user to the embedded broker's password file (Mosquitto's format), or
+    /// changes its password. The password is read from BAYCOUNT_MQTT_PASSWORD or standard input.
+    MqttUser {
+        /// The password file ([broker] password_file); created readable by its owner only.
+        file: PathBuf,
+        /// The user: the bay id.
+        user: String,
+    },
 }
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
+    if let Some(Command::MqttUser { file, user }) = &args.command {
+        return mqtt_user(file, user);
+    }
     baycount_relay::logging::init();
     let overrides = Overrides {
         http: args.http,
@@ -53,6 +82,10 @@ async fn main() -> anyhow::Result<()> {
         mqtt: args.mqtt,
         db: args.db,
         api_token: args.api_token,
+        viewer_token: args.viewer_token,
+        mqtt_ca: args.mqtt_ca,
+        mqtt_cert: args.mqtt_cert,
+        mqtt_key: args.mqtt_key,
         telegram_token: args.telegram_token,
         telegram_api_url: args.telegram_api_url,
         telegram_allow: args.telegram_allow,
@@ -68,6 +101,23 @@ async fn main() -> anyhow::Result<()> {
         shutdown.cancel();
     });
     relay.wait().await;
+    Ok(())
+}
+
+fn mqtt_user(file: &std::path::Path, user: &str) -> anyhow::Result<()> {
+    let password = match std::env::var("BAYCOUNT_MQTT_PASSWORD") {
+        Ok(p) => p,
+        Err(_) => {
+            eprintln!("password for {user} (one line on standard input):");
+            let mut line = String::new();
+            std::io::stdin()
+                .read_line(&mut line)
+                .context("cannot read the password from standard input")?;
+            line.trim_end_matches(['\r', '\n']).to_owned()
+        }
+    };
+    baycount_relay::broker::users::set_password(file, user, &password)?;
+    eprintln!("{user} can now connect; give its edge the same password in BAYCOUNT_MQTT_PASSWORD");
     Ok(())
 }
 

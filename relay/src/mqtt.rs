@@ -48,6 +48,8 @@ pub struct LinkOptions {
     pub port: u16,
     pub username: Option<String>,
     pub password: Option<String>,
+    /// TLS (`mqtts://`).
+    pub tls: Option<Arc<rustls::ClientConfig>>,
 }
 
 /// A connection that is set up but not yet running.
@@ -82,6 +84,11 @@ impl Link {
             ));
         if let Some(user) = &o.username {
             opts.set_credentials(user.clone(), o.password.clone().unwrap_or_default());
+        }
+        if let Some(tls) = &o.tls {
+            opts.set_transport(rumqttc::Transport::tls_with_config(
+                rumqttc::TlsConfiguration::Rustls(tls.clone()),
+            ));
         }
         let (client, eventloop) = AsyncClient::new(opts, 1024);
         Self { client, eventloop }

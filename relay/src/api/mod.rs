@@ -36,8 +36,12 @@ pub struct AppState {
     pub control: Arc<Control>,
     pub history: History,
     pub metrics: Arc<Metrics>,
-    /// Required on mutating requests when set.
+    /// The operators' token: required on mutating requests when set.
     pub api_token: Option<String>,
+    /// The viewers' token: required (or the operators') on reads when set.
+    pub viewer_token: Option<String>,
+    /// Addresses that presented too many wrong tokens (shared with the embedded broker).
+    pub lockout: Arc<crate::lockout::Lockout>,
     /// Whether the relay's MQTT link is up, for `/healthz`.
     pub mqtt_connected: watch::Receiver<bool>,
     /// Ends WebSocket sessions when the relay stops.
@@ -46,7 +50,8 @@ pub struct AppState {
     pub time_zone: chrono_tz::Tz,
 }
 
-/// The router: public reads, token-guarded writes.
+/// The router: the page, health and API description open; reads for viewers; control for
+/// operators.
 pub fn app(state: Arc<AppState>) -> Router {
     let writes = Router::new()
         .route("/api/bays/{bay}/start", post(bays::start))
@@ -54,9 +59,9 @@ pub fn app(state: Arc<AppState>) -> Router {
         .route("/api/sessions/{id}/corrections", post(sessions::correct))
         .route_layer(middleware::from_fn_with_state(
             state.clone(),
-            auth::require_token,
+            auth::require_operator,
         ));
-    Router::new()
+    let reads = Router::new()
         .route("/api/state", get(bays::state))
         .route("/api/sessions", get(sessions::list))
         .route("/api/sessions.csv", get(sessions::csv))
@@ -64,15 +69,21 @@ pub fn app(state: Arc<AppState>) -> Router {
         .route("/api/plates", get(plates))
         .route("/api/audit", get(audit))
         .route("/api/ws", get(ws::ws))
+        .route("/metrics", get(metrics))
+        .route_layer(middleware::from_fn_with_state(
+            state.clone(),
+            auth::require_viewer,
+        ));
+    Router::new()
         .route("/api/openapi.json", get(openapi))
         .route("/api/site", get(web::site))
         .route("/healthz", get(healthz))
-        .route("/metrics", get(metrics))
         .route("/", get(web::index))
         .route("/app.js", get(web::app))
         .route("/style.css", get(web::style))
         .route("/vendor/uPlot.iife.min.js", get(web::uplot))
         .route("/vendor/uPlot.min.css", get(web::uplot_css))
+        .merge(reads)
         .merge(writes)
         .fallback(|| async {
             ApiError::not_found("no such endpoint; /api/openapi.json lists them")

@@ -53,8 +53,10 @@ pub async fn uplot_css() -> impl IntoResponse {
 pub struct Site {
     /// IANA zone the times are shown in.
     pub time_zone: String,
-    /// Whether START and STOP need the API token.
+    /// Whether START and STOP need the operators' token.
     pub token_required: bool,
+    /// Whether reading (state, history, the live feed) needs a token too.
+    pub read_token_required: bool,
     pub version: &'static str,
 }
 
@@ -64,6 +66,7 @@ pub async fn site(State(s): State<Arc<AppState>>) -> Json<Site> {
     Json(Site {
         time_zone: s.time_zone.name().to_owned(),
         token_required: s.api_token.is_some(),
+        read_token_required: s.viewer_token.is_some(),
         version: env!("CARGO_PKG_VERSION"),
     })
 }
