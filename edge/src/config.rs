@@ -368,6 +368,44 @@ mod tests {
     }
 
     #[test]
+    fn mqtt_user_tls_and_secrets() {
+        let c = parse(
+            "bay = \"bay-7\"\nmqtt = \"mqtts://broker.local\"\nmqtt_ca = \"/x/ca.crt\"\n[camera]\nsource = \"synthetic\"\n",
+        )
+        .expect("valid");
+        assert_eq!((c.mqtt.port, c.mqtt.tls), (8883, true));
+        assert_eq!(
+            c.mqtt_tls.and_then(|t| t.ca),
+            Some(PathBuf::from("/x/ca.crt"))
+        );
+        let e = parse("bay = \"b\"\nmqtt_ca = \"/x/ca.crt\"\n[camera]\nsource = \"synthetic\"\n")
+            .expect_err("CA without mqtts");
+        assert!(matches!(e, ConfigError::TlsWithoutMqtts), "{e}");
+        let c =
+            parse("bay = \"bay-7\"\nmqtt = \"mqtt://:pw@h\"\n[camera]\nsource = \"synthetic\"\n")
+                .expect("valid");
+        assert_eq!(
+            c.mqtt.username.as_deref(),
+            Some("bay-7"),
+            "a bay's user is its id"
+        );
+
+        let dir = tempfile::tempdir().expect("dir");
+        let path = dir.path().join("edge.toml");
+        std::fs::write(
+            &path,
+            "bay = \"b\"\nmqtt = \"mqtt://b:pw@h\"\n[camera]\nsource = \"synthetic\"\n",
+        )
+        .expect("write");
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).expect("chmod");
+        let e = EdgeConfig::load(Some(&path), Overrides::default()).expect_err("readable");
+        assert!(e.to_string().contains("chmod o-rwx"), "{e}");
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+        EdgeConfig::load(Some(&path), Overrides::default()).expect("private is fine");
+    }
+
+    #[test]
     fn unknown_keys_are_named() {
         let e = parse("bay = \"b\"\n[camera]\nsource = \"synthetic\"\nfps = 3\n").expect_err("fps");
         assert!(e.to_string().contains("fps"), "{e}");

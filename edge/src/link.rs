@@ -114,6 +114,22 @@ impl Link {
     }
 }
 
+/// Why the broker cannot be reached, and what to check.
+fn explain(e: &rumqttc::ConnectionError, bay: &BayId) -> String {
+    use rumqttc::{ConnectReturnCode, ConnectionError};
+    match e {
+        ConnectionError::ConnectionRefused(
+            ConnectReturnCode::BadUserNamePassword | ConnectReturnCode::NotAuthorized,
+        ) => format!(
+            "the MQTT broker refused bay {bay}'s login: check BAYCOUNT_MQTT_PASSWORD (user {bay} unless the URL names one) against the broker's password file; retrying"
+        ),
+        ConnectionError::Tls(e) => format!(
+            "TLS with the MQTT broker failed: {e}; check mqtt_ca (and mqtt_cert, mqtt_key if the broker wants a client certificate); retrying"
+        ),
+        e => format!("MQTT broker unreachable: {e}; retrying, counting goes on"),
+    }
+}
+
 async fn run(
     link: Link,
     mut eventloop: EventLoop,
@@ -122,6 +138,7 @@ async fn run(
 ) {
     let mut backoff = Duration::from_millis(200);
     let mut connected = false;
+    let mut last_failure: Option<String> = None;
     loop {
         let event = tokio::select! {
             _ = shutdown.cancelled() => break,
@@ -131,6 +148,7 @@ async fn run(
             Ok(MqttEvent::Incoming(Packet::ConnAck(_))) => {
                 backoff = Duration::from_millis(200);
                 connected = true;
+                last_failure = None;
                 let subs =
                     [Kind::Cmd, Kind::Stored].map(|k| Topic::new(link.bay.clone(), k).to_string());
                 let subscribed = subs
@@ -178,7 +196,12 @@ async fn run(
                         break;
                     }
                 } else {
-                    log::debug!("MQTT broker unreachable: {e}");
+                    // Said once per kind of failure, not on every retry.
+                    let why = explain(&e, &link.bay);
+                    if last_failure.as_deref() != Some(why.as_str()) {
+                        log::warn!("{why}");
+                        last_failure = Some(why);
+                    }
                 }
                 tokio::select! {
                     _ = shutdown.cancelled() => break,

@@ -6,6 +6,8 @@
 
 #![allow(clippy::unwrap_used)]
 
+#[path = "../../relay/tests/common/ca.rs"]
+mod ca;
 #[path = "../../relay/tests/common/mod.rs"]
 mod common;
 
@@ -41,6 +43,8 @@ struct Edge {
     child: Option<Child>,
     dir: PathBuf,
     mqtt_port: u16,
+    /// The broker URL (default: plain MQTT on loopback at `mqtt_port`).
+    mqtt: String,
     extra: Vec<String>,
     env: Vec<(String, PathBuf)>,
 }
@@ -51,6 +55,7 @@ impl Edge {
             child: None,
             dir: dir.to_owned(),
             mqtt_port,
+            mqtt: format!("mqtt://127.0.0.1:{mqtt_port}"),
             extra: extra.iter().map(|s| (*s).to_owned()).collect(),
             env: vec![],
         }
@@ -80,7 +85,7 @@ impl Edge {
             .arg("run")
             .args(["--bay", "bay-1", "--gpio", "sim"])
             .arg("--mqtt")
-            .arg(format!("mqtt://127.0.0.1:{}", self.mqtt_port))
+            .arg(&self.mqtt)
             .arg("--journal")
             .arg(self.journal())
             .arg("--socket")
@@ -785,4 +790,65 @@ async fn systemd_hears_ready_and_a_watchdog_fed_only_while_frames_flow() {
         stopping |= String::from_utf8_lossy(&buf[..n]).trim() == "STOPPING=1";
     }
     assert!(stopping, "STOPPING=1 on SIGTERM");
+}
+
+#[tokio::test]
+async fn the_edge_counts_over_mutual_tls_with_its_own_login_only() {
+    let _serial = SERIAL.lock().await;
+    let dir = tempfile::tempdir().unwrap();
+    let ca = ca::TestCa::new(dir.path(), "site-ca");
+    let (server_cert, server_key) = ca.issue("relay");
+    let (edge_cert, edge_key) = ca.issue("bay-1");
+    let passwords = dir.path().join("mqtt.passwd");
+    baycount_relay::broker::users::set_password(&passwords, "bay-1", "bay-1-pw").unwrap();
+    let relay = TestRelay::start_with(Which::Embedded, |c| {
+        c.broker_security = baycount_relay::broker::Security {
+            password_file: Some(passwords),
+            tls_cert: Some(server_cert),
+            tls_key: Some(server_key),
+            client_ca: Some(ca.cert.clone()),
+        };
+    })
+    .await;
+    let tls_flags = |e: &mut Edge| {
+        e.mqtt = format!("mqtts://127.0.0.1:{}", e.mqtt_port);
+        for (flag, path) in [
+            ("--mqtt-ca", &ca.cert),
+            ("--mqtt-cert", &edge_cert),
+            ("--mqtt-key", &edge_key),
+        ] {
+            e.extra.push(flag.to_owned());
+            e.extra.push(path.display().to_string());
+        }
+    };
+
+    // A wrong password: refused, said plainly in the edge's log, never online.
+    let wrong_dir = tempfile::tempdir().unwrap();
+    let mut wrong = Edge::new(wrong_dir.path(), relay.mqtt_port, &synthetic());
+    tls_flags(&mut wrong);
+    wrong
+        .env
+        .push(("BAYCOUNT_MQTT_PASSWORD".into(), "guess".into()));
+    wrong.spawn();
+    eventually(10, "the refusal in the edge's log", || async {
+        wrong
+            .log()
+            .contains("refused bay bay-1's login")
+            .then_some(())
+    })
+    .await;
+    assert!(relay.bay("bay-1").await.is_none_or(|b| b["online"] != true));
+    assert!(!wrong.log().contains("guess"), "the password is not logged");
+    drop(wrong);
+
+    let mut edge = Edge::new(dir.path(), relay.mqtt_port, &synthetic());
+    tls_flags(&mut edge);
+    edge.env
+        .push(("BAYCOUNT_MQTT_PASSWORD".into(), "bay-1-pw".into()));
+    edge.spawn();
+    wait_online(&relay).await;
+    let session = start(&relay, "KT 4 TLS").await;
+    wait_count(&relay, 2).await;
+    let count = stop(&relay).await;
+    agrees(&relay, &edge, session, count).await;
 }

@@ -415,3 +415,53 @@ async fn the_page_recovers_after_the_relay_restarts() {
     .await;
     b.close().await;
 }
+
+#[tokio::test]
+async fn with_a_viewer_token_the_page_asks_for_it_and_goes_live() {
+    let relay = TestRelay::start_with(Which::Embedded, |c| {
+        c.api_token = Some("op-token".into());
+        c.viewer_token = Some("view-token".into());
+    })
+    .await;
+    let edge = ScriptedEdge::connect(relay.mqtt_port, "bay-1", Mode::Respond).await;
+    let b = Browser::start().await;
+    b.client.goto(&relay.url("/")).await.unwrap();
+    b.until(
+        10,
+        "the token dialog before anything is shown",
+        "return document.querySelector('#token-dialog').open",
+    )
+    .await;
+    b.type_in("#token-dialog input[name=token]", "view-token")
+        .await;
+    b.click("#token-dialog button[value=ok]").await;
+    b.until(
+        10,
+        "the live card, over a WebSocket that carries the viewer's token",
+        &format!("return {}?.textContent === 'idle'", card("bay-1", ".state")),
+    )
+    .await;
+    // A viewer cannot start: the page says so and asks for an operator's token.
+    b.type_in(r#".card[data-bay="bay-1"] input[name="plate"]"#, "KT 1 V")
+        .await;
+    b.click(r#".card[data-bay="bay-1"] button.start"#).await;
+    b.until(
+        10,
+        "the token dialog again",
+        "return document.querySelector('#token-dialog').open",
+    )
+    .await;
+    b.type_in("#token-dialog input[name=token]", "op-token")
+        .await;
+    b.click("#token-dialog button[value=ok]").await;
+    b.until(
+        10,
+        "loading with the operator's token",
+        &format!(
+            "return {}?.textContent === 'loading KT 1 V'",
+            card("bay-1", ".state")
+        ),
+    )
+    .await;
+    assert_eq!(edge.state().phase, baycount_protocol::Phase::Loading);
+}

@@ -14,7 +14,7 @@ const el = (tag, attrs = {}, ...children) => {
   return e;
 };
 
-const site = { tz: "Asia/Makassar" };
+const site = { tz: "Asia/Makassar", readToken: false };
 const bays = new Map();
 const TOKEN_KEY = "baycount.token";
 
@@ -54,7 +54,7 @@ function askToken() {
 async function api(path, options = {}, retried = false) {
   const headers = { "content-type": "application/json" };
   const token = localStorage.getItem(TOKEN_KEY);
-  if (options.method && token) headers.authorization = `Bearer ${token}`;
+  if (token) headers.authorization = `Bearer ${token}`;
   let response;
   try {
     response = await fetch(path, { ...options, headers });
@@ -63,12 +63,19 @@ async function api(path, options = {}, retried = false) {
   }
   let body = null;
   try { body = await response.json(); } catch { /* not JSON */ }
-  if (response.status === 401 && options.method && !retried) {
+  // 401: no token or a wrong one; 403: a viewer's token where an operator's is needed.
+  if ((response.status === 401 || (response.status === 403 && options.method)) && !retried) {
     localStorage.removeItem(TOKEN_KEY);
     if (await askToken()) return api(path, options, true);
   }
   if (!response.ok) throw new ApiError((body && body.error) || `${response.status} ${response.statusText}`);
   return body;
+}
+
+/** The token as a query parameter, for what cannot send headers (WebSocket, download links). */
+function tokenQuery(sep) {
+  const token = localStorage.getItem(TOKEN_KEY);
+  return site.readToken && token ? `${sep}access_token=${encodeURIComponent(token)}` : "";
 }
 
 // ---- live bays ----
@@ -158,7 +165,7 @@ let retry = 500;
 function connect() {
   const link = $("#link");
   const proto = location.protocol === "https:" ? "wss" : "ws";
-  socket = new WebSocket(`${proto}://${location.host}/api/ws`);
+  socket = new WebSocket(`${proto}://${location.host}/api/ws${tokenQuery("?")}`);
   socket.onopen = () => {
     retry = 500;
     link.dataset.state = "up";
@@ -228,7 +235,7 @@ async function showHistory() {
     ...[...bays.keys()].sort().map((b) => el("option", { value: b }, b)));
   select.value = chosen;
   const q = query(form);
-  $("#csv").href = `/api/sessions.csv?${q}`;
+  $("#csv").href = `/api/sessions.csv?${q}${tokenQuery("&")}`;
   const error = $("#history-error");
   error.hidden = true;
   let sessions = [];
@@ -328,7 +335,9 @@ window.addEventListener("hashchange", route);
   try {
     const s = await api("/api/site");
     site.tz = s.time_zone || site.tz;
+    site.readToken = !!s.read_token_required;
   } catch { /* default zone */ }
+  if (site.readToken && !localStorage.getItem(TOKEN_KEY)) await askToken();
   connect();
   loadPlates();
   route();

@@ -55,8 +55,16 @@ pub struct Mosquitto {
 
 impl Mosquitto {
     pub fn start() -> Self {
+        Self::start_with_conf(|port, _| {
+            format!("listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\n")
+        })
+    }
+
+    /// Starts Mosquitto with the config `conf(port, dir)` returns (written to `dir`).
+    pub fn start_with_conf(conf: impl FnOnce(u16, &Path) -> String) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let port = free_port();
+        std::fs::write(dir.path().join("mosquitto.conf"), conf(port, dir.path())).unwrap();
         let child = Self::spawn(dir.path(), port);
         Self {
             port,
@@ -65,22 +73,23 @@ impl Mosquitto {
         }
     }
 
+    /// Its temporary directory (config, password file, certificates).
+    pub fn dir(&self) -> &Path {
+        self._dir.path()
+    }
+
     fn spawn(dir: &Path, port: u16) -> Child {
         let conf = dir.join("mosquitto.conf");
-        std::fs::write(
-            &conf,
-            format!("listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\n"),
-        )
-        .unwrap();
         let bin = ["/usr/sbin/mosquitto", "/usr/bin/mosquitto"]
             .into_iter()
             .find(|p| Path::new(p).exists())
             .expect("mosquitto is installed by scripts/setup.sh");
+        let log = dir.join("mosquitto.log");
         let mut child = Process::new(bin)
             .arg("-c")
             .arg(&conf)
             .stdout(Stdio::null())
-            .stderr(Stdio::null())
+            .stderr(std::fs::File::create(&log).unwrap())
             .spawn()
             .unwrap();
         for _ in 0..200 {
@@ -91,7 +100,10 @@ impl Mosquitto {
         }
         let _ = child.kill();
         let _ = child.wait();
-        panic!("mosquitto did not listen on {port}");
+        panic!(
+            "mosquitto did not listen on {port}: {}",
+            std::fs::read_to_string(&log).unwrap_or_default()
+        );
     }
 
     /// Stops the broker (SIGKILL: clients see the connection drop).
@@ -167,13 +179,13 @@ impl TestRelay {
         let mut cfg = config(which, dir.path(), mosquitto.as_ref());
         tweak(&mut cfg);
         let db = cfg.db.clone();
+        let external_port = match &cfg.broker {
+            Broker::External(url) => Some(url.port),
+            Broker::Embedded { .. } => None,
+        };
         let relay = Relay::start(cfg, CancellationToken::new()).await.unwrap();
         let http = relay.http_addr;
-        let mqtt_port = relay
-            .mqtt_addr
-            .map(|a| a.port())
-            .or(mosquitto.as_ref().map(|m| m.port))
-            .unwrap();
+        let mqtt_port = relay.mqtt_addr.map(|a| a.port()).or(external_port).unwrap();
         let t = Self {
             relay: Some(relay),
             api: Api::new(http),
@@ -234,6 +246,16 @@ fn publish(client: &AsyncClient, bay: &BayId, kind: Kind, payload: Vec<u8>) {
 
 impl ScriptedEdge {
     pub async fn connect(port: u16, bay: &str, mode: Mode) -> Self {
+        Self::connect_with(port, bay, mode, |_| {}).await
+    }
+
+    /// Connects with options adjusted by `configure` (credentials, TLS).
+    pub async fn connect_with(
+        port: u16,
+        bay: &str,
+        mode: Mode,
+        configure: impl FnOnce(&mut MqttOptions),
+    ) -> Self {
         let bay = BayId::parse(bay).unwrap();
         let mut opts = MqttOptions::new(format!("edge-{bay}-{}", free_port()), "127.0.0.1", port);
         opts.set_keep_alive(Duration::from_secs(5))
@@ -243,6 +265,7 @@ impl ScriptedEdge {
                 QoS::AtLeastOnce,
                 true,
             ));
+        configure(&mut opts);
         let (client, mut eventloop) = AsyncClient::new(opts, 10_000);
         // A healthy bay, as a real edge reports it.
         let mut state = BayState::idle(Utc::now());
