@@ -1,14 +1,20 @@
-//! Load benchmark: N simulated bays (real MQTT clients) publish count events to a real relay
-//! (embedded broker, SQLite in a temp dir) while a WebSocket client watches.
+//! Load benchmark: N simulated bays (real MQTT clients) publish count events to the relay
+//! binary, run as its own process (embedded broker, SQLite in a temp dir), while WebSocket
+//! clients watch.
 //!
-//! `cargo bench -p baycount-relay --bench load` runs two phases with 100 bays:
-//! 1. paced: every bay counts at a fixed rate (`RATE` events/s per bay, default 60, so 6,000/s
-//!    in all) for `SECONDS` (default 10): stored events/s and event-to-WebSocket latency.
+//! `cargo bench -p baycount-relay --bench load` runs two phases with 200 bays and 100
+//! WebSocket clients:
+//! 1. paced: every bay counts at `RATE` events/s (default 5) for `SECONDS` (default 60):
+//!    stored events/s, event-to-WebSocket latency p50/p99 over every client, the relay's CPU.
 //! 2. flood: every bay publishes `FLOOD` events (default 200) as fast as it can: the
 //!    sustained store rate.
 //!
-//! Environment: `BAYS`, `RATE`, `SECONDS`, `FLOOD`, `MQTT=mqtt://host:port` to use an
-//! external broker instead of the embedded one.
+//! Then it checks nothing was lost: every event stored once (the relay's counter), every
+//! session's count in the history equal to what its bay sent, every WebSocket client shown
+//! every count; and prints the relay's peak memory. It fails if anything was lost.
+//! `.ci/run` runs a short version in debug (`cargo test --bench load` with small numbers).
+//!
+//! Environment: `BAYS`, `RATE`, `SECONDS`, `FLOOD`, `WS_CLIENTS`.
 
 #![allow(clippy::unwrap_used)]
 
@@ -16,14 +22,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use baycount_protocol::*;
-use baycount_relay::Relay;
-use baycount_relay::config::{Broker, Config, MqttUrl};
 use chrono::Utc;
 use futures_util::StreamExt;
 use rumqttc::{AsyncClient, MqttOptions, QoS};
 use tokio::sync::Mutex;
-
-use tokio_util::sync::CancellationToken;
 
 fn env(name: &str, default: u64) -> u64 {
     std::env::var(name)
@@ -46,7 +48,8 @@ impl Bay {
             session: self.session,
             seq: self.seq,
             at: Utc::now(),
-            count: self.seq,
+            // Counted events so far (the session's first event, `started`, is seq 1 at count 0).
+            count: self.seq - 1,
             out: 0,
             kind,
         };
@@ -124,77 +127,157 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
     sorted[((sorted.len() - 1) as f64 * p).round() as usize]
 }
 
+/// The relay binary on free loopback ports, killed on drop.
+struct RelayProcess {
+    child: std::process::Child,
+    http: String,
+    mqtt: u16,
+}
+
+impl Drop for RelayProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+impl RelayProcess {
+    fn start(db: &std::path::Path) -> Self {
+        let (http, mqtt) = (free_port(), free_port());
+        let child = std::process::Command::new(env!("CARGO_BIN_EXE_baycount-relay"))
+            .args(["--http", &format!("127.0.0.1:{http}")])
+            .args(["--mqtt-listen", &format!("127.0.0.1:{mqtt}")])
+            .arg("--db")
+            .arg(db)
+            .env("RUST_LOG", "warn,rumqttd=off")
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        Self {
+            child,
+            http: format!("127.0.0.1:{http}"),
+            mqtt,
+        }
+    }
+
+    /// CPU seconds (user + system) the relay has used so far.
+    fn cpu_seconds(&self) -> f64 {
+        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.child.id())).unwrap();
+        // Fields after the command name's closing parenthesis; utime and stime are 14 and 15.
+        let fields: Vec<&str> = stat[stat.rfind(')').unwrap() + 2..].split(' ').collect();
+        let ticks: f64 = fields[11].parse::<f64>().unwrap() + fields[12].parse::<f64>().unwrap();
+        let hz = std::process::Command::new("getconf")
+            .arg("CLK_TCK")
+            .output()
+            .ok()
+            .and_then(|o| String::from_utf8(o.stdout).ok()?.trim().parse::<f64>().ok())
+            .unwrap_or(100.0);
+        ticks / hz
+    }
+
+    /// The relay's peak resident memory.
+    fn peak_rss(&self) -> String {
+        std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
+            .ok()
+            .and_then(|s| {
+                s.lines()
+                    .find(|l| l.starts_with("VmHWM:"))
+                    .map(str::to_owned)
+            })
+            .unwrap_or_default()
+            .trim_start_matches("VmHWM:")
+            .trim()
+            .to_owned()
+    }
+}
+
+/// What one WebSocket client saw: event-to-screen latencies and the last count per bay.
+#[derive(Default)]
+struct Seen {
+    latencies_ms: Vec<f64>,
+    last: std::collections::HashMap<String, u64>,
+    counts: u64,
+}
+
 #[tokio::main]
 async fn main() {
-    let bays_n = env("BAYS", 100);
-    let rate = env("RATE", 60);
-    let seconds = env("SECONDS", 10);
+    let bays_n = env("BAYS", 200);
+    let rate = env("RATE", 5);
+    let seconds = env("SECONDS", 60);
     let flood = env("FLOOD", 200);
+    let ws_clients = env("WS_CLIENTS", 100);
     let dir = tempfile::tempdir().unwrap();
-    let broker = match std::env::var("MQTT") {
-        Ok(url) => Broker::External(MqttUrl::parse(&url).unwrap()),
-        Err(_) => Broker::Embedded {
-            listen: "127.0.0.1:0".parse().unwrap(),
-        },
-    };
-    let port = match &broker {
-        Broker::External(u) => Some(u.port),
-        Broker::Embedded { .. } => None,
-    };
-    let config = Config::new(
-        "127.0.0.1:0".parse().unwrap(),
-        broker,
-        dir.path().join("bench.db"),
-    );
-    let relay = Relay::start(config, CancellationToken::new())
-        .await
-        .unwrap();
-    let port = port.or(relay.mqtt_addr.map(|a| a.port())).unwrap();
-    let base = format!("http://{}", relay.http_addr);
+    let relay = RelayProcess::start(&dir.path().join("bench.db"));
+    let base = format!("http://{}", relay.http);
     let http = reqwest::Client::new();
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    for _ in 0..300 {
+        if http
+            .get(format!("{base}/healthz"))
+            .send()
+            .await
+            .is_ok_and(|r| r.status().is_success())
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 
     let mut bays = Vec::new();
     for i in 0..bays_n {
-        bays.push(connect_bay(i, port).await);
+        bays.push(connect_bay(i, relay.mqtt).await);
     }
     let mut expected = bays_n;
     wait_stored(&http, &base, expected).await;
 
-    // The watcher: event-to-WebSocket latency of every count it sees.
-    let (ws, _) = tokio_tungstenite::connect_async(format!("ws://{}/api/ws", relay.http_addr))
-        .await
-        .unwrap();
-    let latencies = Arc::new(Mutex::new(Vec::<f64>::new()));
+    // The watchers: every count each of them is shown.
     let recording = Arc::new(std::sync::atomic::AtomicBool::new(true));
-    {
-        let latencies = latencies.clone();
+    let mut watchers = Vec::new();
+    for _ in 0..ws_clients {
+        let (ws, _) = tokio_tungstenite::connect_async(format!("ws://{}/api/ws", relay.http))
+            .await
+            .unwrap();
+        let seen = Arc::new(Mutex::new(Seen::default()));
+        watchers.push(seen.clone());
         let recording = recording.clone();
         tokio::spawn(async move {
             let (_, mut rx) = ws.split();
             while let Some(Ok(msg)) = rx.next().await {
                 let Ok(text) = msg.to_text() else { continue };
                 let now = Utc::now();
-                if !recording.load(std::sync::atomic::Ordering::Relaxed)
-                    || !text.starts_with("{\"type\":\"count\"")
-                {
+                if !text.starts_with("{\"type\":\"count\"") {
                     continue;
                 }
                 let v: serde_json::Value = serde_json::from_str(text).unwrap();
-                let at: chrono::DateTime<Utc> = v["event"]["at"].as_str().unwrap().parse().unwrap();
-                latencies
-                    .lock()
-                    .await
-                    .push((now - at).num_microseconds().unwrap() as f64 / 1000.0);
+                let mut seen = seen.lock().await;
+                seen.counts += 1;
+                let bay = v["bay"]["bay"].as_str().unwrap_or_default().to_owned();
+                let count = v["bay"]["count"].as_u64().unwrap_or(0);
+                let last = seen.last.entry(bay).or_insert(0);
+                *last = (*last).max(count);
+                if recording.load(std::sync::atomic::Ordering::Relaxed) {
+                    let at: chrono::DateTime<Utc> =
+                        v["event"]["at"].as_str().unwrap().parse().unwrap();
+                    seen.latencies_ms
+                        .push((now - at).num_microseconds().unwrap() as f64 / 1000.0);
+                }
             }
         });
     }
 
     // Phase 1: paced.
     println!(
-        "paced: {bays_n} bays x {rate} events/s for {seconds} s = {} events/s offered",
+        "paced: {bays_n} bays x {rate} events/s for {seconds} s = {} events/s offered, {ws_clients} WebSocket clients",
         bays_n * rate
     );
+    let cpu_before = relay.cpu_seconds();
     let start = Instant::now();
     let period = Duration::from_secs_f64(1.0 / rate as f64);
     let mut tasks = Vec::new();
@@ -228,11 +311,16 @@ async fn main() {
     let done = wait_stored(&http, &base, expected).await;
     recording.store(false, std::sync::atomic::Ordering::Relaxed);
     let elapsed = done.duration_since(start).as_secs_f64();
-    let mut lat = std::mem::take(&mut *latencies.lock().await);
+    let cpu = relay.cpu_seconds() - cpu_before;
+    let mut lat = Vec::new();
+    for w in &watchers {
+        lat.extend(std::mem::take(&mut w.lock().await.latencies_ms));
+    }
     lat.sort_by(|a, b| a.total_cmp(b));
     println!(
-        "paced: {sent} events stored in {elapsed:.2} s = {:.0} events/s; WebSocket latency over {} counts: p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms",
+        "paced: {sent} events stored in {elapsed:.2} s = {:.0} events/s; relay CPU {:.0} % of one core; event-to-WebSocket latency over {} deliveries: p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms",
         sent as f64 / elapsed,
+        100.0 * cpu / elapsed,
         lat.len(),
         percentile(&lat, 0.5),
         percentile(&lat, 0.99),
@@ -251,10 +339,12 @@ async fn main() {
                 })
                 .await;
             }
+            bay
         }));
     }
+    let mut bays = Vec::new();
     for t in tasks {
-        t.await.unwrap();
+        bays.push(t.await.unwrap());
     }
     expected += bays_n * flood;
     let done = wait_stored(&http, &base, expected).await;
@@ -264,17 +354,56 @@ async fn main() {
         bays_n * flood,
         (bays_n * flood) as f64 / elapsed
     );
-    let rss = std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmHWM:"))
-                .map(str::to_owned)
+
+    // Nothing lost: the history and every watcher agree with what each bay sent.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let stored = stored_total(&http, &base).await;
+    assert_eq!(stored, expected, "every event stored exactly once");
+    let sessions: serde_json::Value = http
+        .get(format!("{base}/api/sessions?limit=1000"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let by_bay: std::collections::HashMap<String, u64> = sessions["sessions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| {
+            (
+                s["bay"].as_str().unwrap().to_owned(),
+                s["count"].as_u64().unwrap(),
+            )
         })
-        .unwrap_or_default();
-    println!(
-        "peak RSS of relay + load generator: {}",
-        rss.trim_start_matches("VmHWM:").trim()
+        .collect();
+    let mut short_watchers = 0;
+    let mut deliveries = 0;
+    for w in &watchers {
+        let w = w.lock().await;
+        deliveries += w.counts;
+        if bays
+            .iter()
+            .any(|b| w.last.get(b.id.as_str()).copied() != Some(b.seq - 1))
+        {
+            short_watchers += 1;
+        }
+    }
+    for b in &bays {
+        assert_eq!(
+            by_bay.get(b.id.as_str()).copied(),
+            Some(b.seq - 1),
+            "{}'s session count",
+            b.id
+        );
+    }
+    assert_eq!(
+        short_watchers, 0,
+        "every WebSocket client ends on every bay's final count"
     );
-    relay.stop().await;
+    println!(
+        "nothing lost: {stored} events stored, {bays_n} session counts as sent, {ws_clients} WebSocket clients on every final count ({deliveries} count updates delivered)"
+    );
+    println!("relay peak RSS: {}", relay.peak_rss());
 }
