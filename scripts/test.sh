@@ -6,12 +6,15 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/setup.sh
 export BAYCOUNT_SETUP_DONE=1
+# Incremental caches only help edit-compile loops; here they would grow the cache by gigabytes a run.
+export CARGO_INCREMENTAL=0
 . scripts/env.sh
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
 # The edge for aarch64 with LiteRT, smoke-run under qemu.
 ./scripts/cross-check.sh
-# Benchmarks are built by clippy above and run with `cargo bench`, never as tests.
+# Benchmarks are built by clippy above and run with `cargo bench`; the load bench also runs here
+# in a short debug version, for its checks that nothing is lost (its figures mean little in debug).
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 set +e
@@ -22,6 +25,19 @@ status=${PIPESTATUS[0]}
 cargo test -p baycount-edge --features tflite --locked --test model tflite 2>&1 | tee -a "$log"
 status=$(( status | PIPESTATUS[0] ))
 set -e
+if BAYS=20 RATE=5 SECONDS=5 FLOOD=20 WS_CLIENTS=10 cargo test -p baycount-relay --locked --bench load; then
+    echo "test result: ok. 1 passed; 0 failed (load check)" >> "$log"
+else
+    echo "test result: FAILED. 0 passed; 1 failed (load check)" >> "$log"
+    status=1
+fi
+# The REST API against its own OpenAPI document (schemathesis).
+if ./scripts/api-check.sh; then
+    echo "test result: ok. 1 passed; 0 failed (API schema check)" >> "$log"
+else
+    echo "test result: FAILED. 0 passed; 1 failed (API schema check)" >> "$log"
+    status=1
+fi
 # Deployment: systemd units verified, Cross.toml, the Debian packages built, checked, installed.
 if ./scripts/check-packages.sh; then
     echo "test result: ok. 1 passed; 0 failed (packages check)" >> "$log"

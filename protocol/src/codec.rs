@@ -247,6 +247,144 @@ mod tests {
         ]
     }
 
+    /// Generated inputs per fuzz target: `BAYCOUNT_FUZZ_CASES` (the test command runs 20,000;
+    /// README gives the 10-million run).
+    fn fuzz_cases() -> u32 {
+        std::env::var("BAYCOUNT_FUZZ_CASES")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(20_000)
+    }
+
+    /// Runs `check` on `cases` inputs from `strategy` and reports how many ran.
+    fn fuzz<S: Strategy>(name: &str, strategy: S, check: impl Fn(S::Value)) {
+        use proptest::test_runner::{Config, TestRunner};
+        let cases = fuzz_cases();
+        let mut runner = TestRunner::new(Config {
+            cases,
+            failure_persistence: None,
+            max_shrink_iters: 2_000,
+            ..Config::default()
+        });
+        let started = std::time::Instant::now();
+        let result = runner.run(&strategy, |v| {
+            check(v);
+            Ok(())
+        });
+        eprintln!(
+            "fuzz {name}: {cases} inputs in {:.1} s without a panic",
+            started.elapsed().as_secs_f64()
+        );
+        if let Err(e) = result {
+            panic!("fuzz {name}: {e}");
+        }
+    }
+
+    /// A payload an attacker or a broken client could send: a valid message of any kind with
+    /// bytes flipped, cut, inserted or spliced from another message, or plain noise.
+    fn hostile_payload() -> impl Strategy<Value = (usize, Vec<u8>)> {
+        let encoded: Vec<(usize, Vec<u8>)> = samples()
+            .iter()
+            .map(|m| {
+                (
+                    Kind::ALL.iter().position(|k| *k == m.kind()).unwrap_or(0),
+                    m.encode(),
+                )
+            })
+            .collect();
+        let n = encoded.len();
+        prop_oneof![
+            (
+                0..n,
+                proptest::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 1..8)
+            )
+                .prop_map({
+                    let encoded = encoded.clone();
+                    move |(i, edits)| {
+                        let (k, mut p) = encoded[i].clone();
+                        for (at, b) in edits {
+                            let j = at.index(p.len());
+                            p[j] = b;
+                        }
+                        (k, p)
+                    }
+                }),
+            (
+                0..n,
+                any::<prop::sample::Index>(),
+                any::<prop::sample::Index>(),
+                0..n
+            )
+                .prop_map({
+                    let encoded = encoded.clone();
+                    move |(i, cut, from, j)| {
+                        let (k, p) = &encoded[i];
+                        let other = &encoded[j].1;
+                        let mut spliced = p[..cut.index(p.len())].to_vec();
+                        spliced.extend_from_slice(&other[from.index(other.len())..]);
+                        (*k, spliced)
+                    }
+                }),
+            (
+                0..n,
+                proptest::collection::vec(any::<u8>(), 0..16),
+                any::<prop::sample::Index>()
+            )
+                .prop_map({
+                    let encoded = encoded.clone();
+                    move |(i, junk, at)| {
+                        let (k, mut p) = encoded[i].clone();
+                        let j = at.index(p.len() + 1);
+                        p.splice(j..j, junk);
+                        (k, p)
+                    }
+                }),
+            (0..6usize, proptest::collection::vec(any::<u8>(), 0..256)),
+            (0..6usize, "[\\[\\]{}\":,0-9a-z\\-. ]{0,200}").prop_map(|(k, s)| (k, s.into_bytes())),
+        ]
+    }
+
+    #[test]
+    fn fuzz_the_protocol_decoders() {
+        fuzz(
+            "Incoming::parse",
+            (hostile_payload(), "[a-z0-9_/+#-]{0,6}"),
+            |((kind, payload), bay)| {
+                let bay = if bay.is_empty() {
+                    "bay-1".to_owned()
+                } else {
+                    bay
+                };
+                let topic = format!("baycount/v1/{bay}/{}", Kind::ALL[kind].as_str());
+                if let Ok(got) = Incoming::parse(&topic, &payload) {
+                    // Whatever is accepted means exactly what it says: it survives a round trip.
+                    let again = Message::decode(got.topic.kind, &got.message.encode())
+                        .expect("an accepted message re-encodes into one that decodes");
+                    assert_eq!(again, got.message);
+                }
+            },
+        );
+    }
+
+    #[test]
+    fn fuzz_the_plate_and_id_parsers() {
+        fuzz(
+            "Plate/BayId/MqttUrl::parse",
+            "\\PC{0,40}|[A-Za-z0-9 ;'\"%_-]{0,20}",
+            |text| {
+                if let Ok(p) = Plate::parse(&text) {
+                    // An accepted plate is its own normal form.
+                    assert_eq!(Plate::parse(p.as_str()).expect("normal form parses"), p);
+                }
+                if let Ok(b) = BayId::parse(&text) {
+                    assert_eq!(BayId::parse(b.as_str()).expect("round trip"), b);
+                }
+                let _ = crate::mqtt_url::MqttUrl::parse(&format!("mqtt://{text}"));
+                let _ = Topic::parse(&text);
+            },
+        );
+    }
+
     #[test]
     fn every_message_round_trips_through_its_topic() {
         let bay = BayId::parse("bay-1").expect("bay");

@@ -5,6 +5,21 @@ use utoipa::openapi::schema::{KnownFormat, ObjectBuilder, Schema, SchemaFormat, 
 use utoipa::{PartialSchema, ToSchema};
 
 macro_rules! string_schema {
+    ($ty:ty, $desc:expr, $example:expr, pattern = $pattern:expr, max = $max:expr) => {
+        impl PartialSchema for $ty {
+            fn schema() -> RefOr<Schema> {
+                ObjectBuilder::new()
+                    .schema_type(Type::String)
+                    .description(Some($desc))
+                    .examples([$example])
+                    .pattern(Some($pattern))
+                    .min_length(Some(1))
+                    .max_length(Some($max))
+                    .into()
+            }
+        }
+        impl ToSchema for $ty {}
+    };
     ($ty:ty, $desc:expr, $example:expr $(, $format:expr)?) => {
         impl PartialSchema for $ty {
             fn schema() -> RefOr<Schema> {
@@ -20,15 +35,21 @@ macro_rules! string_schema {
     };
 }
 
+// The patterns are exactly what the parsers accept (plates: in their typed form too, which the
+// relay normalises), so that a request valid by the document is one the relay takes.
 string_schema!(
     crate::BayId,
     "Bay id: 1-32 letters, digits, '-' or '_'",
-    "bay-1"
+    "bay-1",
+    pattern = "^[A-Za-z0-9-][A-Za-z0-9_-]{0,31}$",
+    max = crate::bay::MAX_LEN
 );
 string_schema!(
     crate::Plate,
-    "Truck plate, normalised (upper case, single spaces)",
-    "KT 8899 TEST"
+    "Truck plate: letters, digits and '-', words separated by single spaces, normalised to upper case",
+    "KT 8899 TEST",
+    pattern = "^[A-Za-z0-9][A-Za-z0-9-]*( [A-Za-z0-9-]+)*$",
+    max = crate::plate::MAX_LEN
 );
 string_schema!(
     crate::Actor,

@@ -252,10 +252,22 @@ async fn main() {
             while let Some(Ok(msg)) = rx.next().await {
                 let Ok(text) = msg.to_text() else { continue };
                 let now = Utc::now();
-                if !text.starts_with("{\"type\":\"count\"") {
+                let v: serde_json::Value = serde_json::from_str(text).unwrap();
+                if v["type"] != "count" {
+                    // A client that falls behind is sent a fresh snapshot instead of the backlog.
+                    let bays = match v["type"].as_str() {
+                        Some("snapshot") => v["bays"].as_array().cloned().unwrap_or_default(),
+                        Some("bay") => vec![v["bay"].clone()],
+                        _ => vec![],
+                    };
+                    let mut seen = seen.lock().await;
+                    for b in bays {
+                        let id = b["bay"].as_str().unwrap_or_default().to_owned();
+                        let last = seen.last.entry(id).or_insert(0);
+                        *last = (*last).max(b["count"].as_u64().unwrap_or(0));
+                    }
                     continue;
                 }
-                let v: serde_json::Value = serde_json::from_str(text).unwrap();
                 let mut seen = seen.lock().await;
                 seen.counts += 1;
                 let bay = v["bay"]["bay"].as_str().unwrap_or_default().to_owned();

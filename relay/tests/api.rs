@@ -573,3 +573,74 @@ async fn bays_declared_in_config_are_listed_before_they_speak() {
         "the name stays when the edge speaks"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hostile_requests_get_json_errors_and_change_nothing() {
+    let relay = TestRelay::start(Which::Embedded).await;
+    let edge = ScriptedEdge::connect(relay.mqtt_port, "bay-1", Mode::Respond).await;
+    relay
+        .wait_bay("bay-1", "online", |b| b["online"] == true)
+        .await;
+    let (s, body) = relay
+        .post("/api/bays/bay-1/start", json!({"plate": "KT 1 SQL"}))
+        .await;
+    assert_eq!(s, StatusCode::OK, "{body}");
+    let session = body["session"]["id"].as_str().unwrap().to_owned();
+    edge.count(Direction::In).await;
+
+    // Malformed query strings and paths: the API's JSON error, not the framework's text.
+    for path in [
+        "/api/plates?limit=1&limit=2",
+        "/api/audit?limit=99999999999999999999",
+        "/api/sessions?plate=",
+        "/api/sessions?limit=",
+        "/api/sessions/%FF%FE",
+    ] {
+        let (s, body) = relay.get(path).await;
+        assert!(s.is_client_error(), "{path}: {s}");
+        assert!(body["error"].as_str().is_some(), "{path}: {body}");
+    }
+    // SQL metacharacters: a plate refuses them, a correction reason keeps them verbatim.
+    let (s, body) = relay
+        .post(
+            "/api/bays/bay-1/stop",
+            json!({"by": "api:x'); DROP TABLE sessions; --"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{body}");
+    let (s, _) = relay
+        .get("/api/sessions?plate=KT%201%20SQL'%20OR%20'1'='1")
+        .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    let reason = "Robert'); DROP TABLE corrections; -- \" % _ \\";
+    let (s, body) = relay
+        .post(
+            &format!("/api/sessions/{session}/corrections"),
+            json!({"delta": -1.0, "reason": reason, "by": "Budi"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{body}");
+    let (_, detail) = relay.get(&format!("/api/sessions/{session}")).await;
+    assert_eq!(detail["corrections"][0]["reason"], reason);
+    assert_eq!(
+        (detail["count"].clone(), detail["corrected_count"].clone()),
+        (json!(1), json!(0))
+    );
+    let (_, list) = relay.get("/api/sessions").await;
+    assert_eq!(list["sessions"].as_array().unwrap().len(), 1, "{list}");
+    // A huge body is refused whole.
+    let r = relay
+        .client
+        .post(relay.url(&format!("/api/sessions/{session}/corrections")))
+        .header("content-type", "application/json")
+        .body(format!(
+            "{{\"delta\": 1, \"reason\": \"{}\"}}",
+            "x".repeat(200_000)
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    let (_, detail) = relay.get(&format!("/api/sessions/{session}")).await;
+    assert_eq!(detail["corrections"].as_array().unwrap().len(), 1);
+}

@@ -4,12 +4,12 @@ use std::sync::Arc;
 
 use axum::Json;
 use axum::body::Bytes;
-use axum::extract::{Path, State};
-use baycount_protocol::{Actor, ActorKind, SessionSummary};
+use axum::extract::State;
+use baycount_protocol::{Actor, ActorKind, BayId, Plate, SessionSummary};
 use serde::{Deserialize, Serialize};
 
 use super::AppState;
-use super::error::{ApiError, ErrorBody, json_body};
+use super::error::{ApiError, ErrorBody, Path, json_body};
 use crate::live::BayView;
 
 /// Every bay.
@@ -23,9 +23,11 @@ pub struct StateResponse {
 #[serde(deny_unknown_fields)]
 pub struct StartRequest {
     /// The truck's plate, e.g. `KT 8899 TEST`; normalised and validated.
+    #[schema(value_type = Plate)]
     pub plate: String,
     /// Who starts it: `api` (default), `api:<name>` or `dashboard:<name>`.
     #[serde(default)]
+    #[schema(pattern = r"^(api|dashboard)(:[^\x00-\x1f\x7f-\x9f]{1,64})?$")]
     pub by: Option<String>,
 }
 
@@ -35,6 +37,7 @@ pub struct StartRequest {
 pub struct StopRequest {
     /// Who stops it: `api` (default), `api:<name>` or `dashboard:<name>`.
     #[serde(default)]
+    #[schema(pattern = r"^(api|dashboard)(:[^\x00-\x1f\x7f-\x9f]{1,64})?$")]
     pub by: Option<String>,
 }
 
@@ -67,13 +70,13 @@ pub async fn state(State(s): State<Arc<AppState>>) -> Json<StateResponse> {
 
 /// Starts loading a truck at a bay.
 #[utoipa::path(post, path = "/api/bays/{bay}/start", request_body = StartRequest,
-    params(("bay" = String, Path, description = "bay id")),
+    params(("bay" = BayId, Path, description = "bay id")),
     responses(
         (status = 200, body = CommandResponse, description = "the session is open"),
         (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
         (status = 404, body = ErrorBody, description = "unknown bay"),
         (status = 409, body = ErrorBody, description = "already loading, or another command is under way"),
-        (status = 422, body = ErrorBody, description = "invalid plate"),
+        (status = 422, body = ErrorBody, description = "invalid plate, bay id or 'by'"),
         (status = 503, body = ErrorBody, description = "bay offline"),
         (status = 504, body = ErrorBody, description = "no acknowledgement within 5 s"),
     ),
@@ -91,12 +94,13 @@ pub async fn start(
 
 /// Stops the session loading at a bay; answers with the final count.
 #[utoipa::path(post, path = "/api/bays/{bay}/stop", request_body(content = Option<StopRequest>),
-    params(("bay" = String, Path, description = "bay id")),
+    params(("bay" = BayId, Path, description = "bay id")),
     responses(
         (status = 200, body = CommandResponse, description = "the session is closed, with its final count"),
         (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
         (status = 404, body = ErrorBody, description = "unknown bay"),
         (status = 409, body = ErrorBody, description = "not loading"),
+        (status = 422, body = ErrorBody, description = "invalid bay id or 'by'"),
         (status = 503, body = ErrorBody, description = "bay offline"),
         (status = 504, body = ErrorBody, description = "no acknowledgement within 5 s"),
     ),
@@ -106,10 +110,11 @@ pub async fn stop(
     Path(bay): Path<String>,
     body: Bytes,
 ) -> Result<Json<CommandResponse>, ApiError> {
+    // No body, or JSON null, is a stop with no name.
     let req: StopRequest = if body.iter().all(u8::is_ascii_whitespace) {
         StopRequest::default()
     } else {
-        json_body(&body)?
+        json_body::<Option<StopRequest>>(&body)?.unwrap_or_default()
     };
     let by = api_actor(req.by.as_deref())?;
     let session = s.control.stop(&bay, by).await?;

@@ -9,7 +9,7 @@ mod ws;
 
 use std::sync::Arc;
 
-use axum::extract::{DefaultBodyLimit, Query, State};
+use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
 use axum::routing::{get, post};
@@ -19,6 +19,7 @@ use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 use utoipa::OpenApi;
 
+use error::Query;
 pub use error::{ApiError, ErrorBody};
 
 use crate::control::Control;
@@ -96,12 +97,20 @@ pub fn app(state: Arc<AppState>) -> Router {
 #[into_params(parameter_in = Query)]
 struct LimitQuery {
     /// At most this many (default 50, at most 1000).
-    limit: Option<i64>,
+    #[param(value_type = Option<i64>, minimum = 1, maximum = 1000)]
+    limit: Option<String>,
 }
 
 impl LimitQuery {
-    fn get(&self) -> i64 {
-        self.limit.unwrap_or(50).clamp(1, 1000)
+    fn get(&self) -> Result<i64, ApiError> {
+        match self.limit.as_deref() {
+            None => Ok(50),
+            Some(l) => l
+                .parse::<i64>()
+                .ok()
+                .filter(|n| (1..=1000).contains(n))
+                .ok_or_else(|| ApiError::bad_request("'limit' must be a number from 1 to 1000")),
+        }
     }
 }
 
@@ -112,13 +121,13 @@ struct PlatesResponse {
 }
 
 /// Plates for the menus, most recently used first.
-#[utoipa::path(get, path = "/api/plates", params(LimitQuery), responses((status = 200, body = PlatesResponse)))]
+#[utoipa::path(get, path = "/api/plates", params(LimitQuery), responses((status = 200, body = PlatesResponse), (status = 400, body = ErrorBody)))]
 async fn plates(
     State(s): State<Arc<AppState>>,
     Query(q): Query<LimitQuery>,
 ) -> Result<Json<PlatesResponse>, ApiError> {
     Ok(Json(PlatesResponse {
-        plates: s.history.plates(q.get()).await?,
+        plates: s.history.plates(q.get()?).await?,
     }))
 }
 
@@ -128,18 +137,18 @@ struct AuditResponse {
 }
 
 /// The audit log of commands, newest first.
-#[utoipa::path(get, path = "/api/audit", params(LimitQuery), responses((status = 200, body = AuditResponse)))]
+#[utoipa::path(get, path = "/api/audit", params(LimitQuery), responses((status = 200, body = AuditResponse), (status = 400, body = ErrorBody)))]
 async fn audit(
     State(s): State<Arc<AppState>>,
     Query(q): Query<LimitQuery>,
 ) -> Result<Json<AuditResponse>, ApiError> {
     Ok(Json(AuditResponse {
-        audit: s.history.audit_log(q.get()).await?,
+        audit: s.history.audit_log(q.get()?).await?,
     }))
 }
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
-struct Health {
+struct Healthz {
     /// `ok` when the database answers and the MQTT link is up, else `degraded`.
     status: &'static str,
     database: bool,
@@ -149,12 +158,12 @@ struct Health {
 }
 
 /// Liveness and readiness: 200 when healthy, 503 otherwise, with the parts.
-#[utoipa::path(get, path = "/healthz", responses((status = 200, body = Health), (status = 503, body = Health)))]
+#[utoipa::path(get, path = "/healthz", responses((status = 200, body = Healthz), (status = 503, body = Healthz)))]
 async fn healthz(State(s): State<Arc<AppState>>) -> impl IntoResponse {
     let database = s.history.ping().await;
     let mqtt = *s.mqtt_connected.borrow();
     let ok = database && mqtt;
-    let body = Health {
+    let body = Healthz {
         status: if ok { "ok" } else { "degraded" },
         database,
         mqtt,
@@ -172,7 +181,7 @@ async fn healthz(State(s): State<Arc<AppState>>) -> impl IntoResponse {
 }
 
 /// Prometheus metrics.
-#[utoipa::path(get, path = "/metrics", responses((status = 200, content_type = "text/plain", body = String)))]
+#[utoipa::path(get, path = "/metrics", responses((status = 200, content_type = "application/openmetrics-text", body = String)))]
 async fn metrics(State(s): State<Arc<AppState>>) -> impl IntoResponse {
     (
         [(
@@ -211,6 +220,7 @@ impl utoipa::Modify for BearerAuth {
         sessions::list, sessions::csv, sessions::get, sessions::correct,
         plates, audit, ws::ws, web::site, healthz, metrics
     ),
+    components(schemas(sessions::TimeBound)),
     modifiers(&BearerAuth)
 )]
 #[derive(Debug)]

@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use axum::Json;
 use axum::body::Bytes;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
 use baycount_protocol::{BayId, Plate, SessionId};
@@ -12,7 +12,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::AppState;
-use super::error::{ApiError, ErrorBody, json_body};
+use super::error::{ApiError, ErrorBody, Path, Query, json_body};
 use crate::history::{Correction, CorrectionInput, SessionDetail, SessionFilter, SessionRow};
 
 /// Default and largest page of sessions.
@@ -26,16 +26,44 @@ const MAX_REASON: usize = 500;
 #[into_params(parameter_in = Query)]
 pub struct SessionQuery {
     /// Only this bay.
+    #[param(value_type = Option<BayId>)]
     pub bay: Option<String>,
     /// Only this plate (normalised like any plate).
+    #[param(value_type = Option<Plate>)]
     pub plate: Option<String>,
     /// Sessions started at or after: RFC 3339 time, or a date `YYYY-MM-DD` (UTC).
+    #[param(value_type = Option<TimeBound>)]
     pub from: Option<String>,
     /// Sessions started before: RFC 3339 time, or a date `YYYY-MM-DD` (UTC, the whole day included).
+    #[param(value_type = Option<TimeBound>)]
     pub to: Option<String>,
     /// At most this many, newest first (default 100, at most 10000).
+    #[param(value_type = Option<i64>, minimum = 1, maximum = 10000)]
     pub limit: Option<String>,
 }
+
+/// A time bound of the session list: an RFC 3339 time or a date.
+pub struct TimeBound;
+
+impl utoipa::PartialSchema for TimeBound {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::{
+            KnownFormat, ObjectBuilder, OneOfBuilder, SchemaFormat, Type,
+        };
+        let string = |f| {
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .format(Some(SchemaFormat::KnownFormat(f)))
+        };
+        OneOfBuilder::new()
+            .item(string(KnownFormat::DateTime))
+            .item(string(KnownFormat::Date))
+            .description(Some("an RFC 3339 time, or a date YYYY-MM-DD (UTC)"))
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for TimeBound {}
 
 /// A page of sessions.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -75,6 +103,19 @@ impl SessionQuery {
             ),
             None => None,
         };
+        for (name, value) in [
+            ("bay", &self.bay),
+            ("plate", &self.plate),
+            ("from", &self.from),
+            ("to", &self.to),
+            ("limit", &self.limit),
+        ] {
+            if value.as_deref().is_some_and(|v| v.trim().is_empty()) {
+                return Err(ApiError::bad_request(format!(
+                    "'{name}' is empty: leave it out to not filter by it"
+                )));
+            }
+        }
         let limit = match self.limit.as_deref() {
             Some(l) => l
                 .parse::<i64>()
@@ -120,7 +161,7 @@ pub async fn list(
 
 /// The same sessions as CSV, for spreadsheets.
 #[utoipa::path(get, path = "/api/sessions.csv", params(SessionQuery),
-    responses((status = 200, content_type = "text/csv", body = String), (status = 400, body = ErrorBody)))]
+    responses((status = 200, content_type = "text/csv", body = String), (status = 400, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn csv(
     State(s): State<Arc<AppState>>,
     Query(q): Query<SessionQuery>,

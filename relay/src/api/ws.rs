@@ -18,7 +18,7 @@ use crate::metrics::Metrics;
 const SEND_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Upgrades to a WebSocket of live updates.
-#[utoipa::path(get, path = "/api/ws", responses((status = 101, description = "WebSocket: {\"type\":\"snapshot\",\"bays\":[...]}, then {\"type\":\"bay\",\"bay\":{...}} and {\"type\":\"count\",\"event\":{...},\"bay\":{...}}")))]
+#[utoipa::path(get, path = "/api/ws", responses((status = 400, body = String, description = "not a WebSocket upgrade request"), (status = 101, description = "WebSocket: {\"type\":\"snapshot\",\"bays\":[...]}, then {\"type\":\"bay\",\"bay\":{...}} and {\"type\":\"count\",\"event\":{...},\"bay\":{...}}")))]
 pub async fn ws(State(s): State<Arc<AppState>>, upgrade: WebSocketUpgrade) -> Response {
     upgrade.on_upgrade(move |socket: WebSocket| {
         let (sink, stream) = socket.split();

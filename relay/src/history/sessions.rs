@@ -58,13 +58,49 @@ pub struct Correction {
 #[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CorrectionInput {
-    /// Added to the count; not zero.
+    /// Added to the count: -1000000 to 1000000, not zero.
+    #[schema(schema_with = delta_schema)]
+    #[serde(deserialize_with = "whole_number")]
     pub delta: i64,
-    /// Why; required.
+    /// Why; required: up to 500 characters of text.
+    #[schema(
+        min_length = 1,
+        max_length = 500,
+        pattern = r"^[^\x00-\x09\x0b-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f][^\x00-\x09\x0b-\x1f\x7f-\x9f]*$"
+    )]
     pub reason: String,
-    /// Who corrects (a name); the API records the caller when absent.
+    /// Who corrects (a name of up to 64 characters); the API records the caller when absent.
     #[serde(default)]
+    #[schema(max_length = 64, pattern = r"^[^\x00-\x1f\x7f-\x9f]*$")]
     pub by: Option<String>,
+}
+
+/// An integer as JSON Schema means it: `-1` and `-1.0` alike.
+fn whole_number<'de, D: serde::Deserializer<'de>>(d: D) -> Result<i64, D::Error> {
+    let n = serde_json::Number::deserialize(d)?;
+    n.as_i64()
+        .or_else(|| {
+            n.as_f64()
+                .filter(|f| f.fract() == 0.0 && f.abs() < 9.0e15)
+                .map(|f| f as i64)
+        })
+        .ok_or_else(|| serde::de::Error::custom(format!("expected a whole number, not {n}")))
+}
+
+/// A correction's `delta` as the document states it: a plausible non-zero integer.
+fn delta_schema() -> utoipa::openapi::schema::Schema {
+    use utoipa::openapi::schema::{ObjectBuilder, OneOfBuilder, Type};
+    let range = |min: i64, max: i64| {
+        ObjectBuilder::new()
+            .schema_type(Type::Integer)
+            .minimum(Some(min))
+            .maximum(Some(max))
+    };
+    OneOfBuilder::new()
+        .item(range(-1_000_000, -1))
+        .item(range(1, 1_000_000))
+        .build()
+        .into()
 }
 
 /// A session with its events and corrections.
