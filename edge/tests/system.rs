@@ -24,7 +24,9 @@ use baycount_edge::session::BaySession;
 use baycount_protocol::{
     Ack, Action, Actor, ActorKind, Command as Cmd, CommandId, Phase, Plate, SessionId, encode,
 };
-use common::{Api, RelayProcess, TestRelay, Which, eventually, free_port, relay_process_ports};
+use common::{
+    Api, Partition, RelayProcess, TestRelay, Which, eventually, free_port, relay_process_ports,
+};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
@@ -505,6 +507,70 @@ async fn broker_gone_for_30_seconds_mid_session_changes_no_count() {
     assert_eq!(
         final_count, reference,
         "the same count as without the outage"
+    );
+    agrees(&relay, &edge, session, final_count).await;
+}
+
+/// A network partition between the edge and the broker (a proxy that silently drops every
+/// byte, both ways, and leaves the sockets open) while the edge counts the footage; the test
+/// command cuts for 20 s, `BAYCOUNT_PARTITION_SECONDS=600` for the 10-minute run.
+#[tokio::test]
+async fn a_partition_between_edge_and_broker_changes_no_count() {
+    let _serial = SERIAL.lock().await;
+    let secs: u64 = std::env::var("BAYCOUNT_PARTITION_SECONDS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(20);
+    let reference = reference_count().await;
+    let relay = TestRelay::start(Which::Mosquitto).await;
+    let link = Partition::start(relay.mqtt_port).await;
+    let dir = tempfile::tempdir().unwrap();
+    let (edge, session) = footage_edge(dir.path(), link.port, "B 10 MIN").await;
+    let before = wait_count(&relay, 1).await["count"].as_u64().unwrap();
+    link.cut();
+    let cut_at = Instant::now();
+    let mut seen_offline = None;
+    while cut_at.elapsed() < Duration::from_secs(secs) {
+        if seen_offline.is_none()
+            && relay
+                .bay("bay-1")
+                .await
+                .is_some_and(|b| b["online"] == false)
+        {
+            seen_offline = Some(cut_at.elapsed());
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let held = {
+        let j = Journal::open(&edge.journal()).await.unwrap();
+        let held = j.held().await.unwrap();
+        j.close().await;
+        held.iter()
+            .filter(|e| e.session == session)
+            .map(|e| e.count)
+            .max()
+            .unwrap_or(before)
+    };
+    assert!(
+        held > before,
+        "counted {held} (before {before}) during the partition"
+    );
+    link.heal();
+    let healed = Instant::now();
+    wait_count(&relay, held).await;
+    relay
+        .wait_bay("bay-1", "online again", |b| b["online"] == true)
+        .await;
+    eprintln!(
+        "partition {secs} s: relay showed the bay offline {seen_offline:?} after the cut; the {} counts made meanwhile reached the relay {:?} after it healed",
+        held - before,
+        healed.elapsed()
+    );
+    wait_footage_end(&relay).await;
+    let final_count = stop(&relay).await;
+    assert_eq!(
+        final_count, reference,
+        "the same count as without the partition"
     );
     agrees(&relay, &edge, session, final_count).await;
 }
