@@ -575,6 +575,72 @@ async fn a_partition_between_edge_and_broker_changes_no_count() {
     agrees(&relay, &edge, session, final_count).await;
 }
 
+/// Another process holds the relay's SQLite file locked (longer than its busy timeout) while
+/// the edge counts: the live count carries on, and once the lock is gone the history catches up
+/// with every count, none twice.
+#[tokio::test]
+async fn the_history_locked_by_another_process_loses_no_count() {
+    let _serial = SERIAL.lock().await;
+    let dir = tempfile::tempdir().unwrap();
+    let (http, port, broker) = relay_process_ports();
+    let db = dir.path().join("history.db");
+    let _relay = RelayProcess::spawn(http, &db, &broker).await;
+    let api = Api::new(http);
+    let edge = Edge::start(dir.path(), port, &synthetic());
+    wait_online(&api).await;
+    let session = start(&api, "B 5 LOCK").await;
+    let before = wait_count(&api, 1).await["count"].as_u64().unwrap();
+    // The count in the history so far (the session is open).
+    let in_history = || async {
+        let (_, d) = api.get(&format!("/api/sessions/{session}")).await;
+        d["count"].as_u64()
+    };
+    let mut locker = Command::new("python3")
+        .arg("-c")
+        .arg(
+            "import sqlite3, sys, time\n\
+             c = sqlite3.connect(sys.argv[1], isolation_level=None)\n\
+             c.execute('BEGIN EXCLUSIVE')\n\
+             print('locked', flush=True)\n\
+             time.sleep(float(sys.argv[2]))\n",
+        )
+        .arg(&db)
+        .arg("8")
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    {
+        use std::io::BufRead;
+        let mut line = String::new();
+        std::io::BufReader::new(locker.stdout.as_mut().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        assert_eq!(line.trim(), "locked");
+    }
+    // Live surfaces carry on while the history cannot be written.
+    let during = wait_count(&api, before + 2).await["count"]
+        .as_u64()
+        .unwrap();
+    let stuck = in_history().await.unwrap();
+    assert!(
+        stuck < during,
+        "the history waits ({stuck}) while the live count goes on ({during})"
+    );
+    assert!(locker.wait().unwrap().success());
+    let unlocked = Instant::now();
+    eventually(15, "the history catching up", || async {
+        let live = api.bay("bay-1").await?["count"].as_u64()?;
+        (in_history().await? >= live.max(during)).then_some(())
+    })
+    .await;
+    eprintln!(
+        "history locked 8 s: stored count caught up {:?} after the lock was released",
+        unlocked.elapsed()
+    );
+    let count = stop(&api).await;
+    agrees(&api, &edge, session, count).await;
+}
+
 #[tokio::test]
 async fn relay_sigkilled_mid_session_changes_no_count() {
     let _serial = SERIAL.lock().await;

@@ -17,6 +17,11 @@ use crate::mqtt::Publisher;
 const MAX_BATCH: usize = 2000;
 /// Queue length between the MQTT link and the recorder.
 pub const QUEUE: usize = 16_384;
+/// Events kept for retry while the database refuses writes.
+const MAX_PENDING: usize = 200_000;
+/// First and longest wait between retries of a refused write.
+const RETRY_FIRST: Duration = Duration::from_millis(250);
+const RETRY_MAX: Duration = Duration::from_secs(4);
 /// Sessions per bay listed in its `stored` message.
 const STORED_SESSIONS_PER_BAY: usize = 8;
 
@@ -44,15 +49,33 @@ impl Recorder {
         let mut cursors: HashMap<SessionId, SessionCursor> = HashMap::new();
         let mut recent: HashMap<BayId, VecDeque<SessionId>> = HashMap::new();
         let mut batch = Vec::with_capacity(MAX_BATCH);
-        while let Some(first) = rx.recv().await {
-            let mut events = Vec::new();
-            batch.push(first);
+        // Events the database refused (locked, full): kept and retried before anything newer.
+        let mut pending: Vec<EventWrite> = Vec::new();
+        let mut retry = RETRY_FIRST;
+        let mut closed = false;
+        loop {
+            let first = if pending.is_empty() {
+                rx.recv().await
+            } else if closed {
+                None
+            } else {
+                tokio::select! {
+                    r = rx.recv() => r,
+                    _ = tokio::time::sleep(retry) => None,
+                }
+            };
+            match first {
+                Some(r) => batch.push(r),
+                None if pending.is_empty() => break,
+                None => closed = closed || rx.is_closed(),
+            }
             while batch.len() < MAX_BATCH {
                 match rx.try_recv() {
                     Ok(r) => batch.push(r),
                     Err(_) => break,
                 }
             }
+            let mut events = std::mem::take(&mut pending);
             for record in batch.drain(..) {
                 match record {
                     Record::Event(e) => events.push(e),
@@ -67,11 +90,34 @@ impl Recorder {
                 continue;
             }
             match self.history.store_events(&events, &mut cursors).await {
-                Ok(outcomes) => self.account(&events, &outcomes),
+                Ok(outcomes) => {
+                    if retry > RETRY_FIRST {
+                        log::info!(
+                            "the history takes writes again: {} waiting events stored",
+                            events.len()
+                        );
+                    }
+                    retry = RETRY_FIRST;
+                    self.account(&events, &outcomes);
+                }
                 Err(e) => {
-                    // Not stored means not confirmed: the edges re-send these events.
-                    log::error!("cannot store {} events: {e}", events.len());
-                    tokio::time::sleep(Duration::from_millis(500)).await;
+                    if retry == RETRY_FIRST {
+                        log::error!(
+                            "cannot store {} events: {e}; retrying, the live view carries on and the edges keep them until stored",
+                            events.len()
+                        );
+                    }
+                    if closed {
+                        log::error!(
+                            "stopping with {} events not stored; the edges still hold them and send them again",
+                            events.len()
+                        );
+                        break;
+                    }
+                    // Newest beyond the bound are left to the edges' replay on reconnect.
+                    events.truncate(MAX_PENDING);
+                    pending = events;
+                    retry = (retry * 2).min(RETRY_MAX);
                     continue;
                 }
             }
