@@ -641,6 +641,94 @@ async fn the_history_locked_by_another_process_loses_no_count() {
     agrees(&api, &edge, session, count).await;
 }
 
+/// The ffmpeg processes whose command line mentions `needle` (the edge's, by its input path).
+fn ffmpeg_reading(needle: &str) -> Vec<i32> {
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<i32>().ok())
+        .filter(|pid| {
+            std::fs::read(format!("/proc/{pid}/cmdline")).is_ok_and(|c| {
+                let args: Vec<String> = c
+                    .split(|b| *b == 0)
+                    .map(|a| String::from_utf8_lossy(a).into_owned())
+                    .collect();
+                args[0].ends_with("ffmpeg") && args.iter().any(|a| a.contains(needle))
+            })
+        })
+        .collect()
+}
+
+/// The camera goes away mid-session (its file removed, its ffmpeg killed) and comes back: the
+/// bay says so with the reason, keeps its session, and counts again once frames return.
+#[tokio::test]
+async fn camera_gone_and_back_mid_session() {
+    let _serial = SERIAL.lock().await;
+    let relay = TestRelay::start(Which::Embedded).await;
+    let dir = tempfile::tempdir().unwrap();
+    let clip = dir.path().join("bay-camera.avi");
+    std::fs::copy(footage(), &clip).unwrap();
+    let source = format!("file:{}", clip.display());
+    let edge = Edge::start(
+        dir.path(),
+        relay.mqtt_port,
+        &["--source", &source, "--line", LINE, "--loop"],
+    );
+    wait_online(&relay).await;
+    let session = start(&relay, "B 6 CAM").await;
+    let before = wait_count(&relay, 1).await["count"].as_u64().unwrap();
+
+    std::fs::remove_file(&clip).unwrap();
+    let ffmpeg = ffmpeg_reading(&clip.display().to_string());
+    assert!(
+        !ffmpeg.is_empty(),
+        "the edge's ffmpeg reads {}",
+        clip.display()
+    );
+    for pid in &ffmpeg {
+        let _ = Command::new("kill").args(["-9", &pid.to_string()]).status();
+    }
+    let gone = Instant::now();
+    let mut down = None;
+    while gone.elapsed() < Duration::from_secs(20) && down.is_none() {
+        down = relay
+            .bay("bay-1")
+            .await
+            .filter(|b| b["health"]["camera"] == "down" && b["health"]["detail"].is_string());
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let down = down.unwrap_or_else(|| {
+        panic!(
+            "camera not shown down: {:?}\n{}",
+            futures_util::FutureExt::now_or_never(relay.bay("bay-1")),
+            edge.log()
+        )
+    });
+    eprintln!(
+        "camera gone: shown down {:?} after ffmpeg was killed: {}",
+        gone.elapsed(),
+        down["health"]["detail"]
+    );
+    assert_eq!(down["phase"], "loading", "the session stays open");
+    assert_eq!(
+        down["count"].as_u64().unwrap(),
+        relay.bay("bay-1").await.unwrap()["count"].as_u64().unwrap()
+    );
+
+    std::fs::copy(footage(), &clip).unwrap();
+    let back = Instant::now();
+    relay
+        .wait_bay("bay-1", "camera back", |b| b["health"]["camera"] == "ok")
+        .await;
+    eprintln!(
+        "camera back: shown ok {:?} after the file returned",
+        back.elapsed()
+    );
+    let after = wait_count(&relay, before.max(down["count"].as_u64().unwrap()) + 1).await;
+    assert_eq!(after["session"], session.to_string(), "the same session");
+    let count = stop(&relay).await;
+    agrees(&relay, &edge, session, count).await;
+}
+
 #[tokio::test]
 async fn relay_sigkilled_mid_session_changes_no_count() {
     let _serial = SERIAL.lock().await;
