@@ -205,6 +205,8 @@ struct Seen {
     latencies_ms: Vec<f64>,
     last: std::collections::HashMap<String, u64>,
     counts: u64,
+    /// Times the relay dropped this client for falling behind and it connected again.
+    reconnects: u64,
 }
 
 #[tokio::main]
@@ -241,44 +243,57 @@ async fn main() {
     let recording = Arc::new(std::sync::atomic::AtomicBool::new(true));
     let mut watchers = Vec::new();
     for _ in 0..ws_clients {
-        let (ws, _) = tokio_tungstenite::connect_async(format!("ws://{}/api/ws", relay.http))
-            .await
-            .unwrap();
+        let url = format!("ws://{}/api/ws", relay.http);
+        let (ws, _) = tokio_tungstenite::connect_async(&url).await.unwrap();
         let seen = Arc::new(Mutex::new(Seen::default()));
         watchers.push(seen.clone());
         let recording = recording.clone();
         tokio::spawn(async move {
-            let (_, mut rx) = ws.split();
-            while let Some(Ok(msg)) = rx.next().await {
-                let Ok(text) = msg.to_text() else { continue };
-                let now = Utc::now();
-                let v: serde_json::Value = serde_json::from_str(text).unwrap();
-                if v["type"] != "count" {
-                    // A client that falls behind is sent a fresh snapshot instead of the backlog.
-                    let bays = match v["type"].as_str() {
-                        Some("snapshot") => v["bays"].as_array().cloned().unwrap_or_default(),
-                        Some("bay") => vec![v["bay"].clone()],
-                        _ => vec![],
-                    };
-                    let mut seen = seen.lock().await;
-                    for b in bays {
-                        let id = b["bay"].as_str().unwrap_or_default().to_owned();
-                        let last = seen.last.entry(id).or_insert(0);
-                        *last = (*last).max(b["count"].as_u64().unwrap_or(0));
+            let mut ws = Some(ws);
+            // Like the dashboard: a client the relay dropped (too slow) connects again.
+            loop {
+                let socket = match ws.take() {
+                    Some(s) => s,
+                    None => match tokio_tungstenite::connect_async(&url).await {
+                        Ok((s, _)) => {
+                            seen.lock().await.reconnects += 1;
+                            s
+                        }
+                        Err(_) => return,
+                    },
+                };
+                let (_, mut rx) = socket.split();
+                while let Some(Ok(msg)) = rx.next().await {
+                    let Ok(text) = msg.to_text() else { continue };
+                    let now = Utc::now();
+                    let v: serde_json::Value = serde_json::from_str(text).unwrap();
+                    if v["type"] != "count" {
+                        // A client that falls behind is sent a fresh snapshot instead of the backlog.
+                        let bays = match v["type"].as_str() {
+                            Some("snapshot") => v["bays"].as_array().cloned().unwrap_or_default(),
+                            Some("bay") => vec![v["bay"].clone()],
+                            _ => vec![],
+                        };
+                        let mut seen = seen.lock().await;
+                        for b in bays {
+                            let id = b["bay"].as_str().unwrap_or_default().to_owned();
+                            let last = seen.last.entry(id).or_insert(0);
+                            *last = (*last).max(b["count"].as_u64().unwrap_or(0));
+                        }
+                        continue;
                     }
-                    continue;
-                }
-                let mut seen = seen.lock().await;
-                seen.counts += 1;
-                let bay = v["bay"]["bay"].as_str().unwrap_or_default().to_owned();
-                let count = v["bay"]["count"].as_u64().unwrap_or(0);
-                let last = seen.last.entry(bay).or_insert(0);
-                *last = (*last).max(count);
-                if recording.load(std::sync::atomic::Ordering::Relaxed) {
-                    let at: chrono::DateTime<Utc> =
-                        v["event"]["at"].as_str().unwrap().parse().unwrap();
-                    seen.latencies_ms
-                        .push((now - at).num_microseconds().unwrap() as f64 / 1000.0);
+                    let mut seen = seen.lock().await;
+                    seen.counts += 1;
+                    let bay = v["bay"]["bay"].as_str().unwrap_or_default().to_owned();
+                    let count = v["bay"]["count"].as_u64().unwrap_or(0);
+                    let last = seen.last.entry(bay).or_insert(0);
+                    *last = (*last).max(count);
+                    if recording.load(std::sync::atomic::Ordering::Relaxed) {
+                        let at: chrono::DateTime<Utc> =
+                            v["event"]["at"].as_str().unwrap().parse().unwrap();
+                        seen.latencies_ms
+                            .push((now - at).num_microseconds().unwrap() as f64 / 1000.0);
+                    }
                 }
             }
         });
@@ -390,18 +405,26 @@ async fn main() {
             )
         })
         .collect();
-    let mut short_watchers = 0;
-    let mut deliveries = 0;
-    for w in &watchers {
-        let w = w.lock().await;
-        deliveries += w.counts;
-        if bays
-            .iter()
-            .any(|b| w.last.get(b.id.as_str()).copied() != Some(b.seq - 1))
-        {
-            short_watchers += 1;
+    // Clients the relay dropped as too slow reconnect and get a snapshot: give them 10 s.
+    let settle = Instant::now();
+    let (short_watchers, deliveries, reconnects) = loop {
+        let (mut short, mut deliveries, mut reconnects) = (0, 0, 0);
+        for w in &watchers {
+            let w = w.lock().await;
+            deliveries += w.counts;
+            reconnects += w.reconnects;
+            if bays
+                .iter()
+                .any(|b| w.last.get(b.id.as_str()).copied() != Some(b.seq - 1))
+            {
+                short += 1;
+            }
         }
-    }
+        if short == 0 || settle.elapsed() > Duration::from_secs(10) {
+            break (short, deliveries, reconnects);
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
     for b in &bays {
         assert_eq!(
             by_bay.get(b.id.as_str()).copied(),
@@ -415,7 +438,7 @@ async fn main() {
         "every WebSocket client ends on every bay's final count"
     );
     println!(
-        "nothing lost: {stored} events stored, {bays_n} session counts as sent, {ws_clients} WebSocket clients on every final count ({deliveries} count updates delivered)"
+        "nothing lost: {stored} events stored, {bays_n} session counts as sent, {ws_clients} WebSocket clients on every final count ({deliveries} count updates delivered, {reconnects} reconnections of clients dropped as too slow)"
     );
     println!("relay peak RSS: {}", relay.peak_rss());
 }
