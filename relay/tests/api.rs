@@ -452,6 +452,33 @@ async fn malformed_mqtt_is_dropped_and_changes_nothing() {
     edge.publish_raw(Kind::Event, b"\xff\x00garbage");
     edge.publish_raw(Kind::Event, br#"{"session":"nope","seq":1}"#);
     edge.publish_raw(Kind::Ack, b"[]");
+    // Oversized: past the contract's limit (refused by the relay), and past the broker's (the
+    // sender is disconnected); neither disturbs the bay or the relay.
+    let mut opts = rumqttc::MqttOptions::new("oversized", "127.0.0.1", relay.mqtt_port);
+    opts.set_max_packet_size(4 << 20, 4 << 20);
+    let (big, mut big_loop) = rumqttc::AsyncClient::new(opts, 10);
+    let pump = tokio::spawn(async move {
+        let mut errors = 0;
+        while errors < 1 {
+            if big_loop.poll().await.is_err() {
+                errors += 1;
+            }
+        }
+    });
+    for size in [baycount_protocol::codec::MAX_PAYLOAD + 1, 2 << 20] {
+        big.publish(
+            "baycount/v1/bay-1/state",
+            rumqttc::QoS::AtLeastOnce,
+            false,
+            vec![b' '; size],
+        )
+        .await
+        .unwrap();
+    }
+    tokio::time::timeout(Duration::from_secs(10), pump)
+        .await
+        .expect("the broker drops a client sending more than it accepts")
+        .unwrap();
     let metrics = eventually(10, "malformed counted", || async {
         let text = relay
             .client
@@ -462,7 +489,7 @@ async fn malformed_mqtt_is_dropped_and_changes_nothing() {
             .text()
             .await
             .unwrap();
-        text.contains("baycount_mqtt_malformed_total 5")
+        text.contains("baycount_mqtt_malformed_total 6")
             .then_some(text)
     })
     .await;
