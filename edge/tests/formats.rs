@@ -150,6 +150,26 @@ fn a_labels_file_given_by_the_user_wins_over_the_packed_names() {
 }
 
 #[test]
+fn a_labels_file_for_another_model_is_refused() {
+    let dir = tempfile::tempdir().expect("tmp");
+    for names in ["bag\nbox\n", "bag\nbox\nworker\npallet\n"] {
+        let labels = dir.path().join("labels.txt");
+        std::fs::write(&labels, names).expect("write");
+        let err = ModelDetector::open(&ModelOptions {
+            labels: Some(labels),
+            ..options("yolo_channels_first.tflite", &["box"])
+        })
+        .err()
+        .expect("refused");
+        let text = err.to_string();
+        assert!(
+            text.contains("labels.txt") && text.contains("another model"),
+            "{text}"
+        );
+    }
+}
+
+#[test]
 fn an_ultralytics_model_for_another_task_is_refused_with_the_reason() {
     let dir = tempfile::tempdir().expect("tmp");
     let path = dir.path().join("yolo-seg.tflite");

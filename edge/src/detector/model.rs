@@ -176,6 +176,17 @@ impl ModelDetector {
             Some(path) => Some(Labels::load(path)?),
             None => packed_labels(&file, &metadata, ultralytics, &o.path)?,
         };
+        // A labels file written for another model would count the wrong thing under the right name.
+        if let (Some(l), Format::Yolo { classes, .. }) = (&labels, &format)
+            && l.len() != *classes
+        {
+            let source = o.labels.as_deref().unwrap_or(&o.path);
+            return Err(load(format!(
+                "the labels in {} name {} classes but the model has {classes}: they belong to another model; give the labels it was trained with",
+                source.display(),
+                l.len()
+            )));
+        }
         let classes = match (&labels, o.classes.is_empty()) {
             (_, true) => None,
             (Some(l), false) => Some(l.ids(&o.classes)?),
