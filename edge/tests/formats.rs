@@ -159,8 +159,7 @@ fn a_labels_file_for_another_model_is_refused() {
             labels: Some(labels),
             ..options("yolo_channels_first.tflite", &["box"])
         })
-        .err()
-        .expect("refused");
+        .expect_err("refused");
         let text = err.to_string();
         assert!(
             text.contains("labels.txt") && text.contains("another model"),
