@@ -85,13 +85,22 @@ impl Security {
 
 /// A running embedded broker. rumqttd's threads live until the process exits (it has no
 /// stop); the gate stops with `shutdown`.
-#[derive(Debug)]
 pub struct EmbeddedBroker {
     /// Where clients connect (the real port when 0 was asked for).
     pub addr: SocketAddr,
     /// rumqttd itself, on loopback, and the login it wants: for the relay's own connection.
     pub internal: SocketAddr,
     pub login: Login,
+}
+
+impl std::fmt::Debug for EmbeddedBroker {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The internal login's password stays out of every log.
+        f.debug_struct("EmbeddedBroker")
+            .field("addr", &self.addr)
+            .field("internal", &self.internal)
+            .finish_non_exhaustive()
+    }
 }
 
 impl EmbeddedBroker {
