@@ -457,6 +457,35 @@ async fn footage_edge(dir: &Path, mqtt_port: u16, plate: &str) -> (Edge, Session
     (edge, session)
 }
 
+/// The highest count of `session` the edge's journal holds unconfirmed.
+async fn held_count(edge: &Edge, session: SessionId) -> Option<u64> {
+    let j = Journal::open(&edge.journal()).await.unwrap();
+    let held = j.held().await.unwrap();
+    j.close().await;
+    held.iter()
+        .filter(|e| e.session == session)
+        .map(|e| e.count)
+        .max()
+}
+
+/// Once the footage has played: stopped, the session's final count is the run's without the
+/// `fault`, and the history and the journal agree on it.
+async fn counts_as_without_the_fault(
+    api: &Api,
+    edge: &Edge,
+    session: SessionId,
+    reference: u64,
+    fault: &str,
+) {
+    wait_footage_end(api).await;
+    let final_count = stop(api).await;
+    assert_eq!(
+        final_count, reference,
+        "the same count as without the {fault}"
+    );
+    agrees(api, edge, session, final_count).await;
+}
+
 async fn wait_footage_end(api: &Api) {
     eventually(180, "the footage played to its end", || async {
         api.bay("bay-1").await.filter(|b| {
@@ -480,16 +509,7 @@ async fn broker_gone_for_30_seconds_mid_session_changes_no_count() {
     relay.mosquitto.as_mut().unwrap().stop();
     tokio::time::sleep(Duration::from_secs(30)).await;
     // The edge kept counting: its journal holds what the relay has not seen.
-    let held = {
-        let j = Journal::open(&edge.journal()).await.unwrap();
-        let held = j.held().await.unwrap();
-        j.close().await;
-        held.iter()
-            .filter(|e| e.session == session)
-            .map(|e| e.count)
-            .max()
-            .unwrap()
-    };
+    let held = held_count(&edge, session).await.unwrap_or(before);
     assert!(
         held > before,
         "counted {held} (before {before}) during the outage"
@@ -502,13 +522,7 @@ async fn broker_gone_for_30_seconds_mid_session_changes_no_count() {
         held - before,
         t.elapsed()
     );
-    wait_footage_end(&relay).await;
-    let final_count = stop(&relay).await;
-    assert_eq!(
-        final_count, reference,
-        "the same count as without the outage"
-    );
-    agrees(&relay, &edge, session, final_count).await;
+    counts_as_without_the_fault(&relay, &edge, session, reference, "outage").await;
 }
 
 /// A network partition between the edge and the broker (a proxy that silently drops every
@@ -541,16 +555,7 @@ async fn a_partition_between_edge_and_broker_changes_no_count() {
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
-    let held = {
-        let j = Journal::open(&edge.journal()).await.unwrap();
-        let held = j.held().await.unwrap();
-        j.close().await;
-        held.iter()
-            .filter(|e| e.session == session)
-            .map(|e| e.count)
-            .max()
-            .unwrap_or(before)
-    };
+    let held = held_count(&edge, session).await.unwrap_or(before);
     assert!(
         held > before,
         "counted {held} (before {before}) during the partition"
@@ -566,13 +571,7 @@ async fn a_partition_between_edge_and_broker_changes_no_count() {
         held - before,
         healed.elapsed()
     );
-    wait_footage_end(&relay).await;
-    let final_count = stop(&relay).await;
-    assert_eq!(
-        final_count, reference,
-        "the same count as without the partition"
-    );
-    agrees(&relay, &edge, session, final_count).await;
+    counts_as_without_the_fault(&relay, &edge, session, reference, "partition").await;
 }
 
 /// Another process holds the relay's SQLite file locked (longer than its busy timeout) while
@@ -757,13 +756,7 @@ async fn relay_sigkilled_mid_session_changes_no_count() {
         t.elapsed()
     );
     assert_eq!(bay["session"], session.to_string());
-    wait_footage_end(&api).await;
-    let final_count = stop(&api).await;
-    assert_eq!(
-        final_count, reference,
-        "the same count as without the relay's crash"
-    );
-    agrees(&api, &edge, session, final_count).await;
+    counts_as_without_the_fault(&api, &edge, session, reference, "relay's crash").await;
 }
 
 #[tokio::test]
