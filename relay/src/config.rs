@@ -43,6 +43,10 @@ pub enum ConfigError {
     EmptyToken(&'static str),
     #[error("the viewer token and the operator token (api_token) must differ")]
     SameTokens,
+    #[error(
+        "a viewer token without an operator token (api_token, BAYCOUNT_API_TOKEN) would close reading but leave starting and stopping open: set both"
+    )]
+    ViewerWithoutOperator,
     #[error("{0}")]
     Secret(#[from] WorldReadable),
     #[error(
@@ -269,6 +273,9 @@ impl Config {
         if viewer_token.is_some() && viewer_token == api_token {
             return Err(ConfigError::SameTokens);
         }
+        if viewer_token.is_some() && api_token.is_none() {
+            return Err(ConfigError::ViewerWithoutOperator);
+        }
         let zone = file
             .time_zone
             .clone()
@@ -378,7 +385,9 @@ fn broker_security(
             "client_ca needs tls_cert and tls_key",
         ));
     }
-    let open = security.password_file.is_none() && security.client_ca.is_none();
+    // Mutual TLS alone proves a client belongs to the site, not which bay it is: without the
+    // password file no bay is held to its own topics.
+    let open = security.password_file.is_none();
     if open && !listen.ip().is_loopback() && !section.allow_anonymous {
         return Err(ConfigError::OpenBroker(*listen));
     }
@@ -453,6 +462,40 @@ mod tests {
                 }
             ),
             Err(ConfigError::TelegramUrl(_))
+        ));
+    }
+
+    #[test]
+    fn no_half_secured_setups() {
+        let with = |text: &str, o: Overrides| {
+            Config::resolve(Config::parse_file(Path::new("r.toml"), text)?, o)
+        };
+        let viewer_only = Overrides {
+            viewer_token: Some("v".into()),
+            ..Overrides::default()
+        };
+        assert!(matches!(
+            with("", viewer_only),
+            Err(ConfigError::ViewerWithoutOperator)
+        ));
+        // Mutual TLS alone does not say which bay a client is: the password file is needed.
+        let mtls_only = "mqtt_listen = \"0.0.0.0:8883\"\n[broker]\ntls_cert = \"c\"\ntls_key = \"k\"\nclient_ca = \"ca\"\n";
+        assert!(matches!(
+            with(mtls_only, Overrides::default()),
+            Err(ConfigError::OpenBroker(_))
+        ));
+        let with_users = format!("{mtls_only}password_file = \"p\"\n");
+        with(&with_users, Overrides::default()).expect("users and mutual TLS");
+        assert!(matches!(
+            with("[broker]\ntls_cert = \"c\"\n", Overrides::default()),
+            Err(ConfigError::BrokerSection(_))
+        ));
+        assert!(matches!(
+            with(
+                "mqtt = \"mqtt://h\"\n[broker]\npassword_file = \"p\"\n",
+                Overrides::default()
+            ),
+            Err(ConfigError::BrokerSection(_))
         ));
     }
 

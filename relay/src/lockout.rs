@@ -1,5 +1,7 @@
 //! Slows down password guessing: an address that fails authentication too often (API tokens
-//! or MQTT passwords) is refused for a while, whatever it presents.
+//! or MQTT passwords) is refused for a while, whatever it presents. Failures are forgotten only
+//! as the window passes, never by a success (one known credential must not reset the count of
+//! guesses at another); IPv6 addresses count per /64, the block one machine usually holds.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -29,6 +31,7 @@ pub struct Lockout {
 impl Lockout {
     /// How long `ip` must still wait, if it is locked out now.
     pub fn locked(&self, ip: IpAddr, now: Instant) -> Option<Duration> {
+        let ip = key(ip);
         let records = self.records.lock().unwrap_or_else(|p| p.into_inner());
         records
             .get(&ip)
@@ -39,11 +42,19 @@ impl Lockout {
 
     /// Notes a failed attempt; returns the lockout it caused, if any.
     pub fn failed(&self, ip: IpAddr, now: Instant) -> Option<Duration> {
+        let ip = key(ip);
         let mut records = self.records.lock().unwrap_or_else(|p| p.into_inner());
         if records.len() >= MAX_TRACKED && !records.contains_key(&ip) {
-            records.retain(|_, r| now.duration_since(r.since) < WINDOW);
+            records.retain(|_, r| {
+                now.duration_since(r.since) < WINDOW || r.locked_until.is_some_and(|u| u > now)
+            });
+            // Still full: the oldest unlocked record makes room; a lockout is never evicted.
             if records.len() >= MAX_TRACKED
-                && let Some(oldest) = records.iter().min_by_key(|(_, r)| r.since).map(|(k, _)| *k)
+                && let Some(oldest) = records
+                    .iter()
+                    .filter(|(_, r)| r.locked_until.is_none_or(|u| u <= now))
+                    .min_by_key(|(_, r)| r.since)
+                    .map(|(k, _)| *k)
             {
                 records.remove(&oldest);
             }
@@ -68,13 +79,18 @@ impl Lockout {
         }
         None
     }
+}
 
-    /// Forgets `ip`'s failures after it authenticated.
-    pub fn succeeded(&self, ip: IpAddr) {
-        let mut records = self.records.lock().unwrap_or_else(|p| p.into_inner());
-        if records.get(&ip).is_some_and(|r| r.locked_until.is_none()) {
-            records.remove(&ip);
-        }
+/// The unit an address is counted in: itself for IPv4, its /64 for IPv6.
+fn key(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V4(_) => ip,
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => IpAddr::V4(v4),
+            None => IpAddr::V6(std::net::Ipv6Addr::from(
+                u128::from(v6) & !((1u128 << 64) - 1),
+            )),
+        },
     }
 }
 
@@ -98,12 +114,13 @@ mod tests {
             Some(WINDOW - Duration::from_secs(1))
         );
         assert_eq!(l.locked(other, t), None, "only the guesser is locked out");
-        l.succeeded(ip);
-        assert!(
-            l.locked(ip, t).is_some(),
-            "a lockout is not lifted by a later success"
-        );
         assert_eq!(l.locked(ip, t + WINDOW), None, "released after the window");
+        let a: IpAddr = "2001:db8:1:2::7".parse().expect("ip");
+        let b: IpAddr = "2001:db8:1:2:ffff::9".parse().expect("ip");
+        for _ in 0..MAX_FAILURES {
+            l.failed(a, t);
+        }
+        assert!(l.locked(b, t).is_some(), "one /64 is one guesser");
     }
 
     #[test]

@@ -48,76 +48,74 @@ impl Recorder {
     pub async fn run(self, mut rx: mpsc::Receiver<Record>) {
         let mut cursors: HashMap<SessionId, SessionCursor> = HashMap::new();
         let mut recent: HashMap<BayId, VecDeque<SessionId>> = HashMap::new();
-        let mut batch = Vec::with_capacity(MAX_BATCH);
-        // Events the database refused (locked, full): kept and retried before anything newer.
-        let mut pending: Vec<EventWrite> = Vec::new();
-        let mut retry = RETRY_FIRST;
-        let mut closed = false;
+        // Events to store, oldest first; while the database refuses writes (locked, full) they
+        // wait here, the live view carries on, and nothing is confirmed to the edges.
+        let mut queue: VecDeque<EventWrite> = VecDeque::new();
+        let mut retry_at: Option<tokio::time::Instant> = None;
+        let mut backoff = RETRY_FIRST;
+        let mut open = true;
         loop {
-            let first = if pending.is_empty() {
-                rx.recv().await
-            } else if closed {
-                None
-            } else {
-                tokio::select! {
-                    r = rx.recv() => r,
-                    _ = tokio::time::sleep(retry) => None,
+            let now = tokio::time::Instant::now();
+            let can_write = !queue.is_empty() && retry_at.is_none_or(|t| t <= now);
+            if !can_write {
+                if !open && queue.is_empty() {
+                    break;
                 }
-            };
-            match first {
-                Some(r) => batch.push(r),
-                None if pending.is_empty() => break,
-                None => closed = closed || rx.is_closed(),
+                let wake = retry_at.unwrap_or(now);
+                tokio::select! {
+                    r = rx.recv(), if open => match r {
+                        Some(r) => self.take(r, &mut queue).await,
+                        None => open = false,
+                    },
+                    _ = tokio::time::sleep_until(wake), if !queue.is_empty() => {}
+                }
             }
-            while batch.len() < MAX_BATCH {
+            while queue.len() < MAX_BATCH {
                 match rx.try_recv() {
-                    Ok(r) => batch.push(r),
+                    Ok(r) => self.take(r, &mut queue).await,
                     Err(_) => break,
                 }
             }
-            let mut events = std::mem::take(&mut pending);
-            for record in batch.drain(..) {
-                match record {
-                    Record::Event(e) => events.push(e),
-                    Record::Bay { bay, seen } => {
-                        if let Err(e) = self.history.upsert_bay(&bay, None, seen).await {
-                            log::error!("cannot record bay {bay}: {e}");
-                        }
-                    }
-                }
-            }
-            if events.is_empty() {
+            if queue.is_empty() || retry_at.is_some_and(|t| t > tokio::time::Instant::now()) {
                 continue;
             }
+            let n = queue.len().min(MAX_BATCH);
+            let events: Vec<EventWrite> = queue.drain(..n).collect();
             match self.history.store_events(&events, &mut cursors).await {
                 Ok(outcomes) => {
-                    if retry > RETRY_FIRST {
+                    if retry_at.take().is_some() {
                         log::info!(
-                            "the history takes writes again: {} waiting events stored",
-                            events.len()
+                            "the history takes writes again; waiting events are being stored"
                         );
                     }
-                    retry = RETRY_FIRST;
+                    backoff = RETRY_FIRST;
                     self.account(&events, &outcomes);
                 }
+                Err(e) if !open => {
+                    log::error!(
+                        "stopping with {} events not stored ({e}); the edges still hold them and send them again",
+                        events.len() + queue.len()
+                    );
+                    break;
+                }
+                Err(e) if transient(&e) => {
+                    if retry_at.is_none() {
+                        log::error!(
+                            "cannot store events now: {e}; retrying, the live view carries on and the edges keep them until stored"
+                        );
+                    }
+                    for e in events.into_iter().rev() {
+                        queue.push_front(e);
+                    }
+                    // Past the bound, the newest are left to the edges' replay on reconnect.
+                    queue.truncate(MAX_PENDING);
+                    retry_at = Some(tokio::time::Instant::now() + backoff);
+                    backoff = (backoff * 2).min(RETRY_MAX);
+                    continue;
+                }
                 Err(e) => {
-                    if retry == RETRY_FIRST {
-                        log::error!(
-                            "cannot store {} events: {e}; retrying, the live view carries on and the edges keep them until stored",
-                            events.len()
-                        );
-                    }
-                    if closed {
-                        log::error!(
-                            "stopping with {} events not stored; the edges still hold them and send them again",
-                            events.len()
-                        );
-                        break;
-                    }
-                    // Newest beyond the bound are left to the edges' replay on reconnect.
-                    events.truncate(MAX_PENDING);
-                    pending = events;
-                    retry = (retry * 2).min(RETRY_MAX);
+                    // Not stored means not confirmed: the edges send these again.
+                    log::error!("cannot store {} events: {e}", events.len());
                     continue;
                 }
             }
@@ -140,6 +138,18 @@ impl Recorder {
             }
         }
         log::debug!("recorder stopped");
+    }
+
+    /// Queues an event, or records a bay at once.
+    async fn take(&self, record: Record, queue: &mut VecDeque<EventWrite>) {
+        match record {
+            Record::Event(e) => queue.push_back(e),
+            Record::Bay { bay, seen } => {
+                if let Err(e) = self.history.upsert_bay(&bay, None, seen).await {
+                    log::error!("cannot record bay {bay}: {e}");
+                }
+            }
+        }
     }
 
     fn account(&self, events: &[EventWrite], outcomes: &[StoreOutcome]) {
@@ -188,5 +198,21 @@ impl Recorder {
         {
             log::warn!("cannot publish {topic}: {e}");
         }
+    }
+}
+
+/// Whether a refused write may succeed later: the file locked or busy, the disk full or
+/// failing, the connection gone; not a write the database will never take.
+fn transient(e: &crate::history::HistoryError) -> bool {
+    match e {
+        crate::history::HistoryError::Db(sqlx::Error::Database(d)) => d
+            .code()
+            .and_then(|c| c.parse::<i32>().ok())
+            // SQLITE_BUSY, LOCKED, IOERR, FULL, CANTOPEN (extended codes keep these low bits).
+            .is_some_and(|c| matches!(c & 0xff, 5 | 6 | 10 | 13 | 14)),
+        crate::history::HistoryError::Db(
+            sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) | sqlx::Error::PoolClosed,
+        ) => true,
+        _ => false,
     }
 }

@@ -60,10 +60,7 @@ async fn require(needed: Role, state: &AppState, request: Request, next: Next) -
         return unauthorized(needed, "this request needs a token");
     };
     match role_of(state, &presented) {
-        Some(role) if role >= needed => {
-            state.lockout.succeeded(ip);
-            next.run(request).await
-        }
+        Some(role) if role >= needed => next.run(request).await,
         Some(_) => ApiError::new(
             StatusCode::FORBIDDEN,
             "forbidden",

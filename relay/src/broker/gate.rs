@@ -21,8 +21,11 @@ use tokio_util::task::TaskTracker;
 use super::users::Users;
 use crate::lockout::Lockout;
 
-/// How long a new connection has to finish TLS and send CONNECT.
+/// How long a new connection has to finish TLS and send CONNECT, together.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+/// Connections served at once; more are refused until some end (the relay keeps file
+/// descriptors for its HTTP clients and its database).
+pub const MAX_CONNECTIONS: usize = 4096;
 
 /// Who may come in and how.
 pub struct Gate {
@@ -68,6 +71,7 @@ impl Gate {
         tasks: TaskTracker,
         shutdown: CancellationToken,
     ) {
+        let slots = Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
         loop {
             let (stream, peer) = tokio::select! {
                 _ = shutdown.cancelled() => break,
@@ -80,9 +84,14 @@ impl Gate {
                     }
                 },
             };
+            let Ok(slot) = slots.clone().try_acquire_owned() else {
+                log::warn!("MQTT: {peer} refused: already {MAX_CONNECTIONS} connections");
+                continue;
+            };
             let gate = self.clone();
             let stop = shutdown.clone();
             tasks.spawn(async move {
+                let _slot = slot;
                 tokio::select! {
                     _ = stop.cancelled() => {}
                     r = gate.serve(stream, peer) => if let Err(e) = r {
@@ -95,28 +104,34 @@ impl Gate {
 
     async fn serve(&self, stream: TcpStream, peer: SocketAddr) -> Result<(), Refused> {
         let _ = stream.set_nodelay(true);
+        let deadline = tokio::time::Instant::now() + HANDSHAKE_TIMEOUT;
         match &self.tls {
-            None => self.session(stream, peer).await,
+            None => self.session(stream, peer, deadline).await,
             Some(acceptor) => {
-                let tls = tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream))
+                let tls = tokio::time::timeout_at(deadline, acceptor.accept(stream))
                     .await
                     .map_err(|_| Refused::Timeout)?
                     .inspect_err(|e| log::warn!("MQTT: TLS handshake with {peer} failed: {e}"))?;
-                self.session(tls, peer).await
+                self.session(tls, peer, deadline).await
             }
         }
     }
 
     /// One client: CONNECT checked and passed on with the upstream login, then packets both
     /// ways, the client's checked against the ACL.
-    async fn session<S>(&self, client: S, peer: SocketAddr) -> Result<(), Refused>
+    async fn session<S>(
+        &self,
+        client: S,
+        peer: SocketAddr,
+        deadline: tokio::time::Instant,
+    ) -> Result<(), Refused>
     where
         S: AsyncRead + AsyncWrite + Unpin,
     {
         let (mut client_rx, mut client_tx) = tokio::io::split(client);
         let mut buf = BytesMut::with_capacity(4096);
-        let first = tokio::time::timeout(
-            HANDSHAKE_TIMEOUT,
+        let first = tokio::time::timeout_at(
+            deadline,
             read_frame(&mut client_rx, &mut buf, self.max_packet),
         )
         .await
@@ -147,8 +162,13 @@ impl Gate {
             }
         }
         if let Some(user) = &user {
-            // A bay's client ids live in its own namespace: no bay can take over another's session.
-            connect.client_id = format!("{user}:{}", connect.client_id);
+            // A bay's client ids live in its own namespace: no bay can take over another's
+            // session. An empty id (the broker's to choose) gets a fresh one.
+            connect.client_id = if connect.client_id.is_empty() {
+                format!("{user}:{}", uuid::Uuid::new_v4().simple())
+            } else {
+                format!("{user}:{}", connect.client_id)
+            };
         }
         let mut upstream = TcpStream::connect(self.upstream).await?;
         let _ = upstream.set_nodelay(true);
@@ -221,10 +241,7 @@ impl Gate {
             return Err(ConnectReturnCode::NotAuthorized);
         }
         match login {
-            Some(l) if users.verify(&l.username, &l.password) => {
-                self.lockout.succeeded(ip);
-                Ok(Some(l.username.clone()))
-            }
+            Some(l) if users.verify(&l.username, &l.password) => Ok(Some(l.username.clone())),
             other => {
                 let who = other.map_or("(no user name)", |l| l.username.as_str());
                 log::warn!(

@@ -124,6 +124,16 @@ pub fn hash_password(password: &str) -> String {
     )
 }
 
+/// A hash no password matches, verified in place of an unknown user's.
+fn dummy() -> &'static Hash {
+    static DUMMY: std::sync::OnceLock<Hash> = std::sync::OnceLock::new();
+    DUMMY.get_or_init(|| Hash::Pbkdf2 {
+        iterations: NonZeroU32::new(ITERATIONS).unwrap_or(NonZeroU32::MIN),
+        salt: vec![0; SALT_LEN],
+        hash: vec![0; 64],
+    })
+}
+
 /// Who may connect, by user name.
 #[derive(Debug, Clone, Default)]
 pub struct Users {
@@ -161,9 +171,16 @@ impl Users {
         Ok(Self { hashes })
     }
 
-    /// Whether `user` exists and `password` is theirs.
+    /// Whether `user` exists and `password` is theirs. An unknown user costs the same time as
+    /// a known one, so the answer's timing does not tell which users exist.
     pub fn verify(&self, user: &str, password: &str) -> bool {
-        self.hashes.get(user).is_some_and(|h| h.verify(password))
+        match self.hashes.get(user) {
+            Some(h) => h.verify(password),
+            None => {
+                let _ = dummy().verify(password);
+                false
+            }
+        }
     }
 
     pub fn len(&self) -> usize {
@@ -213,16 +230,24 @@ pub fn set_password(path: &Path, user: &str, password: &str) -> Result<(), Users
         source,
     };
     let tmp = path.with_extension("tmp");
+    // A leftover from an interrupted run would keep its own permissions: start afresh.
+    let _ = std::fs::remove_file(&tmp);
     {
         use std::io::Write;
-        use std::os::unix::fs::OpenOptionsExt;
+        use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
         let mut f = std::fs::OpenOptions::new()
             .write(true)
-            .create(true)
-            .truncate(true)
+            .create_new(true)
             .mode(0o600)
             .open(&tmp)
             .map_err(write_err)?;
+        // An existing file keeps its owner, group and (never world-readable) mode, so that a
+        // `root:mosquitto 0640` file stays readable by Mosquitto.
+        if let Ok(old) = std::fs::metadata(path) {
+            std::os::unix::fs::fchown(&f, Some(old.uid()), Some(old.gid())).map_err(write_err)?;
+            f.set_permissions(std::fs::Permissions::from_mode(old.mode() & 0o770))
+                .map_err(write_err)?;
+        }
         f.write_all((lines.join("\n") + "\n").as_bytes())
             .and_then(|()| f.sync_all())
             .map_err(write_err)?;
