@@ -6,8 +6,6 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/setup.sh
 export BAYCOUNT_SETUP_DONE=1
-# Incremental caches only help edit-compile loops; here they would grow the cache by gigabytes a run.
-export CARGO_INCREMENTAL=0
 . scripts/env.sh
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
@@ -18,7 +16,7 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 set +e
-cargo test --workspace --locked --lib --bins --tests 2>&1 | tee "$log"
+cargo test --workspace --locked --no-fail-fast --lib --bins --tests 2>&1 | tee "$log"
 status=${PIPESTATUS[0]}
 # The fallback runtime for targets LiteRT has no build for: TensorFlow Lite 1.15 from source
 # (about 5 minutes the first time), checked against LiteRT on the footage.

@@ -211,13 +211,15 @@ async fn commands_counts_and_the_button_go_through_the_relay() {
 async fn counts_made_while_the_relay_is_down_are_replayed_from_the_journal() {
     use baycount_relay::config::MqttUrl;
     let dir = tempfile::tempdir().expect("tmp");
-    let first = Relay::start(
-        relay_config(dir.path(), embedded()),
-        CancellationToken::new(),
-    )
-    .await
-    .expect("relay");
-    let port = first.mqtt_addr.expect("embedded broker").port();
+    // A broker that outlives the relay, as a site's Mosquitto does (the embedded one stops with
+    // its relay).
+    let mosquitto = common::Mosquitto::start();
+    let port = mosquitto.port;
+    let broker =
+        || Broker::External(MqttUrl::parse(&format!("mqtt://127.0.0.1:{port}")).expect("url"));
+    let first = Relay::start(relay_config(dir.path(), broker()), CancellationToken::new())
+        .await
+        .expect("relay");
     let edge = Edge::start(port, dir.path()).await;
     let inputs = edge.inputs.clone();
     let http = reqwest::Client::new();
@@ -267,7 +269,7 @@ async fn counts_made_while_the_relay_is_down_are_replayed_from_the_journal() {
     })
     .await;
 
-    // The relay goes away (its broker stays, as an external one would); the bay keeps counting.
+    // The relay goes away (its broker stays); the bay keeps counting.
     first.stop().await;
     for _ in 0..3 {
         inputs
@@ -279,13 +281,9 @@ async fn counts_made_while_the_relay_is_down_are_replayed_from_the_journal() {
             .expect("send");
     }
     tokio::time::sleep(Duration::from_millis(300)).await;
-    let url = MqttUrl::parse(&format!("mqtt://127.0.0.1:{port}")).expect("url");
-    let second = Relay::start(
-        relay_config(dir.path(), Broker::External(url)),
-        CancellationToken::new(),
-    )
-    .await
-    .expect("relay again");
+    let second = Relay::start(relay_config(dir.path(), broker()), CancellationToken::new())
+        .await
+        .expect("relay again");
     let base = format!("http://{}", second.http_addr);
     let path = format!("/api/sessions/{session}");
     let stored = eventually(10, "all 5 counts stored", || async {

@@ -275,6 +275,52 @@ async fn strangers_are_refused_politely_and_audited() {
     assert_eq!(relay.bay("bay-1").await.unwrap()["phase"], "idle");
 }
 
+/// The allow-list holds for every command, typed plate and button, not only for starting.
+#[tokio::test]
+async fn a_stranger_can_use_no_command_and_no_button() {
+    let fake = FakeTelegram::start().await;
+    let relay = relay_with_bot(&fake).await;
+    let _edge = bay_online(&relay, "bay-1", Mode::Respond).await;
+    let control = control_for(&fake, "B 4 OPS").await;
+    press(&fake, &control, "▶️ START LOADING").await;
+    let started = wait(&fake, "started", |m| {
+        m.id == control.id && m.text.starts_with("🚀")
+    })
+    .await;
+    let typed = ["/status", "/history", "/menu", "KT 1 AB"];
+    for text in typed {
+        fake.type_text(STRANGER, text);
+    }
+    let stop = started.data("⏹️ STOP LOADING").unwrap();
+    let answer = fake
+        .wait_answer(&fake.press(STRANGER, &started, &stop))
+        .await;
+    assert!(
+        answer["text"].as_str().unwrap().starts_with("Sorry"),
+        "{answer}"
+    );
+    let refusals = eventually(10, "every stranger's attempt refused", || async {
+        let sent = fake.messages(STRANGER as i64);
+        (sent.iter().filter(|m| m.text.starts_with("Sorry")).count() >= typed.len()).then_some(sent)
+    })
+    .await;
+    assert!(
+        refusals.iter().all(|m| m.text.starts_with("Sorry")),
+        "a stranger is told nothing else: {refusals:#?}"
+    );
+    eventually(10, "every attempt audited", || async {
+        let (_, log) = relay.get("/api/audit").await;
+        let n = log["audit"]
+            .as_array()?
+            .iter()
+            .filter(|e| e["actor"] == format!("telegram:{STRANGER}") && e["outcome"] == "rejected")
+            .count();
+        (n > typed.len()).then_some(())
+    })
+    .await;
+    assert_eq!(relay.bay("bay-1").await.unwrap()["phase"], "loading");
+}
+
 #[tokio::test]
 async fn a_button_of_an_old_message_cannot_stop_a_newer_session() {
     let fake = FakeTelegram::start().await;
