@@ -378,6 +378,10 @@ async fn edge_sigkilled_mid_session_resumes_and_loses_nothing() {
     // SIGTERM leaves the session open too.
     let took = edge.terminate();
     assert!(took < Duration::from_secs(5), "SIGTERM took {took:?}");
+    // It said goodbye: offline at once, not when the broker notices.
+    relay
+        .wait_bay("bay-1", "offline after SIGTERM", |b| b["online"] == false)
+        .await;
     edge.spawn();
     let bay = relay
         .wait_bay("bay-1", "loading after SIGTERM and restart", |b| {
