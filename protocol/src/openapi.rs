@@ -4,30 +4,16 @@ use utoipa::openapi::RefOr;
 use utoipa::openapi::schema::{KnownFormat, ObjectBuilder, Schema, SchemaFormat, Type};
 use utoipa::{PartialSchema, ToSchema};
 
+/// A string schema with a description, an example and any further builder settings.
 macro_rules! string_schema {
-    ($ty:ty, $desc:expr, $example:expr, pattern = $pattern:expr, max = $max:expr) => {
+    ($ty:ty, $desc:expr, $example:expr $(, $setting:ident($value:expr))*) => {
         impl PartialSchema for $ty {
             fn schema() -> RefOr<Schema> {
                 ObjectBuilder::new()
                     .schema_type(Type::String)
                     .description(Some($desc))
                     .examples([$example])
-                    .pattern(Some($pattern))
-                    .min_length(Some(1))
-                    .max_length(Some($max))
-                    .into()
-            }
-        }
-        impl ToSchema for $ty {}
-    };
-    ($ty:ty, $desc:expr, $example:expr $(, $format:expr)?) => {
-        impl PartialSchema for $ty {
-            fn schema() -> RefOr<Schema> {
-                ObjectBuilder::new()
-                    .schema_type(Type::String)
-                    .description(Some($desc))
-                    .examples([$example])
-                    $(.format(Some($format)))?
+                    $(.$setting(Some($value)))*
                     .into()
             }
         }
@@ -41,15 +27,17 @@ string_schema!(
     crate::BayId,
     "Bay id: 1-32 letters, digits, '-' or '_'",
     "bay-1",
-    pattern = "^[A-Za-z0-9-][A-Za-z0-9_-]{0,31}$",
-    max = crate::bay::MAX_LEN
+    pattern("^[A-Za-z0-9-][A-Za-z0-9_-]{0,31}$"),
+    min_length(1),
+    max_length(crate::bay::MAX_LEN)
 );
 string_schema!(
     crate::Plate,
     "Truck plate: letters, digits and '-', words separated by single spaces, normalised to upper case",
     "KT 8899 TEST",
-    pattern = "^[A-Za-z0-9][A-Za-z0-9-]*( [A-Za-z0-9-]+)*$",
-    max = crate::plate::MAX_LEN
+    pattern("^[A-Za-z0-9][A-Za-z0-9-]*( [A-Za-z0-9-]+)*$"),
+    min_length(1),
+    max_length(crate::plate::MAX_LEN)
 );
 string_schema!(
     crate::Actor,
@@ -60,11 +48,11 @@ string_schema!(
     crate::SessionId,
     "Session id (UUIDv7)",
     "019abc12-3456-7def-8123-456789abcdef",
-    SchemaFormat::KnownFormat(KnownFormat::Uuid)
+    format(SchemaFormat::KnownFormat(KnownFormat::Uuid))
 );
 string_schema!(
     crate::CommandId,
     "Command id (UUIDv7)",
     "019abc12-3456-7def-8123-456789abcdef",
-    SchemaFormat::KnownFormat(KnownFormat::Uuid)
+    format(SchemaFormat::KnownFormat(KnownFormat::Uuid))
 );
