@@ -111,6 +111,18 @@ impl Browser {
             .unwrap();
     }
 
+    /// Waits for the page to ask for a token (`why`), and gives it `token`.
+    async fn answer_token_dialog(&self, why: &str, token: &str) {
+        self.until(
+            10,
+            why,
+            "return document.querySelector('#token-dialog').open",
+        )
+        .await;
+        self.type_in("#token-dialog input[name=token]", token).await;
+        self.click("#token-dialog button[value=ok]").await;
+    }
+
     async fn text(&self, css: &str) -> String {
         self.client
             .find(Locator::Css(css))
@@ -181,14 +193,7 @@ async fn live_bays_control_and_history_in_a_browser() {
     )
     .await;
     b.click(r#".card[data-bay="bay-1"] button.start"#).await;
-    b.until(
-        10,
-        "the token dialog",
-        "return document.querySelector('#token-dialog').open",
-    )
-    .await;
-    b.type_in("#token-dialog input[name=token]", "s3cret").await;
-    b.click("#token-dialog button[value=ok]").await;
+    b.answer_token_dialog("the token dialog", "s3cret").await;
     b.until(
         10,
         "loading",
@@ -426,15 +431,8 @@ async fn with_a_viewer_token_the_page_asks_for_it_and_goes_live() {
     let edge = ScriptedEdge::connect(relay.mqtt_port, "bay-1", Mode::Respond).await;
     let b = Browser::start().await;
     b.client.goto(&relay.url("/")).await.unwrap();
-    b.until(
-        10,
-        "the token dialog before anything is shown",
-        "return document.querySelector('#token-dialog').open",
-    )
-    .await;
-    b.type_in("#token-dialog input[name=token]", "view-token")
+    b.answer_token_dialog("the token dialog before anything is shown", "view-token")
         .await;
-    b.click("#token-dialog button[value=ok]").await;
     b.until(
         10,
         "the live card, over a WebSocket that carries the viewer's token",
@@ -445,15 +443,8 @@ async fn with_a_viewer_token_the_page_asks_for_it_and_goes_live() {
     b.type_in(r#".card[data-bay="bay-1"] input[name="plate"]"#, "KT 1 V")
         .await;
     b.click(r#".card[data-bay="bay-1"] button.start"#).await;
-    b.until(
-        10,
-        "the token dialog again",
-        "return document.querySelector('#token-dialog').open",
-    )
-    .await;
-    b.type_in("#token-dialog input[name=token]", "op-token")
+    b.answer_token_dialog("the token dialog again", "op-token")
         .await;
-    b.click("#token-dialog button[value=ok]").await;
     b.until(
         10,
         "loading with the operator's token",

@@ -43,8 +43,14 @@ fn login(user: &'static str, password: &'static str) -> impl FnOnce(&mut MqttOpt
     }
 }
 
-fn tls(config: Arc<rustls::ClientConfig>) -> impl FnOnce(&mut MqttOptions) {
+/// `login`, over TLS with `config`.
+fn tls_login(
+    user: &'static str,
+    password: &'static str,
+    config: Arc<rustls::ClientConfig>,
+) -> impl FnOnce(&mut MqttOptions) {
     move |o| {
+        o.set_credentials(user, password);
         o.set_transport(Transport::tls_with_config(TlsConfiguration::Rustls(config)));
     }
 }
@@ -324,10 +330,12 @@ async fn embedded_broker_over_tls_and_mutual_tls() {
     })
     .await;
     let port = relay.mqtt_port;
-    let _edge = ScriptedEdge::connect_with(port, "bay-1", Mode::Respond, |o| {
-        login("bay-1", "one-pw")(o);
-        tls(client_config(&ca.cert, Some(&edge_id)))(o);
-    })
+    let _edge = ScriptedEdge::connect_with(
+        port,
+        "bay-1",
+        Mode::Respond,
+        tls_login("bay-1", "one-pw", client_config(&ca.cert, Some(&edge_id))),
+    )
     .await;
     relay
         .wait_bay("bay-1", "bay-1 online over mutual TLS", |b| {
@@ -343,26 +351,34 @@ async fn embedded_broker_over_tls_and_mutual_tls() {
         ("plain TCP", connect(port, login("bay-2", "two-pw")).await),
         (
             "TLS without a client certificate",
-            connect(port, |o| {
-                login("bay-2", "two-pw")(o);
-                tls(client_config(&ca.cert, None))(o);
-            })
+            connect(
+                port,
+                tls_login("bay-2", "two-pw", client_config(&ca.cert, None)),
+            )
             .await,
         ),
         (
             "a certificate from another authority",
-            connect(port, |o| {
-                login("bay-2", "two-pw")(o);
-                tls(client_config(&ca.cert, Some(&stranger_id)))(o);
-            })
+            connect(
+                port,
+                tls_login(
+                    "bay-2",
+                    "two-pw",
+                    client_config(&ca.cert, Some(&stranger_id)),
+                ),
+            )
             .await,
         ),
         (
             "a client that does not trust the site's authority",
-            connect(port, |o| {
-                login("bay-2", "two-pw")(o);
-                tls(client_config(&stranger.cert, Some(&edge_id)))(o);
-            })
+            connect(
+                port,
+                tls_login(
+                    "bay-2",
+                    "two-pw",
+                    client_config(&stranger.cert, Some(&edge_id)),
+                ),
+            )
             .await,
         ),
     ] {
@@ -395,10 +411,12 @@ async fn relay_and_edge_reach_mosquitto_over_mutual_tls() {
         });
     })
     .await;
-    let _edge = ScriptedEdge::connect_with(port, "bay-1", Mode::Respond, |o| {
-        login("bay-1", "one-pw")(o);
-        tls(client_config(&ca.cert, Some(&edge_id)))(o);
-    })
+    let _edge = ScriptedEdge::connect_with(
+        port,
+        "bay-1",
+        Mode::Respond,
+        tls_login("bay-1", "one-pw", client_config(&ca.cert, Some(&edge_id))),
+    )
     .await;
     relay
         .wait_bay("bay-1", "bay-1 online through Mosquitto over mTLS", |b| {
@@ -410,10 +428,10 @@ async fn relay_and_edge_reach_mosquitto_over_mutual_tls() {
         .await;
     assert!(s.is_success(), "commands flow: {s}");
     assert!(
-        connect(port, |o| {
-            login("bay-2", "two-pw")(o);
-            tls(client_config(&ca.cert, None))(o);
-        })
+        connect(
+            port,
+            tls_login("bay-2", "two-pw", client_config(&ca.cert, None))
+        )
         .await
         .is_err(),
         "Mosquitto wants a client certificate"
