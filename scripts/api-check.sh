@@ -21,12 +21,11 @@ cleanup() {
     rm -rf "$dir"
 }
 trap cleanup EXIT
-port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-http=127.0.0.1:$(port)
-mqtt=127.0.0.1:$(port)
 export BAYCOUNT_API_TOKEN=schemathesis-operator BAYCOUNT_VIEWER_TOKEN=schemathesis-viewer
-RUST_LOG=error "$bin/baycount-relay" --http "$http" --mqtt-listen "$mqtt" --db "$dir/h.db" &
+RUST_LOG=error "$bin/baycount-relay" --http 127.0.0.1:0 --mqtt-listen 127.0.0.1:0 --db "$dir/h.db" \
+    >"$dir/relay.log" 2>&1 &
 pids+=($!)
+read -r http mqtt < <(scripts/relay-addresses.sh "$dir/relay.log" "${pids[0]}")
 for _ in $(seq 100); do
     curl -fsS "http://$http/healthz" >/dev/null 2>&1 && break
     sleep 0.1

@@ -67,11 +67,10 @@ dpkg -i "$relay" >/dev/null
 grep -q "# changed here" /etc/baycount/relay.toml || fail "reinstalling overwrote a changed config"
 
 state=$(mktemp -d)
-port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-http=127.0.0.1:$(port)
 /usr/bin/baycount-relay --config /etc/baycount/relay.toml --db "$state/baycount.db" \
-  --http "$http" --mqtt-listen "127.0.0.1:$(port)" >"$state/relay.log" 2>&1 &
+  --http 127.0.0.1:0 --mqtt-listen 127.0.0.1:0 >"$state/relay.log" 2>&1 &
 pid=$!
+read -r http _ < <(scripts/relay-addresses.sh "$state/relay.log" "$pid") || fail "the installed relay did not start"
 ok=false
 for _ in $(seq 100); do
   if curl -fsS "http://$http/healthz" >/dev/null 2>&1 && curl -fsS "http://$http/" | grep -q '<title>baycount'; then ok=true; break; fi

@@ -24,10 +24,9 @@ mkdir -p .demo
 http=127.0.0.1:8080
 mqtt=127.0.0.1:1883
 if $check; then
-    # Free ports and a fresh history, so a check never meets a running demo.
-    port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-    http=127.0.0.1:$(port)
-    mqtt=127.0.0.1:$(port)
+    # Ports the relay chooses (0) and a fresh history, so a check never meets a running demo.
+    http=127.0.0.1:0
+    mqtt=127.0.0.1:0
     rm -rf .demo/check && mkdir -p .demo/check
     dir=.demo/check
 else
@@ -43,8 +42,9 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 "$bin/baycount-relay" --config relay/relay.example.toml --http "$http" --mqtt-listen "$mqtt" \
-    --db "$dir/baycount.db" &
+    --db "$dir/baycount.db" >"$dir/relay.out" &
 pids+=($!)
+read -r http mqtt < <(scripts/relay-addresses.sh "$dir/relay.out" "${pids[0]}")
 for _ in $(seq 100); do
     curl -fsS "http://$http/healthz" >/dev/null 2>&1 && break
     sleep 0.1

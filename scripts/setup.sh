@@ -47,6 +47,11 @@ if command -v rustup >/dev/null; then
   rustup component list --installed 2>/dev/null | grep -q '^rustfmt' || rustup component add rustfmt
   rustup component list --installed 2>/dev/null | grep -q '^clippy' || rustup component add clippy
 fi
+# cargo-nextest runs the tests (a time limit per test, leftover processes reported).
+if ! cargo nextest --version >/dev/null 2>&1; then
+  echo "setup: installing cargo-nextest (a few minutes, once)"
+  cargo install --locked --quiet cargo-nextest
+fi
 "$(dirname "$0")/fetch-assets.sh"
 # schemathesis (PyPI) checks the REST API against its own OpenAPI document.
 SCHEMATHESIS_VENV="${XDG_CACHE_HOME:-$HOME/.cache}/baycount/schemathesis-venv"

@@ -1,9 +1,6 @@
 //! The edge's loop against the real relay and its embedded broker: commands from the REST API
 //! reach the bay, counts come back, the history holds them, the journal forgets what is stored.
 
-#[path = "../../relay/tests/common/mod.rs"]
-mod common;
-
 use std::time::Duration;
 
 use baycount_edge::daemon::{self, Input};
@@ -16,7 +13,7 @@ use serde_json::{Value, json};
 use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 
-use common::eventually;
+use baycount_testkit::eventually;
 
 /// A relay on loopback ports with its history in `dir`.
 fn relay_config(dir: &std::path::Path, broker: Broker) -> Config {
@@ -213,7 +210,7 @@ async fn counts_made_while_the_relay_is_down_are_replayed_from_the_journal() {
     let dir = tempfile::tempdir().expect("tmp");
     // A broker that outlives the relay, as a site's Mosquitto does (the embedded one stops with
     // its relay).
-    let mosquitto = common::Mosquitto::start();
+    let mosquitto = baycount_testkit::Mosquitto::start();
     let port = mosquitto.port;
     let broker =
         || Broker::External(MqttUrl::parse(&format!("mqtt://127.0.0.1:{port}")).expect("url"));

@@ -6,13 +6,8 @@
 
 #![allow(clippy::unwrap_used)]
 
-#[path = "../../relay/tests/common/ca.rs"]
-mod ca;
-#[path = "../../relay/tests/common/mod.rs"]
-mod common;
-
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use baycount_edge::camera::SourceSpec;
@@ -24,10 +19,11 @@ use baycount_edge::session::BaySession;
 use baycount_protocol::{
     Ack, Action, Actor, ActorKind, Command as Cmd, CommandId, Phase, Plate, SessionId, encode,
 };
-use common::{
-    Api, Partition, RelayProcess, TestRelay, Which, eventually, free_port, relay_process_ports,
+use baycount_testkit::{
+    Api, Partition, Proc, RelayProcess, TestRelay, Which, closed_port, eventually,
 };
 use reqwest::StatusCode;
+use rustix::process::Signal;
 use serde_json::{Value, json};
 
 /// The system tests each run a relay and an edge: one at a time keeps them honest on 2 cores.
@@ -42,7 +38,7 @@ fn footage() -> PathBuf {
 
 /// The edge binary, running `run` for bay-1 with its journal and socket in `dir`.
 struct Edge {
-    child: Option<Child>,
+    child: Option<Proc>,
     dir: PathBuf,
     mqtt_port: u16,
     /// The broker URL (default: plain MQTT on loopback at `mqtt_port`).
@@ -78,13 +74,8 @@ impl Edge {
     }
 
     fn spawn(&mut self) {
-        let log = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(self.dir.join("edge.log"))
-            .unwrap();
-        let child = Command::new(env!("CARGO_BIN_EXE_baycount-edge"))
-            .arg("run")
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_baycount-edge"));
+        cmd.arg("run")
             .args(["--bay", "bay-1", "--gpio", "sim"])
             .arg("--mqtt")
             .arg(&self.mqtt)
@@ -94,19 +85,19 @@ impl Edge {
             .arg(self.socket())
             .args(&self.extra)
             .envs(self.env.iter().map(|(k, v)| (k, v)))
-            .env("RUST_LOG", "info")
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .unwrap();
-        self.child = Some(child);
+            .env("RUST_LOG", "info");
+        self.child = Some(Proc::spawn(
+            "baycount-edge",
+            cmd,
+            &self.dir.join("edge.log"),
+        ));
     }
 
-    /// SIGKILL: no goodbye, nothing flushed but what the journal already holds.
+    /// SIGKILL (to it and its ffmpeg): no goodbye, nothing flushed but what the journal
+    /// already holds.
     fn kill(&mut self) {
         if let Some(mut c) = self.child.take() {
-            let _ = c.kill();
-            let _ = c.wait();
+            c.kill();
         }
     }
 
@@ -115,29 +106,13 @@ impl Edge {
         let Some(mut c) = self.child.take() else {
             return Duration::ZERO;
         };
-        let t = Instant::now();
-        let _ = Command::new("kill")
-            .args(["-TERM", &c.id().to_string()])
-            .status();
-        loop {
-            if let Ok(Some(status)) = c.try_wait() {
-                assert!(
-                    status.success(),
-                    "the edge exited with {status}: {}",
-                    self.log()
-                );
-                return t.elapsed();
-            }
-            if t.elapsed() > Duration::from_secs(10) {
-                let _ = c.kill();
-                let _ = c.wait();
-                panic!(
-                    "the edge did not stop within 10 s of SIGTERM: {}",
-                    self.log()
-                );
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        let (status, took) = c.terminate(10);
+        assert!(
+            status.success(),
+            "the edge exited with {status}: {}",
+            self.log()
+        );
+        took
     }
 
     fn log(&self) -> String {
@@ -157,12 +132,6 @@ impl Edge {
             String::from_utf8_lossy(&out.stderr)
         );
         String::from_utf8_lossy(&out.stdout).into_owned()
-    }
-}
-
-impl Drop for Edge {
-    fn drop(&mut self) {
-        self.kill();
     }
 }
 
@@ -585,11 +554,10 @@ async fn a_partition_between_edge_and_broker_changes_no_count() {
 async fn the_history_locked_by_another_process_loses_no_count() {
     let _serial = SERIAL.lock().await;
     let dir = tempfile::tempdir().unwrap();
-    let (http, port, broker) = relay_process_ports();
     let db = dir.path().join("history.db");
-    let _relay = RelayProcess::spawn(http, &db, &broker).await;
-    let api = Api::new(http);
-    let edge = Edge::start(dir.path(), port, &synthetic());
+    let relay = RelayProcess::start(&db, &[]).await;
+    let api = relay.api();
+    let edge = Edge::start(dir.path(), relay.mqtt_port(), &synthetic());
     wait_online(&api).await;
     let session = start(&api, "B 5 LOCK").await;
     let before = wait_count(&api, 1).await["count"].as_u64().unwrap();
@@ -598,8 +566,8 @@ async fn the_history_locked_by_another_process_loses_no_count() {
         let (_, d) = api.get(&format!("/api/sessions/{session}")).await;
         d["count"].as_u64()
     };
-    let mut locker = Command::new("python3")
-        .arg("-c")
+    let mut cmd = Command::new("python3");
+    cmd.arg("-c")
         .arg(
             "import sqlite3, sys, time\n\
              c = sqlite3.connect(sys.argv[1], isolation_level=None)\n\
@@ -608,18 +576,9 @@ async fn the_history_locked_by_another_process_loses_no_count() {
              time.sleep(float(sys.argv[2]))\n",
         )
         .arg(&db)
-        .arg("8")
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    {
-        use std::io::BufRead;
-        let mut line = String::new();
-        std::io::BufReader::new(locker.stdout.as_mut().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        assert_eq!(line.trim(), "locked");
-    }
+        .arg("8");
+    let mut locker = Proc::spawn("the locker", cmd, &dir.path().join("locker.log"));
+    locker.wait_for_line("locked", 20);
     // Live surfaces carry on while the history cannot be written.
     let during = wait_count(&api, before + 2).await["count"]
         .as_u64()
@@ -629,7 +588,11 @@ async fn the_history_locked_by_another_process_loses_no_count() {
         stuck < during,
         "the history waits ({stuck}) while the live count goes on ({during})"
     );
-    assert!(locker.wait().unwrap().success());
+    assert!(
+        locker.wait_exit(30).is_some_and(|s| s.success()),
+        "{}",
+        locker.log()
+    );
     let unlocked = Instant::now();
     eventually(15, "the history catching up", || async {
         let live = api.bay("bay-1").await?["count"].as_u64()?;
@@ -688,7 +651,9 @@ async fn camera_gone_and_back_mid_session() {
         clip.display()
     );
     for pid in &ffmpeg {
-        let _ = Command::new("kill").args(["-9", &pid.to_string()]).status();
+        if let Some(pid) = rustix::process::Pid::from_raw(*pid) {
+            let _ = rustix::process::kill_process(pid, Signal::KILL);
+        }
     }
     let gone = Instant::now();
     let mut down = None;
@@ -737,18 +702,16 @@ async fn relay_sigkilled_mid_session_changes_no_count() {
     let _serial = SERIAL.lock().await;
     let reference = reference_count().await;
     let dir = tempfile::tempdir().unwrap();
-    let (http, port, broker) = relay_process_ports();
-    let db = dir.path().join("history.db");
-    let mut relay = RelayProcess::spawn(http, &db, &broker).await;
-    let api = Api::new(http);
+    let mut relay = RelayProcess::start(&dir.path().join("history.db"), &[]).await;
+    let api = relay.api();
     let edge_dir = dir.path().join("edge");
     std::fs::create_dir_all(&edge_dir).unwrap();
-    let (edge, session) = footage_edge(&edge_dir, port, "B 1 RELAY").await;
+    let (edge, session) = footage_edge(&edge_dir, relay.mqtt_port(), "B 1 RELAY").await;
     let before = wait_count(&api, 1).await["count"].as_u64().unwrap();
     relay.kill();
     tokio::time::sleep(Duration::from_secs(5)).await;
     let t = Instant::now();
-    let _relay = RelayProcess::spawn(http, &db, &broker).await;
+    relay.restart().await;
     let bay = api
         .wait_bay("bay-1", "edge back with the relay", |b| {
             b["online"] == true && b["count"].as_u64() > Some(before)
@@ -900,11 +863,11 @@ async fn a_stop_the_edge_cannot_take_is_reported_never_lost() {
     wait_count(&relay, 1).await;
 
     // The edge hangs (SIGSTOP): the stop is reported as not responding, and nothing pretends.
-    let pid = edge.child.as_ref().unwrap().id().to_string();
-    Command::new("kill").args(["-STOP", &pid]).status().unwrap();
+    let proc = edge.child.as_ref().unwrap();
+    proc.signal(Signal::STOP);
     let t = Instant::now();
     let (status, body) = relay.post("/api/bays/bay-1/stop", json!({})).await;
-    Command::new("kill").args(["-CONT", &pid]).status().unwrap();
+    proc.signal(Signal::CONT);
     assert_eq!(status, StatusCode::GATEWAY_TIMEOUT, "{body}");
     assert!(
         body["error"].as_str().unwrap().contains("not responding"),
@@ -964,7 +927,7 @@ async fn systemd_hears_ready_and_a_watchdog_fed_only_while_frames_flow() {
     // Nothing listens on the broker's port: the edge counts without one.
     let mut edge = Edge::new(
         dir.path(),
-        free_port(),
+        closed_port(),
         &["--source", &source, "--no-realtime"],
     );
     edge.env.push(("NOTIFY_SOCKET".into(), notify.clone()));
@@ -1013,7 +976,7 @@ async fn systemd_hears_ready_and_a_watchdog_fed_only_while_frames_flow() {
 async fn the_edge_counts_over_mutual_tls_with_its_own_login_only() {
     let _serial = SERIAL.lock().await;
     let dir = tempfile::tempdir().unwrap();
-    let ca = ca::TestCa::new(dir.path(), "site-ca");
+    let ca = baycount_testkit::ca::TestCa::new(dir.path(), "site-ca");
     let (server_cert, server_key) = ca.issue("relay");
     let (edge_cert, edge_key) = ca.issue("bay-1");
     let passwords = dir.path().join("mqtt.passwd");

@@ -22,6 +22,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use baycount_protocol::*;
+use baycount_testkit::RelayProcess;
 use chrono::Utc;
 use futures_util::StreamExt;
 use rumqttc::{AsyncClient, MqttOptions, QoS};
@@ -127,50 +128,15 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
     sorted[((sorted.len() - 1) as f64 * p).round() as usize]
 }
 
-/// The relay binary on free loopback ports, killed on drop.
-struct RelayProcess {
-    child: std::process::Child,
-    http: String,
-    mqtt: u16,
+/// What `/proc` says about the relay process.
+struct Usage {
+    pid: u32,
 }
 
-impl Drop for RelayProcess {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-impl RelayProcess {
-    fn start(db: &std::path::Path) -> Self {
-        let (http, mqtt) = (free_port(), free_port());
-        let child = std::process::Command::new(env!("CARGO_BIN_EXE_baycount-relay"))
-            .args(["--http", &format!("127.0.0.1:{http}")])
-            .args(["--mqtt-listen", &format!("127.0.0.1:{mqtt}")])
-            .arg("--db")
-            .arg(db)
-            .env("RUST_LOG", "warn,rumqttd=off")
-            .stdout(std::process::Stdio::null())
-            .spawn()
-            .unwrap();
-        Self {
-            child,
-            http: format!("127.0.0.1:{http}"),
-            mqtt,
-        }
-    }
-
+impl Usage {
     /// CPU seconds (user + system) the relay has used so far.
     fn cpu_seconds(&self) -> f64 {
-        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.child.id())).unwrap();
+        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.pid)).unwrap();
         // Fields after the command name's closing parenthesis; utime and stime are 14 and 15.
         let fields: Vec<&str> = stat[stat.rfind(')').unwrap() + 2..].split(' ').collect();
         let ticks: f64 = fields[11].parse::<f64>().unwrap() + fields[12].parse::<f64>().unwrap();
@@ -185,7 +151,7 @@ impl RelayProcess {
 
     /// The relay's peak resident memory.
     fn peak_rss(&self) -> String {
-        std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
+        std::fs::read_to_string(format!("/proc/{}/status", self.pid))
             .ok()
             .and_then(|s| {
                 s.lines()
@@ -217,24 +183,14 @@ async fn main() {
     let flood = env("FLOOD", 200);
     let ws_clients = env("WS_CLIENTS", 100);
     let dir = tempfile::tempdir().unwrap();
-    let relay = RelayProcess::start(&dir.path().join("bench.db"));
+    let relay = RelayProcess::start(&dir.path().join("bench.db"), &[]).await;
+    let usage = Usage { pid: relay.pid() };
     let base = format!("http://{}", relay.http);
     let http = reqwest::Client::new();
-    for _ in 0..300 {
-        if http
-            .get(format!("{base}/healthz"))
-            .send()
-            .await
-            .is_ok_and(|r| r.status().is_success())
-        {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
 
     let mut bays = Vec::new();
     for i in 0..bays_n {
-        bays.push(connect_bay(i, relay.mqtt).await);
+        bays.push(connect_bay(i, relay.mqtt_port()).await);
     }
     let mut expected = bays_n;
     wait_stored(&http, &base, expected).await;
@@ -304,7 +260,7 @@ async fn main() {
         "paced: {bays_n} bays x {rate} events/s for {seconds} s = {} events/s offered, {ws_clients} WebSocket clients",
         bays_n * rate
     );
-    let cpu_before = relay.cpu_seconds();
+    let cpu_before = usage.cpu_seconds();
     let start = Instant::now();
     let period = Duration::from_secs_f64(1.0 / rate as f64);
     let mut tasks = Vec::new();
@@ -338,7 +294,7 @@ async fn main() {
     let done = wait_stored(&http, &base, expected).await;
     recording.store(false, std::sync::atomic::Ordering::Relaxed);
     let elapsed = done.duration_since(start).as_secs_f64();
-    let cpu = relay.cpu_seconds() - cpu_before;
+    let cpu = usage.cpu_seconds() - cpu_before;
     let mut lat = Vec::new();
     for w in &watchers {
         lat.extend(std::mem::take(&mut w.lock().await.latencies_ms));
@@ -440,5 +396,5 @@ async fn main() {
     println!(
         "nothing lost: {stored} events stored, {bays_n} session counts as sent, {ws_clients} WebSocket clients on every final count ({deliveries} count updates delivered, {reconnects} reconnections of clients dropped as too slow)"
     );
-    println!("relay peak RSS: {}", relay.peak_rss());
+    println!("relay peak RSS: {}", usage.peak_rss());
 }

@@ -200,10 +200,11 @@ impl Relay {
                 log::error!("HTTP server stopped: {e}");
             }
         });
+        log::info!("relay listening on http://{http_addr}");
+        // READY first: systemd expects no watchdog ping before it.
+        systemd::ready();
         tasks.spawn(systemd::watchdog(history.clone(), shutdown.clone()));
         tasks.close();
-        log::info!("relay listening on http://{http_addr}");
-        systemd::ready();
         Ok(Self {
             http_addr,
             mqtt_addr,

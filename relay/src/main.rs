@@ -95,6 +95,14 @@ async fn main() -> anyhow::Result<()> {
     let relay = Relay::start(config, shutdown.clone())
         .await
         .context("the relay could not start")?;
+    // For whoever started it on port 0 (tests, scripts): the addresses it got.
+    match relay.mqtt_addr {
+        Some(mqtt) => println!(
+            "baycount-relay listening http={} mqtt={mqtt}",
+            relay.http_addr
+        ),
+        None => println!("baycount-relay listening http={}", relay.http_addr),
+    }
     tokio::spawn(async move {
         wait_for_signal().await;
         log::info!("shutting down");

@@ -2,12 +2,10 @@
 
 #![allow(clippy::unwrap_used)]
 
-mod common;
-
 use std::time::{Duration, Instant};
 
 use baycount_protocol::{Direction, Kind, SessionId};
-use common::*;
+use baycount_testkit::*;
 use futures_util::StreamExt;
 use reqwest::StatusCode;
 use serde_json::json;

@@ -3,14 +3,13 @@
 
 #![allow(clippy::unwrap_used)]
 
-mod common;
 mod fake_telegram;
 
 use std::time::{Duration, Instant};
 
 use baycount_protocol::Direction;
 use baycount_relay::bot::BotConfig;
-use common::{Mode, ScriptedEdge, TestRelay, Which, eventually};
+use baycount_testkit::{Mode, ScriptedEdge, TestRelay, Which, eventually};
 use fake_telegram::{FakeTelegram, Sent, TOKEN};
 use reqwest::StatusCode;
 use serde_json::json;

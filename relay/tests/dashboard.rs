@@ -5,156 +5,21 @@
 
 #![allow(clippy::unwrap_used)]
 
-mod common;
-
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::path::PathBuf;
+use std::time::Duration;
 
 use baycount_protocol::Direction;
-use common::{
-    Api, Mode, RelayProcess, ScriptedEdge, TestRelay, Which, free_port, relay_process_ports,
-};
-use fantoccini::{Client, ClientBuilder, Locator};
+use baycount_testkit::browser::Browser;
+use baycount_testkit::{Mode, RelayProcess, ScriptedEdge, TestRelay, Which};
 use serde_json::{Value, json};
 
-/// chromedriver on a free loopback port, with a fresh Chromium profile; killed on drop.
-struct Browser {
-    client: Client,
-    driver: Child,
-    _profile: tempfile::TempDir,
-}
-
-impl Browser {
-    async fn start() -> Self {
-        let port = free_port();
-        let driver = Command::new("chromedriver")
-            .arg(format!("--port={port}"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("chromedriver is installed by scripts/setup.sh (chromium-driver)");
-        let profile = tempfile::tempdir().unwrap();
-        let caps = json!({
-            "goog:chromeOptions": {
-                "binary": "/usr/bin/chromium",
-                "args": [
-                    "--headless", "--no-sandbox", "--disable-gpu",
-                    "--disable-background-networking", "--disable-dev-shm-usage",
-                    format!("--user-data-dir={}", profile.path().display()),
-                    "--window-size=1280,900",
-                ],
-            }
-        });
-        let caps: fantoccini::wd::Capabilities = caps.as_object().unwrap().clone();
-        let url = format!("http://127.0.0.1:{port}");
-        let deadline = Instant::now() + Duration::from_secs(20);
-        let client = loop {
-            let http = hyper_util::client::legacy::connect::HttpConnector::new();
-            match ClientBuilder::new(http)
-                .capabilities(caps.clone())
-                .connect(&url)
-                .await
-            {
-                Ok(c) => break c,
-                Err(e) if Instant::now() < deadline => {
-                    let _ = e;
-                    tokio::time::sleep(Duration::from_millis(200)).await;
-                }
-                Err(e) => panic!("cannot start Chromium through chromedriver: {e}"),
-            }
-        };
-        Self {
-            client,
-            driver,
-            _profile: profile,
-        }
-    }
-
-    /// Evaluates `js` (a function body) until it returns something truthy.
-    async fn until(&self, secs: u64, what: &str, js: &str) -> Value {
-        let deadline = Instant::now() + Duration::from_secs(secs);
-        loop {
-            let v = self.client.execute(js, vec![]).await.unwrap_or(Value::Null);
-            if !(v.is_null() || v == false || v == "") {
-                return v;
-            }
-            if Instant::now() > deadline {
-                let body = self
-                    .client
-                    .execute("return document.body.innerText", vec![])
-                    .await
-                    .unwrap_or_default();
-                panic!("{what}: not within {secs} s; the page shows:\n{body}");
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-    }
-
-    async fn click(&self, css: &str) {
-        self.client
-            .find(Locator::Css(css))
-            .await
-            .unwrap_or_else(|e| panic!("{css}: {e}"))
-            .click()
-            .await
-            .unwrap();
-    }
-
-    async fn type_in(&self, css: &str, text: &str) {
-        self.client
-            .find(Locator::Css(css))
-            .await
-            .unwrap_or_else(|e| panic!("{css}: {e}"))
-            .send_keys(text)
-            .await
-            .unwrap();
-    }
-
-    /// Waits for the page to ask for a token (`why`), and gives it `token`.
-    async fn answer_token_dialog(&self, why: &str, token: &str) {
-        self.until(
-            10,
-            why,
-            "return document.querySelector('#token-dialog').open",
-        )
-        .await;
-        self.type_in("#token-dialog input[name=token]", token).await;
-        self.click("#token-dialog button[value=ok]").await;
-    }
-
-    async fn text(&self, css: &str) -> String {
-        self.client
-            .find(Locator::Css(css))
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap()
-    }
-
-    async fn screenshot(&self, name: &str) {
-        let png = self.client.screenshot().await.unwrap();
-        let dir = if std::env::var_os("BAYCOUNT_UPDATE_SCREENSHOTS").is_some() {
-            PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/screenshots"))
-        } else {
-            PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("screenshots")
-        };
-        std::fs::create_dir_all(&dir).unwrap();
-        std::fs::write(dir.join(name), png).unwrap();
-    }
-
-    async fn close(mut self) {
-        let _ = self.client.clone().close().await;
-        let _ = self.driver.kill();
-        let _ = self.driver.wait();
-    }
-}
-
-impl Drop for Browser {
-    fn drop(&mut self) {
-        let _ = self.driver.kill();
-        let _ = self.driver.wait();
+/// Where screenshots go: the README's with `BAYCOUNT_UPDATE_SCREENSHOTS=1`, cargo's temp dir
+/// otherwise.
+fn shots() -> PathBuf {
+    if std::env::var_os("BAYCOUNT_UPDATE_SCREENSHOTS").is_some() {
+        PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/screenshots"))
+    } else {
+        PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("screenshots")
     }
 }
 
@@ -227,7 +92,7 @@ async fn live_bays_control_and_history_in_a_browser() {
     .await;
     b.until(2, "no reload", "return window.__same_page === 42")
         .await;
-    b.screenshot("dashboard.png").await;
+    b.screenshot(&shots(), "dashboard.png").await;
 
     // STOP shows the final count.
     b.click(r#".card[data-bay="bay-1"] button.stop"#).await;
@@ -283,7 +148,7 @@ async fn live_bays_control_and_history_in_a_browser() {
         .await
         .unwrap();
     assert!(csv.contains("KT 8899 TEST"), "{csv}");
-    b.screenshot("history.png").await;
+    b.screenshot(&shots(), "history.png").await;
     // Date filters are whole days in the site's zone.
     let tz: chrono_tz::Tz = "Asia/Makassar".parse().unwrap();
     let today = chrono::Utc::now().with_timezone(&tz).date_naive();
@@ -361,7 +226,7 @@ async fn live_bays_control_and_history_in_a_browser() {
         facts.contains("Corrected count\n2") || facts.contains("Corrected count 2"),
         "{facts}"
     );
-    b.screenshot("session.png").await;
+    b.screenshot(&shots(), "session.png").await;
 
     // A phone screen.
     b.client.set_window_size(390, 844).await.unwrap();
@@ -372,18 +237,16 @@ async fn live_bays_control_and_history_in_a_browser() {
         &format!("return {}", card("bay-1", ".count")),
     )
     .await;
-    b.screenshot("phone.png").await;
+    b.screenshot(&shots(), "phone.png").await;
     b.close().await;
 }
 
 #[tokio::test]
 async fn the_page_recovers_after_the_relay_restarts() {
     let dir = tempfile::tempdir().unwrap();
-    let (http, port, broker) = relay_process_ports();
-    let db: &Path = &dir.path().join("history.db");
-    let mut relay = RelayProcess::spawn(http, db, &broker).await;
-    let edge = ScriptedEdge::connect(port, "bay-1", Mode::Respond).await;
-    let api = Api::new(http);
+    let mut relay = RelayProcess::start(&dir.path().join("history.db"), &[]).await;
+    let edge = ScriptedEdge::connect(relay.mqtt_port(), "bay-1", Mode::Respond).await;
+    let api = relay.api();
     api.wait_bay("bay-1", "online", |b| b["online"] == true)
         .await;
     let b = Browser::start().await;
@@ -401,7 +264,7 @@ async fn the_page_recovers_after_the_relay_restarts() {
         "return !document.querySelector('#banner').hidden",
     )
     .await;
-    let _relay = RelayProcess::spawn(http, db, &broker).await;
+    relay.restart().await;
     b.until(20, "live again", "return document.querySelector('#banner').hidden && document.querySelector('#link').dataset.state === 'up'")
         .await;
     // And it follows the bay again.

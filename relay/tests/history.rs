@@ -3,13 +3,9 @@
 
 #![allow(clippy::unwrap_used)]
 
-mod common;
-
-use std::net::SocketAddr;
-
 use baycount_protocol::*;
+use baycount_testkit::*;
 use chrono::{Duration, Utc};
-use common::*;
 use serde_json::json;
 
 /// A session of 1 start, 30 crossings (every third one `out`) and a stop.
@@ -115,23 +111,16 @@ async fn duplicate_and_reordered_events_give_the_same_history() {
 async fn relay_restart_keeps_history_and_live_state(which: Which) {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("history.db");
-    let http: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
     let mosquitto = (which == Which::Mosquitto).then(Mosquitto::start);
-    let (mqtt_port, broker_args) = match &mosquitto {
-        Some(m) => (
-            m.port,
-            vec!["--mqtt".to_owned(), format!("mqtt://127.0.0.1:{}", m.port)],
-        ),
-        None => {
-            let port = free_port();
-            (
-                port,
-                vec!["--mqtt-listen".to_owned(), format!("127.0.0.1:{port}")],
-            )
-        }
+    let broker_args = match &mosquitto {
+        Some(m) => vec!["--mqtt".to_owned(), format!("mqtt://127.0.0.1:{}", m.port)],
+        None => vec![],
     };
-    let api = Api::new(http);
-    let mut relay = RelayProcess::spawn(http, &db, &broker_args).await;
+    let mut relay = RelayProcess::start(&db, &broker_args).await;
+    let mqtt_port = mosquitto
+        .as_ref()
+        .map_or_else(|| relay.mqtt_port(), |m| m.port);
+    let api = relay.api();
     let mut edge = ScriptedEdge::connect(mqtt_port, "bay-1", Mode::Respond).await;
     let gone = ScriptedEdge::connect(mqtt_port, "bay-2", Mode::Respond).await;
     eventually(10, "both bays listed", || async {
@@ -151,7 +140,7 @@ async fn relay_restart_keeps_history_and_live_state(which: Which) {
     edge.wait_stored(session, 4).await;
 
     relay.kill();
-    let relay2 = RelayProcess::spawn(http, &db, &broker_args).await;
+    relay.restart().await;
     // The edge reconnects by itself (to the relay's broker) or its retained state is there.
     let bay = eventually(15, "bay-1 back, loading with its count", || async {
         api.bay("bay-1")
@@ -183,7 +172,7 @@ async fn relay_restart_keeps_history_and_live_state(which: Which) {
         6,
         "no duplicate, no gap"
     );
-    drop(relay2);
+    drop(relay);
 }
 
 #[tokio::test]

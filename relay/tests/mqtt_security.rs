@@ -2,10 +2,6 @@
 //! the shipped `mosquitto/` config; TLS with a certificate authority made here; mutual TLS; and
 //! password guessing locked out.
 
-#[path = "common/ca.rs"]
-mod ca;
-mod common;
-
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -15,8 +11,8 @@ use baycount_protocol::*;
 use baycount_relay::broker::Security;
 use baycount_relay::broker::users::set_password;
 use baycount_relay::config::{Broker, MqttUrl};
-use ca::TestCa;
-use common::*;
+use baycount_testkit::ca::TestCa;
+use baycount_testkit::*;
 use rumqttc::{
     AsyncClient, ConnectionError, Event as MqttEvent, MqttOptions, Packet, QoS, TlsConfiguration,
     Transport,
@@ -60,7 +56,7 @@ async fn connect(
     port: u16,
     configure: impl FnOnce(&mut MqttOptions),
 ) -> Result<(AsyncClient, rumqttc::EventLoop), String> {
-    let mut opts = MqttOptions::new(format!("probe-{}", free_port()), "127.0.0.1", port);
+    let mut opts = MqttOptions::new(unique_client_id("probe"), "127.0.0.1", port);
     opts.set_keep_alive(Duration::from_secs(5));
     configure(&mut opts);
     let (client, mut eventloop) = AsyncClient::new(opts, 100);

@@ -1,13 +1,11 @@
 //! The API's two roles, lockout of token guessing, tokens kept out of logs, and secrets that
 //! the relay refuses to run with (world-readable files, an open broker on the network).
 
-mod common;
-
 use std::io::Write;
 use std::os::unix::fs::PermissionsExt;
-use std::process::{Command as Process, Stdio};
+use std::process::Command as Process;
 
-use common::*;
+use baycount_testkit::*;
 use reqwest::StatusCode;
 use serde_json::json;
 
@@ -176,57 +174,30 @@ fn run_relay(
     secs: u64,
 ) -> (Option<std::process::ExitStatus>, String) {
     let dir = tempfile::tempdir().expect("dir");
-    let log = dir.path().join("stderr");
-    let mut child = Process::new(relay_binary())
-        .args(args)
+    let mut cmd = Process::new(relay_binary());
+    cmd.args(args)
         .envs(env.iter().copied())
-        .env("RUST_LOG", "debug,rumqttd=off")
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(&log).expect("log"))
-        .spawn()
-        .expect("relay binary");
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(secs);
-    let status = loop {
-        if let Some(s) = child.try_wait().expect("wait") {
-            break Some(s);
-        }
-        if std::time::Instant::now() > deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            break None;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    };
-    (status, std::fs::read_to_string(&log).expect("log"))
+        .env("RUST_LOG", "debug,rumqttd=off");
+    let mut relay = Proc::spawn("baycount-relay", cmd, &dir.path().join("relay.log"));
+    (relay.wait_exit(secs), relay.log())
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tokens_and_passwords_never_reach_the_log() {
     let dir = tempfile::tempdir().expect("dir");
-    let db = dir.path().join("h.db");
-    let (http, mqtt, broker) = relay_process_ports();
-    let log = dir.path().join("stderr");
-    let mut child = Process::new(relay_binary())
-        .arg("--http")
-        .arg(http.to_string())
-        .arg("--db")
-        .arg(&db)
-        .args(&broker)
-        .env("BAYCOUNT_API_TOKEN", OPERATOR)
-        .env("BAYCOUNT_VIEWER_TOKEN", VIEWER)
-        .env("TELOXIDE_TOKEN", "123:telegram-secret-xyz")
-        .env("TELOXIDE_API_URL", "http://127.0.0.1:9/")
-        .env("RUST_LOG", "debug,rumqttd=off")
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(&log).expect("log"))
-        .spawn()
-        .expect("relay");
-    let api = Api::new(http);
-    eventually(15, "relay up", || async {
-        let r = api.client.get(api.url("/healthz")).send().await.ok()?;
-        r.status().is_success().then_some(())
-    })
+    let mut relay = RelayProcess::start_with_env(
+        &dir.path().join("h.db"),
+        &[],
+        &[
+            ("BAYCOUNT_API_TOKEN", OPERATOR),
+            ("BAYCOUNT_VIEWER_TOKEN", VIEWER),
+            ("TELOXIDE_TOKEN", "123:telegram-secret-xyz"),
+            ("TELOXIDE_API_URL", "http://127.0.0.1:9/"),
+            ("RUST_LOG", "debug,rumqttd=off"),
+        ],
+    )
     .await;
+    let api = relay.api();
     for token in ["wrong-guess-123", VIEWER, OPERATOR] {
         let _ = api
             .client
@@ -247,14 +218,13 @@ async fn tokens_and_passwords_never_reach_the_log() {
             .send()
             .await;
     }
-    let _ = ScriptedEdge::connect_with(mqtt, "bay-1", Mode::Respond, |o| {
+    let _ = ScriptedEdge::connect_with(relay.mqtt_port(), "bay-1", Mode::Respond, |o| {
         o.set_credentials("bay-1", "mqtt-secret-pw");
     })
     .await;
     tokio::time::sleep(std::time::Duration::from_millis(500)).await;
-    let _ = child.kill();
-    let _ = child.wait();
-    let text = std::fs::read_to_string(&log).expect("log");
+    relay.kill();
+    let text = relay.log();
     assert!(
         text.contains("wrong token"),
         "the failure itself is logged: {text}"

@@ -2,13 +2,11 @@
 
 #![allow(clippy::unwrap_used)]
 
-mod common;
-
 use std::os::unix::net::UnixDatagram;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::{free_port, relay_binary};
+use baycount_testkit::{Proc, relay_binary};
 
 #[test]
 fn tells_systemd_it_is_ready_feeds_the_watchdog_and_stops_on_sigterm() {
@@ -18,21 +16,18 @@ fn tells_systemd_it_is_ready_feeds_the_watchdog_and_stops_on_sigterm() {
     socket
         .set_read_timeout(Some(Duration::from_millis(200)))
         .unwrap();
-    let mut relay = Command::new(relay_binary())
-        .args(["--http", &format!("127.0.0.1:{}", free_port())])
-        .args(["--mqtt-listen", &format!("127.0.0.1:{}", free_port())])
+    let mut cmd = Command::new(relay_binary());
+    cmd.args(["--http", "127.0.0.1:0", "--mqtt-listen", "127.0.0.1:0"])
         .arg("--db")
         .arg(dir.path().join("history.db"))
         .env("NOTIFY_SOCKET", &notify)
         .env("WATCHDOG_USEC", "1000000")
-        .env("RUST_LOG", "warn,rumqttd=off")
-        .stdout(Stdio::null())
-        .spawn()
-        .unwrap();
+        .env("RUST_LOG", "warn,rumqttd=off");
+    let mut relay = Proc::spawn("baycount-relay", cmd, &dir.path().join("relay.log"));
     let mut heard = Vec::new();
     let mut buf = [0u8; 256];
     let t = Instant::now();
-    while t.elapsed() < Duration::from_secs(10)
+    while t.elapsed() < Duration::from_secs(20)
         && heard
             .iter()
             .filter(|m: &&String| m.as_str() == "WATCHDOG=1")
@@ -43,6 +38,7 @@ fn tells_systemd_it_is_ready_feeds_the_watchdog_and_stops_on_sigterm() {
             heard.push(String::from_utf8_lossy(&buf[..n]).trim().to_owned());
         }
     }
+    // READY before any watchdog ping, as systemd expects.
     assert_eq!(
         heard.first().map(String::as_str),
         Some("READY=1"),
@@ -52,22 +48,8 @@ fn tells_systemd_it_is_ready_feeds_the_watchdog_and_stops_on_sigterm() {
         heard.iter().filter(|m| *m == "WATCHDOG=1").count() >= 2,
         "{heard:?}"
     );
-    Command::new("kill")
-        .args(["-TERM", &relay.id().to_string()])
-        .status()
-        .unwrap();
-    let t = Instant::now();
-    let status = loop {
-        if let Some(s) = relay.try_wait().unwrap() {
-            break s;
-        }
-        assert!(
-            t.elapsed() < Duration::from_secs(10),
-            "no exit after SIGTERM"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    assert!(status.success(), "{status}");
+    let (status, _) = relay.terminate(10);
+    assert!(status.success(), "{status}: {}", relay.log());
     let mut stopping = false;
     while let Ok(n) = socket.recv(&mut buf) {
         stopping |= String::from_utf8_lossy(&buf[..n]).trim() == "STOPPING=1";

@@ -1,7 +1,5 @@
 //! A certificate authority made by a test (rcgen): PEM files for brokers and clients, keys
-//! readable by their owner only. Included with `#[path]` by the tests that need TLS.
-
-#![allow(dead_code)]
+//! readable by their owner only.
 
 use std::path::{Path, PathBuf};
 

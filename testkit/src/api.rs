@@ -1,0 +1,66 @@
+//! A test's HTTP client for a relay's API.
+
+use std::net::SocketAddr;
+
+use crate::eventually;
+
+/// A test's HTTP client for a relay at `http`.
+pub struct Api {
+    pub http: SocketAddr,
+    pub client: reqwest::Client,
+}
+
+impl Api {
+    pub fn new(http: SocketAddr) -> Self {
+        Self {
+            http,
+            client: reqwest::Client::new(),
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.http)
+    }
+
+    pub async fn get(&self, path: &str) -> (reqwest::StatusCode, serde_json::Value) {
+        let r = self.client.get(self.url(path)).send().await.unwrap();
+        let status = r.status();
+        (status, r.json().await.unwrap_or(serde_json::Value::Null))
+    }
+
+    pub async fn post(
+        &self,
+        path: &str,
+        body: serde_json::Value,
+    ) -> (reqwest::StatusCode, serde_json::Value) {
+        let r = self
+            .client
+            .post(self.url(path))
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        let status = r.status();
+        (status, r.json().await.unwrap_or(serde_json::Value::Null))
+    }
+
+    /// The bay's entry of `/api/state`.
+    pub async fn bay(&self, bay: &str) -> Option<serde_json::Value> {
+        let (_, state) = self.get("/api/state").await;
+        state["bays"]
+            .as_array()?
+            .iter()
+            .find(|b| b["bay"] == bay)
+            .cloned()
+    }
+
+    /// Waits until the bay's entry satisfies `f`.
+    pub async fn wait_bay(
+        &self,
+        bay: &str,
+        what: &str,
+        f: impl Fn(&serde_json::Value) -> bool,
+    ) -> serde_json::Value {
+        eventually(10, what, || async { self.bay(bay).await.filter(|b| f(b)) }).await
+    }
+}
