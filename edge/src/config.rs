@@ -10,12 +10,12 @@ use baycount_protocol::mqtt_url::{MqttUrl, MqttUrlError};
 use baycount_protocol::secret_file::{self, WorldReadable};
 use serde::Deserialize;
 
-use crate::camera::SourceSpec;
-use crate::counter::{Anchor, CounterConfig, Line};
-use crate::counting::CountingOptions;
-use crate::detector::runtime::RuntimeKind;
-use crate::detector::{DetectorOptions, ModelChoice};
-use crate::gpio::{Backend, GpioConfig};
+use crate::panel::gpio::{Backend, GpioConfig};
+use crate::vision::camera::SourceSpec;
+use crate::vision::counting_line::{Anchor, CounterConfig, Line};
+use crate::vision::detector::runtime::RuntimeKind;
+use crate::vision::detector::{DetectorOptions, ModelChoice};
+use crate::vision::pipeline_thread::CountingOptions;
 
 /// The broker unless told otherwise: the relay's embedded one on this machine.
 pub const DEFAULT_MQTT: &str = "mqtt://127.0.0.1:1883";
@@ -303,7 +303,7 @@ impl EdgeConfig {
             .unwrap_or_else(|| default_socket(&bay));
         let journal_max_mb = f
             .journal_max_mb
-            .unwrap_or(crate::journal::DEFAULT_MAX_BYTES >> 20);
+            .unwrap_or(crate::bay::journal::DEFAULT_MAX_BYTES >> 20);
         if !(1..=1 << 20).contains(&journal_max_mb) {
             return Err(invalid(
                 "journal_max_mb",

@@ -4,13 +4,15 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context;
-use baycount_edge::camera::SourceSpec;
+use baycount_edge::cmd::{self, bench, count};
 use baycount_edge::config::{EdgeConfig, Overrides};
-use baycount_edge::counter::{Anchor, Line};
-use baycount_edge::detector::runtime::RuntimeKind;
-use baycount_edge::detector::{DetectorOptions, ModelChoice};
-use baycount_edge::gpio::Backend;
-use baycount_edge::{appliance, bench, config, count, logging, press};
+use baycount_edge::panel::gpio::Backend;
+use baycount_edge::panel::press_socket;
+use baycount_edge::vision::camera::SourceSpec;
+use baycount_edge::vision::counting_line::{Anchor, Line};
+use baycount_edge::vision::detector::runtime::RuntimeKind;
+use baycount_edge::vision::detector::{DetectorOptions, ModelChoice};
+use baycount_edge::{config, logging};
 use baycount_protocol::BayId;
 use clap::{Args, Parser, Subcommand};
 use tokio_util::sync::CancellationToken;
@@ -291,13 +293,13 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             tokio::runtime::Runtime::new()?.block_on(async {
                 let shutdown = CancellationToken::new();
                 tokio::spawn(signals(shutdown.clone()));
-                appliance::run(config, shutdown).await
+                cmd::run::run(config, shutdown).await
             })?;
         }
         Command::Press(a) => {
             let bay = BayId::parse(&a.bay).map_err(|e| anyhow::anyhow!("--bay: {e}"))?;
             let socket = a.socket.unwrap_or_else(|| config::default_socket(&bay));
-            let pressed = tokio::runtime::Runtime::new()?.block_on(press::press(&socket))?;
+            let pressed = tokio::runtime::Runtime::new()?.block_on(press_socket::press(&socket))?;
             match (&pressed.session, &pressed.stopped) {
                 (Some(session), _) => println!(
                     "bay {bay}: {} session {session} plate {} count {}",

@@ -3,11 +3,11 @@
 
 use std::path::PathBuf;
 
-use baycount_edge::camera::SourceSpec;
-use baycount_edge::count::{self, CountOptions};
-use baycount_edge::counter::Anchor;
-use baycount_edge::detector::{DetectorOptions, ModelChoice};
-use baycount_edge::groundtruth;
+use baycount_edge::cmd::count::{self, CountOptions};
+use baycount_edge::vision::camera::SourceSpec;
+use baycount_edge::vision::counting_line::Anchor;
+use baycount_edge::vision::detector::{DetectorOptions, ModelChoice};
+use baycount_edge::vision::groundtruth;
 
 fn root() -> PathBuf {
     PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))

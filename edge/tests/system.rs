@@ -15,12 +15,12 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use baycount_edge::camera::SourceSpec;
-use baycount_edge::count;
-use baycount_edge::counter::Anchor;
-use baycount_edge::detector::{DetectorOptions, ModelChoice};
-use baycount_edge::journal::Journal;
-use baycount_edge::session::BaySession;
+use baycount_edge::bay::journal::Journal;
+use baycount_edge::bay::session::BaySession;
+use baycount_edge::cmd::count;
+use baycount_edge::vision::camera::SourceSpec;
+use baycount_edge::vision::counting_line::Anchor;
+use baycount_edge::vision::detector::{DetectorOptions, ModelChoice};
 use baycount_protocol::{
     Ack, Action, Actor, ActorKind, Command as Cmd, CommandId, Phase, Plate, SessionId, encode,
 };

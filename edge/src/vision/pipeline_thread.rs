@@ -8,14 +8,14 @@ use baycount_protocol::{Health, HealthLevel};
 use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 
-use crate::camera::{self, OpenOptions, SourceSpec};
-use crate::capture::{Capture, Next, Policy};
-use crate::counter::CounterConfig;
-use crate::daemon::Input;
-use crate::detector::{self, DetectorOptions};
-use crate::pipeline::Pipeline;
+use crate::bay::event_loop::Input;
 use crate::systemd;
-use crate::tracker::TrackerConfig;
+use crate::vision::camera::{self, OpenOptions, SourceSpec};
+use crate::vision::capture::{Capture, Next, Policy};
+use crate::vision::counting_line::CounterConfig;
+use crate::vision::detector::{self, DetectorOptions};
+use crate::vision::pipeline::Pipeline;
+use crate::vision::tracker::TrackerConfig;
 
 /// What to count and from where.
 #[derive(Debug, Clone, PartialEq)]

@@ -2,10 +2,10 @@
 
 use std::time::Instant;
 
-use crate::camera::Frame;
-use crate::counter::{Counter, CounterConfig, Crossing};
-use crate::detector::{Detector, DetectorError, Stages};
-use crate::tracker::{Tracker, TrackerConfig};
+use crate::vision::camera::Frame;
+use crate::vision::counting_line::{Counter, CounterConfig, Crossing};
+use crate::vision::detector::{Detector, DetectorError, Stages};
+use crate::vision::tracker::{Tracker, TrackerConfig};
 
 /// A detector with its tracker and counter.
 pub struct Pipeline {
@@ -69,9 +69,9 @@ impl Pipeline {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::camera::synthetic::Scene;
-    use crate::camera::{FrameSource, OpenOptions, SyntheticSource};
-    use crate::detector::blob::BlobDetector;
+    use crate::vision::camera::synthetic::Scene;
+    use crate::vision::camera::{FrameSource, OpenOptions, SyntheticSource};
+    use crate::vision::detector::blob::BlobDetector;
 
     #[test]
     fn counts_the_synthetic_scene_exactly() {

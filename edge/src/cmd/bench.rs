@@ -6,15 +6,15 @@ use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
-use crate::camera::{self, OpenOptions, SourceSpec};
-use crate::capture::{Capture, Policy};
-use crate::count::CountError;
-use crate::counter::{CounterConfig, Line};
-use crate::detector::model::ModelDetector;
-use crate::detector::runtime::RuntimeKind;
-use crate::detector::{self, Detector, DetectorOptions, ModelChoice, Stages};
-use crate::pipeline::Pipeline;
-use crate::tracker::TrackerConfig;
+use crate::cmd::count::CountError;
+use crate::vision::camera::{self, OpenOptions, SourceSpec};
+use crate::vision::capture::{Capture, Policy};
+use crate::vision::counting_line::{CounterConfig, Line};
+use crate::vision::detector::model::ModelDetector;
+use crate::vision::detector::runtime::RuntimeKind;
+use crate::vision::detector::{self, Detector, DetectorOptions, ModelChoice, Stages};
+use crate::vision::pipeline::Pipeline;
+use crate::vision::tracker::TrackerConfig;
 
 /// What to measure.
 #[derive(Debug, Clone, PartialEq)]
@@ -91,7 +91,7 @@ pub fn run(o: &BenchOptions) -> Result<BenchReport, CountError> {
                     .map(|(m, _)| m)
                     .unwrap_or_default(),
             };
-            let mut bare = ModelDetector::open(&crate::detector::model::ModelOptions {
+            let mut bare = ModelDetector::open(&crate::vision::detector::model::ModelOptions {
                 path,
                 labels: None,
                 classes: vec![],

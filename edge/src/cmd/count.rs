@@ -4,12 +4,12 @@ use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
-use crate::camera::{self, CameraError, OpenOptions, SourceSpec};
-use crate::capture::{Capture, Policy};
-use crate::counter::{Anchor, CounterConfig, Line};
-use crate::detector::{self, DetectorError, DetectorOptions};
-use crate::pipeline::Pipeline;
-use crate::tracker::TrackerConfig;
+use crate::vision::camera::{self, CameraError, OpenOptions, SourceSpec};
+use crate::vision::capture::{Capture, Policy};
+use crate::vision::counting_line::{Anchor, CounterConfig, Line};
+use crate::vision::detector::{self, DetectorError, DetectorOptions};
+use crate::vision::pipeline::Pipeline;
+use crate::vision::tracker::TrackerConfig;
 
 /// What to count.
 #[derive(Debug, Clone, PartialEq)]

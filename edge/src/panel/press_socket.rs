@@ -11,7 +11,7 @@ use tokio::net::{UnixListener, UnixStream};
 use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 
-use crate::daemon::Input;
+use crate::bay::event_loop::Input;
 
 /// How long a press waits to see the bay's state change before answering.
 const ANSWER_WITHIN: Duration = Duration::from_secs(2);

@@ -12,10 +12,10 @@ use chrono::Utc;
 use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 
-use crate::journal::{Journal, JournalError};
-use crate::lamps;
-use crate::link::{Inbound, Link};
-use crate::session::BaySession;
+use crate::bay::journal::{Journal, JournalError};
+use crate::bay::link::{Inbound, Link};
+use crate::bay::session::BaySession;
+use crate::panel::lamps;
 
 /// How often the state is published even when nothing changes.
 pub const STATE_EVERY: Duration = Duration::from_secs(10);
