@@ -21,7 +21,7 @@
 //!   [`panel::task`]: the task that drives both; [`panel::press_socket`]: the local socket of
 //!   `baycount-edge press`.
 //! - [`cmd`]: one module per command: [`cmd::run`] (the appliance wired together),
-//!   [`cmd::count`], [`cmd::bench`].
+//!   [`cmd::count`], [`cmd::bench`], [`cmd::press`] (the client of the press socket).
 //! - [`config`]: `edge.toml` and the flags of `run`; [`systemd`]: readiness and watchdog;
 //!   [`logging`]: journald or stderr.
 

@@ -4,10 +4,9 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context;
-use baycount_edge::cmd::{self, bench, count};
+use baycount_edge::cmd::{self, bench, count, press};
 use baycount_edge::config::{EdgeConfig, Overrides};
 use baycount_edge::panel::gpio::Backend;
-use baycount_edge::panel::press_socket;
 use baycount_edge::vision::camera::SourceSpec;
 use baycount_edge::vision::counting_line::{Anchor, Line};
 use baycount_edge::vision::detector::runtime::RuntimeKind;
@@ -299,7 +298,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Press(a) => {
             let bay = BayId::parse(&a.bay).map_err(|e| anyhow::anyhow!("--bay: {e}"))?;
             let socket = a.socket.unwrap_or_else(|| config::default_socket(&bay));
-            let pressed = tokio::runtime::Runtime::new()?.block_on(press_socket::press(&socket))?;
+            let pressed = tokio::runtime::Runtime::new()?.block_on(press::press(&socket))?;
             match (&pressed.session, &pressed.stopped) {
                 (Some(session), _) => println!(
                     "bay {bay}: {} session {session} plate {} count {}",

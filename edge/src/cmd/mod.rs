@@ -2,4 +2,5 @@
 
 pub mod bench;
 pub mod count;
+pub mod press;
 pub mod run;
