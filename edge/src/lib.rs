@@ -9,8 +9,9 @@
 //!   - [`vision::tracker`]: detections into tracks (ByteTrack-style, pure code);
 //!     [`vision::counting_line`]: tracks crossing the directed counting line (pure code).
 //!   - [`vision::pipeline`]: one frame through detector, tracker and counting line, timed per
-//!     stage; [`vision::pipeline_thread`]: the pipeline on its own thread for the bay, reporting
-//!     camera and detector health.
+//!     stage; [`vision::pipeline_setup`]: the one way to set a pipeline up (source, detector,
+//!     line), for `count`, `bench` and the bay; [`vision::pipeline_thread`]: the pipeline on its
+//!     own thread for the bay, reporting camera and detector health.
 //!   - [`vision::groundtruth`]: ground truth for recorded footage, and scoring a count against it.
 //! - [`bay`]: the bay's session and what keeps it: [`bay::session`]: the session state machine
 //!   (commands and button in, events and acks out); [`bay::journal`]: where its events are

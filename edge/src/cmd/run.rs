@@ -23,8 +23,8 @@ pub async fn run(c: EdgeConfig, shutdown: CancellationToken) -> anyhow::Result<(
     log::info!(
         "bay {}: counting {:?} across {:?}, broker {:?}, journal {}",
         c.bay,
-        c.counting.source,
-        c.counting.counter.line,
+        c.counting.pipeline.source,
+        c.counting.pipeline.counter.line,
         c.mqtt,
         c.journal.display()
     );

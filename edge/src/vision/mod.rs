@@ -7,5 +7,6 @@ pub mod detector;
 pub mod geometry;
 pub mod groundtruth;
 pub mod pipeline;
+pub mod pipeline_setup;
 pub mod pipeline_thread;
 pub mod tracker;

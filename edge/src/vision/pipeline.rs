@@ -2,10 +2,19 @@
 
 use std::time::Instant;
 
-use crate::vision::camera::Frame;
+use crate::vision::camera::{CameraError, Frame};
 use crate::vision::counting_line::{Counter, CounterConfig, Crossing};
 use crate::vision::detector::{Detector, DetectorError, Stages};
 use crate::vision::tracker::{Tracker, TrackerConfig};
+
+/// Why a pipeline did not start, or stopped: its camera or its detector failed.
+#[derive(Debug, thiserror::Error)]
+pub enum PipelineError {
+    #[error(transparent)]
+    Camera(#[from] CameraError),
+    #[error(transparent)]
+    Detector(#[from] DetectorError),
+}
 
 /// A detector with its tracker and counter.
 pub struct Pipeline {
