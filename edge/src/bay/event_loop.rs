@@ -1,4 +1,4 @@
-//! The bay's main loop: commands and `stored` cursors from the link, crossings from the
+//! The bay's event loop: commands and `stored` cursors from the link, crossings from the
 //! pipeline and presses of the button go through the session state machine; every event is
 //! journaled before it is published; the state (with the pipeline's health and the lamps) is
 //! published on every change and every 10 s, and shown to the lamps and the local socket.

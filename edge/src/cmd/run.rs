@@ -51,7 +51,7 @@ pub async fn run(c: EdgeConfig, shutdown: CancellationToken) -> anyhow::Result<(
     let (inputs_tx, inputs) = mpsc::channel(256);
     let (health_tx, health) = watch::channel(Health::default());
     let (shown, shown_rx) = watch::channel(BayState::idle(Utc::now()));
-    let counting = pipeline_thread::spawn(
+    let pipeline_thread = pipeline_thread::spawn(
         c.counting.clone(),
         inputs_tx.clone(),
         health_tx,
@@ -89,8 +89,8 @@ pub async fn run(c: EdgeConfig, shutdown: CancellationToken) -> anyhow::Result<(
     let _ = panel.await;
     let _ = socket.await;
     let _ = link_task.await;
-    // The counting thread notices the shutdown within a frame wait (200 ms).
-    let _ = tokio::task::spawn_blocking(move || counting.join()).await;
+    // The pipeline thread notices the shutdown within a frame wait (200 ms).
+    let _ = tokio::task::spawn_blocking(move || pipeline_thread.join()).await;
     journal.close().await;
     log::info!("bay {}: stopped", c.bay);
     result.context("the bay's journal failed")

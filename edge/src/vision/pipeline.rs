@@ -1,4 +1,5 @@
-//! The counting pipeline for one frame: detector → tracker → counter, timing each stage.
+//! The counting pipeline for one frame: detector → tracker → counting line, timing each stage;
+//! and why a pipeline stops (its camera or its detector failed).
 
 use std::time::Instant;
 
