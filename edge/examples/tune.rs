@@ -7,11 +7,11 @@
 
 use std::path::Path;
 
-use baycount_edge::camera::{self, OpenOptions, SourceSpec};
-use baycount_edge::counter::{Counter, CounterConfig};
-use baycount_edge::detector::{self, Detection, DetectorOptions, ModelChoice, Stages};
-use baycount_edge::groundtruth::{self, TruthLine};
-use baycount_edge::tracker::{Tracker, TrackerConfig};
+use baycount_edge::vision::camera::{self, OpenOptions, SourceSpec};
+use baycount_edge::vision::counting_line::{Counter, CounterConfig};
+use baycount_edge::vision::detector::{self, Detection, DetectorOptions, ModelChoice, Stages};
+use baycount_edge::vision::groundtruth::{self, TruthLine};
+use baycount_edge::vision::tracker::{Tracker, TrackerConfig};
 use baycount_protocol::Direction;
 
 /// Unmatched crossings and total count error of one setting over every line.

@@ -10,12 +10,13 @@ use baycount_protocol::mqtt_url::{MqttUrl, MqttUrlError};
 use baycount_protocol::secret_file::{self, WorldReadable};
 use serde::Deserialize;
 
-use crate::camera::SourceSpec;
-use crate::counter::{Anchor, CounterConfig, Line};
-use crate::counting::CountingOptions;
-use crate::detector::runtime::RuntimeKind;
-use crate::detector::{DetectorOptions, ModelChoice};
-use crate::gpio::{Backend, GpioConfig};
+use crate::panel::gpio::{Backend, GpioConfig};
+use crate::vision::camera::SourceSpec;
+use crate::vision::counting_line::{Anchor, CounterConfig, Line};
+use crate::vision::detector::runtime::RuntimeKind;
+use crate::vision::detector::{DetectorOptions, ModelChoice};
+use crate::vision::pipeline_setup::PipelineSpec;
+use crate::vision::pipeline_thread::PipelineThreadOptions;
 
 /// The broker unless told otherwise: the relay's embedded one on this machine.
 pub const DEFAULT_MQTT: &str = "mqtt://127.0.0.1:1883";
@@ -172,7 +173,7 @@ pub struct EdgeConfig {
     /// The journal's size limit; past it, counts wait in memory and the bay shows a fault.
     pub journal_max_bytes: u64,
     pub socket: PathBuf,
-    pub counting: CountingOptions,
+    pub counting: PipelineThreadOptions,
     pub gpio: GpioConfig,
 }
 
@@ -303,7 +304,7 @@ impl EdgeConfig {
             .unwrap_or_else(|| default_socket(&bay));
         let journal_max_mb = f
             .journal_max_mb
-            .unwrap_or(crate::journal::DEFAULT_MAX_BYTES >> 20);
+            .unwrap_or(crate::bay::journal::DEFAULT_MAX_BYTES >> 20);
         if !(1..=1 << 20).contains(&journal_max_mb) {
             return Err(invalid(
                 "journal_max_mb",
@@ -311,11 +312,13 @@ impl EdgeConfig {
             ));
         }
         Ok(Self {
-            counting: CountingOptions {
-                source,
-                detector,
-                counter,
-                realtime: f.camera.realtime && !o.no_realtime,
+            counting: PipelineThreadOptions {
+                pipeline: PipelineSpec {
+                    source,
+                    detector,
+                    counter,
+                    realtime: f.camera.realtime && !o.no_realtime,
+                },
                 looped: f.camera.looped || o.looped,
                 stall: Duration::from_secs_f64(f.camera.stall_seconds),
             },
@@ -364,7 +367,7 @@ mod tests {
         let c = parse(text).expect("example parses");
         assert_eq!(c.bay.as_str(), "bay-1");
         assert_eq!(c.gpio.backend, Backend::Sim);
-        assert!(c.counting.realtime);
+        assert!(c.counting.pipeline.realtime);
     }
 
     #[test]
@@ -433,8 +436,8 @@ mod tests {
         .expect("valid");
         assert_eq!(c.bay.as_str(), "bay-9");
         assert_eq!(c.gpio.backend, Backend::Cdev);
-        assert!(!c.counting.realtime && c.counting.looped);
-        assert_eq!(c.counting.detector.model, ModelChoice::Blob);
+        assert!(!c.counting.pipeline.realtime && c.counting.looped);
+        assert_eq!(c.counting.pipeline.detector.model, ModelChoice::Blob);
         assert!(matches!(
             parse("[camera]\nsource = \"synthetic\"\n"),
             Err(ConfigError::NoBay)

@@ -1,46 +1,35 @@
 //! baycount's edge: counts goods crossing a line at one loading bay.
 //!
 //! # Layout
-//! - [`camera`]: frame sources (ffmpeg for files and RTSP, synthetic scenes).
-//! - [`capture`]: the newest-frame hand-over thread, with reopening of live sources.
-//! - [`geometry`]: points and boxes in normalised image coordinates.
-//! - [`detector`]: models turned into [`detector::Detection`]s.
-//! - [`tracker`]: detections into tracks (ByteTrack-style, pure code).
-//! - [`counter`]: tracks crossing the directed counting line (pure code).
-//! - [`pipeline`]: one frame through detector, tracker and counter, timed per stage.
-//! - [`session`]: the bay's session state machine: commands and button in, events and acks out;
-//!   [`journal`]: where its events are written durably before they are published; [`link`]:
-//!   the MQTT link; [`daemon`]: the loop that ties them together.
-//! - [`counting`]: the pipeline on its own thread for the bay, reporting camera and detector
-//!   health.
-//! - [`gpio`]: lamps and button backends (sim, rppal, cdev); [`lamps`]: what the stack light
-//!   shows; [`button`]: debouncing; [`panel`]: the task that drives both; [`press`]: the local
-//!   socket of `baycount-edge press`.
-//! - [`config`]: `edge.toml` and the flags of `run`; [`appliance`]: `run` wired together;
-//!   [`systemd`]: readiness and watchdog; [`logging`]: journald or stderr.
-//! - [`count`] and [`bench`]: the `count` and `bench` commands; [`groundtruth`]: scoring them.
+//! - [`vision`]: camera to crossings.
+//!   - [`vision::camera`]: frame sources (ffmpeg for files and RTSP, V4L2, synthetic scenes);
+//!     [`vision::capture`]: the newest-frame hand-over thread, with reopening of live sources.
+//!   - [`vision::detector`]: models turned into [`vision::detector::Detection`]s;
+//!     [`vision::geometry`]: points and boxes in normalised image coordinates.
+//!   - [`vision::tracker`]: detections into tracks (ByteTrack-style, pure code);
+//!     [`vision::counting_line`]: tracks crossing the directed counting line (pure code).
+//!   - [`vision::pipeline`]: one frame through detector, tracker and counting line, timed per
+//!     stage; [`vision::pipeline_setup`]: the one way to set a pipeline up (source, detector,
+//!     line), for `count`, `bench` and the bay; [`vision::pipeline_thread`]: the pipeline on its
+//!     own thread for the bay, reporting camera and detector health.
+//!   - [`vision::groundtruth`]: ground truth for recorded footage, and scoring a count against it.
+//! - [`bay`]: the bay's session and what keeps it: [`bay::session`]: the session state machine
+//!   (commands and button in, events and acks out); [`bay::journal`]: where its events are
+//!   written durably before they are published; [`bay::link`]: the MQTT link;
+//!   [`bay::event_loop`]: the loop that ties them together.
+//! - [`panel`]: the bay's lamps and button. [`panel::gpio`]: their backends (sim, rppal, cdev);
+//!   [`panel::lamps`]: what the stack light shows (pure); [`panel::button`]: debouncing (pure);
+//!   [`panel::task`]: the task that drives both; [`panel::press_socket`]: the local socket of
+//!   `baycount-edge press`.
+//! - [`cmd`]: one module per command: [`cmd::run`] (the appliance wired together),
+//!   [`cmd::count`], [`cmd::bench`], [`cmd::press`] (the client of the press socket).
+//! - [`config`]: `edge.toml` and the flags of `run`; [`systemd`]: readiness and watchdog;
+//!   [`logging`]: journald or stderr.
 
-pub mod appliance;
-pub mod bench;
-pub mod button;
-pub mod camera;
-pub mod capture;
+pub mod bay;
+pub mod cmd;
 pub mod config;
-pub mod count;
-pub mod counter;
-pub mod counting;
-pub mod daemon;
-pub mod detector;
-pub mod geometry;
-pub mod gpio;
-pub mod groundtruth;
-pub mod journal;
-pub mod lamps;
-pub mod link;
 pub mod logging;
 pub mod panel;
-pub mod pipeline;
-pub mod press;
-pub mod session;
 pub mod systemd;
-pub mod tracker;
+pub mod vision;

@@ -4,13 +4,15 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context;
-use baycount_edge::camera::SourceSpec;
+use baycount_edge::cmd::{self, bench, count, press};
 use baycount_edge::config::{EdgeConfig, Overrides};
-use baycount_edge::counter::{Anchor, Line};
-use baycount_edge::detector::runtime::RuntimeKind;
-use baycount_edge::detector::{DetectorOptions, ModelChoice};
-use baycount_edge::gpio::Backend;
-use baycount_edge::{appliance, bench, config, count, logging, press};
+use baycount_edge::panel::gpio::Backend;
+use baycount_edge::vision::camera::SourceSpec;
+use baycount_edge::vision::counting_line::{Anchor, CounterConfig, Line};
+use baycount_edge::vision::detector::runtime::RuntimeKind;
+use baycount_edge::vision::detector::{DetectorOptions, ModelChoice};
+use baycount_edge::vision::pipeline_setup::PipelineSpec;
+use baycount_edge::{config, logging};
 use baycount_protocol::BayId;
 use clap::{Args, Parser, Subcommand};
 use tokio_util::sync::CancellationToken;
@@ -216,17 +218,24 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Count(a) => {
             let source = source(&a.source)?;
+            let detector = a.detector.options(&source)?;
+            let line = a.line.parse::<Line>().context("--line")?;
+            let anchor = a
+                .anchor
+                .parse::<Anchor>()
+                .map_err(anyhow::Error::msg)
+                .context("--anchor")?;
             let options = count::CountOptions {
-                detector: a.detector.options(&source)?,
-                source,
-                line: a.line.parse::<Line>().context("--line")?,
-                anchor: a
-                    .anchor
-                    .parse::<Anchor>()
-                    .map_err(anyhow::Error::msg)
-                    .context("--anchor")?,
-                band: a.band,
-                realtime: a.realtime,
+                pipeline: PipelineSpec {
+                    source,
+                    detector,
+                    counter: CounterConfig {
+                        anchor,
+                        band: a.band,
+                        ..CounterConfig::new(line)
+                    },
+                    realtime: a.realtime,
+                },
                 max_frames: a.frames,
             };
             let report = count::run(&options, |r| {
@@ -291,7 +300,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             tokio::runtime::Runtime::new()?.block_on(async {
                 let shutdown = CancellationToken::new();
                 tokio::spawn(signals(shutdown.clone()));
-                appliance::run(config, shutdown).await
+                cmd::run::run(config, shutdown).await
             })?;
         }
         Command::Press(a) => {

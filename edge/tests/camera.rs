@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use baycount_edge::camera::{self, CameraError, OpenOptions, SourceSpec};
+use baycount_edge::vision::camera::{self, CameraError, OpenOptions, SourceSpec};
 
 fn footage() -> PathBuf {
     PathBuf::from(concat!(

@@ -5,10 +5,10 @@
 use std::io::Write;
 use std::path::PathBuf;
 
-use baycount_edge::camera::Frame;
-use baycount_edge::detector::decode::Format;
-use baycount_edge::detector::model::{ModelDetector, ModelOptions};
-use baycount_edge::detector::{Detection, Detector, DetectorError, Stages};
+use baycount_edge::vision::camera::Frame;
+use baycount_edge::vision::detector::decode::Format;
+use baycount_edge::vision::detector::model::{ModelDetector, ModelOptions};
+use baycount_edge::vision::detector::{Detection, Detector, DetectorError, Stages};
 
 fn model(name: &str) -> PathBuf {
     PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/models")).join(name)

@@ -3,11 +3,12 @@
 
 use std::path::PathBuf;
 
-use baycount_edge::camera::SourceSpec;
-use baycount_edge::count::{self, CountOptions};
-use baycount_edge::counter::Anchor;
-use baycount_edge::detector::{DetectorOptions, ModelChoice};
-use baycount_edge::groundtruth;
+use baycount_edge::cmd::count::{self, CountOptions};
+use baycount_edge::vision::camera::SourceSpec;
+use baycount_edge::vision::counting_line::{Anchor, CounterConfig};
+use baycount_edge::vision::detector::{DetectorOptions, ModelChoice};
+use baycount_edge::vision::groundtruth;
+use baycount_edge::vision::pipeline_setup::PipelineSpec;
 
 fn root() -> PathBuf {
     PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
@@ -33,20 +34,24 @@ fn check_with(
     )
     .expect("ground truth");
     let options = CountOptions {
-        source: SourceSpec::File(root().join("assets/footage/vtest.avi")),
-        detector: DetectorOptions {
-            model,
-            labels,
-            classes,
-            score_threshold: 0.2,
-            iou_threshold: 0.5,
-            threads: 1,
-            runtime: Default::default(),
+        pipeline: PipelineSpec {
+            source: SourceSpec::File(root().join("assets/footage/vtest.avi")),
+            detector: DetectorOptions {
+                model,
+                labels,
+                classes,
+                score_threshold: 0.2,
+                iou_threshold: 0.5,
+                threads: 1,
+                runtime: Default::default(),
+            },
+            counter: CounterConfig {
+                anchor: Anchor::BottomCenter,
+                band: 0.01,
+                ..CounterConfig::new(truth.line)
+            },
+            realtime: false,
         },
-        line: truth.line,
-        anchor: Anchor::BottomCenter,
-        band: 0.01,
-        realtime: false,
         max_frames: None,
     };
     let report = count::run(&options, |_| {}).expect("counts");

@@ -2,10 +2,10 @@
 
 use std::path::PathBuf;
 
-use baycount_edge::camera::{self, OpenOptions, SourceSpec};
-use baycount_edge::detector::decode::Format;
-use baycount_edge::detector::model::{ModelDetector, ModelOptions, find_default_model};
-use baycount_edge::detector::{Detector, DetectorError, Stages, modelfile};
+use baycount_edge::vision::camera::{self, OpenOptions, SourceSpec};
+use baycount_edge::vision::detector::decode::Format;
+use baycount_edge::vision::detector::model::{ModelDetector, ModelOptions, find_default_model};
+use baycount_edge::vision::detector::{Detector, DetectorError, Stages, modelfile};
 
 fn footage() -> PathBuf {
     PathBuf::from(concat!(
@@ -60,7 +60,7 @@ fn reads_the_postprocess_op_and_its_anchors_from_the_model_file() {
 
 #[test]
 fn generated_ssd_anchors_match_the_ones_inside_the_default_model() {
-    use baycount_edge::detector::anchors::{SsdAnchorConfig, ssd_anchors};
+    use baycount_edge::vision::detector::anchors::{SsdAnchorConfig, ssd_anchors};
     let file = std::fs::read(options().path).expect("model");
     let inside = modelfile::postprocess(&file)
         .expect("valid")
@@ -134,7 +134,7 @@ fn broken_model_files_and_unknown_classes_are_clear_errors() {
 #[cfg(feature = "tflite")]
 #[test]
 fn the_tflite_fallback_finds_the_same_people_as_litert() {
-    use baycount_edge::detector::runtime::RuntimeKind;
+    use baycount_edge::vision::detector::runtime::RuntimeKind;
     let mut litert = ModelDetector::open(&options()).expect("LiteRT");
     let mut fallback = ModelDetector::open(&ModelOptions {
         runtime: RuntimeKind::Tflite,

@@ -10,12 +10,13 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use baycount_edge::camera::SourceSpec;
-use baycount_edge::count;
-use baycount_edge::counter::Anchor;
-use baycount_edge::detector::{DetectorOptions, ModelChoice};
-use baycount_edge::journal::Journal;
-use baycount_edge::session::BaySession;
+use baycount_edge::bay::journal::Journal;
+use baycount_edge::bay::session::BaySession;
+use baycount_edge::cmd::count;
+use baycount_edge::vision::camera::SourceSpec;
+use baycount_edge::vision::counting_line::{Anchor, CounterConfig};
+use baycount_edge::vision::detector::{DetectorOptions, ModelChoice};
+use baycount_edge::vision::pipeline_setup::PipelineSpec;
 use baycount_protocol::{
     Ack, Action, Actor, ActorKind, Command as Cmd, CommandId, Phase, Plate, SessionId, encode,
 };
@@ -374,20 +375,24 @@ async fn reference_count() -> u64 {
             tokio::task::spawn_blocking(|| {
                 let cores = std::thread::available_parallelism().map_or(1, |n| n.get().min(4));
                 let options = count::CountOptions {
-                    source: SourceSpec::File(footage()),
-                    detector: DetectorOptions {
-                        model: ModelChoice::Default,
-                        labels: None,
-                        classes: vec![],
-                        score_threshold: 0.2,
-                        iou_threshold: 0.5,
-                        threads: cores,
-                        runtime: Default::default(),
+                    pipeline: PipelineSpec {
+                        source: SourceSpec::File(footage()),
+                        detector: DetectorOptions {
+                            model: ModelChoice::Default,
+                            labels: None,
+                            classes: vec![],
+                            score_threshold: 0.2,
+                            iou_threshold: 0.5,
+                            threads: cores,
+                            runtime: Default::default(),
+                        },
+                        counter: CounterConfig {
+                            anchor: Anchor::BottomCenter,
+                            band: 0.01,
+                            ..CounterConfig::new(LINE.parse().unwrap())
+                        },
+                        realtime: false,
                     },
-                    line: LINE.parse().unwrap(),
-                    anchor: Anchor::BottomCenter,
-                    band: 0.01,
-                    realtime: false,
                     max_frames: None,
                 };
                 count::run(&options, |_| {}).unwrap().count_in

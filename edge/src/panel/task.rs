@@ -1,4 +1,4 @@
-//! The bay's panel: drives the stack light from the shown state and turns the debounced button
+//! The panel's task: drives the stack light from the shown state and turns the debounced button
 //! into presses, on whichever GPIO backend is configured.
 
 use std::time::Duration;
@@ -8,10 +8,10 @@ use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use crate::button::Debouncer;
-use crate::daemon::Input;
-use crate::gpio::{Gpio, Lamp};
-use crate::lamps;
+use crate::bay::event_loop::Input;
+use crate::panel::button::Debouncer;
+use crate::panel::gpio::{Gpio, Lamp};
+use crate::panel::lamps;
 
 /// How often the button is sampled and the lamps updated.
 pub const TICK: Duration = Duration::from_millis(10);
@@ -102,7 +102,7 @@ mod tests {
     use chrono::Utc;
 
     use super::*;
-    use crate::gpio::sim::SimGpio;
+    use crate::panel::gpio::sim::SimGpio;
 
     struct Bench {
         gpio: SimGpio,

@@ -4,35 +4,18 @@ use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
-use crate::camera::{self, CameraError, OpenOptions, SourceSpec};
-use crate::capture::{Capture, Policy};
-use crate::counter::{Anchor, CounterConfig, Line};
-use crate::detector::{self, DetectorError, DetectorOptions};
-use crate::pipeline::Pipeline;
-use crate::tracker::TrackerConfig;
+use crate::vision::capture::Capture;
+use crate::vision::pipeline::{Pipeline, PipelineError};
+use crate::vision::pipeline_setup::PipelineSpec;
 
 /// What to count.
 #[derive(Debug, Clone, PartialEq)]
 pub struct CountOptions {
-    pub source: SourceSpec,
-    pub detector: DetectorOptions,
-    pub line: Line,
-    pub anchor: Anchor,
-    /// Dead band half-width around the line (normalised).
-    pub band: f32,
-    /// Play files at their own rate and always take the newest frame, like a camera.
-    pub realtime: bool,
+    /// The source, detector and line; `realtime` plays files at their own rate and always takes
+    /// the newest frame, like a camera.
+    pub pipeline: PipelineSpec,
     /// Stop after this many frames.
     pub max_frames: Option<u64>,
-}
-
-/// Why counting stopped early.
-#[derive(Debug, thiserror::Error)]
-pub enum CountError {
-    #[error(transparent)]
-    Camera(#[from] CameraError),
-    #[error(transparent)]
-    Detector(#[from] DetectorError),
 }
 
 /// One counted crossing, as printed.
@@ -65,25 +48,8 @@ pub struct CountReport {
 pub fn run(
     o: &CountOptions,
     mut progress: impl FnMut(&CountReport),
-) -> Result<CountReport, CountError> {
-    let detector = detector::build(&o.detector)?;
-    let (width, height) = detector.input_size();
-    let open = OpenOptions {
-        width,
-        height,
-        realtime: o.realtime,
-    };
-    let spec = o.source.clone();
-    let policy = if o.realtime {
-        Policy::Newest
-    } else {
-        Policy::EveryFrame
-    };
-    let capture = Capture::start(Box::new(move || camera::open(&spec, &open)), policy, None)?;
-    let mut counter = CounterConfig::new(o.line);
-    counter.anchor = o.anchor;
-    counter.band = o.band;
-    let mut pipeline = Pipeline::new(detector, TrackerConfig::default(), counter);
+) -> Result<CountReport, PipelineError> {
+    let (capture, mut pipeline) = o.pipeline.build()?.start(None)?;
     let mut report = CountReport {
         count_in: 0,
         out: 0,

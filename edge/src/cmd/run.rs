@@ -10,19 +10,21 @@ use chrono::Utc;
 use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 
+use crate::bay::event_loop::{self, Io};
+use crate::bay::journal::Journal;
+use crate::bay::link::{Link, LinkOptions};
 use crate::config::EdgeConfig;
-use crate::daemon::{self, Io};
-use crate::journal::Journal;
-use crate::link::{Link, LinkOptions};
-use crate::{counting, gpio, panel, press, systemd};
+use crate::panel::{self, gpio, press_socket};
+use crate::systemd;
+use crate::vision::pipeline_thread;
 
 /// Runs the bay until `shutdown` (or a fatal journal error, returned).
 pub async fn run(c: EdgeConfig, shutdown: CancellationToken) -> anyhow::Result<()> {
     log::info!(
         "bay {}: counting {:?} across {:?}, broker {:?}, journal {}",
         c.bay,
-        c.counting.source,
-        c.counting.counter.line,
+        c.counting.pipeline.source,
+        c.counting.pipeline.counter.line,
         c.mqtt,
         c.journal.display()
     );
@@ -49,14 +51,14 @@ pub async fn run(c: EdgeConfig, shutdown: CancellationToken) -> anyhow::Result<(
     let (inputs_tx, inputs) = mpsc::channel(256);
     let (health_tx, health) = watch::channel(Health::default());
     let (shown, shown_rx) = watch::channel(BayState::idle(Utc::now()));
-    let counting = counting::spawn(
+    let pipeline_thread = pipeline_thread::spawn(
         c.counting.clone(),
         inputs_tx.clone(),
         health_tx,
         shutdown.clone(),
     )
     .context("cannot start the counting thread")?;
-    let panel = tokio::spawn(panel::run(
+    let panel = tokio::spawn(panel::task::run(
         gpio,
         Duration::from_millis(c.gpio.debounce_ms),
         shown_rx.clone(),
@@ -66,7 +68,7 @@ pub async fn run(c: EdgeConfig, shutdown: CancellationToken) -> anyhow::Result<(
     let socket = {
         let (path, inputs, shutdown) = (c.socket.clone(), inputs_tx.clone(), shutdown.clone());
         tokio::spawn(async move {
-            if let Err(e) = press::serve(&path, inputs, shown_rx, shutdown).await {
+            if let Err(e) = press_socket::serve(&path, inputs, shown_rx, shutdown).await {
                 log::error!("{e}; `baycount-edge press` will not reach this edge");
             }
         })
@@ -81,14 +83,14 @@ pub async fn run(c: EdgeConfig, shutdown: CancellationToken) -> anyhow::Result<(
         health,
         shown,
     };
-    let result = daemon::run(io, shutdown.clone()).await;
+    let result = event_loop::run(io, shutdown.clone()).await;
     systemd::stopping();
     shutdown.cancel();
     let _ = panel.await;
     let _ = socket.await;
     let _ = link_task.await;
-    // The counting thread notices the shutdown within a frame wait (200 ms).
-    let _ = tokio::task::spawn_blocking(move || counting.join()).await;
+    // The pipeline thread notices the shutdown within a frame wait (200 ms).
+    let _ = tokio::task::spawn_blocking(move || pipeline_thread.join()).await;
     journal.close().await;
     log::info!("bay {}: stopped", c.bay);
     result.context("the bay's journal failed")

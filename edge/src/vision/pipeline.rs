@@ -1,11 +1,21 @@
-//! The counting pipeline for one frame: detector → tracker → counter, timing each stage.
+//! The counting pipeline for one frame: detector → tracker → counting line, timing each stage;
+//! and why a pipeline stops (its camera or its detector failed).
 
 use std::time::Instant;
 
-use crate::camera::Frame;
-use crate::counter::{Counter, CounterConfig, Crossing};
-use crate::detector::{Detector, DetectorError, Stages};
-use crate::tracker::{Tracker, TrackerConfig};
+use crate::vision::camera::{CameraError, Frame};
+use crate::vision::counting_line::{Counter, CounterConfig, Crossing};
+use crate::vision::detector::{Detector, DetectorError, Stages};
+use crate::vision::tracker::{Tracker, TrackerConfig};
+
+/// Why a pipeline did not start, or stopped: its camera or its detector failed.
+#[derive(Debug, thiserror::Error)]
+pub enum PipelineError {
+    #[error(transparent)]
+    Camera(#[from] CameraError),
+    #[error(transparent)]
+    Detector(#[from] DetectorError),
+}
 
 /// A detector with its tracker and counter.
 pub struct Pipeline {
@@ -69,9 +79,9 @@ impl Pipeline {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::camera::synthetic::Scene;
-    use crate::camera::{FrameSource, OpenOptions, SyntheticSource};
-    use crate::detector::blob::BlobDetector;
+    use crate::vision::camera::synthetic::Scene;
+    use crate::vision::camera::{FrameSource, OpenOptions, SyntheticSource};
+    use crate::vision::detector::blob::BlobDetector;
 
     #[test]
     fn counts_the_synthetic_scene_exactly() {

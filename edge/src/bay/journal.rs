@@ -14,7 +14,7 @@ use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
 
-/// Why the journal failed. A full disk is its own case: the daemon reports it as a fault.
+/// Why the journal failed. A full disk is its own case: the bay's event loop reports it as a fault.
 #[derive(Debug, thiserror::Error)]
 pub enum JournalError {
     #[error(
@@ -317,7 +317,7 @@ mod tests {
     use chrono::Duration as Span;
 
     use super::*;
-    use crate::session::BaySession;
+    use crate::bay::session::BaySession;
 
     fn start(session: SessionId) -> Command {
         Command {

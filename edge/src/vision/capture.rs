@@ -7,7 +7,7 @@ use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use crate::camera::{CameraError, Frame, FrameSource};
+use crate::vision::camera::{CameraError, Frame, FrameSource};
 
 /// Whether frames may be dropped.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -265,7 +265,7 @@ fn run(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::camera::{OpenOptions, SyntheticSource, synthetic::Scene};
+    use crate::vision::camera::{OpenOptions, SyntheticSource, synthetic::Scene};
 
     fn synthetic(frames: u64) -> Box<dyn FrameSource> {
         let options = OpenOptions {

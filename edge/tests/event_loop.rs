@@ -3,9 +3,9 @@
 
 use std::time::Duration;
 
-use baycount_edge::daemon::{self, Input};
-use baycount_edge::journal::Journal;
-use baycount_edge::link::{Link, LinkOptions};
+use baycount_edge::bay::event_loop::{self, Input};
+use baycount_edge::bay::journal::Journal;
+use baycount_edge::bay::link::{Link, LinkOptions};
 use baycount_protocol::{BayId, BayState, Direction, Health};
 use baycount_relay::Relay;
 use baycount_relay::config::{Broker, Config};
@@ -38,7 +38,7 @@ struct Edge {
     journal: Journal,
     shutdown: CancellationToken,
     tasks: (
-        tokio::task::JoinHandle<Result<(), baycount_edge::journal::JournalError>>,
+        tokio::task::JoinHandle<Result<(), baycount_edge::bay::journal::JournalError>>,
         tokio::task::JoinHandle<()>,
     ),
 }
@@ -61,7 +61,7 @@ impl Edge {
         let (inputs, rx) = mpsc::channel(16);
         let (health_tx, health) = watch::channel(Health::default());
         let (shown, _) = watch::channel(BayState::idle(chrono::Utc::now()));
-        let io = daemon::Io {
+        let io = event_loop::Io {
             link,
             inbound,
             journal: journal.clone(),
@@ -69,7 +69,7 @@ impl Edge {
             health,
             shown,
         };
-        let edge = tokio::spawn(daemon::run(io, shutdown.clone()));
+        let edge = tokio::spawn(event_loop::run(io, shutdown.clone()));
 
         Self {
             inputs,

@@ -1,5 +1,6 @@
 //! The local socket through which `baycount-edge press --bay ID` presses the running edge's
-//! button (the `sim` panel's button, or a real one from a shell at the bay).
+//! button (the `sim` panel's button, or a real one from a shell at the bay): the edge's side,
+//! and what is said over it.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -11,10 +12,10 @@ use tokio::net::{UnixListener, UnixStream};
 use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 
-use crate::daemon::Input;
+use crate::bay::event_loop::Input;
 
 /// How long a press waits to see the bay's state change before answering.
-const ANSWER_WITHIN: Duration = Duration::from_secs(2);
+pub const ANSWER_WITHIN: Duration = Duration::from_secs(2);
 
 /// The answer to a press: the bay's state after it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -140,28 +141,4 @@ async fn answer(
         _ => serde_json::json!({"error": "unknown request; send `press`"}),
     };
     let _ = write.write_all(format!("{reply}\n").as_bytes()).await;
-}
-
-/// Presses the button of the edge listening at `path`; returns the bay's state after it.
-pub async fn press(path: &Path) -> Result<Pressed, PressError> {
-    let stream = UnixStream::connect(path)
-        .await
-        .map_err(|e| PressError::Connect {
-            path: path.to_owned(),
-            reason: e.to_string(),
-        })?;
-    let (read, mut write) = stream.into_split();
-    write
-        .write_all(b"press\n")
-        .await
-        .map_err(|e| PressError::Answer(e.to_string()))?;
-    let mut line = String::new();
-    tokio::time::timeout(
-        ANSWER_WITHIN + Duration::from_secs(3),
-        BufReader::new(read).read_line(&mut line),
-    )
-    .await
-    .map_err(|_| PressError::Answer("no answer within 5 s".into()))?
-    .map_err(|e| PressError::Answer(e.to_string()))?;
-    serde_json::from_str(&line).map_err(|_| PressError::Answer(line.trim().to_owned()))
 }

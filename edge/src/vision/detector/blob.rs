@@ -2,8 +2,8 @@
 //! It lets the whole pipeline run (and be tested) without a camera or a model.
 
 use super::{Detection, Detector, DetectorError, Stages};
-use crate::camera::Frame;
-use crate::geometry::BBox;
+use crate::vision::camera::Frame;
+use crate::vision::geometry::BBox;
 
 /// Finds connected regions of bright pixels, on a coarse grid.
 #[derive(Debug, Clone)]

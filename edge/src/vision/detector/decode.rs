@@ -3,7 +3,7 @@
 
 use super::Detection;
 use super::tensor::{Output, TensorInfo};
-use crate::geometry::BBox;
+use crate::vision::geometry::BBox;
 
 /// SSD anchors, one per box encoding: centre y, centre x, height, width (normalised).
 #[derive(Debug, Clone, PartialEq)]

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use baycount_protocol::{LampMode, Lamps, Phase};
 
-use crate::gpio::Lamp;
+use crate::panel::gpio::Lamp;
 
 /// A fault lamp blinks on for this long, then off for as long.
 pub const BLINK_HALF_PERIOD: Duration = Duration::from_millis(500);

@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use crate::counter::Line;
+use crate::vision::counting_line::Line;
 
 /// One line of a ground-truth file, with its crossings.
 #[derive(Debug, Clone, PartialEq)]

@@ -1,4 +1,4 @@
-//! The bay's main loop: commands and `stored` cursors from the link, crossings from the
+//! The bay's event loop: commands and `stored` cursors from the link, crossings from the
 //! pipeline and presses of the button go through the session state machine; every event is
 //! journaled before it is published; the state (with the pipeline's health and the lamps) is
 //! published on every change and every 10 s, and shown to the lamps and the local socket.
@@ -12,10 +12,10 @@ use chrono::Utc;
 use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 
-use crate::journal::{Journal, JournalError};
-use crate::lamps;
-use crate::link::{Inbound, Link};
-use crate::session::BaySession;
+use crate::bay::journal::{Journal, JournalError};
+use crate::bay::link::{Inbound, Link};
+use crate::bay::session::BaySession;
+use crate::panel::lamps;
 
 /// How often the state is published even when nothing changes.
 pub const STATE_EVERY: Duration = Duration::from_secs(10);

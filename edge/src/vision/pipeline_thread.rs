@@ -8,23 +8,19 @@ use baycount_protocol::{Health, HealthLevel};
 use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 
-use crate::camera::{self, OpenOptions, SourceSpec};
-use crate::capture::{Capture, Next, Policy};
-use crate::counter::CounterConfig;
-use crate::daemon::Input;
-use crate::detector::{self, DetectorOptions};
-use crate::pipeline::Pipeline;
+use crate::bay::event_loop::Input;
 use crate::systemd;
-use crate::tracker::TrackerConfig;
+use crate::vision::camera::SourceSpec;
+use crate::vision::capture::{Capture, Next};
+use crate::vision::pipeline::Pipeline;
+use crate::vision::pipeline_setup::PipelineSpec;
 
-/// What to count and from where.
+/// What to count and from where, and how to keep at it.
 #[derive(Debug, Clone, PartialEq)]
-pub struct CountingOptions {
-    pub source: SourceSpec,
-    pub detector: DetectorOptions,
-    pub counter: CounterConfig,
-    /// Play files at their own frame rate (like a camera); otherwise as fast as the pipeline goes.
-    pub realtime: bool,
+pub struct PipelineThreadOptions {
+    /// The source, detector and line; `realtime` plays files at their own frame rate (like a
+    /// camera), otherwise as fast as the pipeline goes.
+    pub pipeline: PipelineSpec,
     /// Play a file again when it ends (demos).
     pub looped: bool,
     /// A camera with no frame for this long is reported down and reopened.
@@ -38,7 +34,7 @@ const MAX_BACKOFF: Duration = Duration::from_secs(30);
 
 /// Starts the pipeline thread. It ends at `shutdown` or when the loop stops taking crossings.
 pub fn spawn(
-    o: CountingOptions,
+    o: PipelineThreadOptions,
     inputs: mpsc::Sender<Input>,
     health: watch::Sender<Health>,
     shutdown: CancellationToken,
@@ -65,7 +61,7 @@ fn pause(d: Duration, shutdown: &CancellationToken) -> bool {
 }
 
 fn run(
-    o: &CountingOptions,
+    o: &PipelineThreadOptions,
     inputs: &mpsc::Sender<Input>,
     health: &watch::Sender<Health>,
     shutdown: &CancellationToken,
@@ -78,8 +74,8 @@ fn run(
         go_on
     };
     while !shutdown.is_cancelled() {
-        let detector = match detector::build(&o.detector) {
-            Ok(d) => d,
+        let built = match o.pipeline.build() {
+            Ok(b) => b,
             Err(e) => {
                 let detail = format!("detector: {e}");
                 report(health, |h| {
@@ -92,44 +88,30 @@ fn run(
                 return;
             }
         };
-        log::info!("detector: {}", detector.describe());
-        let (width, height) = detector.input_size();
-        let spec = o.source.clone();
-        let open = OpenOptions {
-            width,
-            height,
-            realtime: o.realtime,
-        };
-        let file = matches!(o.source, SourceSpec::File(_));
-        let policy = if o.realtime {
-            Policy::Newest
-        } else {
-            Policy::EveryFrame
-        };
+        log::info!("detector: {}", built.pipeline().detector().describe());
+        let file = matches!(o.pipeline.source, SourceSpec::File(_));
         // Cameras are reopened when they fail; files only when looping.
         let reopen = match (file, o.looped) {
             (true, false) => None,
             (true, true) => Some(Duration::from_millis(10)),
             (false, _) => Some(Duration::from_secs(1)),
         };
-        let capture =
-            match Capture::start(Box::new(move || camera::open(&spec, &open)), policy, reopen) {
-                Ok(c) => c,
-                Err(e) => {
-                    let detail = format!("camera: {e}");
-                    report(health, |h| {
-                        h.camera = HealthLevel::Down;
-                        h.detector = HealthLevel::Ok;
-                        h.detail = Some(detail.clone());
-                    });
-                    if retry(&detail, &mut backoff) {
-                        continue;
-                    }
-                    return;
+        let (capture, pipeline) = match built.start(reopen) {
+            Ok(started) => started,
+            Err(e) => {
+                let detail = format!("camera: {e}");
+                report(health, |h| {
+                    h.camera = HealthLevel::Down;
+                    h.detector = HealthLevel::Ok;
+                    h.detail = Some(detail.clone());
+                });
+                if retry(&detail, &mut backoff) {
+                    continue;
                 }
-            };
-        let pipeline = Pipeline::new(detector, TrackerConfig::default(), o.counter.clone());
-        match count(o, capture, pipeline, inputs, health, shutdown) {
+                return;
+            }
+        };
+        match process_frames(o, capture, pipeline, inputs, health, shutdown) {
             Stop::Shutdown => return,
             Stop::Again(detail) => {
                 report(health, |h| {
@@ -165,8 +147,10 @@ enum Stop {
     Again(String),
 }
 
-fn count(
-    o: &CountingOptions,
+/// Feeds the capture's frames through the pipeline until the camera has to start again, the
+/// footage ends or the edge shuts down.
+fn process_frames(
+    o: &PipelineThreadOptions,
     capture: Capture,
     mut pipeline: Pipeline,
     inputs: &mpsc::Sender<Input>,

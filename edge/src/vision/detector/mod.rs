@@ -17,8 +17,8 @@ pub mod tflite;
 
 use std::time::Duration;
 
-use crate::camera::Frame;
-use crate::geometry::BBox;
+use crate::vision::camera::Frame;
+use crate::vision::geometry::BBox;
 
 /// One detected object.
 #[derive(Debug, Clone, Copy, PartialEq)]

@@ -11,7 +11,7 @@ use super::packed;
 use super::runtime::{self, Runtime, RuntimeKind};
 use super::tensor::{ElementType, Output, TensorInfo};
 use super::{Detection, Detector, DetectorError, Stages};
-use crate::camera::Frame;
+use crate::vision::camera::Frame;
 
 /// What model to run and what to keep of its detections.
 #[derive(Debug, Clone, PartialEq)]

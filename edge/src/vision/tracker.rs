@@ -5,8 +5,8 @@
 use pathfinding::kuhn_munkres::kuhn_munkres;
 use pathfinding::matrix::Matrix;
 
-use crate::detector::Detection;
-use crate::geometry::BBox;
+use crate::vision::detector::Detection;
+use crate::vision::geometry::BBox;
 
 /// Tuning of the tracker. Times are in seconds, so behaviour does not depend on the frame rate.
 #[derive(Debug, Clone, PartialEq)]

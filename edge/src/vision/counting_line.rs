@@ -14,8 +14,8 @@ use std::str::FromStr;
 
 use baycount_protocol::Direction;
 
-use crate::geometry::{BBox, Point};
-use crate::tracker::TrackedObject;
+use crate::vision::geometry::{BBox, Point};
+use crate::vision::tracker::TrackedObject;
 
 /// The directed counting segment, in normalised image coordinates.
 #[derive(Debug, Clone, Copy, PartialEq)]

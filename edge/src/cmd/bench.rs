@@ -6,15 +6,14 @@ use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
-use crate::camera::{self, OpenOptions, SourceSpec};
-use crate::capture::{Capture, Policy};
-use crate::count::CountError;
-use crate::counter::{CounterConfig, Line};
-use crate::detector::model::ModelDetector;
-use crate::detector::runtime::RuntimeKind;
-use crate::detector::{self, Detector, DetectorOptions, ModelChoice, Stages};
-use crate::pipeline::Pipeline;
-use crate::tracker::TrackerConfig;
+use crate::config::DEFAULT_LINE;
+use crate::vision::camera::{self, SourceSpec};
+use crate::vision::counting_line::{CounterConfig, Line};
+use crate::vision::detector::model::ModelDetector;
+use crate::vision::detector::runtime::RuntimeKind;
+use crate::vision::detector::{self, Detector, DetectorOptions, ModelChoice, Stages};
+use crate::vision::pipeline::PipelineError;
+use crate::vision::pipeline_setup::PipelineSpec;
 
 /// What to measure.
 #[derive(Debug, Clone, PartialEq)]
@@ -71,16 +70,19 @@ fn median_ms(mut v: Vec<Duration>) -> f64 {
     v.get(v.len() / 2).map_or(0.0, |d| d.as_secs_f64() * 1000.0)
 }
 
-pub fn run(o: &BenchOptions) -> Result<BenchReport, CountError> {
-    let detector = detector::build(&o.detector)?;
-    let (width, height) = detector.input_size();
-    let open = OpenOptions {
-        width,
-        height,
+pub fn run(o: &BenchOptions) -> Result<BenchReport, PipelineError> {
+    let line: Line = DEFAULT_LINE
+        .parse()
+        .unwrap_or_else(|_| unreachable!("a valid line"));
+    let built = PipelineSpec {
+        source: o.source.clone(),
+        detector: o.detector.clone(),
+        counter: CounterConfig::new(line),
         realtime: false,
-    };
+    }
+    .build()?;
     // The fixed input for the bare model: the source's first frame.
-    let first = camera::open(&o.source, &open)?.next_frame()?;
+    let first = camera::open(&o.source, built.frames())?.next_frame()?;
 
     let (invoke_ms, model) = match (&o.detector.model, &first) {
         (ModelChoice::Blob, _) | (_, None) => (0.0, "blob".to_owned()),
@@ -91,7 +93,7 @@ pub fn run(o: &BenchOptions) -> Result<BenchReport, CountError> {
                     .map(|(m, _)| m)
                     .unwrap_or_default(),
             };
-            let mut bare = ModelDetector::open(&crate::detector::model::ModelOptions {
+            let mut bare = ModelDetector::open(&detector::model::ModelOptions {
                 path,
                 labels: None,
                 classes: vec![],
@@ -115,16 +117,7 @@ pub fn run(o: &BenchOptions) -> Result<BenchReport, CountError> {
     };
 
     // The pipeline, fed by the capture thread as in `count` and `run`: decoding overlaps inference.
-    let spec = o.source.clone();
-    let capture = Capture::start(
-        Box::new(move || camera::open(&spec, &open)),
-        Policy::EveryFrame,
-        None,
-    )?;
-    let line: Line = "0,0.5,1,0.5"
-        .parse()
-        .unwrap_or_else(|_| unreachable!("a valid line"));
-    let mut pipeline = Pipeline::new(detector, TrackerConfig::default(), CounterConfig::new(line));
+    let (capture, mut pipeline) = built.start(None)?;
     let start = Instant::now();
     let mut frames = 0;
     while frames < o.frames {

@@ -1,0 +1,6 @@
+//! The bay's session: its state machine, durable journal, MQTT link and the loop tying them.
+
+pub mod event_loop;
+pub mod journal;
+pub mod link;
+pub mod session;

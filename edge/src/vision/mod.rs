@@ -1,0 +1,12 @@
+//! Camera to crossings: frame sources, detector, tracker, counting line and the pipeline.
+
+pub mod camera;
+pub mod capture;
+pub mod counting_line;
+pub mod detector;
+pub mod geometry;
+pub mod groundtruth;
+pub mod pipeline;
+pub mod pipeline_setup;
+pub mod pipeline_thread;
+pub mod tracker;
