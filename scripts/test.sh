@@ -19,9 +19,12 @@ status=0
 trap 'if [ -n "$current" ]; then pkill -KILL -s "$current" 2>/dev/null || true; fi; rm -rf "$logs"' EXIT
 trap 'exit 130' INT TERM
 
-# The processes the suite starts; those already running (a developer's demo) are not ours.
-WATCHED='baycount-relay|baycount-edge|mosquitto|chromedriver|chromium|chrome_crashpad|ffmpeg'
-before=$(pgrep -x "$WATCHED" | sort || true)
+# The processes the suite starts (by name, as the kernel keeps it: 15 characters); those already
+# running (a developer's demo) are not ours.
+watched() {
+    ps -eo pid=,comm= | awk '$2 ~ /^(baycount-relay|baycount-edge|mosquitto|chromedriver|chromium|chrome_crashpad|ffmpeg)$/ { print $1 }' | sort
+}
+before=$(watched)
 
 # step SECONDS NAME COMMAND...: runs COMMAND in a session of its own for at most SECONDS, its
 # output shown as it comes and kept in $logs/NAME.out; then kills whatever it left behind.
@@ -81,7 +84,7 @@ check "packages check" 1800 ./scripts/check-packages.sh
 check "demo check" 900 ./scripts/demo.sh --check
 
 # Nothing the suite started may outlive it.
-after=$(pgrep -x "$WATCHED" | sort || true)
+after=$(watched)
 left=$(comm -13 <(echo "$before") <(echo "$after") | grep . || true)
 if [ -n "$left" ]; then
     echo "test.sh: processes the tests started are still running:" | tee -a "$log"

@@ -5,7 +5,7 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use baycount_edge::session::BaySession;
+use baycount_edge::bay::session::BaySession;
 use baycount_protocol::*;
 use chrono::Utc;
 use rumqttc::{AsyncClient, Event as MqttEvent, LastWill, MqttOptions, Packet, QoS};
