@@ -3,8 +3,9 @@
 # and end-to-end test (cargo-nextest: each test in its own process with a time limit), the
 # tflite fallback runtime, the load, API, packages and demo checks. It cannot hang: every step
 # runs in its own session under a time limit, its output goes to a file (no pipe a leftover
-# process could hold open), and whatever a step leaves running is killed when it ends. At the
-# end it fails if any relay, edge, broker, ffmpeg or browser it started is still running.
+# process could hold open), and a step that leaves a process running fails and the process is
+# killed. At the end it fails if any relay, edge, broker, ffmpeg or browser it started (even in
+# a session of its own) is still running.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/setup.sh
@@ -22,7 +23,7 @@ trap 'exit 130' INT TERM
 # The processes the suite starts (by name, as the kernel keeps it: 15 characters); those already
 # running (a developer's demo) are not ours.
 watched() {
-    ps -eo pid=,comm= | awk '$2 ~ /^(baycount-relay|baycount-edge|mosquitto|chromedriver|chromium|chrome_crashpad|ffmpeg)$/ { print $1 }' | sort
+    ps -eo pid=,stat=,comm= | awk '$2 !~ /^Z/ && $3 ~ /^(baycount-relay|baycount-edge|mosquitto|chromedriver|chromium|chrome_crashpad|ffmpeg)$/ { print $1 }' | sort
 }
 before=$(watched)
 
@@ -38,11 +39,18 @@ step() {
     local tailer=$!
     wait "$current" || rc=$?
     wait "$tailer" 2>/dev/null || true
-    pkill -KILL -s "$current" 2>/dev/null || true
-    current=""
     if [ "$rc" -eq 124 ] || [ "$rc" -eq 137 ]; then
         echo "test.sh: $name did not finish within $limit s and was stopped" | tee -a "$log"
     fi
+    # Whatever is left in its session outlived the step: a process a test did not end.
+    local left
+    left=$(ps -eo pid=,sid=,stat=,args= | awk -v s="$current" '$2 == s && $3 !~ /^Z/')
+    if [ -n "$left" ]; then
+        printf 'test.sh: %s left processes running (killed now):\n%s\n' "$name" "$left" | tee -a "$log"
+        pkill -KILL -s "$current" 2>/dev/null || true
+        [ "$rc" -ne 0 ] || rc=1
+    fi
+    current=""
     return "$rc"
 }
 
