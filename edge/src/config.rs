@@ -4,10 +4,10 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use baycount_plumbing::mqtt_tls::ClientTls;
+use baycount_plumbing::mqtt_url::{MqttUrl, MqttUrlError};
+use baycount_plumbing::secret_file::{self, WorldReadable};
 use baycount_protocol::BayId;
-use baycount_protocol::mqtt_tls::ClientTls;
-use baycount_protocol::mqtt_url::{MqttUrl, MqttUrlError};
-use baycount_protocol::secret_file::{self, WorldReadable};
 use serde::Deserialize;
 
 use crate::panel::gpio::{Backend, GpioConfig};

@@ -4,13 +4,13 @@
 //! - [`topic`]: `baycount/v1/<bay>/<kind>` topics and subscription filters.
 //! - [`bay`], [`plate`], [`actor`], [`ids`]: the validated values every message is built from.
 //! - [`status`], [`state`], [`event`], [`command`], [`ack`], [`stored`]: one payload type per topic.
-//! - [`mqtt_url`]: where the broker is, as both ends are told; `mqtt_tls` (feature `tls`): how
-//!   the link is encrypted; [`acl`]: what each bay may touch; [`secret_file`]: secrets stay private.
+//! - [`acl`]: what each bay may touch.
 //! - [`codec`]: JSON encoding and the one decoding entry point, [`codec::Incoming::parse`],
 //!   which turns any topic and payload into a typed message or an error value (never a panic).
 //!
-//! This crate is the only code the edge and the relay share; a change to the contract is made
-//! here and nowhere else.
+//! This crate is the contract the edge and the relay share, and only that (how they connect,
+//! retry and store is in `baycount-plumbing`); a change to the contract is made here and nowhere
+//! else.
 
 pub mod ack;
 pub mod acl;
@@ -20,13 +20,9 @@ pub mod codec;
 pub mod command;
 pub mod event;
 pub mod ids;
-#[cfg(feature = "tls")]
-pub mod mqtt_tls;
-pub mod mqtt_url;
 #[cfg(feature = "openapi")]
 mod openapi;
 pub mod plate;
-pub mod secret_file;
 pub mod state;
 pub mod status;
 pub mod stored;

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use baycount_protocol::mqtt_tls::ClientTls;
+use baycount_plumbing::mqtt_tls::ClientTls;
 use baycount_protocol::*;
 use baycount_relay::broker::Security;
 use baycount_relay::broker::users::set_password;

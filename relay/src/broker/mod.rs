@@ -12,8 +12,8 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use baycount_plumbing::mqtt_tls::{self, TlsError};
 use baycount_protocol::codec::MAX_PAYLOAD;
-use baycount_protocol::mqtt_tls::{self, TlsError};
 use rumqttd::protocol::Login;
 use rumqttd::{ConnectionSettings, RouterConfig, ServerSettings};
 use tokio_util::sync::CancellationToken;

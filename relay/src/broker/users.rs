@@ -36,7 +36,7 @@ pub enum UsersError {
         reason: String,
     },
     #[error("{0}")]
-    Secret(#[from] baycount_protocol::secret_file::WorldReadable),
+    Secret(#[from] baycount_plumbing::secret_file::WorldReadable),
     #[error("{0:?} cannot be an MQTT user name: use the bay id (letters, digits, - and _)")]
     Name(String),
     #[error("the password is empty")]
@@ -143,7 +143,7 @@ pub struct Users {
 impl Users {
     /// Reads a password file that only its owner (and group) may read.
     pub fn load(path: &Path) -> Result<Self, UsersError> {
-        baycount_protocol::secret_file::check(path, "MQTT password hashes")?;
+        baycount_plumbing::secret_file::check(path, "MQTT password hashes")?;
         let text = std::fs::read_to_string(path).map_err(|source| UsersError::Read {
             path: path.to_owned(),
             source,

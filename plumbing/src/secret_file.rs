@@ -1,5 +1,4 @@
-//! Files that hold secrets (configs with passwords or tokens, private keys, password files)
-//! must not be readable by everyone on the machine: both binaries refuse them, saying how to fix it.
+//! Secret-bearing files (passwords, tokens, private keys) that everyone can read are refused.
 
 use std::path::{Path, PathBuf};
 

@@ -1,5 +1,4 @@
-//! TLS for the MQTT link (rustls with ring): which authority vouches for the broker, and the
-//! client's own certificate when the broker asks for one (mutual TLS).
+//! TLS for MQTT (rustls with ring): who vouches for the broker, and the client's own certificate.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;

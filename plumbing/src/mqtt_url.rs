@@ -106,4 +106,28 @@ mod tests {
         let e = MqttUrl::parse("http://u:pw@h").expect_err("scheme");
         assert!(!e.to_string().contains("pw@"), "{e}");
     }
+
+    /// Any text after `mqtt://` is an address or an error, never a panic (20,000 inputs;
+    /// `BAYCOUNT_FUZZ_CASES` for a longer run).
+    #[test]
+    fn fuzz_the_parser() {
+        use proptest::test_runner::{Config, TestRunner};
+        let cases = std::env::var("BAYCOUNT_FUZZ_CASES")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(20_000);
+        let mut runner = TestRunner::new(Config {
+            cases,
+            failure_persistence: None,
+            ..Config::default()
+        });
+        let text = "\\PC{0,40}|[A-Za-z0-9 ;'\"%_:@\\[\\]/-]{0,30}";
+        let result = runner.run(&text, |text| {
+            let _ = MqttUrl::parse(&format!("mqtt://{text}"));
+            Ok(())
+        });
+        if let Err(e) = result {
+            panic!("fuzz MqttUrl::parse: {e}");
+        }
+    }
 }

@@ -1,0 +1,12 @@
+//! What the edge and the relay both need that is not the contract: one copy of the plumbing
+//! (how each finds and reaches the broker, keeps its secrets), so that the two binaries cannot
+//! drift apart and `baycount-protocol` stays the MQTT contract only.
+//!
+//! # Layout
+//! - [`mqtt_url`]: where the broker is, as both ends are told; [`mqtt_tls`]: how the link is
+//!   encrypted (rustls with ring), and the broker's certificates for the relay's embedded one.
+//! - [`secret_file`]: files that hold secrets stay private to their owner.
+
+pub mod mqtt_tls;
+pub mod mqtt_url;
+pub mod secret_file;
