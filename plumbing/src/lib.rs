@@ -6,7 +6,9 @@
 //! - [`mqtt_url`]: where the broker is, as both ends are told; [`mqtt_tls`]: how the link is
 //!   encrypted (rustls with ring), and the broker's certificates for the relay's embedded one.
 //! - [`secret_file`]: files that hold secrets stay private to their owner.
+//! - [`backoff`]: the waits between retries (of a broker, a camera, a database, the Bot API).
 
+pub mod backoff;
 pub mod mqtt_tls;
 pub mod mqtt_url;
 pub mod secret_file;

@@ -3,6 +3,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use baycount_plumbing::backoff::Backoff;
 use baycount_protocol::{Kind, Status, Topic, codec::MAX_PAYLOAD, topic::RELAY_STATUS};
 use rumqttc::{AsyncClient, Event, EventLoop, LastWill, MqttOptions, Packet, QoS};
 use tokio::sync::watch;
@@ -12,7 +13,8 @@ use crate::ingest::Ingest;
 
 /// Kinds of bay topic the relay reads.
 const SUBSCRIBED: [Kind; 4] = [Kind::Status, Kind::State, Kind::Event, Kind::Ack];
-/// Longest wait between reconnection attempts.
+/// First and longest wait between reconnection attempts.
+const FIRST_BACKOFF: Duration = Duration::from_millis(100);
 const MAX_BACKOFF: Duration = Duration::from_secs(2);
 
 /// Why a message could not be handed to the broker.
@@ -113,7 +115,7 @@ impl Link {
             client,
             mut eventloop,
         } = self;
-        let mut backoff = Duration::from_millis(100);
+        let mut backoff = Backoff::new(FIRST_BACKOFF, MAX_BACKOFF);
         loop {
             let event = tokio::select! {
                 _ = shutdown.cancelled() => break,
@@ -121,7 +123,7 @@ impl Link {
             };
             match event {
                 Ok(Event::Incoming(Packet::ConnAck(_))) => {
-                    backoff = Duration::from_millis(100);
+                    backoff.reset();
                     let filters = SUBSCRIBED.map(|k| {
                         rumqttc::SubscribeFilter::new(k.filter_all_bays(), QoS::AtLeastOnce)
                     });
@@ -150,9 +152,8 @@ impl Link {
                     }
                     tokio::select! {
                         _ = shutdown.cancelled() => break,
-                        _ = tokio::time::sleep(backoff) => {}
+                        _ = tokio::time::sleep(backoff.next()) => {}
                     }
-                    backoff = (backoff * 2).min(MAX_BACKOFF);
                 }
             }
         }

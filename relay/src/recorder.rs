@@ -5,6 +5,7 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 use std::time::Duration;
 
+use baycount_plumbing::backoff::Backoff;
 use baycount_protocol::{BayId, Kind, SessionId, Stored, Topic};
 use chrono::{DateTime, Utc};
 use tokio::sync::mpsc;
@@ -52,7 +53,7 @@ impl Recorder {
         // wait here, the live view carries on, and nothing is confirmed to the edges.
         let mut queue: VecDeque<EventWrite> = VecDeque::new();
         let mut retry_at: Option<tokio::time::Instant> = None;
-        let mut backoff = RETRY_FIRST;
+        let mut backoff = Backoff::new(RETRY_FIRST, RETRY_MAX);
         let mut open = true;
         loop {
             let now = tokio::time::Instant::now();
@@ -88,7 +89,7 @@ impl Recorder {
                             "the history takes writes again; waiting events are being stored"
                         );
                     }
-                    backoff = RETRY_FIRST;
+                    backoff.reset();
                     self.account(&events, &outcomes);
                 }
                 Err(e) if !open => {
@@ -109,8 +110,7 @@ impl Recorder {
                     }
                     // Past the bound, the newest are left to the edges' replay on reconnect.
                     queue.truncate(MAX_PENDING);
-                    retry_at = Some(tokio::time::Instant::now() + backoff);
-                    backoff = (backoff * 2).min(RETRY_MAX);
+                    retry_at = Some(tokio::time::Instant::now() + backoff.next());
                     continue;
                 }
                 Err(e) => {

@@ -4,6 +4,7 @@
 
 use std::time::Duration;
 
+use baycount_plumbing::backoff::Backoff;
 use baycount_protocol::codec::MAX_PAYLOAD;
 use baycount_protocol::topic::RELAY_STATUS;
 use baycount_protocol::{
@@ -50,8 +51,10 @@ pub struct Link {
     client: AsyncClient,
 }
 
-/// Reconnect attempts are cheap; a short cap brings a bay back within about a second of its
-/// broker, however long it was away (a ten-minute partition: 2.0 s with a 2 s cap).
+/// First wait before reconnecting. Reconnect attempts are cheap; a short cap brings a bay back
+/// within about a second of its broker, however long it was away (a ten-minute partition: 2.0 s
+/// with a 2 s cap).
+const FIRST_BACKOFF: Duration = Duration::from_millis(200);
 const MAX_BACKOFF: Duration = Duration::from_secs(1);
 
 impl Link {
@@ -137,7 +140,7 @@ async fn run(
     tx: mpsc::Sender<Inbound>,
     shutdown: CancellationToken,
 ) {
-    let mut backoff = Duration::from_millis(200);
+    let mut backoff = Backoff::new(FIRST_BACKOFF, MAX_BACKOFF);
     let mut connected = false;
     let mut last_failure: Option<String> = None;
     loop {
@@ -147,7 +150,7 @@ async fn run(
         };
         let inbound = match event {
             Ok(MqttEvent::Incoming(Packet::ConnAck(_))) => {
-                backoff = Duration::from_millis(200);
+                backoff.reset();
                 connected = true;
                 last_failure = None;
                 let subs =
@@ -206,9 +209,8 @@ async fn run(
                 }
                 tokio::select! {
                     _ = shutdown.cancelled() => break,
-                    _ = tokio::time::sleep(backoff) => {}
+                    _ = tokio::time::sleep(backoff.next()) => {}
                 }
-                backoff = (backoff * 2).min(MAX_BACKOFF);
                 None
             }
         };

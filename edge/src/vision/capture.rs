@@ -7,6 +7,8 @@ use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+use baycount_plumbing::backoff::Backoff;
+
 use crate::vision::camera::{CameraError, Frame, FrameSource};
 
 /// Whether frames may be dropped.
@@ -187,8 +189,7 @@ fn run(
     reopen: Option<Duration>,
     s: &Shared,
 ) {
-    let first_backoff = reopen.unwrap_or(Duration::from_secs(1));
-    let mut backoff = first_backoff;
+    let mut backoff = Backoff::new(reopen.unwrap_or(Duration::from_secs(1)), MAX_BACKOFF);
     let finish = |result: Result<(), CameraError>| {
         lock(&s.slot).done = Some(result);
         s.ready.notify_all();
@@ -200,7 +201,7 @@ fn run(
             .fetch_add(t.elapsed().as_nanos() as u64, Ordering::Relaxed);
         match next {
             Ok(Some(frame)) => {
-                backoff = first_backoff;
+                backoff.reset();
                 {
                     let mut h = lock(&s.health);
                     h.frames += 1;
@@ -232,7 +233,7 @@ fn run(
                 };
                 log::warn!(
                     "camera: {reason}; reopening in {:.1} s",
-                    backoff.as_secs_f64()
+                    backoff.peek().as_secs_f64()
                 );
                 {
                     let mut h = lock(&s.health);
@@ -240,8 +241,7 @@ fn run(
                     h.last_error = Some(reason);
                 }
                 loop {
-                    std::thread::sleep(backoff);
-                    backoff = (backoff * 2).min(MAX_BACKOFF);
+                    std::thread::sleep(backoff.next());
                     if s.stop.load(Ordering::Relaxed) {
                         return;
                     }

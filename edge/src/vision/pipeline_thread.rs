@@ -4,6 +4,7 @@
 
 use std::time::{Duration, Instant};
 
+use baycount_plumbing::backoff::Backoff;
 use baycount_protocol::{Health, HealthLevel};
 use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
@@ -29,7 +30,8 @@ pub struct PipelineThreadOptions {
 
 /// Health is published at most this often (besides level changes).
 const REPORT_EVERY: Duration = Duration::from_secs(1);
-/// Longest wait before trying a failed detector or camera again.
+/// First and longest wait before trying a failed detector or camera again.
+const FIRST_BACKOFF: Duration = Duration::from_secs(1);
 const MAX_BACKOFF: Duration = Duration::from_secs(30);
 
 /// Starts the pipeline thread. It ends at `shutdown` or when the loop stops taking crossings.
@@ -66,12 +68,13 @@ fn run(
     health: &watch::Sender<Health>,
     shutdown: &CancellationToken,
 ) {
-    let mut backoff = Duration::from_secs(1);
-    let retry = |what: &str, backoff: &mut Duration| {
-        log::warn!("{what}; trying again in {:.0} s", backoff.as_secs_f64());
-        let go_on = pause(*backoff, shutdown);
-        *backoff = (*backoff * 2).min(MAX_BACKOFF);
-        go_on
+    let mut backoff = Backoff::new(FIRST_BACKOFF, MAX_BACKOFF);
+    let retry = |what: &str, backoff: &mut Backoff| {
+        log::warn!(
+            "{what}; trying again in {:.0} s",
+            backoff.peek().as_secs_f64()
+        );
+        pause(backoff.next(), shutdown)
     };
     while !shutdown.is_cancelled() {
         let built = match o.pipeline.build() {

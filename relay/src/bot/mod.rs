@@ -12,6 +12,7 @@ use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
 
+use baycount_plumbing::backoff::Backoff;
 use baycount_protocol::{Actor, ActorKind, BayId, Phase, Plate, SessionId};
 use chrono::Utc;
 use chrono_tz::Tz;
@@ -42,6 +43,9 @@ const FLUSH_EVERY: Duration = Duration::from_millis(250);
 const POLL_SECONDS: u32 = 25;
 /// Recent plates in the menu.
 const MENU_PLATES: i64 = 8;
+/// First and longest wait before asking an unreachable Bot API again.
+const FIRST_BACKOFF: Duration = Duration::from_secs(1);
+const MAX_BACKOFF: Duration = Duration::from_secs(60);
 
 /// The bot's settings.
 #[derive(Debug, Clone)]
@@ -97,7 +101,7 @@ pub fn start(config: BotConfig, deps: Deps, tasks: &TaskTracker, shutdown: Cance
 
 /// Long-polls updates and handles each on its own task (a START may wait 5 s for its bay).
 async fn poll(inner: Arc<Inner>, shutdown: CancellationToken) {
-    let mut backoff = Duration::from_secs(1);
+    let mut backoff = Backoff::new(FIRST_BACKOFF, MAX_BACKOFF);
     loop {
         let me = tokio::select! {
             _ = shutdown.cancelled() => return,
@@ -118,9 +122,8 @@ async fn poll(inner: Arc<Inner>, shutdown: CancellationToken) {
                 log::warn!("telegram: cannot reach the Bot API ({e}); retrying");
                 tokio::select! {
                     _ = shutdown.cancelled() => return,
-                    _ = tokio::time::sleep(backoff) => {}
+                    _ = tokio::time::sleep(backoff.next()) => {}
                 }
-                backoff = (backoff * 2).min(Duration::from_secs(60));
             }
         }
     }
@@ -141,7 +144,7 @@ async fn poll(inner: Arc<Inner>, shutdown: CancellationToken) {
         log::warn!("telegram: cannot list the commands: {e}");
     }
     let mut offset = 0i32;
-    let mut backoff = Duration::from_secs(1);
+    let mut backoff = Backoff::new(FIRST_BACKOFF, MAX_BACKOFF);
     loop {
         let request = inner
             .bot
@@ -155,7 +158,7 @@ async fn poll(inner: Arc<Inner>, shutdown: CancellationToken) {
         };
         match updates {
             Ok(updates) => {
-                backoff = Duration::from_secs(1);
+                backoff.reset();
                 for update in updates {
                     offset = offset.max(update.id.0 as i32 + 1);
                     let inner2 = inner.clone();
@@ -165,16 +168,17 @@ async fn poll(inner: Arc<Inner>, shutdown: CancellationToken) {
                 }
             }
             Err(e) => {
+                // The backoff grows on every failure, also when the Bot API names the wait.
+                let next = backoff.next();
                 let wait = match &e {
                     RequestError::RetryAfter(s) => s.duration(),
-                    _ => backoff,
+                    _ => next,
                 };
                 log::warn!("telegram: getUpdates failed ({e}); retrying in {wait:?}");
                 tokio::select! {
                     _ = shutdown.cancelled() => return,
                     _ = tokio::time::sleep(wait) => {}
                 }
-                backoff = (backoff * 2).min(Duration::from_secs(60));
             }
         }
     }

@@ -4,13 +4,17 @@
 
 use std::time::Duration;
 
+use baycount_plumbing::backoff::Backoff;
 use teloxide::ApiError;
 use teloxide::RequestError;
 use teloxide::requests::{HasPayload, Payload, Request};
 
 /// Attempts per call before its error is returned (and logged by the caller).
 const ATTEMPTS: u32 = 6;
+/// First and longest wait before retrying a network error: with [`ATTEMPTS`] the waits are
+/// 0.5, 1, 2, 4 and 8 s, so the cap is never what stops them growing.
 const FIRST_BACKOFF: Duration = Duration::from_millis(500);
+const MAX_BACKOFF: Duration = Duration::from_secs(8);
 
 /// What a call came to.
 #[derive(Debug)]
@@ -28,7 +32,7 @@ pub async fn send<R>(
 where
     R: Request<Err = RequestError> + HasPayload,
 {
-    let mut backoff = FIRST_BACKOFF;
+    let mut backoff = Backoff::new(FIRST_BACKOFF, MAX_BACKOFF);
     let mut attempt = 1;
     loop {
         match request.send_ref().await {
@@ -44,10 +48,9 @@ where
             Err(e @ (RequestError::Network(_) | RequestError::Io(_))) if attempt < ATTEMPTS => {
                 log::warn!(
                     "telegram: {what}: {e}; retrying in {:.1} s",
-                    backoff.as_secs_f64()
+                    backoff.peek().as_secs_f64()
                 );
-                tokio::time::sleep(backoff).await;
-                backoff *= 2;
+                tokio::time::sleep(backoff.next()).await;
             }
             Err(e) => return Err(e),
         }
