@@ -7,8 +7,10 @@
 //!   encrypted (rustls with ring), and the broker's certificates for the relay's embedded one.
 //! - [`secret_file`]: files that hold secrets stay private to their owner.
 //! - [`backoff`]: the waits between retries (of a broker, a camera, a database, the Bot API).
+//! - [`sqlite`]: the edge's journal and the relay's history opened the same way.
 
 pub mod backoff;
 pub mod mqtt_tls;
 pub mod mqtt_url;
 pub mod secret_file;
+pub mod sqlite;

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use baycount_plumbing::backoff::Backoff;
+use baycount_plumbing::sqlite::{self, BUSY, CANTOPEN, FULL, IOERR, LOCKED};
 use baycount_protocol::{BayId, Kind, SessionId, Stored, Topic};
 use chrono::{DateTime, Utc};
 use tokio::sync::mpsc;
@@ -205,11 +206,8 @@ impl Recorder {
 /// failing, the connection gone; not a write the database will never take.
 fn transient(e: &crate::history::HistoryError) -> bool {
     match e {
-        crate::history::HistoryError::Db(sqlx::Error::Database(d)) => d
-            .code()
-            .and_then(|c| c.parse::<i32>().ok())
-            // SQLITE_BUSY, LOCKED, IOERR, FULL, CANTOPEN (extended codes keep these low bits).
-            .is_some_and(|c| matches!(c & 0xff, 5 | 6 | 10 | 13 | 14)),
+        crate::history::HistoryError::Db(e @ sqlx::Error::Database(_)) => sqlite::result_code(e)
+            .is_some_and(|c| [BUSY, LOCKED, IOERR, FULL, CANTOPEN].contains(&c)),
         crate::history::HistoryError::Db(
             sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) | sqlx::Error::PoolClosed,
         ) => true,

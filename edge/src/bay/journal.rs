@@ -4,23 +4,18 @@
 
 use std::collections::HashMap;
 use std::path::Path;
-use std::str::FromStr;
-use std::time::Duration;
 
+use baycount_plumbing::sqlite::{self, SqliteFile};
 use baycount_protocol::{BayState, Event, EventKind, Phase, Plate, SessionId, Stored};
 use chrono::{DateTime, Utc};
 use sqlx::Row;
-use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
-};
+use sqlx::sqlite::{SqlitePool, SqliteSynchronous};
 
 /// Why the journal failed. A full disk is its own case: the bay's event loop reports it as a fault.
 #[derive(Debug, thiserror::Error)]
 pub enum JournalError {
-    #[error(
-        "cannot open the journal {path}: {source}; check that the directory exists and is writable"
-    )]
-    Open { path: String, source: sqlx::Error },
+    #[error(transparent)]
+    Open(#[from] sqlite::OpenError),
     #[error("the journal's disk is full; free space on it, counts are kept in memory meanwhile")]
     Full,
     #[error("journal error: {0}")]
@@ -31,10 +26,10 @@ pub enum JournalError {
 
 impl From<sqlx::Error> for JournalError {
     fn from(e: sqlx::Error) -> Self {
-        // SQLITE_FULL is result code 13.
-        match &e {
-            sqlx::Error::Database(d) if d.code().is_some_and(|c| c == "13") => JournalError::Full,
-            _ => JournalError::Db(e),
+        if sqlite::result_code(&e) == Some(sqlite::FULL) {
+            JournalError::Full
+        } else {
+            JournalError::Db(e)
         }
     }
 }
@@ -97,23 +92,18 @@ impl Journal {
     /// Opens the journal, refusing to grow past `max_bytes` (writes then fail with
     /// [`JournalError::Full`], as on a full disk).
     pub async fn open_limited(path: &Path, max_bytes: u64) -> Result<Self, JournalError> {
-        let err = |source| JournalError::Open {
-            path: path.display().to_string(),
-            source,
+        let file = SqliteFile {
+            path,
+            what: "journal",
+            check: Some("check that the directory exists and is writable"),
+            synchronous: SqliteSynchronous::Full,
+            max_bytes: Some(max_bytes),
         };
-        let options = SqliteConnectOptions::from_str(&format!("sqlite://{}", path.display()))
-            .map_err(err)?
-            .create_if_missing(true)
-            .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(SqliteSynchronous::Full)
-            .pragma("max_page_count", (max_bytes / 4096).max(16).to_string())
-            .busy_timeout(Duration::from_secs(5));
-        let pool = SqlitePoolOptions::new()
-            .max_connections(1)
-            .connect_with(options)
+        let pool = file.pool(1).await?;
+        sqlx::raw_sql(SCHEMA)
+            .execute(&pool)
             .await
-            .map_err(err)?;
-        sqlx::raw_sql(SCHEMA).execute(&pool).await.map_err(err)?;
+            .map_err(|e| file.error(e))?;
         Ok(Self { pool })
     }
 

@@ -9,12 +9,10 @@ mod sessions;
 
 use std::path::Path;
 use std::str::FromStr;
-use std::time::Duration;
 
+use baycount_plumbing::sqlite::{OpenError, SqliteFile};
 use chrono::{DateTime, TimeZone, Utc};
-use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
-};
+use sqlx::sqlite::{SqlitePool, SqliteSynchronous};
 
 pub use audit::AuditEntry;
 pub use bays::{KnownBay, PlateRow};
@@ -26,8 +24,8 @@ pub use sessions::{
 /// Why the history could not be read or written.
 #[derive(Debug, thiserror::Error)]
 pub enum HistoryError {
-    #[error("cannot open the history database {path}: {source}")]
-    Open { path: String, source: sqlx::Error },
+    #[error(transparent)]
+    Open(#[from] OpenError),
     #[error("cannot migrate the history database: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("history database error: {0}")]
@@ -50,28 +48,16 @@ pub struct History {
 impl History {
     /// Opens (creating if needed) and migrates the database at `path`.
     pub async fn open(path: &Path) -> Result<Self, HistoryError> {
-        let open_err = |source| HistoryError::Open {
-            path: path.display().to_string(),
-            source,
+        let file = SqliteFile {
+            path,
+            what: "history database",
+            check: None,
+            synchronous: SqliteSynchronous::Normal,
+            max_bytes: None,
         };
-        let options = SqliteConnectOptions::from_str(&format!("sqlite://{}", path.display()))
-            .map_err(open_err)?
-            .create_if_missing(true)
-            .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(SqliteSynchronous::Normal)
-            .busy_timeout(Duration::from_secs(5))
-            .foreign_keys(true);
-        let write = SqlitePoolOptions::new()
-            .max_connections(1)
-            .connect_with(options.clone())
-            .await
-            .map_err(open_err)?;
+        let write = file.pool(1).await?;
         sqlx::migrate!("../migrations").run(&write).await?;
-        let read = SqlitePoolOptions::new()
-            .max_connections(4)
-            .connect_with(options.read_only(true))
-            .await
-            .map_err(open_err)?;
+        let read = file.read_only_pool(4).await?;
         Ok(Self { write, read })
     }
 
