@@ -4,9 +4,9 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use baycount_plumbing::mqtt_tls::ClientTls;
-use baycount_plumbing::mqtt_url::{MqttUrl, MqttUrlError};
-use baycount_plumbing::secret_file::{self, WorldReadable};
+use baycount_plumbing::config_file::{self, ConfigFileError};
+use baycount_plumbing::mqtt_tls::{ClientTls, TlsWithoutMqtts};
+use baycount_plumbing::mqtt_url::{self, MqttUrl, MqttUrlError};
 use baycount_protocol::BayId;
 use serde::Deserialize;
 
@@ -24,13 +24,8 @@ pub const DEFAULT_MQTT: &str = "mqtt://127.0.0.1:1883";
 /// Why the settings cannot be used. Each says what to change.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
-    #[error("cannot read config file {path}: {source}")]
-    Read {
-        path: PathBuf,
-        source: std::io::Error,
-    },
-    #[error("config file {path} is not valid: {message}")]
-    Parse { path: PathBuf, message: String },
+    #[error(transparent)]
+    File(#[from] ConfigFileError),
     #[error("no bay: set `bay` in the config file or give --bay")]
     NoBay,
     #[error("invalid bay: {0}")]
@@ -41,12 +36,8 @@ pub enum ConfigError {
     Invalid { what: &'static str, reason: String },
     #[error(transparent)]
     Mqtt(#[from] MqttUrlError),
-    #[error("{0}")]
-    Secret(#[from] WorldReadable),
-    #[error(
-        "mqtt_ca, mqtt_cert and mqtt_key are for an mqtts:// broker; the mqtt URL is not mqtts://"
-    )]
-    TlsWithoutMqtts,
+    #[error(transparent)]
+    TlsWithoutMqtts(#[from] TlsWithoutMqtts),
 }
 
 fn invalid(what: &'static str, reason: impl ToString) -> ConfigError {
@@ -184,25 +175,10 @@ impl EdgeConfig {
     /// Reads the file (if any) and applies the flags.
     pub fn load(path: Option<&Path>, o: Overrides) -> Result<Self, ConfigError> {
         let file = match path {
-            Some(path) => {
-                let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
-                    path: path.to_owned(),
-                    source,
-                })?;
-                let file = toml::from_str::<FileConfig>(&text).map_err(|e| ConfigError::Parse {
-                    path: path.to_owned(),
-                    message: e.to_string(),
-                })?;
-                let with_password = file
-                    .mqtt
-                    .as_deref()
-                    .and_then(|u| MqttUrl::parse(u).ok())
-                    .is_some_and(|u| u.password.is_some());
-                if with_password {
-                    secret_file::check(path, "the MQTT password")?;
-                }
-                file
-            }
+            Some(path) => config_file::read(path, |f: &FileConfig| {
+                let with_password = f.mqtt.as_deref().is_some_and(mqtt_url::holds_password);
+                with_password.then_some("the MQTT password")
+            })?,
             None => FileConfig::default(),
         };
         Self::resolve(file, o)
@@ -219,18 +195,12 @@ impl EdgeConfig {
             // A bay's MQTT user is its bay id (the brokers' ACL relies on it).
             mqtt.username = Some(bay.to_string());
         }
-        let client_tls = ClientTls {
+        let mqtt_tls = ClientTls {
             ca: o.mqtt_ca.or(f.mqtt_ca),
             cert: o.mqtt_cert.or(f.mqtt_cert),
             key: o.mqtt_key.or(f.mqtt_key),
-        };
-        let mqtt_tls = if mqtt.tls {
-            Some(client_tls)
-        } else if client_tls != ClientTls::default() {
-            return Err(ConfigError::TlsWithoutMqtts);
-        } else {
-            None
-        };
+        }
+        .for_broker(mqtt.tls)?;
         let source: SourceSpec = o
             .source
             .or(f.camera.source)
@@ -354,10 +324,7 @@ mod tests {
     use super::*;
 
     fn parse(text: &str) -> Result<EdgeConfig, ConfigError> {
-        let f: FileConfig = toml::from_str(text).map_err(|e| ConfigError::Parse {
-            path: "edge.toml".into(),
-            message: e.to_string(),
-        })?;
+        let f: FileConfig = config_file::parse(Path::new("edge.toml"), text)?;
         EdgeConfig::resolve(f, Overrides::default())
     }
 
@@ -383,7 +350,7 @@ mod tests {
         );
         let e = parse("bay = \"b\"\nmqtt_ca = \"/x/ca.crt\"\n[camera]\nsource = \"synthetic\"\n")
             .expect_err("CA without mqtts");
-        assert!(matches!(e, ConfigError::TlsWithoutMqtts), "{e}");
+        assert!(matches!(e, ConfigError::TlsWithoutMqtts(_)), "{e}");
         let c =
             parse("bay = \"bay-7\"\nmqtt = \"mqtt://:pw@h\"\n[camera]\nsource = \"synthetic\"\n")
                 .expect("valid");

@@ -5,11 +5,13 @@
 //! # Layout
 //! - [`mqtt_url`]: where the broker is, as both ends are told; [`mqtt_tls`]: how the link is
 //!   encrypted (rustls with ring), and the broker's certificates for the relay's embedded one.
-//! - [`secret_file`]: files that hold secrets stay private to their owner.
+//! - [`secret_file`]: files that hold secrets stay private to their owner; [`config_file`]: a
+//!   TOML config file read, its keys checked, its secrets kept private.
 //! - [`backoff`]: the waits between retries (of a broker, a camera, a database, the Bot API).
 //! - [`sqlite`]: the edge's journal and the relay's history opened the same way.
 
 pub mod backoff;
+pub mod config_file;
 pub mod mqtt_tls;
 pub mod mqtt_url;
 pub mod secret_file;

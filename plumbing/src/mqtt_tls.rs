@@ -68,6 +68,11 @@ pub fn load_roots(path: &Path) -> Result<rustls::RootCertStore, TlsError> {
     Ok(roots)
 }
 
+/// TLS files given for a broker that is not reached over TLS.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("mqtt_ca, mqtt_cert and mqtt_key are for an mqtts:// broker; the mqtt URL is not mqtts://")]
+pub struct TlsWithoutMqtts;
+
 /// Where a client finds its TLS material.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct ClientTls {
@@ -79,6 +84,18 @@ pub struct ClientTls {
 }
 
 impl ClientTls {
+    /// These files for a broker reached over TLS (`mqtts`); none for a plain one, which
+    /// refuses any that were given rather than leave them unused.
+    pub fn for_broker(self, mqtts: bool) -> Result<Option<Self>, TlsWithoutMqtts> {
+        if mqtts {
+            Ok(Some(self))
+        } else if self != Self::default() {
+            Err(TlsWithoutMqtts)
+        } else {
+            Ok(None)
+        }
+    }
+
     /// A rustls client configuration from these files.
     pub fn client_config(&self) -> Result<rustls::ClientConfig, TlsError> {
         let ca = self.ca.clone().unwrap_or_else(|| SYSTEM_CA.into());

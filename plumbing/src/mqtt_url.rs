@@ -74,6 +74,11 @@ impl MqttUrl {
     }
 }
 
+/// Whether `url` is a valid MQTT URL with a password in it (a file that holds it must stay private).
+pub fn holds_password(url: &str) -> bool {
+    MqttUrl::parse(url).is_ok_and(|u| u.password.is_some())
+}
+
 /// `s` with any password replaced, for error messages.
 fn redact(s: &str) -> String {
     match url::Url::parse(s) {
@@ -105,6 +110,8 @@ mod tests {
         }
         let e = MqttUrl::parse("http://u:pw@h").expect_err("scheme");
         assert!(!e.to_string().contains("pw@"), "{e}");
+        assert!(holds_password("mqtt://u:pw@h") && holds_password("mqtt://:pw@h"));
+        assert!(!holds_password("mqtt://u@h") && !holds_password("http://u:pw@h"));
     }
 
     /// Any text after `mqtt://` is an address or an error, never a panic (20,000 inputs;

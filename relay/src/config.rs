@@ -4,9 +4,10 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use baycount_plumbing::mqtt_tls::ClientTls;
+use baycount_plumbing::config_file::{self, ConfigFileError};
+use baycount_plumbing::mqtt_tls::{ClientTls, TlsWithoutMqtts};
+use baycount_plumbing::mqtt_url;
 pub use baycount_plumbing::mqtt_url::{MqttUrl, MqttUrlError};
-use baycount_plumbing::secret_file::{self, WorldReadable};
 use baycount_protocol::BayId;
 
 use crate::broker::Security;
@@ -24,13 +25,8 @@ pub const DEFAULT_ACK_TIMEOUT_SECONDS: f64 = 5.0;
 /// Why the settings cannot be used. Each says what to change.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
-    #[error("cannot read config file {path}: {source}")]
-    Read {
-        path: PathBuf,
-        source: std::io::Error,
-    },
-    #[error("config file {path} is not valid: {message}")]
-    Parse { path: PathBuf, message: String },
+    #[error(transparent)]
+    File(#[from] ConfigFileError),
     #[error(transparent)]
     MqttUrl(#[from] MqttUrlError),
     #[error("give either an external broker (mqtt) or an embedded one (mqtt_listen), not both")]
@@ -47,18 +43,14 @@ pub enum ConfigError {
         "a viewer token without an operator token (api_token, BAYCOUNT_API_TOKEN) would close reading but leave starting and stopping open: set both"
     )]
     ViewerWithoutOperator,
-    #[error("{0}")]
-    Secret(#[from] WorldReadable),
     #[error(
         "the embedded MQTT broker would listen on {0} with no password file: anyone on the network could publish counts. Give [broker] password_file (see README, Security), or allow_anonymous = true to accept that"
     )]
     OpenBroker(SocketAddr),
     #[error("[broker] {0}")]
     BrokerSection(&'static str),
-    #[error(
-        "mqtt_ca, mqtt_cert and mqtt_key are for an mqtts:// broker; the mqtt URL is not mqtts://"
-    )]
-    TlsWithoutMqtts,
+    #[error(transparent)]
+    TlsWithoutMqtts(#[from] TlsWithoutMqtts),
     #[error("unknown time zone {0:?}; use an IANA name such as Asia/Makassar or Asia/Jakarta")]
     TimeZone(String),
     #[error("invalid Telegram Bot API URL {0:?}; expected http(s)://host[:port]/")]
@@ -204,17 +196,7 @@ impl Config {
     /// Reads the config file, if any, and applies the overrides on top.
     pub fn load(path: Option<&Path>, overrides: Overrides) -> Result<Self, ConfigError> {
         let file = match path {
-            Some(path) => {
-                let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
-                    path: path.to_owned(),
-                    source,
-                })?;
-                let file = Self::parse_file(path, &text)?;
-                if let Some(what) = file.secret() {
-                    secret_file::check(path, what)?;
-                }
-                file
-            }
+            Some(path) => config_file::read(path, FileConfig::secret)?,
             None => FileConfig::default(),
         };
         Self::resolve(file, overrides)
@@ -222,10 +204,7 @@ impl Config {
 
     /// Parses a config file's text; errors name the offending key and line.
     pub fn parse_file(path: &Path, text: &str) -> Result<FileConfig, ConfigError> {
-        toml::from_str(text).map_err(|e| ConfigError::Parse {
-            path: path.to_owned(),
-            message: e.to_string(),
-        })
+        Ok(config_file::parse(path, text)?)
     }
 
     /// Combines a file's settings with overrides (overrides win) and the defaults.
@@ -239,16 +218,12 @@ impl Config {
                 listen: listen.unwrap_or_else(|| parse_default(DEFAULT_MQTT_LISTEN)),
             },
         };
-        let client_tls = ClientTls {
+        let mqtt_tls = ClientTls {
             ca: o.mqtt_ca.or(file.mqtt_ca),
             cert: o.mqtt_cert.or(file.mqtt_cert),
             key: o.mqtt_key.or(file.mqtt_key),
-        };
-        let mqtt_tls = match &broker {
-            Broker::External(url) if url.tls => Some(client_tls),
-            _ if client_tls != ClientTls::default() => return Err(ConfigError::TlsWithoutMqtts),
-            _ => None,
-        };
+        }
+        .for_broker(matches!(&broker, Broker::External(url) if url.tls))?;
         let broker_security = broker_security(&broker, file.broker)?;
         let ack = file
             .ack_timeout_seconds
@@ -342,12 +317,7 @@ impl FileConfig {
             Some("an API token")
         } else if self.telegram.as_ref().is_some_and(|t| t.token.is_some()) {
             Some("the Telegram bot token")
-        } else if self
-            .mqtt
-            .as_deref()
-            .and_then(|u| MqttUrl::parse(u).ok())
-            .is_some_and(|u| u.password.is_some())
-        {
+        } else if self.mqtt.as_deref().is_some_and(mqtt_url::holds_password) {
             Some("the MQTT password")
         } else {
             None
