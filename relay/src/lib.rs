@@ -126,11 +126,11 @@ impl Relay {
             ),
         };
         let link = mqtt::Link::new(&link_options);
-        let publisher = link.publisher();
+        let outbox = link.outbox();
         let control = Arc::new(control::Control::new(
             live.clone(),
             history.clone(),
-            publisher.clone(),
+            outbox.clone(),
             metrics.clone(),
             config.ack_timeout,
         ));
@@ -156,7 +156,7 @@ impl Relay {
 
         let recorder = recorder::Recorder {
             history: history.clone(),
-            publisher,
+            outbox,
             metrics: metrics.clone(),
         };
         tasks.spawn(recorder.run(record_rx));

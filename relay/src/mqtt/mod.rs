@@ -1,45 +1,24 @@
 //! The relay's MQTT link (rumqttc): connects, subscribes to every bay, hands messages to ingest.
 
+mod outbox;
+
 use std::sync::Arc;
 use std::time::Duration;
 
-use baycount_protocol::{Kind, Status, Topic, codec::MAX_PAYLOAD, topic::RELAY_STATUS};
-use rumqttc::{AsyncClient, Event, EventLoop, LastWill, MqttOptions, Packet, QoS};
+use baycount_protocol::{Kind, Status, codec::MAX_PAYLOAD};
+use rumqttc::{AsyncClient, Event, EventLoop, MqttOptions, Packet};
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
 use crate::ingest::Ingest;
 
+pub use outbox::{Outbox, PublishError};
+use outbox::{QOS, relay_will};
+
 /// Kinds of bay topic the relay reads.
 const SUBSCRIBED: [Kind; 4] = [Kind::Status, Kind::State, Kind::Event, Kind::Ack];
 /// Longest wait between reconnection attempts.
 const MAX_BACKOFF: Duration = Duration::from_secs(2);
-
-/// Why a message could not be handed to the broker.
-#[derive(Debug, thiserror::Error)]
-#[error("MQTT publish failed: {0}")]
-pub struct PublishError(#[from] rumqttc::ClientError);
-
-/// Publishes on the relay's connection. Cheap to clone.
-#[derive(Debug, Clone)]
-pub struct Publisher {
-    client: AsyncClient,
-}
-
-impl Publisher {
-    /// Queues a QoS 1 message; rumqttc delivers it once connected.
-    pub async fn publish(
-        &self,
-        topic: &Topic,
-        payload: Vec<u8>,
-        retain: bool,
-    ) -> Result<(), PublishError> {
-        self.client
-            .publish(topic.to_string(), QoS::AtLeastOnce, retain, payload)
-            .await?;
-        Ok(())
-    }
-}
 
 /// Where and how to connect.
 #[derive(Debug, Clone)]
@@ -54,7 +33,7 @@ pub struct LinkOptions {
 
 /// A connection that is set up but not yet running.
 pub struct Link {
-    client: AsyncClient,
+    outbox: Outbox,
     eventloop: EventLoop,
 }
 
@@ -76,12 +55,7 @@ impl Link {
             .set_max_packet_size(MAX_PAYLOAD + 1024, MAX_PAYLOAD + 1024)
             .set_inflight(200)
             .set_request_channel_capacity(1024)
-            .set_last_will(LastWill::new(
-                RELAY_STATUS,
-                Status::Offline.as_str(),
-                QoS::AtLeastOnce,
-                true,
-            ));
+            .set_last_will(relay_will());
         if let Some(user) = &o.username {
             opts.set_credentials(user.clone(), o.password.clone().unwrap_or_default());
         }
@@ -91,13 +65,14 @@ impl Link {
             ));
         }
         let (client, eventloop) = AsyncClient::new(opts, 1024);
-        Self { client, eventloop }
+        Self {
+            outbox: Outbox { client },
+            eventloop,
+        }
     }
 
-    pub fn publisher(&self) -> Publisher {
-        Publisher {
-            client: self.client.clone(),
-        }
+    pub fn outbox(&self) -> Outbox {
+        self.outbox.clone()
     }
 
     /// Runs the connection until `shutdown`: (re)connects with backoff, subscribes on every
@@ -110,7 +85,7 @@ impl Link {
         shutdown: CancellationToken,
     ) {
         let Link {
-            client,
+            outbox,
             mut eventloop,
         } = self;
         let mut backoff = Duration::from_millis(100);
@@ -122,16 +97,10 @@ impl Link {
             match event {
                 Ok(Event::Incoming(Packet::ConnAck(_))) => {
                     backoff = Duration::from_millis(100);
-                    let filters = SUBSCRIBED.map(|k| {
-                        rumqttc::SubscribeFilter::new(k.filter_all_bays(), QoS::AtLeastOnce)
-                    });
-                    let subscribed = client.try_subscribe_many(filters);
-                    let announced = client.try_publish(
-                        RELAY_STATUS,
-                        QoS::AtLeastOnce,
-                        true,
-                        Status::Online.as_str(),
-                    );
+                    let filters =
+                        SUBSCRIBED.map(|k| rumqttc::SubscribeFilter::new(k.filter_all_bays(), QOS));
+                    let subscribed = outbox.client.try_subscribe_many(filters);
+                    let announced = outbox.relay_status(Status::Online);
                     if let Err(e) = subscribed.and(announced) {
                         log::error!("cannot subscribe to the bays' topics: {e}");
                     }
@@ -158,13 +127,8 @@ impl Link {
         }
         // Say goodbye cleanly: retire the relay's status, then disconnect (bounded).
         if *connected.borrow() {
-            let _ = client.try_publish(
-                RELAY_STATUS,
-                QoS::AtLeastOnce,
-                true,
-                Status::Offline.as_str(),
-            );
-            let _ = client.try_disconnect();
+            let _ = outbox.relay_status(Status::Offline);
+            let _ = outbox.client.try_disconnect();
             let _ = tokio::time::timeout(Duration::from_secs(1), async {
                 while let Ok(ev) = eventloop.poll().await {
                     if matches!(ev, Event::Outgoing(rumqttc::Outgoing::Disconnect)) {
