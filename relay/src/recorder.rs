@@ -1,5 +1,5 @@
-//! The one task that writes what the bays report into the history, in batches, and publishes
-//! `stored` so each edge can forget what is safe.
+//! The one task that writes what the bays report into the history, in batches off the message
+//! path, and publishes `stored` so each edge can forget what is safe.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
@@ -15,7 +15,7 @@ use crate::mqtt::Outbox;
 
 /// Most records written in one transaction.
 const MAX_BATCH: usize = 2000;
-/// Queue length between the MQTT link and the recorder.
+/// Queue length between ingest and the recorder.
 pub const QUEUE: usize = 16_384;
 /// Events kept for retry while the database refuses writes.
 const MAX_PENDING: usize = 200_000;

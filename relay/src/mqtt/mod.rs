@@ -1,16 +1,18 @@
-//! The relay's MQTT link (rumqttc): connects, subscribes to every bay, hands messages to ingest.
+//! The relay's MQTT connection (rumqttc): subscribes to every bay and hands out what they say as
+//! parsed messages, and an [`Outbox`] for what the relay says; it knows nothing of what the
+//! messages mean, so the modules that do can use it without it using them.
 
 mod outbox;
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use baycount_protocol::{Kind, Status, codec::MAX_PAYLOAD};
+use baycount_protocol::{Incoming, Kind, Status, codec::MAX_PAYLOAD, topic::RELAY_STATUS};
 use rumqttc::{AsyncClient, Event, EventLoop, MqttOptions, Packet};
-use tokio::sync::watch;
+use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 
-use crate::ingest::Ingest;
+use crate::metrics::Metrics;
 
 pub use outbox::{Outbox, PublishError};
 use outbox::{QOS, relay_will};
@@ -19,6 +21,9 @@ use outbox::{QOS, relay_will};
 const SUBSCRIBED: [Kind; 4] = [Kind::Status, Kind::State, Kind::Event, Kind::Ack];
 /// Longest wait between reconnection attempts.
 const MAX_BACKOFF: Duration = Duration::from_secs(2);
+/// Parsed messages waiting for their reader; when it falls behind the link stops reading, so
+/// the broker keeps the rest rather than the relay dropping them.
+const INCOMING: usize = 1024;
 
 /// Where and how to connect.
 #[derive(Debug, Clone)]
@@ -35,6 +40,8 @@ pub struct LinkOptions {
 pub struct Link {
     outbox: Outbox,
     eventloop: EventLoop,
+    /// Where each parsed message goes.
+    incoming: mpsc::Sender<Incoming>,
 }
 
 impl std::fmt::Debug for Link {
@@ -44,7 +51,9 @@ impl std::fmt::Debug for Link {
 }
 
 impl Link {
-    pub fn new(o: &LinkOptions) -> Self {
+    /// Sets up the connection (nothing is sent before [`Link::run`]) and the stream of parsed
+    /// messages it will feed.
+    pub fn new(o: &LinkOptions) -> (Self, mpsc::Receiver<Incoming>) {
         let id = format!(
             "baycount-relay-{}",
             &uuid::Uuid::now_v7().simple().to_string()[20..]
@@ -65,28 +74,34 @@ impl Link {
             ));
         }
         let (client, eventloop) = AsyncClient::new(opts, 1024);
-        Self {
+        let (incoming, rx) = mpsc::channel(INCOMING);
+        let link = Self {
             outbox: Outbox { client },
             eventloop,
-        }
+            incoming,
+        };
+        (link, rx)
     }
 
+    /// What the relay publishes on this connection; queued now, sent once connected.
     pub fn outbox(&self) -> Outbox {
         self.outbox.clone()
     }
 
     /// Runs the connection until `shutdown`: (re)connects with backoff, subscribes on every
-    /// connect, announces the relay, and feeds every message to `ingest`. `connected` follows
-    /// the connection's state.
+    /// connect, announces the relay, and sends every bay's message, parsed, to the stream
+    /// [`Link::new`] handed out, which ends when this returns. `metrics` counts what arrives;
+    /// `connected` follows the connection's state.
     pub async fn run(
         self,
-        ingest: Arc<Ingest>,
+        metrics: Arc<Metrics>,
         connected: watch::Sender<bool>,
         shutdown: CancellationToken,
     ) {
         let Link {
             outbox,
             mut eventloop,
+            incoming,
         } = self;
         let mut backoff = Duration::from_millis(100);
         loop {
@@ -108,7 +123,10 @@ impl Link {
                     connected.send_replace(true);
                 }
                 Ok(Event::Incoming(Packet::Publish(p))) => {
-                    ingest.handle(&p.topic, &p.payload).await
+                    if let Some(message) = parse(&p.topic, &p.payload, &metrics) {
+                        // Its reader stops only once this sender is gone.
+                        let _ = incoming.send(message).await;
+                    }
                 }
                 Ok(_) => {}
                 Err(e) => {
@@ -139,5 +157,24 @@ impl Link {
             .await;
         }
         connected.send_replace(false);
+    }
+}
+
+/// Reads one message. The relay's own announcement is skipped; a malformed message is counted,
+/// logged and dropped.
+fn parse(topic: &str, payload: &[u8], metrics: &Metrics) -> Option<Incoming> {
+    if topic == RELAY_STATUS {
+        return None;
+    }
+    match Incoming::parse(topic, payload) {
+        Ok(message) => {
+            metrics.message(message.topic.kind.as_str());
+            Some(message)
+        }
+        Err(e) => {
+            metrics.mqtt_malformed.inc();
+            log::warn!("dropped a message on {topic:?}: {e}");
+            None
+        }
     }
 }
