@@ -11,6 +11,10 @@ pub const ROOT: &str = "baycount/v1";
 /// edge knows when to re-send what the relay has not confirmed. `_relay` is no valid bay id.
 pub const RELAY_STATUS: &str = "baycount/v1/_relay/status";
 
+/// QoS of every publication and subscription of the contract: 1, at least once (a repeat
+/// changes nothing: events carry `(session, seq)`, commands their id).
+pub const QOS: u8 = 1;
+
 /// The kinds of topic a bay has; see DESIGN.md's table.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Kind {

@@ -5,8 +5,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use baycount_protocol::{
-    Ack, Action, Actor, BayId, Command, CommandId, Kind, Phase, Plate, PlateError, SessionId,
-    SessionSummary, Topic,
+    Ack, Action, Actor, BayId, Command, CommandId, Phase, Plate, PlateError, SessionId,
+    SessionSummary,
 };
 use chrono::Utc;
 use tokio::sync::oneshot;
@@ -14,7 +14,7 @@ use tokio::sync::oneshot;
 use crate::history::{AuditEntry, History};
 use crate::live::{BayView, Live};
 use crate::metrics::Metrics;
-use crate::mqtt::Publisher;
+use crate::mqtt::Outbox;
 
 /// Why a command was not carried out. The text is shown to the person who gave it.
 #[derive(Debug, thiserror::Error)]
@@ -56,7 +56,7 @@ impl ControlError {
 pub struct Control {
     live: Arc<Live>,
     history: History,
-    publisher: Publisher,
+    outbox: Outbox,
     metrics: Arc<Metrics>,
     /// How long to wait for an ack.
     ack_timeout: Duration,
@@ -86,14 +86,14 @@ impl Control {
     pub fn new(
         live: Arc<Live>,
         history: History,
-        publisher: Publisher,
+        outbox: Outbox,
         metrics: Arc<Metrics>,
         ack_timeout: Duration,
     ) -> Self {
         Self {
             live,
             history,
-            publisher,
+            outbox,
             metrics,
             ack_timeout,
             pending: Mutex::default(),
@@ -195,25 +195,19 @@ impl Control {
             by: by.clone(),
             action,
         };
-        *sent = Some(cmd.id);
+        let id = cmd.id;
+        *sent = Some(id);
         let (tx, rx) = oneshot::channel();
-        lock(&self.pending).insert(cmd.id, tx);
-        let published = self
-            .publisher
-            .publish(
-                &Topic::new(bay.clone(), Kind::Cmd),
-                baycount_protocol::encode(&cmd),
-                false,
-            )
-            .await;
+        lock(&self.pending).insert(id, tx);
+        let published = self.outbox.send_command(bay, cmd).await;
         let answer = match published {
             Ok(()) => tokio::time::timeout(self.ack_timeout, rx).await,
             Err(e) => {
-                lock(&self.pending).remove(&cmd.id);
+                lock(&self.pending).remove(&id);
                 return Err(ControlError::Broker(e.to_string()));
             }
         };
-        lock(&self.pending).remove(&cmd.id);
+        lock(&self.pending).remove(&id);
         match answer {
             Ok(Ok(Ack {
                 ok: true,

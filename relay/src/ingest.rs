@@ -1,8 +1,8 @@
-//! Turns each MQTT message from the bays into live state, history records and command acks.
+//! What each message from the bays means to the relay: live state, history records and command
+//! acks. Apart from the MQTT link, so that the link need not know the modules this one feeds.
 
 use std::sync::Arc;
 
-use baycount_protocol::topic::RELAY_STATUS;
 use baycount_protocol::{Incoming, Message};
 use chrono::Utc;
 use tokio::sync::mpsc;
@@ -13,7 +13,7 @@ use crate::live::Live;
 use crate::metrics::Metrics;
 use crate::recorder::Record;
 
-/// Where incoming messages go.
+/// Where the bays' messages go.
 #[derive(Debug)]
 pub struct Ingest {
     pub live: Arc<Live>,
@@ -24,21 +24,16 @@ pub struct Ingest {
 }
 
 impl Ingest {
-    /// Handles one message. A malformed one is counted, logged and dropped.
-    pub async fn handle(&self, topic: &str, payload: &[u8]) {
-        if topic == RELAY_STATUS {
-            return; // the relay's own announcement
+    /// Handles messages until the stream ends (the MQTT link has stopped), then returns; its
+    /// recorder queue goes with it, so the recorder drains and stops after it.
+    pub async fn run(self, mut incoming: mpsc::Receiver<Incoming>) {
+        while let Some(message) = incoming.recv().await {
+            self.handle(message).await;
         }
+    }
+
+    async fn handle(&self, Incoming { topic, message }: Incoming) {
         let now = Utc::now();
-        let Incoming { topic, message } = match Incoming::parse(topic, payload) {
-            Ok(m) => m,
-            Err(e) => {
-                self.metrics.mqtt_malformed.inc();
-                log::warn!("dropped a message on {topic:?}: {e}");
-                return;
-            }
-        };
-        self.metrics.message(topic.kind.as_str());
         let bay = topic.bay;
         let (new_bay, remember) = match message {
             Message::Status(status) => {

@@ -3,15 +3,19 @@
 //! # Layout
 //! - [`config`]: the TOML file, flags and environment.
 //! - [`broker`]: the embedded MQTT broker (rumqttd) a site runs by default.
-//! - [`mqtt`]: the relay's own MQTT connection; [`ingest`] turns each message into live
-//!   state ([`live`]), history records ([`recorder`] writes them to [`history`]) and acks.
+//! - [`mqtt`]: the relay's own MQTT connection. It hands out the bays' messages, parsed, and an
+//!   [`mqtt::Outbox`] that publishes with the contract's QoS and retain flags; it uses none of
+//!   the modules below, which use only its outbox.
+//! - [`ingest`]: what each message means: live state ([`live`]), history records (the
+//!   [`recorder`] writes them to [`history`] and publishes `stored`) and acks for [`control`].
 //! - [`control`]: the one command path (start, stop) every surface uses.
 //! - [`bot`]: the operators' Telegram bot (teloxide).
 //! - [`api`]: REST and WebSocket (axum) and the dashboard; [`metrics`]: Prometheus counters;
 //!   [`logging`]: journald or stderr; [`systemd`]: readiness and watchdog.
 //!
-//! [`Relay::start`] wires these together and runs them until its shutdown token is cancelled;
-//! tests start it on port 0 and drive the real thing.
+//! [`Relay::start`] wires these together and runs them until its shutdown token is cancelled:
+//! the link stops on it, and ingest then the recorder stop when their input ends, after
+//! draining it. Tests start it on port 0 and drive the real thing.
 
 pub mod api;
 pub mod bot;
@@ -72,8 +76,8 @@ pub struct Relay {
 }
 
 impl Relay {
-    /// Opens the history, starts the broker (if embedded), the MQTT link, the recorder and the
-    /// HTTP server. Everything stops when `shutdown` is cancelled.
+    /// Opens the history, starts the broker (if embedded), the MQTT link, ingest, the recorder
+    /// and the HTTP server. Everything stops when `shutdown` is cancelled.
     pub async fn start(config: Config, shutdown: CancellationToken) -> Result<Self, StartError> {
         let history = History::open(&config.db).await?;
         let metrics = Arc::new(metrics::Metrics::default());
@@ -125,22 +129,22 @@ impl Relay {
                 },
             ),
         };
-        let link = mqtt::Link::new(&link_options);
-        let publisher = link.publisher();
+        let (link, incoming) = mqtt::Link::new(&link_options);
+        let outbox = link.outbox();
         let control = Arc::new(control::Control::new(
             live.clone(),
             history.clone(),
-            publisher.clone(),
+            outbox.clone(),
             metrics.clone(),
             config.ack_timeout,
         ));
         let (record_tx, record_rx) = mpsc::channel(recorder::QUEUE);
-        let ingest = Arc::new(ingest::Ingest {
+        let ingest = ingest::Ingest {
             live: live.clone(),
             control: control.clone(),
             metrics: metrics.clone(),
             recorder: record_tx,
-        });
+        };
         let (connected_tx, connected_rx) = watch::channel(false);
 
         let listener = TcpListener::bind(config.http)
@@ -156,11 +160,12 @@ impl Relay {
 
         let recorder = recorder::Recorder {
             history: history.clone(),
-            publisher,
+            outbox,
             metrics: metrics.clone(),
         };
         tasks.spawn(recorder.run(record_rx));
-        tasks.spawn(link.run(ingest, connected_tx, shutdown.clone()));
+        tasks.spawn(ingest.run(incoming));
+        tasks.spawn(link.run(metrics.clone(), connected_tx, shutdown.clone()));
         match config.telegram.clone() {
             Some(bot) => bot::start(
                 bot,

@@ -204,8 +204,11 @@ impl Live {
             bay,
             now,
             |v| {
-                let before = v.clone();
+                let mut before = v.clone();
                 v.apply_state(state);
+                // The journal's backlog moves with every count and every `stored` cursor: kept
+                // for the API, but no reason to wake every surface (one count, one update).
+                before.health.journal_backlog = v.health.journal_backlog;
                 *v != before
             },
             None,
@@ -329,5 +332,48 @@ mod tests {
         assert_eq!(msg["bay"]["online"], true);
         assert!(!live.apply_status(&bay(), Status::Online, Utc::now()));
         assert!(rx.try_recv().is_err(), "no update when nothing changed");
+    }
+
+    #[test]
+    fn one_count_is_one_update_whatever_the_journal_backlog_does() {
+        let live = Live::default();
+        let s = SessionId::new();
+        let started = EventKind::Started {
+            plate: Plate::parse("B 1 A").expect("plate"),
+            by: Actor::new(ActorKind::Api, None),
+        };
+        live.apply_event(&bay(), &ev(s, 1, 0, started), Utc::now());
+        let mut state = BayState::idle(Utc::now());
+        state.phase = Phase::Loading;
+        state.session = Some(s);
+        state.plate = Some(Plate::parse("B 1 A").expect("plate"));
+        state.seq = 1;
+        state.started_at = live.get(&bay()).expect("bay").started_at;
+        state.started_by = Some(Actor::new(ActorKind::Api, None));
+        live.apply_state(&bay(), &state, Utc::now());
+        let mut rx = live.subscribe();
+        let mut woken = live.watch();
+
+        // The edge's count: its event, then its state (one event unconfirmed), then its state
+        // again once the relay has stored the event (nothing unconfirmed).
+        live.apply_event(&bay(), &ev(s, 2, 1, counted()), Utc::now());
+        state.count = 1;
+        state.seq = 2;
+        state.health.journal_backlog = 1;
+        live.apply_state(&bay(), &state, Utc::now());
+        state.health.journal_backlog = 0;
+        live.apply_state(&bay(), &state, Utc::now());
+
+        let msg: serde_json::Value =
+            serde_json::from_str(&rx.try_recv().expect("the count")).expect("json");
+        assert_eq!((msg["type"].as_str(), msg["bay"]["count"].as_u64()), (Some("count"), Some(1)));
+        assert!(rx.try_recv().is_err(), "one update for one count");
+        assert!(woken.try_recv().is_ok());
+        assert!(woken.try_recv().is_err(), "one wake-up for one count");
+        assert_eq!(
+            live.get(&bay()).expect("bay").health.journal_backlog,
+            0,
+            "the API still shows the backlog"
+        );
     }
 }

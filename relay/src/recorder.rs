@@ -1,5 +1,5 @@
-//! The one task that writes what the bays report into the history, in batches, and publishes
-//! `stored` so each edge can forget what is safe.
+//! The one task that writes what the bays report into the history, in batches off the message
+//! path, and publishes `stored` so each edge can forget what is safe.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
@@ -13,11 +13,11 @@ use tokio::sync::mpsc;
 
 use crate::history::{EventWrite, History, SessionCursor, StoreOutcome};
 use crate::metrics::Metrics;
-use crate::mqtt::Publisher;
+use crate::mqtt::Outbox;
 
 /// Most records written in one transaction.
 const MAX_BATCH: usize = 2000;
-/// Queue length between the MQTT link and the recorder.
+/// Queue length between ingest and the recorder.
 pub const QUEUE: usize = 16_384;
 /// Events kept for retry while the database refuses writes.
 const MAX_PENDING: usize = 200_000;
@@ -42,7 +42,7 @@ pub enum Record {
 #[derive(Debug)]
 pub struct Recorder {
     pub history: History,
-    pub publisher: Publisher,
+    pub outbox: Outbox,
     pub metrics: Arc<Metrics>,
 }
 
@@ -191,13 +191,11 @@ impl Recorder {
                 stored.sessions.insert(*s, c.stored);
             }
         }
-        let topic = Topic::new(bay.clone(), Kind::Stored);
-        if let Err(e) = self
-            .publisher
-            .publish(&topic, baycount_protocol::encode(&stored), true)
-            .await
-        {
-            log::warn!("cannot publish {topic}: {e}");
+        if let Err(e) = self.outbox.publish_stored(bay, stored).await {
+            log::warn!(
+                "cannot publish {}: {e}",
+                Topic::new(bay.clone(), Kind::Stored)
+            );
         }
     }
 }

@@ -345,6 +345,45 @@ async fn websocket_gets_snapshot_then_updates() {
     assert_eq!(count["bay"]["phase"], "loading");
 }
 
+/// One count is one update on the live feed, though the edge publishes its event, its state,
+/// and its state again once the relay has stored the count (its journal's backlog back to 0).
+#[tokio::test]
+async fn one_count_is_one_websocket_update() {
+    let relay = TestRelay::start(Which::Embedded).await;
+    let mut edge = ScriptedEdge::connect(relay.mqtt_port, "bay-1", Mode::Respond).await;
+    relay
+        .wait_bay("bay-1", "online", |b| b["online"] == true)
+        .await;
+    let (s, body) = relay
+        .post("/api/bays/bay-1/start", json!({"plate": "B 1 ONE"}))
+        .await;
+    assert_eq!(s, StatusCode::OK, "{body}");
+    let session: SessionId = body["session"]["id"].as_str().unwrap().parse().unwrap();
+    edge.wait_stored(session, 1).await;
+    relay
+        .wait_bay("bay-1", "the start stored", |b| {
+            b["health"]["journal_backlog"] == 0
+        })
+        .await;
+    let (mut ws, _) = tokio_tungstenite::connect_async(format!("ws://{}/api/ws", relay.http))
+        .await
+        .unwrap();
+    assert_eq!(next(&mut ws).await["type"], "snapshot");
+
+    let event = edge.count(Direction::In).await;
+    edge.wait_stored(session, event.seq).await;
+    relay
+        .wait_bay("bay-1", "the count stored and the edge's backlog back to 0", |b| {
+            b["count"] == 1 && b["health"]["journal_backlog"] == 0
+        })
+        .await;
+    let update = next(&mut ws).await;
+    assert_eq!(update["type"], "count", "{update}");
+    assert_eq!(update["bay"]["count"], 1, "{update}");
+    let more = tokio::time::timeout(Duration::from_millis(500), ws.next()).await;
+    assert!(more.is_err(), "a second update for one count: {more:?}");
+}
+
 #[tokio::test]
 async fn corrections_sit_beside_the_machine_count_and_csv_exports() {
     let relay = TestRelay::start(Which::Embedded).await;

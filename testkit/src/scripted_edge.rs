@@ -29,6 +29,22 @@ struct EdgeInner {
     events: Vec<Event>,
     /// The last track id counted (the pipeline's tracker numbers them).
     track: u64,
+    /// The relay's latest `stored` cursor.
+    stored: Stored,
+}
+
+impl EdgeInner {
+    /// The state as the real edge publishes it: with the events the relay has not confirmed
+    /// yet as the journal's backlog.
+    fn published_state(&self) -> BayState {
+        let mut state = self.session.state().clone();
+        state.health.journal_backlog = self
+            .events
+            .iter()
+            .filter(|e| self.stored.sessions.get(&e.session).is_none_or(|&n| e.seq > n))
+            .count() as u64;
+        state
+    }
 }
 
 /// A scripted edge: a real MQTT client playing the edge's side of the contract.
@@ -86,6 +102,7 @@ impl ScriptedEdge {
             mode,
             events: vec![],
             track: 0,
+            stored: Stored::default(),
         }));
         let (stored_tx, stored) = watch::channel(Stored::default());
         let (conn_tx, connected) = watch::channel(false);
@@ -105,7 +122,7 @@ impl ScriptedEdge {
                         )
                         .unwrap();
                         publish(&c, &b, Kind::Status, b"online".to_vec());
-                        let state = i.lock().unwrap().session.state().clone();
+                        let state = i.lock().unwrap().published_state();
                         publish(&c, &b, Kind::State, encode(&state));
                         conn_tx.send_replace(true);
                     }
@@ -119,6 +136,14 @@ impl ScriptedEdge {
                                 message: Message::Stored(s),
                                 ..
                             }) => {
+                                // As the real edge: the journal forgets what is stored, and
+                                // the state says so.
+                                let state = {
+                                    let mut g = i.lock().unwrap();
+                                    g.stored = s.clone();
+                                    g.published_state()
+                                };
+                                publish(&c, &b, Kind::State, encode(&state));
                                 stored_tx.send_replace(s);
                             }
                             _ => {}
@@ -149,7 +174,7 @@ impl ScriptedEdge {
     }
 
     pub fn state(&self) -> BayState {
-        self.inner.lock().unwrap().session.state().clone()
+        self.inner.lock().unwrap().published_state()
     }
 
     /// Every event this edge has published.
@@ -179,7 +204,7 @@ impl ScriptedEdge {
             .crossing(direction, track, Utc::now())
             .expect("counting needs an open session");
         i.events.push(ev.clone());
-        (ev, i.session.state().clone())
+        (ev, i.published_state())
     }
 
     /// Publishes anything on one of this bay's topics.
@@ -230,6 +255,6 @@ fn handle_command(c: &AsyncClient, b: &BayId, i: &Arc<Mutex<EdgeInner>>, cmd: Co
         publish(c, b, Kind::Event, encode(&ev));
         g.events.push(ev);
     }
-    publish(c, b, Kind::State, encode(g.session.state()));
+    publish(c, b, Kind::State, encode(&g.published_state()));
     publish(c, b, Kind::Ack, encode(&ack));
 }

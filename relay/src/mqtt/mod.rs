@@ -1,47 +1,31 @@
-//! The relay's MQTT link (rumqttc): connects, subscribes to every bay, hands messages to ingest.
+//! The relay's MQTT connection (rumqttc): subscribes to every bay and hands out what they say as
+//! parsed messages, and an [`Outbox`] for what the relay says; it knows nothing of what the
+//! messages mean, so the modules that do can use it without it using them.
+
+mod outbox;
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use baycount_plumbing::backoff::Backoff;
-use baycount_protocol::{Kind, Status, Topic, codec::MAX_PAYLOAD, topic::RELAY_STATUS};
-use rumqttc::{AsyncClient, Event, EventLoop, LastWill, MqttOptions, Packet, QoS};
-use tokio::sync::watch;
+use baycount_protocol::{Incoming, Kind, Status, codec::MAX_PAYLOAD, topic::RELAY_STATUS};
+use rumqttc::{AsyncClient, Event, EventLoop, MqttOptions, Packet};
+use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 
-use crate::ingest::Ingest;
+use crate::metrics::Metrics;
+
+pub use outbox::{Outbox, PublishError};
+use outbox::{QOS, relay_will};
 
 /// Kinds of bay topic the relay reads.
 const SUBSCRIBED: [Kind; 4] = [Kind::Status, Kind::State, Kind::Event, Kind::Ack];
 /// First and longest wait between reconnection attempts.
 const FIRST_BACKOFF: Duration = Duration::from_millis(100);
 const MAX_BACKOFF: Duration = Duration::from_secs(2);
-
-/// Why a message could not be handed to the broker.
-#[derive(Debug, thiserror::Error)]
-#[error("MQTT publish failed: {0}")]
-pub struct PublishError(#[from] rumqttc::ClientError);
-
-/// Publishes on the relay's connection. Cheap to clone.
-#[derive(Debug, Clone)]
-pub struct Publisher {
-    client: AsyncClient,
-}
-
-impl Publisher {
-    /// Queues a QoS 1 message; rumqttc delivers it once connected.
-    pub async fn publish(
-        &self,
-        topic: &Topic,
-        payload: Vec<u8>,
-        retain: bool,
-    ) -> Result<(), PublishError> {
-        self.client
-            .publish(topic.to_string(), QoS::AtLeastOnce, retain, payload)
-            .await?;
-        Ok(())
-    }
-}
+/// Parsed messages waiting for their reader; when it falls behind the link stops reading, so
+/// the broker keeps the rest rather than the relay dropping them.
+const INCOMING: usize = 1024;
 
 /// Where and how to connect.
 #[derive(Debug, Clone)]
@@ -56,8 +40,10 @@ pub struct LinkOptions {
 
 /// A connection that is set up but not yet running.
 pub struct Link {
-    client: AsyncClient,
+    outbox: Outbox,
     eventloop: EventLoop,
+    /// Where each parsed message goes.
+    incoming: mpsc::Sender<Incoming>,
 }
 
 impl std::fmt::Debug for Link {
@@ -67,7 +53,9 @@ impl std::fmt::Debug for Link {
 }
 
 impl Link {
-    pub fn new(o: &LinkOptions) -> Self {
+    /// Sets up the connection (nothing is sent before [`Link::run`]) and the stream of parsed
+    /// messages it will feed.
+    pub fn new(o: &LinkOptions) -> (Self, mpsc::Receiver<Incoming>) {
         let id = format!(
             "baycount-relay-{}",
             &uuid::Uuid::now_v7().simple().to_string()[20..]
@@ -78,12 +66,7 @@ impl Link {
             .set_max_packet_size(MAX_PAYLOAD + 1024, MAX_PAYLOAD + 1024)
             .set_inflight(200)
             .set_request_channel_capacity(1024)
-            .set_last_will(LastWill::new(
-                RELAY_STATUS,
-                Status::Offline.as_str(),
-                QoS::AtLeastOnce,
-                true,
-            ));
+            .set_last_will(relay_will());
         if let Some(user) = &o.username {
             opts.set_credentials(user.clone(), o.password.clone().unwrap_or_default());
         }
@@ -93,27 +76,34 @@ impl Link {
             ));
         }
         let (client, eventloop) = AsyncClient::new(opts, 1024);
-        Self { client, eventloop }
+        let (incoming, rx) = mpsc::channel(INCOMING);
+        let link = Self {
+            outbox: Outbox { client },
+            eventloop,
+            incoming,
+        };
+        (link, rx)
     }
 
-    pub fn publisher(&self) -> Publisher {
-        Publisher {
-            client: self.client.clone(),
-        }
+    /// What the relay publishes on this connection; queued now, sent once connected.
+    pub fn outbox(&self) -> Outbox {
+        self.outbox.clone()
     }
 
     /// Runs the connection until `shutdown`: (re)connects with backoff, subscribes on every
-    /// connect, announces the relay, and feeds every message to `ingest`. `connected` follows
-    /// the connection's state.
+    /// connect, announces the relay, and sends every bay's message, parsed, to the stream
+    /// [`Link::new`] handed out, which ends when this returns. `metrics` counts what arrives;
+    /// `connected` follows the connection's state.
     pub async fn run(
         self,
-        ingest: Arc<Ingest>,
+        metrics: Arc<Metrics>,
         connected: watch::Sender<bool>,
         shutdown: CancellationToken,
     ) {
         let Link {
-            client,
+            outbox,
             mut eventloop,
+            incoming,
         } = self;
         let mut backoff = Backoff::new(FIRST_BACKOFF, MAX_BACKOFF);
         loop {
@@ -124,16 +114,10 @@ impl Link {
             match event {
                 Ok(Event::Incoming(Packet::ConnAck(_))) => {
                     backoff.reset();
-                    let filters = SUBSCRIBED.map(|k| {
-                        rumqttc::SubscribeFilter::new(k.filter_all_bays(), QoS::AtLeastOnce)
-                    });
-                    let subscribed = client.try_subscribe_many(filters);
-                    let announced = client.try_publish(
-                        RELAY_STATUS,
-                        QoS::AtLeastOnce,
-                        true,
-                        Status::Online.as_str(),
-                    );
+                    let filters =
+                        SUBSCRIBED.map(|k| rumqttc::SubscribeFilter::new(k.filter_all_bays(), QOS));
+                    let subscribed = outbox.client.try_subscribe_many(filters);
+                    let announced = outbox.relay_status(Status::Online);
                     if let Err(e) = subscribed.and(announced) {
                         log::error!("cannot subscribe to the bays' topics: {e}");
                     }
@@ -141,7 +125,10 @@ impl Link {
                     connected.send_replace(true);
                 }
                 Ok(Event::Incoming(Packet::Publish(p))) => {
-                    ingest.handle(&p.topic, &p.payload).await
+                    if let Some(message) = parse(&p.topic, &p.payload, &metrics) {
+                        // Its reader stops only once this sender is gone.
+                        let _ = incoming.send(message).await;
+                    }
                 }
                 Ok(_) => {}
                 Err(e) => {
@@ -159,13 +146,8 @@ impl Link {
         }
         // Say goodbye cleanly: retire the relay's status, then disconnect (bounded).
         if *connected.borrow() {
-            let _ = client.try_publish(
-                RELAY_STATUS,
-                QoS::AtLeastOnce,
-                true,
-                Status::Offline.as_str(),
-            );
-            let _ = client.try_disconnect();
+            let _ = outbox.relay_status(Status::Offline);
+            let _ = outbox.client.try_disconnect();
             let _ = tokio::time::timeout(Duration::from_secs(1), async {
                 while let Ok(ev) = eventloop.poll().await {
                     if matches!(ev, Event::Outgoing(rumqttc::Outgoing::Disconnect)) {
@@ -176,5 +158,24 @@ impl Link {
             .await;
         }
         connected.send_replace(false);
+    }
+}
+
+/// Reads one message. The relay's own announcement is skipped; a malformed message is counted,
+/// logged and dropped.
+fn parse(topic: &str, payload: &[u8], metrics: &Metrics) -> Option<Incoming> {
+    if topic == RELAY_STATUS {
+        return None;
+    }
+    match Incoming::parse(topic, payload) {
+        Ok(message) => {
+            metrics.message(message.topic.kind.as_str());
+            Some(message)
+        }
+        Err(e) => {
+            metrics.mqtt_malformed.inc();
+            log::warn!("dropped a message on {topic:?}: {e}");
+            None
+        }
     }
 }

@@ -1,0 +1,138 @@
+//! The edge as it is operated: under systemd (readiness, watchdog) and over mutual TLS.
+
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use baycount_testkit::{TestRelay, Which, closed_port, eventually};
+
+use crate::SERIAL;
+use crate::edge::Edge;
+use crate::flow::*;
+
+#[tokio::test]
+async fn systemd_hears_ready_and_a_watchdog_fed_only_while_frames_flow() {
+    let _serial = SERIAL.lock().await;
+    let dir = tempfile::tempdir().unwrap();
+    // Two seconds of footage, played as fast as it goes: frames flow, then stop.
+    let clip = dir.path().join("clip.mp4");
+    let made = Command::new("ffmpeg")
+        .args(["-loglevel", "error", "-f", "lavfi", "-i"])
+        .arg("testsrc=duration=2:size=320x240:rate=10")
+        .arg(&clip)
+        .status()
+        .unwrap();
+    assert!(made.success());
+    let notify = dir.path().join("notify.sock");
+    let socket = std::os::unix::net::UnixDatagram::bind(&notify).unwrap();
+    socket
+        .set_read_timeout(Some(Duration::from_millis(200)))
+        .unwrap();
+    let source = format!("file:{}", clip.display());
+    // Nothing listens on the broker's port: the edge counts without one.
+    let mut edge = Edge::new(
+        dir.path(),
+        closed_port(),
+        &["--source", &source, "--no-realtime"],
+    );
+    edge.env.push(("NOTIFY_SOCKET".into(), notify.clone()));
+    edge.spawn();
+    let mut heard: Vec<(Instant, String)> = Vec::new();
+    let t0 = Instant::now();
+    let mut buf = [0u8; 256];
+    while t0.elapsed() < Duration::from_secs(20) {
+        if let Ok(n) = socket.recv(&mut buf) {
+            heard.push((
+                Instant::now(),
+                String::from_utf8_lossy(&buf[..n]).into_owned(),
+            ));
+        }
+        if edge.log().contains("the footage ended") {
+            break;
+        }
+    }
+    let ended = Instant::now();
+    assert!(edge.log().contains("the footage ended"), "{}", edge.log());
+    assert_eq!(
+        heard.first().map(|h| h.1.trim()),
+        Some("READY=1"),
+        "{heard:?}"
+    );
+    assert!(
+        heard.iter().any(|h| h.1.trim() == "WATCHDOG=1"),
+        "fed while frames flowed: {heard:?}"
+    );
+    // No frames, no watchdog: systemd would restart a stuck edge.
+    while ended.elapsed() < Duration::from_secs(3) {
+        if let Ok(n) = socket.recv(&mut buf) {
+            let msg = String::from_utf8_lossy(&buf[..n]).into_owned();
+            assert_ne!(msg.trim(), "WATCHDOG=1", "fed after the frames stopped");
+        }
+    }
+    edge.terminate();
+    let mut stopping = false;
+    while let Ok(n) = socket.recv(&mut buf) {
+        stopping |= String::from_utf8_lossy(&buf[..n]).trim() == "STOPPING=1";
+    }
+    assert!(stopping, "STOPPING=1 on SIGTERM");
+}
+
+#[tokio::test]
+async fn the_edge_counts_over_mutual_tls_with_its_own_login_only() {
+    let _serial = SERIAL.lock().await;
+    let dir = tempfile::tempdir().unwrap();
+    let ca = baycount_testkit::ca::TestCa::new(dir.path(), "site-ca");
+    let (server_cert, server_key) = ca.issue("relay");
+    let (edge_cert, edge_key) = ca.issue("bay-1");
+    let passwords = dir.path().join("mqtt.passwd");
+    baycount_relay::broker::users::set_password(&passwords, "bay-1", "bay-1-pw").unwrap();
+    let relay = TestRelay::start_with(Which::Embedded, |c| {
+        c.broker_security = baycount_relay::broker::Security {
+            password_file: Some(passwords),
+            tls_cert: Some(server_cert),
+            tls_key: Some(server_key),
+            client_ca: Some(ca.cert.clone()),
+        };
+    })
+    .await;
+    let tls_flags = |e: &mut Edge| {
+        e.mqtt = format!("mqtts://127.0.0.1:{}", e.mqtt_port);
+        for (flag, path) in [
+            ("--mqtt-ca", &ca.cert),
+            ("--mqtt-cert", &edge_cert),
+            ("--mqtt-key", &edge_key),
+        ] {
+            e.extra.push(flag.to_owned());
+            e.extra.push(path.display().to_string());
+        }
+    };
+
+    // A wrong password: refused, said plainly in the edge's log, never online.
+    let wrong_dir = tempfile::tempdir().unwrap();
+    let mut wrong = Edge::new(wrong_dir.path(), relay.mqtt_port, &synthetic());
+    tls_flags(&mut wrong);
+    wrong
+        .env
+        .push(("BAYCOUNT_MQTT_PASSWORD".into(), "guess".into()));
+    wrong.spawn();
+    eventually(10, "the refusal in the edge's log", || async {
+        wrong
+            .log()
+            .contains("refused bay bay-1's login")
+            .then_some(())
+    })
+    .await;
+    assert!(relay.bay("bay-1").await.is_none_or(|b| b["online"] != true));
+    assert!(!wrong.log().contains("guess"), "the password is not logged");
+    drop(wrong);
+
+    let mut edge = Edge::new(dir.path(), relay.mqtt_port, &synthetic());
+    tls_flags(&mut edge);
+    edge.env
+        .push(("BAYCOUNT_MQTT_PASSWORD".into(), "bay-1-pw".into()));
+    edge.spawn();
+    wait_online(&relay).await;
+    let session = start(&relay, "KT 4 TLS").await;
+    wait_count(&relay, 2).await;
+    let count = stop(&relay).await;
+    agrees(&relay, &edge, session, count).await;
+}
