@@ -41,7 +41,12 @@ impl EdgeInner {
         state.health.journal_backlog = self
             .events
             .iter()
-            .filter(|e| self.stored.sessions.get(&e.session).is_none_or(|&n| e.seq > n))
+            .filter(|e| {
+                self.stored
+                    .sessions
+                    .get(&e.session)
+                    .is_none_or(|&n| e.seq > n)
+            })
             .count() as u64;
         state
     }
