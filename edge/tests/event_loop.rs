@@ -6,6 +6,7 @@ use std::time::Duration;
 use baycount_edge::bay::event_loop::{self, Input};
 use baycount_edge::bay::journal::Journal;
 use baycount_edge::bay::link::{Link, LinkOptions};
+use baycount_plumbing::mqtt::Endpoint;
 use baycount_protocol::{BayId, BayState, Direction, Health};
 use baycount_relay::Relay;
 use baycount_relay::config::{Broker, Config};
@@ -48,11 +49,13 @@ impl Edge {
         let shutdown = CancellationToken::new();
         let options = LinkOptions {
             bay: BayId::parse("bay-1").expect("bay"),
-            host: "127.0.0.1".into(),
-            port,
-            username: None,
-            password: None,
-            tls: None,
+            broker: Endpoint {
+                host: "127.0.0.1".into(),
+                port,
+                username: None,
+                password: None,
+                tls: None,
+            },
         };
         let (link, inbound, link_task) = Link::start(&options, shutdown.clone());
         let journal = Journal::open(&dir.join("journal.db"))

@@ -36,6 +36,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use baycount_plumbing::mqtt::Endpoint;
 use tokio::net::TcpListener;
 use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
@@ -104,7 +105,7 @@ impl Relay {
                     shutdown.clone(),
                 )
                 .await?;
-                let opts = mqtt::LinkOptions {
+                let opts = Endpoint {
                     host: broker.internal.ip().to_string(),
                     port: broker.internal.port(),
                     username: Some(broker.login.username),
@@ -115,18 +116,8 @@ impl Relay {
             }
             Broker::External(url) => (
                 None,
-                mqtt::LinkOptions {
-                    host: url.host.clone(),
-                    port: url.port,
-                    username: url.username.clone(),
-                    password: url.password.clone(),
-                    tls: config
-                        .mqtt_tls
-                        .as_ref()
-                        .map(|t| t.client_config().map(Arc::new))
-                        .transpose()
-                        .map_err(broker::BrokerError::Tls)?,
-                },
+                Endpoint::from_url(url, config.mqtt_tls.as_ref())
+                    .map_err(broker::BrokerError::Tls)?,
             ),
         };
         let (link, incoming) = mqtt::Link::new(&link_options);

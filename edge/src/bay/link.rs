@@ -5,25 +5,20 @@
 use std::time::Duration;
 
 use baycount_plumbing::backoff::Backoff;
-use baycount_protocol::codec::MAX_PAYLOAD;
+use baycount_plumbing::mqtt::{Connection, Endpoint, Happening, QOS};
 use baycount_protocol::topic::RELAY_STATUS;
 use baycount_protocol::{
     Ack, BayId, BayState, Command, Event, Incoming, Kind, Message, Status, Stored, Topic, encode,
 };
-use rumqttc::{AsyncClient, Event as MqttEvent, EventLoop, LastWill, MqttOptions, Packet, QoS};
+use rumqttc::{AsyncClient, LastWill};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-/// Where and as whom to connect.
+/// Which bay, and where and as whom to connect.
 #[derive(Debug, Clone)]
 pub struct LinkOptions {
     pub bay: BayId,
-    pub host: String,
-    pub port: u16,
-    pub username: Option<String>,
-    pub password: Option<String>,
-    /// TLS (`mqtts://`).
-    pub tls: Option<std::sync::Arc<rustls::ClientConfig>>,
+    pub broker: Endpoint,
 }
 
 /// What arrives for the bay.
@@ -56,6 +51,8 @@ pub struct Link {
 /// with a 2 s cap).
 const FIRST_BACKOFF: Duration = Duration::from_millis(200);
 const MAX_BACKOFF: Duration = Duration::from_secs(1);
+/// How often the broker hears from a quiet bay.
+const KEEP_ALIVE: Duration = Duration::from_secs(10);
 
 impl Link {
     /// Starts the connection task; inbound messages arrive on the returned channel until `shutdown`.
@@ -64,31 +61,23 @@ impl Link {
         shutdown: CancellationToken,
     ) -> (Self, mpsc::Receiver<Inbound>, tokio::task::JoinHandle<()>) {
         let status = Topic::new(o.bay.clone(), Kind::Status).to_string();
-        let mut opts = MqttOptions::new(format!("baycount-edge-{}", o.bay), o.host.clone(), o.port);
-        opts.set_keep_alive(Duration::from_secs(10))
-            .set_clean_session(true)
-            .set_max_packet_size(MAX_PAYLOAD + 1024, MAX_PAYLOAD + 1024)
-            .set_last_will(LastWill::new(
-                status,
-                Status::Offline.as_str(),
-                QoS::AtLeastOnce,
-                true,
-            ));
-        if let Some(user) = &o.username {
-            opts.set_credentials(user.clone(), o.password.clone().unwrap_or_default());
-        }
-        if let Some(tls) = &o.tls {
-            opts.set_transport(rumqttc::Transport::tls_with_config(
-                rumqttc::TlsConfiguration::Rustls(tls.clone()),
-            ));
-        }
-        let (client, eventloop) = AsyncClient::new(opts, 4096);
+        let will = LastWill::new(
+            status,
+            Status::Offline.as_str(),
+            QOS,
+            Kind::Status.retained(),
+        );
+        let opts = o
+            .broker
+            .options(format!("baycount-edge-{}", o.bay), KEEP_ALIVE, will);
+        let (client, connection) =
+            Connection::new(opts, 4096, Backoff::new(FIRST_BACKOFF, MAX_BACKOFF));
         let (tx, rx) = mpsc::channel(256);
         let link = Self {
             bay: o.bay.clone(),
             client,
         };
-        let task = tokio::spawn(run(link.clone(), eventloop, tx, shutdown));
+        let task = tokio::spawn(run(link.clone(), connection, tx, shutdown));
         (link, rx, task)
     }
 
@@ -97,7 +86,7 @@ impl Link {
     fn publish(&self, kind: Kind, payload: Vec<u8>) -> Result<(), LinkError> {
         let topic = Topic::new(self.bay.clone(), kind).to_string();
         self.client
-            .try_publish(topic, QoS::AtLeastOnce, kind.retained(), payload)?;
+            .try_publish(topic, QOS, kind.retained(), payload)?;
         Ok(())
     }
 
@@ -136,33 +125,25 @@ fn explain(e: &rumqttc::ConnectionError, bay: &BayId) -> String {
 
 async fn run(
     link: Link,
-    mut eventloop: EventLoop,
+    mut connection: Connection,
     tx: mpsc::Sender<Inbound>,
     shutdown: CancellationToken,
 ) {
-    let mut backoff = Backoff::new(FIRST_BACKOFF, MAX_BACKOFF);
-    let mut connected = false;
     let mut last_failure: Option<String> = None;
-    loop {
-        let event = tokio::select! {
-            _ = shutdown.cancelled() => break,
-            e = eventloop.poll() => e,
-        };
-        let inbound = match event {
-            Ok(MqttEvent::Incoming(Packet::ConnAck(_))) => {
-                backoff.reset();
-                connected = true;
+    while let Some(happening) = connection.next(&shutdown).await {
+        let inbound = match happening {
+            Happening::Connected => {
                 last_failure = None;
                 let subs =
                     [Kind::Cmd, Kind::Stored].map(|k| Topic::new(link.bay.clone(), k).to_string());
                 let subscribed = subs
                     .into_iter()
                     .chain([RELAY_STATUS.to_owned()])
-                    .try_for_each(|t| link.client.try_subscribe(t, QoS::AtLeastOnce));
+                    .try_for_each(|t| link.client.try_subscribe(t, QOS));
                 let announced = link.client.try_publish(
                     Topic::new(link.bay.clone(), Kind::Status).to_string(),
-                    QoS::AtLeastOnce,
-                    true,
+                    QOS,
+                    Kind::Status.retained(),
                     Status::Online.as_str(),
                 );
                 if let Err(e) = subscribed.and(announced) {
@@ -171,45 +152,34 @@ async fn run(
                 log::info!("connected to the MQTT broker");
                 Some(Inbound::Connected)
             }
-            Ok(MqttEvent::Incoming(Packet::Publish(p))) if p.topic == RELAY_STATUS => {
+            Happening::Message(p) if p.topic == RELAY_STATUS => {
                 (Status::parse(&p.payload) == Some(Status::Online)).then_some(Inbound::RelayOnline)
             }
-            Ok(MqttEvent::Incoming(Packet::Publish(p))) => {
-                match Incoming::parse(&p.topic, &p.payload) {
-                    Ok(Incoming {
-                        message: Message::Cmd(c),
-                        ..
-                    }) => Some(Inbound::Command(c)),
-                    Ok(Incoming {
-                        message: Message::Stored(s),
-                        ..
-                    }) => Some(Inbound::Stored(s)),
-                    Ok(_) => None,
-                    Err(e) => {
-                        log::warn!("dropped a message on {:?}: {e}", p.topic);
-                        None
-                    }
+            Happening::Message(p) => match Incoming::parse(&p.topic, &p.payload) {
+                Ok(Incoming {
+                    message: Message::Cmd(c),
+                    ..
+                }) => Some(Inbound::Command(c)),
+                Ok(Incoming {
+                    message: Message::Stored(s),
+                    ..
+                }) => Some(Inbound::Stored(s)),
+                Ok(_) => None,
+                Err(e) => {
+                    log::warn!("dropped a message on {:?}: {e}", p.topic);
+                    None
                 }
+            },
+            Happening::Failed { error, lost: true } => {
+                log::warn!("lost the MQTT broker: {error}; reconnecting, counting goes on");
+                Some(Inbound::Disconnected)
             }
-            Ok(_) => None,
-            Err(e) => {
-                let was_connected = std::mem::replace(&mut connected, false);
-                if was_connected {
-                    log::warn!("lost the MQTT broker: {e}; reconnecting, counting goes on");
-                    if tx.send(Inbound::Disconnected).await.is_err() {
-                        break;
-                    }
-                } else {
-                    // Said once per kind of failure, not on every retry.
-                    let why = explain(&e, &link.bay);
-                    if last_failure.as_deref() != Some(why.as_str()) {
-                        log::warn!("{why}");
-                        last_failure = Some(why);
-                    }
-                }
-                tokio::select! {
-                    _ = shutdown.cancelled() => break,
-                    _ = tokio::time::sleep(backoff.next()) => {}
+            Happening::Failed { error, lost: false } => {
+                // Said once per kind of failure, not on every retry.
+                let why = explain(&error, &link.bay);
+                if last_failure.as_deref() != Some(why.as_str()) {
+                    log::warn!("{why}");
+                    last_failure = Some(why);
                 }
                 None
             }
@@ -221,19 +191,5 @@ async fn run(
         }
     }
     // A clean goodbye: the bay goes offline now rather than when the broker notices.
-    if connected {
-        let status = Topic::new(link.bay.clone(), Kind::Status).to_string();
-        let _ = link
-            .client
-            .try_publish(status, QoS::AtLeastOnce, true, Status::Offline.as_str());
-        let _ = link.client.try_disconnect();
-        let _ = tokio::time::timeout(Duration::from_secs(1), async {
-            while let Ok(ev) = eventloop.poll().await {
-                if matches!(ev, MqttEvent::Outgoing(rumqttc::Outgoing::Disconnect)) {
-                    break;
-                }
-            }
-        })
-        .await;
-    }
+    connection.goodbye().await;
 }

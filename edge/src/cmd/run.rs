@@ -5,6 +5,7 @@
 use std::time::Duration;
 
 use anyhow::Context;
+use baycount_plumbing::mqtt::Endpoint;
 use baycount_protocol::{BayState, Health};
 use chrono::Utc;
 use tokio::sync::{mpsc, watch};
@@ -35,15 +36,7 @@ pub async fn run(c: EdgeConfig, shutdown: CancellationToken) -> anyhow::Result<(
     let (link, inbound, link_task) = Link::start(
         &LinkOptions {
             bay: c.bay.clone(),
-            host: c.mqtt.host.clone(),
-            port: c.mqtt.port,
-            username: c.mqtt.username.clone(),
-            password: c.mqtt.password.clone(),
-            tls: c
-                .mqtt_tls
-                .as_ref()
-                .map(|t| t.client_config().map(std::sync::Arc::new))
-                .transpose()
+            broker: Endpoint::from_url(&c.mqtt, c.mqtt_tls.as_ref())
                 .context("cannot set up TLS for the MQTT link")?,
         },
         shutdown.clone(),

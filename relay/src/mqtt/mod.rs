@@ -8,78 +8,52 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use baycount_plumbing::backoff::Backoff;
-use baycount_protocol::{Incoming, Kind, Status, codec::MAX_PAYLOAD, topic::RELAY_STATUS};
-use rumqttc::{AsyncClient, Event, EventLoop, MqttOptions, Packet};
+use baycount_plumbing::mqtt::{Connection, Endpoint, Happening, QOS};
+use baycount_protocol::{Incoming, Kind, Status, topic::RELAY_STATUS};
 use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 
 use crate::metrics::Metrics;
 
+use outbox::relay_will;
 pub use outbox::{Outbox, PublishError};
-use outbox::{QOS, relay_will};
 
 /// Kinds of bay topic the relay reads.
 const SUBSCRIBED: [Kind; 4] = [Kind::Status, Kind::State, Kind::Event, Kind::Ack];
 /// First and longest wait between reconnection attempts.
 const FIRST_BACKOFF: Duration = Duration::from_millis(100);
 const MAX_BACKOFF: Duration = Duration::from_secs(2);
+/// How often the broker hears from a quiet relay.
+const KEEP_ALIVE: Duration = Duration::from_secs(15);
 /// Parsed messages waiting for their reader; when it falls behind the link stops reading, so
 /// the broker keeps the rest rather than the relay dropping them.
 const INCOMING: usize = 1024;
 
-/// Where and how to connect.
-#[derive(Debug, Clone)]
-pub struct LinkOptions {
-    pub host: String,
-    pub port: u16,
-    pub username: Option<String>,
-    pub password: Option<String>,
-    /// TLS (`mqtts://`).
-    pub tls: Option<Arc<rustls::ClientConfig>>,
-}
-
 /// A connection that is set up but not yet running.
+#[derive(Debug)]
 pub struct Link {
     outbox: Outbox,
-    eventloop: EventLoop,
+    connection: Connection,
     /// Where each parsed message goes.
     incoming: mpsc::Sender<Incoming>,
-}
-
-impl std::fmt::Debug for Link {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Link").finish_non_exhaustive()
-    }
 }
 
 impl Link {
     /// Sets up the connection (nothing is sent before [`Link::run`]) and the stream of parsed
     /// messages it will feed.
-    pub fn new(o: &LinkOptions) -> (Self, mpsc::Receiver<Incoming>) {
+    pub fn new(broker: &Endpoint) -> (Self, mpsc::Receiver<Incoming>) {
         let id = format!(
             "baycount-relay-{}",
             &uuid::Uuid::now_v7().simple().to_string()[20..]
         );
-        let mut opts = MqttOptions::new(id, o.host.clone(), o.port);
-        opts.set_keep_alive(Duration::from_secs(15))
-            .set_clean_session(true)
-            .set_max_packet_size(MAX_PAYLOAD + 1024, MAX_PAYLOAD + 1024)
-            .set_inflight(200)
-            .set_request_channel_capacity(1024)
-            .set_last_will(relay_will());
-        if let Some(user) = &o.username {
-            opts.set_credentials(user.clone(), o.password.clone().unwrap_or_default());
-        }
-        if let Some(tls) = &o.tls {
-            opts.set_transport(rumqttc::Transport::tls_with_config(
-                rumqttc::TlsConfiguration::Rustls(tls.clone()),
-            ));
-        }
-        let (client, eventloop) = AsyncClient::new(opts, 1024);
+        let mut opts = broker.options(id, KEEP_ALIVE, relay_will());
+        opts.set_inflight(200).set_request_channel_capacity(1024);
+        let (client, connection) =
+            Connection::new(opts, 1024, Backoff::new(FIRST_BACKOFF, MAX_BACKOFF));
         let (incoming, rx) = mpsc::channel(INCOMING);
         let link = Self {
             outbox: Outbox { client },
-            eventloop,
+            connection,
             incoming,
         };
         (link, rx)
@@ -102,18 +76,12 @@ impl Link {
     ) {
         let Link {
             outbox,
-            mut eventloop,
+            mut connection,
             incoming,
         } = self;
-        let mut backoff = Backoff::new(FIRST_BACKOFF, MAX_BACKOFF);
-        loop {
-            let event = tokio::select! {
-                _ = shutdown.cancelled() => break,
-                event = eventloop.poll() => event,
-            };
-            match event {
-                Ok(Event::Incoming(Packet::ConnAck(_))) => {
-                    backoff.reset();
+        while let Some(happening) = connection.next(&shutdown).await {
+            match happening {
+                Happening::Connected => {
                     let filters =
                         SUBSCRIBED.map(|k| rumqttc::SubscribeFilter::new(k.filter_all_bays(), QOS));
                     let subscribed = outbox.client.try_subscribe_many(filters);
@@ -124,39 +92,24 @@ impl Link {
                     log::info!("connected to the MQTT broker");
                     connected.send_replace(true);
                 }
-                Ok(Event::Incoming(Packet::Publish(p))) => {
+                Happening::Message(p) => {
                     if let Some(message) = parse(&p.topic, &p.payload, &metrics) {
                         // Its reader stops only once this sender is gone.
                         let _ = incoming.send(message).await;
                     }
                 }
-                Ok(_) => {}
-                Err(e) => {
-                    if connected.send_replace(false) {
-                        log::warn!("lost the MQTT broker: {e}; reconnecting");
+                Happening::Failed { error, lost } => {
+                    connected.send_replace(false);
+                    if lost {
+                        log::warn!("lost the MQTT broker: {error}; reconnecting");
                     } else {
-                        log::debug!("MQTT broker still unreachable: {e}");
-                    }
-                    tokio::select! {
-                        _ = shutdown.cancelled() => break,
-                        _ = tokio::time::sleep(backoff.next()) => {}
+                        log::debug!("MQTT broker still unreachable: {error}");
                     }
                 }
             }
         }
         // Say goodbye cleanly: retire the relay's status, then disconnect (bounded).
-        if *connected.borrow() {
-            let _ = outbox.relay_status(Status::Offline);
-            let _ = outbox.client.try_disconnect();
-            let _ = tokio::time::timeout(Duration::from_secs(1), async {
-                while let Ok(ev) = eventloop.poll().await {
-                    if matches!(ev, Event::Outgoing(rumqttc::Outgoing::Disconnect)) {
-                        break;
-                    }
-                }
-            })
-            .await;
-        }
+        connection.goodbye().await;
         connected.send_replace(false);
     }
 }

@@ -1,16 +1,10 @@
 //! What the relay publishes: each message on its contract topic with the contract's QoS and
 //! retain flag, so that no caller chooses either.
 
-use baycount_protocol::topic::{self, RELAY_STATUS};
+use baycount_plumbing::mqtt::QOS;
+use baycount_protocol::topic::RELAY_STATUS;
 use baycount_protocol::{BayId, Command, Kind, Message, Status, Stored, Topic};
-use rumqttc::{AsyncClient, LastWill, QoS};
-
-/// The contract's QoS ([`topic::QOS`]) as rumqttc spells it.
-pub(super) const QOS: QoS = match topic::QOS {
-    0 => QoS::AtMostOnce,
-    1 => QoS::AtLeastOnce,
-    _ => QoS::ExactlyOnce,
-};
+use rumqttc::{AsyncClient, LastWill};
 
 /// Why a message could not be handed to the broker.
 #[derive(Debug, thiserror::Error)]
