@@ -366,7 +366,10 @@ mod tests {
 
         let msg: serde_json::Value =
             serde_json::from_str(&rx.try_recv().expect("the count")).expect("json");
-        assert_eq!((msg["type"].as_str(), msg["bay"]["count"].as_u64()), (Some("count"), Some(1)));
+        assert_eq!(
+            (msg["type"].as_str(), msg["bay"]["count"].as_u64()),
+            (Some("count"), Some(1))
+        );
         assert!(rx.try_recv().is_err(), "one update for one count");
         assert!(woken.try_recv().is_ok());
         assert!(woken.try_recv().is_err(), "one wake-up for one count");

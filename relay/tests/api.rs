@@ -373,9 +373,11 @@ async fn one_count_is_one_websocket_update() {
     let event = edge.count(Direction::In).await;
     edge.wait_stored(session, event.seq).await;
     relay
-        .wait_bay("bay-1", "the count stored and the edge's backlog back to 0", |b| {
-            b["count"] == 1 && b["health"]["journal_backlog"] == 0
-        })
+        .wait_bay(
+            "bay-1",
+            "the count stored and the edge's backlog back to 0",
+            |b| b["count"] == 1 && b["health"]["journal_backlog"] == 0,
+        )
         .await;
     let update = next(&mut ws).await;
     assert_eq!(update["type"], "count", "{update}");
