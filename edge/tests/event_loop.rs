@@ -136,11 +136,14 @@ async fn commands_counts_and_the_button_go_through_the_relay() {
         .as_str()
         .expect("session id")
         .to_owned();
+    // The frame's capture time, a moment before the loop hears of the crossing.
+    let seen = chrono::Utc::now() - chrono::Duration::milliseconds(1500);
     for d in [Direction::In, Direction::In, Direction::Out, Direction::In] {
         inputs
             .send(Input::Crossing {
                 direction: d,
                 track: 1,
+                at: seen,
             })
             .await
             .expect("send");
@@ -183,6 +186,14 @@ async fn commands_counts_and_the_button_go_through_the_relay() {
         (json!(3), json!(1))
     );
     assert_eq!(stored["events"].as_array().map(Vec::len), Some(6));
+    // Each count carries the time its frame was captured, not when it was handled.
+    for e in stored["events"].as_array().expect("events") {
+        if e["kind"] == "counted" {
+            let at: chrono::DateTime<chrono::Utc> =
+                e["at"].as_str().expect("at").parse().expect("RFC 3339");
+            assert!((at - seen).num_milliseconds().abs() < 2, "{e} vs {seen}");
+        }
+    }
     eventually(10, "the journal forgets the stored session", || async {
         (journal.backlog().await.ok()? == 0).then_some(())
     })
@@ -258,6 +269,7 @@ async fn counts_made_while_the_relay_is_down_are_replayed_from_the_journal() {
             .send(Input::Crossing {
                 direction: Direction::In,
                 track: 1,
+                at: chrono::Utc::now(),
             })
             .await
             .expect("send");
@@ -276,6 +288,7 @@ async fn counts_made_while_the_relay_is_down_are_replayed_from_the_journal() {
             .send(Input::Crossing {
                 direction: Direction::In,
                 track: 2,
+                at: chrono::Utc::now(),
             })
             .await
             .expect("send");

@@ -31,6 +31,7 @@ fn detect(det: &mut ModelDetector) -> Vec<Detection> {
     let frame = Frame {
         index: 0,
         time: 0.0,
+        captured: chrono::Utc::now(),
         width,
         height,
         rgb: vec![128; (width * height * 3) as usize],

@@ -15,6 +15,10 @@ pub const RELAY_STATUS: &str = "baycount/v1/_relay/status";
 /// changes nothing: events carry `(session, seq)`, commands their id).
 pub const QOS: u8 = 1;
 
+/// The filter matching every topic of every bay (and the relay's status): one subscription, so a
+/// bay's event and the state that follows it arrive in the order the bay sent them.
+pub const ALL_BAYS: &str = "baycount/v1/+/+";
+
 /// The kinds of topic a bay has; see DESIGN.md's table.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Kind {
@@ -58,7 +62,9 @@ impl Kind {
         matches!(self, Kind::Status | Kind::State | Kind::Stored)
     }
 
-    /// The filter matching this kind for every bay, e.g. `baycount/v1/+/event`.
+    /// The filter matching this kind for every bay, e.g. `baycount/v1/+/event`. (A reader that
+    /// needs several kinds in the order they were sent uses [`ALL_BAYS`] instead: brokers keep
+    /// the order within one subscription, not across several.)
     pub fn filter_all_bays(self) -> String {
         format!("{ROOT}/+/{}", self.as_str())
     }

@@ -694,9 +694,9 @@ async fn hostile_requests_get_json_errors_and_change_nothing() {
     );
     let (_, list) = relay.get("/api/sessions").await;
     assert_eq!(list["sessions"].as_array().unwrap().len(), 1, "{list}");
-    // A huge body is refused whole.
-    let r = relay
-        .client
+    // A huge body is refused whole. (Its own client: the relay closes that connection without
+    // reading the rest, and a pooled client would reuse it for the next request.)
+    let r = reqwest::Client::new()
         .post(relay.url(&format!("/api/sessions/{session}/corrections")))
         .header("content-type", "application/json")
         .body(format!(

@@ -59,7 +59,11 @@ pub struct ScriptedEdge {
     inner: Arc<Mutex<EdgeInner>>,
     stored: watch::Receiver<Stored>,
     connected: watch::Receiver<bool>,
-    task: tokio::task::JoinHandle<()>,
+    /// Held while a count's event and state (or a republished state) are published, so
+    /// nothing slips between a count's event and its state.
+    publishing: Arc<tokio::sync::Mutex<()>>,
+    /// The MQTT event loop and the state republisher.
+    tasks: Vec<tokio::task::JoinHandle<()>>,
 }
 
 fn publish(client: &AsyncClient, bay: &BayId, kind: Kind, payload: Vec<u8>) {
@@ -111,6 +115,32 @@ impl ScriptedEdge {
         }));
         let (stored_tx, stored) = watch::channel(Stored::default());
         let (conn_tx, connected) = watch::channel(false);
+        let publishing = Arc::new(tokio::sync::Mutex::new(()));
+        let stale = Arc::new(tokio::sync::Notify::new());
+        let (c, i, b, p) = (
+            client.clone(),
+            inner.clone(),
+            bay.clone(),
+            publishing.clone(),
+        );
+        let stale_rx = stale.clone();
+        let republisher = tokio::spawn(async move {
+            loop {
+                stale_rx.notified().await;
+                let _publishing = p.lock().await;
+                let state = i.lock().unwrap().published_state();
+                let topic = Topic::new(b.clone(), Kind::State).to_string();
+                let _ = c
+                    .publish(
+                        topic,
+                        QoS::AtLeastOnce,
+                        Kind::State.retained(),
+                        encode(&state),
+                    )
+                    .await;
+            }
+        });
+        let stale_tx = stale;
         let (c, i, b) = (client.clone(), inner.clone(), bay.clone());
         let task = tokio::spawn(async move {
             loop {
@@ -142,13 +172,9 @@ impl ScriptedEdge {
                                 ..
                             }) => {
                                 // As the real edge: the journal forgets what is stored, and
-                                // the state says so.
-                                let state = {
-                                    let mut g = i.lock().unwrap();
-                                    g.stored = s.clone();
-                                    g.published_state()
-                                };
-                                publish(&c, &b, Kind::State, encode(&state));
+                                // the state says so (published by the republisher below).
+                                i.lock().unwrap().stored = s.clone();
+                                stale_tx.notify_one();
                                 stored_tx.send_replace(s);
                             }
                             _ => {}
@@ -168,7 +194,8 @@ impl ScriptedEdge {
             inner,
             stored,
             connected,
-            task,
+            publishing,
+            tasks: vec![task, republisher],
         };
         edge.connected.wait_for(|c| *c).await.unwrap();
         edge
@@ -189,6 +216,7 @@ impl ScriptedEdge {
 
     /// One object crosses the line: an event (and the new state) is published.
     pub async fn count(&self, direction: Direction) -> Event {
+        let _publishing = self.publishing.lock().await;
         let (ev, state) = self.next_count(direction);
         for (kind, payload) in [(Kind::Event, encode(&ev)), (Kind::State, encode(&state))] {
             let topic = Topic::new(self.bay.clone(), kind).to_string();
@@ -231,20 +259,20 @@ impl ScriptedEdge {
 
     /// Disconnects without a goodbye, so the broker publishes the last will.
     pub fn kill(&self) {
-        self.task.abort();
+        self.tasks.iter().for_each(|t| t.abort());
     }
 
     pub async fn disconnect(&self) {
         publish(&self.client, &self.bay, Kind::Status, b"offline".to_vec());
         let _ = self.client.disconnect().await;
         tokio::time::sleep(Duration::from_millis(200)).await;
-        self.task.abort();
+        self.tasks.iter().for_each(|t| t.abort());
     }
 }
 
 impl Drop for ScriptedEdge {
     fn drop(&mut self) {
-        self.task.abort();
+        self.tasks.iter().for_each(|t| t.abort());
     }
 }
 

@@ -8,7 +8,7 @@ use std::time::Duration;
 use baycount_protocol::{
     Action, BayId, BayState, Direction, Event, EventKind, Health, HealthLevel, Plate, Stored,
 };
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 
@@ -23,7 +23,12 @@ pub const STATE_EVERY: Duration = Duration::from_secs(10);
 /// What the pipeline and the button send the loop.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Input {
-    Crossing { direction: Direction, track: u64 },
+    /// A counted crossing, `at` the capture time of the frame it was seen in.
+    Crossing {
+        direction: Direction,
+        track: u64,
+        at: DateTime<Utc>,
+    },
     Press,
 }
 
@@ -173,8 +178,8 @@ pub async fn run(mut io: Io, shutdown: CancellationToken) -> Result<(), JournalE
                 let plate = session.state().plate.clone();
                 let events: Vec<Event> = match input {
                     None => break,
-                    Some(Input::Crossing { direction, track }) => {
-                        session.crossing(direction, track, Utc::now()).into_iter().collect()
+                    Some(Input::Crossing { direction, track, at }) => {
+                        session.crossing(direction, track, at).into_iter().collect()
                     }
                     Some(Input::Press) => session.press(Utc::now()),
                 };

@@ -186,6 +186,7 @@ fn process_frames(
                             let input = Input::Crossing {
                                 direction: c.direction,
                                 track: c.track,
+                                at: frame.captured,
                             };
                             if inputs.blocking_send(input).is_err() {
                                 return Stop::Shutdown;

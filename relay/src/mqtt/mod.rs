@@ -9,7 +9,8 @@ use std::time::Duration;
 
 use baycount_plumbing::backoff::Backoff;
 use baycount_plumbing::mqtt::{Connection, Endpoint, Happening, QOS};
-use baycount_protocol::{Incoming, Kind, Status, topic::RELAY_STATUS};
+use baycount_protocol::topic::{ALL_BAYS, RELAY_STATUS, Topic};
+use baycount_protocol::{Incoming, Kind, Status};
 use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 
@@ -18,8 +19,8 @@ use crate::metrics::Metrics;
 use outbox::relay_will;
 pub use outbox::{Outbox, PublishError};
 
-/// Kinds of bay topic the relay reads.
-const SUBSCRIBED: [Kind; 4] = [Kind::Status, Kind::State, Kind::Event, Kind::Ack];
+/// What the relay reads: the bays' kinds; the rest of [`ALL_BAYS`] is its own echo.
+const READ: [Kind; 4] = [Kind::Status, Kind::State, Kind::Event, Kind::Ack];
 /// First and longest wait between reconnection attempts.
 const FIRST_BACKOFF: Duration = Duration::from_millis(100);
 const MAX_BACKOFF: Duration = Duration::from_secs(2);
@@ -82,9 +83,9 @@ impl Link {
         while let Some(happening) = connection.next(&shutdown).await {
             match happening {
                 Happening::Connected => {
-                    let filters =
-                        SUBSCRIBED.map(|k| rumqttc::SubscribeFilter::new(k.filter_all_bays(), QOS));
-                    let subscribed = outbox.client.try_subscribe_many(filters);
+                    // One subscription for every kind: a bay's event and then its state arrive
+                    // in that order (the embedded broker orders within a subscription only).
+                    let subscribed = outbox.client.try_subscribe(ALL_BAYS, QOS);
                     let announced = outbox.relay_status(Status::Online);
                     if let Err(e) = subscribed.and(announced) {
                         log::error!("cannot subscribe to the bays' topics: {e}");
@@ -114,10 +115,10 @@ impl Link {
     }
 }
 
-/// Reads one message. The relay's own announcement is skipped; a malformed message is counted,
-/// logged and dropped.
+/// Reads one message. The relay's own messages (its announcement, commands and `stored`
+/// cursors) are skipped; a malformed message is counted, logged and dropped.
 fn parse(topic: &str, payload: &[u8], metrics: &Metrics) -> Option<Incoming> {
-    if topic == RELAY_STATUS {
+    if topic == RELAY_STATUS || Topic::parse(topic).is_ok_and(|t| !READ.contains(&t.kind)) {
         return None;
     }
     match Incoming::parse(topic, payload) {

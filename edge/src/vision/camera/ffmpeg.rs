@@ -190,6 +190,7 @@ impl FrameSource for FfmpegSource {
         };
         let frame = Frame {
             index: self.index,
+            captured: chrono::Utc::now(),
             time,
             width: w,
             height: h,

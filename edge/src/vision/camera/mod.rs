@@ -20,6 +20,8 @@ pub struct Frame {
     pub index: u64,
     /// Seconds since the source's start (the file's timeline, or the wall clock when live).
     pub time: f64,
+    /// When the frame came off the source (wall clock): what a count made from it says.
+    pub captured: chrono::DateTime<chrono::Utc>,
     pub width: u32,
     pub height: u32,
     pub rgb: Vec<u8>,

@@ -105,6 +105,7 @@ impl FrameSource for SyntheticSource {
         }
         let frame = Frame {
             index: self.index,
+            captured: chrono::Utc::now(),
             time,
             width: w as u32,
             height: h as u32,

@@ -234,6 +234,7 @@ impl FrameSource for V4lSource {
         let rgb = resize(rgb, (w, h), self.out, &mut self.resizer).map_err(broken)?;
         let frame = Frame {
             index: self.index,
+            captured: chrono::Utc::now(),
             time: self.started.elapsed().as_secs_f64(),
             width: self.out.0,
             height: self.out.1,
