@@ -187,3 +187,29 @@ impl Connection {
         .await;
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn options_carry_the_login_the_will_and_the_limits_and_debug_hides_the_password() {
+        let url = MqttUrl::parse("mqtt://bay-1:s3cret@broker.local:1884").expect("url");
+        let broker = Endpoint::from_url(&url, None).expect("no TLS");
+        assert!(!format!("{broker:?}").contains("s3cret"), "{broker:?}");
+        let will = LastWill::new("baycount/v1/bay-1/status", "offline", QOS, true);
+        let opts = broker.options("id-1".into(), Duration::from_secs(10), will.clone());
+        assert_eq!(opts.client_id(), "id-1");
+        assert_eq!(opts.broker_address(), ("broker.local".to_owned(), 1884));
+        assert_eq!(opts.keep_alive(), Duration::from_secs(10));
+        assert!(opts.clean_session());
+        assert_eq!(opts.last_will(), Some(will));
+        let login = opts.credentials().expect("a login");
+        assert_eq!(
+            (login.username.as_str(), login.password.as_str()),
+            ("bay-1", "s3cret")
+        );
+        assert_eq!(opts.max_packet_size(), MAX_PAYLOAD + PACKET_OVERHEAD);
+        assert_eq!(QOS, QoS::AtLeastOnce);
+    }
+}

@@ -114,17 +114,21 @@ pub fn result_code(e: &sqlx::Error) -> Option<i32> {
 mod tests {
     use super::*;
 
-    #[tokio::test]
-    async fn creates_a_wal_file_and_says_what_cannot_be_opened() {
-        let dir = tempfile::tempdir().expect("dir");
-        let path = dir.path().join("t.db");
-        let file = SqliteFile {
-            path: &path,
+    fn test_file(path: &Path) -> SqliteFile<'_> {
+        SqliteFile {
+            path,
             what: "test base",
             check: None,
             synchronous: SqliteSynchronous::Full,
             max_bytes: None,
-        };
+        }
+    }
+
+    #[tokio::test]
+    async fn creates_a_wal_file_and_says_what_cannot_be_opened() {
+        let dir = tempfile::tempdir().expect("dir");
+        let path = dir.path().join("t.db");
+        let file = test_file(&path);
         let pool = file.pool(1).await.expect("created");
         let mode: String = sqlx::query_scalar("PRAGMA journal_mode")
             .fetch_one(&pool)
@@ -153,11 +157,8 @@ mod tests {
         let dir = tempfile::tempdir().expect("dir");
         let path = dir.path().join("t.db");
         let pool = SqliteFile {
-            path: &path,
-            what: "test base",
-            check: None,
-            synchronous: SqliteSynchronous::Full,
             max_bytes: Some(0),
+            ..test_file(&path)
         }
         .pool(1)
         .await
