@@ -14,7 +14,7 @@ use crate::panel::gpio::{Backend, GpioConfig};
 use crate::vision::camera::SourceSpec;
 use crate::vision::counting_line::{Anchor, CounterConfig, Line};
 use crate::vision::detector::runtime::RuntimeKind;
-use crate::vision::detector::{DetectorOptions, ModelChoice};
+use crate::vision::detector::{DetectorOptions, ModelChoice, threads_or_default};
 use crate::vision::pipeline_setup::PipelineSpec;
 use crate::vision::pipeline_thread::PipelineThreadOptions;
 
@@ -208,18 +208,13 @@ impl EdgeConfig {
             .parse()
             .map_err(|e| invalid("camera source", e))?;
         let d = f.detector;
-        let model = match o.model.or(d.model) {
-            Some(m) => m.parse().unwrap_or(ModelChoice::Default),
-            None if source == SourceSpec::Synthetic => ModelChoice::Blob,
-            None => ModelChoice::Default,
-        };
+        let model = ModelChoice::for_source(o.model.or(d.model).as_deref(), &source);
         let runtime = match d.runtime {
             Some(r) => r
                 .parse::<RuntimeKind>()
                 .map_err(|e| invalid("runtime", e))?,
             None => RuntimeKind::default(),
         };
-        let cores = std::thread::available_parallelism().map_or(1, |n| n.get().min(4));
         let detector = DetectorOptions {
             model,
             labels: o.labels.or(d.labels),
@@ -230,7 +225,7 @@ impl EdgeConfig {
             },
             score_threshold: d.score,
             iou_threshold: 0.5,
-            threads: d.threads.unwrap_or(cores).max(1),
+            threads: threads_or_default(d.threads),
             runtime,
         };
         let c = f.counting;

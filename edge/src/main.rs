@@ -10,7 +10,7 @@ use baycount_edge::panel::gpio::Backend;
 use baycount_edge::vision::camera::SourceSpec;
 use baycount_edge::vision::counting_line::{Anchor, CounterConfig, Line};
 use baycount_edge::vision::detector::runtime::RuntimeKind;
-use baycount_edge::vision::detector::{DetectorOptions, ModelChoice};
+use baycount_edge::vision::detector::{DetectorOptions, ModelChoice, threads_or_default};
 use baycount_edge::vision::pipeline_setup::PipelineSpec;
 use baycount_edge::{config, logging};
 use baycount_protocol::BayId;
@@ -127,12 +127,7 @@ struct DetectorArgs {
 
 impl DetectorArgs {
     fn options(&self, source: &SourceSpec) -> anyhow::Result<DetectorOptions> {
-        let model = match (&self.model, source) {
-            (Some(m), _) => m.parse().unwrap_or(ModelChoice::Default),
-            (None, SourceSpec::Synthetic) => ModelChoice::Blob,
-            (None, _) => ModelChoice::Default,
-        };
-        let cores = std::thread::available_parallelism().map_or(1, |n| n.get().min(4));
+        let model = ModelChoice::for_source(self.model.as_deref(), source);
         let runtime = match &self.runtime {
             Some(r) => r
                 .parse::<RuntimeKind>()
@@ -146,7 +141,7 @@ impl DetectorArgs {
             classes: self.classes.clone(),
             score_threshold: self.score,
             iou_threshold: 0.5,
-            threads: self.threads.unwrap_or(cores).max(1),
+            threads: threads_or_default(self.threads),
             runtime,
         })
     }

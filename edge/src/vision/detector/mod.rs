@@ -96,6 +96,24 @@ impl std::str::FromStr for ModelChoice {
     }
 }
 
+impl ModelChoice {
+    /// The model asked for (`--model`, `[detector] model`), else the default for `source`: the
+    /// blob detector for the synthetic scene, the default model for anything real.
+    pub fn for_source(asked: Option<&str>, source: &crate::vision::camera::SourceSpec) -> Self {
+        match asked {
+            Some(m) => m.parse().unwrap_or(ModelChoice::Default),
+            None if *source == crate::vision::camera::SourceSpec::Synthetic => ModelChoice::Blob,
+            None => ModelChoice::Default,
+        }
+    }
+}
+
+/// The detector's CPU threads: those asked for, else one per core up to four.
+pub fn threads_or_default(asked: Option<usize>) -> usize {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get().min(4));
+    asked.unwrap_or(cores).max(1)
+}
+
 /// Everything needed to build a detector.
 #[derive(Debug, Clone, PartialEq)]
 pub struct DetectorOptions {
