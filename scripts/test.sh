@@ -32,7 +32,7 @@ before=$(watched)
 step() {
     local limit=$1 name=$2
     shift 2
-    local out="$logs/$name.out" rc=0
+    local out="$logs/$name.out" rc=0 began=$SECONDS
     setsid timeout --kill-after=30 "$limit" "$@" >"$out" 2>&1 </dev/null &
     current=$!
     tail -n +1 -f --pid="$current" "$out" &
@@ -51,6 +51,7 @@ step() {
         [ "$rc" -ne 0 ] || rc=1
     fi
     current=""
+    echo "test.sh: $name: $((SECONDS - began)) s (exit $rc)" | tee -a "$logs/times"
     return "$rc"
 }
 
@@ -104,6 +105,7 @@ else
     echo "test result: ok. 1 passed; 0 failed (no process left behind)" >>"$log"
 fi
 
+echo "test.sh: step times:" && cat "$logs/times"
 # One closing line: nextest's summaries and the checks above, added up.
 awk '
     /^test result:/ { for (i = 1; i < NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i } }
