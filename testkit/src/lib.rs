@@ -52,7 +52,8 @@ where
 }
 
 /// A loopback port where nothing listens (it was free a moment ago), for tests of a peer that
-/// is not there. Never use it for something a test then starts: that gets port 0.
+/// is not there. What a test starts gets port 0 instead; only Mosquitto, which cannot say which
+/// port it got, starts on one of these, and retries on another if it was taken meanwhile.
 pub fn closed_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()

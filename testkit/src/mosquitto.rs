@@ -43,11 +43,6 @@ impl Mosquitto {
         panic!("mosquitto did not start:\n{last_log}");
     }
 
-    /// Its temporary directory (config, password file, certificates).
-    pub fn dir(&self) -> &Path {
-        self.dir.path()
-    }
-
     fn log_path(dir: &Path) -> PathBuf {
         dir.join("mosquitto.log")
     }

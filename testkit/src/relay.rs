@@ -122,6 +122,8 @@ pub struct RelayProcess {
     pub mqtt: Option<SocketAddr>,
     args: Vec<OsString>,
     env: Vec<(OsString, OsString)>,
+    /// Its log, kept across restarts (beside the history).
+    log: PathBuf,
 }
 
 impl RelayProcess {
@@ -149,6 +151,7 @@ impl RelayProcess {
             mqtt,
             args: all,
             env,
+            log,
         }
     }
 
@@ -210,11 +213,6 @@ impl RelayProcess {
         self.proc.kill();
     }
 
-    /// SIGTERM, and waits up to `secs` for it to exit.
-    pub fn terminate(&mut self, secs: u64) -> std::process::ExitStatus {
-        self.proc.terminate(secs).0
-    }
-
     /// Starts it again (after [`Self::kill`]) on the addresses it had, which its clients know,
     /// with the same history.
     pub async fn restart(&mut self) {
@@ -229,14 +227,8 @@ impl RelayProcess {
         if let Some(mqtt) = self.mqtt {
             set(&mut args, "--mqtt-listen", mqtt);
         }
-        let log = self.log_path();
-        let (proc, http, mqtt) = Self::spawn(&args, &self.env, &log).await;
+        let (proc, http, mqtt) = Self::spawn(&args, &self.env, &self.log).await;
         assert_eq!((http, mqtt), (self.http, self.mqtt), "restarted elsewhere");
         self.proc = proc;
-    }
-
-    fn log_path(&self) -> PathBuf {
-        let db = self.args.iter().position(|a| a == "--db").unwrap();
-        Path::new(&self.args[db + 1]).with_extension("relay.log")
     }
 }

@@ -77,6 +77,19 @@ fn publish(client: &AsyncClient, bay: &BayId, kind: Kind, payload: Vec<u8>) {
         .unwrap();
 }
 
+/// [`publish`], waiting for room in the client's queue rather than failing.
+async fn publish_waiting(
+    client: &AsyncClient,
+    bay: &BayId,
+    kind: Kind,
+    payload: Vec<u8>,
+) -> Result<(), rumqttc::ClientError> {
+    let topic = Topic::new(bay.clone(), kind).to_string();
+    client
+        .publish(topic, QoS::AtLeastOnce, kind.retained(), payload)
+        .await
+}
+
 impl ScriptedEdge {
     pub async fn connect(port: u16, bay: &str, mode: Mode) -> Self {
         Self::connect_with(port, bay, mode, |_| {}).await
@@ -129,18 +142,9 @@ impl ScriptedEdge {
                 stale_rx.notified().await;
                 let _publishing = p.lock().await;
                 let state = i.lock().unwrap().published_state();
-                let topic = Topic::new(b.clone(), Kind::State).to_string();
-                let _ = c
-                    .publish(
-                        topic,
-                        QoS::AtLeastOnce,
-                        Kind::State.retained(),
-                        encode(&state),
-                    )
-                    .await;
+                let _ = publish_waiting(&c, &b, Kind::State, encode(&state)).await;
             }
         });
-        let stale_tx = stale;
         let (c, i, b) = (client.clone(), inner.clone(), bay.clone());
         let task = tokio::spawn(async move {
             loop {
@@ -174,7 +178,7 @@ impl ScriptedEdge {
                                 // As the real edge: the journal forgets what is stored, and
                                 // the state says so (published by the republisher below).
                                 i.lock().unwrap().stored = s.clone();
-                                stale_tx.notify_one();
+                                stale.notify_one();
                                 stored_tx.send_replace(s);
                             }
                             _ => {}
@@ -219,9 +223,7 @@ impl ScriptedEdge {
         let _publishing = self.publishing.lock().await;
         let (ev, state) = self.next_count(direction);
         for (kind, payload) in [(Kind::Event, encode(&ev)), (Kind::State, encode(&state))] {
-            let topic = Topic::new(self.bay.clone(), kind).to_string();
-            self.client
-                .publish(topic, QoS::AtLeastOnce, kind.retained(), payload)
+            publish_waiting(&self.client, &self.bay, kind, payload)
                 .await
                 .unwrap();
         }
