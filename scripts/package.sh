@@ -84,10 +84,10 @@ POSTRM
 
 for arch in "${arches[@]}"; do
   case "$arch" in
-    amd64) bin="$CARGO_TARGET_DIR/$profile" litert=assets/litert/host ;;
-    arm64) bin="$CARGO_TARGET_DIR/aarch64-unknown-linux-gnu/$profile" litert=assets/litert/aarch64 ;;
+    amd64) bin="$CARGO_TARGET_DIR/$profile" litert=assets/litert/host strip=strip ;;
+    arm64) bin="$CARGO_TARGET_DIR/aarch64-unknown-linux-gnu/$profile" litert=assets/litert/aarch64 strip=aarch64-linux-gnu-strip ;;
     # 32-bit Pi OS: the edge only, with TensorFlow Lite linked in (no LiteRT library).
-    armhf) bin="$CARGO_TARGET_DIR/armv7-unknown-linux-gnueabihf/$profile" litert= ;;
+    armhf) bin="$CARGO_TARGET_DIR/armv7-unknown-linux-gnueabihf/$profile" litert= strip=arm-linux-gnueabihf-strip ;;
     *) echo "package: unknown arch $arch" >&2; exit 2 ;;
   esac
   if [ "$arch" = amd64 ] && [ "$profile" = release ]; then
@@ -101,6 +101,8 @@ for arch in "${arches[@]}"; do
     dir=$(mktemp -d)
     mkdir -p "$dir/DEBIAN" "$dir/usr/bin" "$dir/lib/systemd/system" "$dir/etc/baycount" "$dir/usr/share/doc/$pkg"
     install -m 0755 "$bin/$pkg" "$dir/usr/bin/$pkg"
+    # Stripped, as Debian ships binaries: a fraction of the size, and quick to compress.
+    "$strip" --strip-unneeded "$dir/usr/bin/$pkg"
     install -m 0644 "systemd/$pkg.service" "$dir/lib/systemd/system/$pkg.service"
     install -m 0644 README.md "$dir/usr/share/doc/$pkg/README.md"
     case "$pkg" in
