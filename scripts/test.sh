@@ -33,6 +33,7 @@ step() {
     local limit=$1 name=$2
     shift 2
     local out="$logs/$name.out" rc=0 began=$SECONDS
+    : >"$out" # before tail opens it: the step's own redirection may come later
     setsid timeout --kill-after=30 "$limit" "$@" >"$out" 2>&1 </dev/null &
     current=$!
     tail -n +1 -f --pid="$current" "$out" &

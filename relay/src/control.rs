@@ -11,7 +11,7 @@ use baycount_protocol::{
 use chrono::Utc;
 use tokio::sync::oneshot;
 
-use crate::history::{AuditEntry, History};
+use crate::history::{AuditEntry, CommandRecord, History};
 use crate::live::{BayView, Live};
 use crate::metrics::Metrics;
 use crate::mqtt::Outbox;
@@ -37,6 +37,10 @@ pub enum ControlError {
     Refused { bay: BayId, reason: String },
     #[error("cannot reach the MQTT broker: {0}")]
     Broker(String),
+    #[error(
+        "cannot record the command in the history ({0}); nothing was sent: check the relay's disk and log"
+    )]
+    History(String),
 }
 
 impl ControlError {
@@ -45,10 +49,21 @@ impl ControlError {
         match self {
             ControlError::NotResponding { .. } => "timeout",
             ControlError::Refused { .. } => "refused",
-            ControlError::Broker(_) => "error",
+            ControlError::Broker(_) | ControlError::History(_) => "error",
             _ => "rejected",
         }
     }
+}
+
+/// What became of an ack.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AckOutcome {
+    /// Handed to the command waiting for it.
+    Delivered,
+    /// No command waits for it (late, or another relay's).
+    Unexpected,
+    /// For a command sent to another bay: ignored.
+    OtherBay { to: BayId },
 }
 
 /// Sends commands to bays and matches their acks.
@@ -60,8 +75,8 @@ pub struct Control {
     metrics: Arc<Metrics>,
     /// How long to wait for an ack.
     ack_timeout: Duration,
-    /// Commands sent and not yet acknowledged, by id.
-    pending: Mutex<HashMap<CommandId, oneshot::Sender<Ack>>>,
+    /// Commands sent and not yet acknowledged, by id, with the bay each was sent to.
+    pending: Mutex<HashMap<CommandId, (BayId, oneshot::Sender<Ack>)>>,
     /// Bays with a command under way: one at a time per bay.
     busy: Mutex<HashSet<BayId>>,
 }
@@ -164,12 +179,18 @@ impl Control {
         result
     }
 
-    /// Hands an ack from the bay to the command waiting for it. Acks nobody waits for (late,
-    /// or for another relay's command) are dropped.
-    pub fn on_ack(&self, ack: Ack) -> bool {
-        match lock(&self.pending).remove(&ack.id) {
-            Some(tx) => tx.send(ack).is_ok(),
-            None => false,
+    /// Hands an ack from `bay` to the command waiting for it, if that command went to `bay`.
+    /// Acks nobody waits for (late, or for another relay's command) are dropped; so are acks
+    /// on one bay's topic for a command sent to another, which no bay may answer for.
+    pub fn on_ack(&self, bay: &BayId, ack: Ack) -> AckOutcome {
+        let mut pending = lock(&self.pending);
+        match pending.get(&ack.id) {
+            None => AckOutcome::Unexpected,
+            Some((to, _)) if to != bay => AckOutcome::OtherBay { to: to.clone() },
+            Some(_) => match pending.remove(&ack.id).map(|(_, tx)| tx.send(ack).is_ok()) {
+                Some(true) => AckOutcome::Delivered,
+                _ => AckOutcome::Unexpected,
+            },
         }
     }
 
@@ -189,16 +210,44 @@ impl Control {
             control: self,
             bay: bay.clone(),
         };
+        let now = Utc::now();
         let cmd = Command {
             id: CommandId::new(),
-            expires_at: Utc::now() + self.ack_timeout,
+            expires_at: now + self.ack_timeout,
             by: by.clone(),
             action,
         };
         let id = cmd.id;
+        let expected = match &cmd.action {
+            Action::Start { session, .. } => Some(*session),
+            Action::Stop { session } => *session,
+            _ => None,
+        };
+        // The history takes a session's facts from this record, not from what the bay says.
+        let record = match &cmd.action {
+            Action::Start { session, plate } => Some((*session, Some(plate.clone()))),
+            Action::Stop {
+                session: Some(session),
+            } => Some((*session, None)),
+            _ => None,
+        };
+        if let Some((session, plate)) = record {
+            let record = CommandRecord {
+                id,
+                at: now,
+                bay: bay.clone(),
+                session,
+                plate,
+                by: by.clone(),
+            };
+            self.history
+                .record_command(&record)
+                .await
+                .map_err(|e| ControlError::History(e.to_string()))?;
+        }
         *sent = Some(id);
         let (tx, rx) = oneshot::channel();
-        lock(&self.pending).insert(id, tx);
+        lock(&self.pending).insert(id, (bay.clone(), tx));
         let published = self.outbox.send_command(bay, cmd).await;
         let answer = match published {
             Ok(()) => tokio::time::timeout(self.ack_timeout, rx).await,
@@ -213,7 +262,18 @@ impl Control {
                 ok: true,
                 session: Some(session),
                 ..
-            })) => Ok(session),
+            })) if expected.is_none_or(|id| id == session.id) => Ok(session),
+            Ok(Ok(Ack {
+                ok: true,
+                session: Some(session),
+                ..
+            })) => Err(ControlError::Refused {
+                bay: bay.clone(),
+                reason: format!(
+                    "the bay answered with session {} instead of the one commanded; check its edge software",
+                    session.id
+                ),
+            }),
             Ok(Ok(Ack {
                 ok: true,
                 session: None,

@@ -7,7 +7,7 @@ use baycount_protocol::{Incoming, Message};
 use chrono::Utc;
 use tokio::sync::mpsc;
 
-use crate::control::Control;
+use crate::control::{AckOutcome, Control};
 use crate::history::EventWrite;
 use crate::live::Live;
 use crate::metrics::Metrics;
@@ -60,8 +60,18 @@ impl Ingest {
             }
             Message::Ack(ack) => {
                 let new = self.live.apply_state(&bay, &ack.state, now);
-                if !self.control.on_ack(*ack) {
-                    log::debug!("ack from {bay} for a command nobody waits for");
+                let id = ack.id;
+                match self.control.on_ack(&bay, *ack) {
+                    AckOutcome::Delivered => {}
+                    AckOutcome::Unexpected => {
+                        log::debug!("ack from {bay} for a command nobody waits for")
+                    }
+                    AckOutcome::OtherBay { to } => {
+                        self.metrics.acks_refused.inc();
+                        log::warn!(
+                            "ignored an ack from bay {bay} for command {id}, which was sent to bay {to}"
+                        );
+                    }
                 }
                 (new, false)
             }

@@ -67,13 +67,23 @@ enum Command {
         /// The user: the bay id.
         user: String,
     },
+    /// Checks the history against its chain of digests: recomputes every bay's chain from its
+    /// first sealed session and names the first session that does not match. Reads only.
+    /// Exits 0 when everything matches, 1 when something does not.
+    Verify {
+        /// The history database.
+        #[arg(long, env = "BAYCOUNT_DB")]
+        db: PathBuf,
+    },
 }
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
-    if let Some(Command::MqttUser { file, user }) = &args.command {
-        return mqtt_user(file, user);
+    match &args.command {
+        Some(Command::MqttUser { file, user }) => return mqtt_user(file, user),
+        Some(Command::Verify { db }) => return verify(db).await,
+        None => {}
     }
     baycount_relay::logging::init();
     let overrides = Overrides {
@@ -127,6 +137,28 @@ fn mqtt_user(file: &std::path::Path, user: &str) -> anyhow::Result<()> {
     baycount_relay::broker::users::set_password(file, user, &password)?;
     eprintln!("{user} can now connect; give its edge the same password in BAYCOUNT_MQTT_PASSWORD");
     Ok(())
+}
+
+async fn verify(db: &std::path::Path) -> anyhow::Result<()> {
+    let report = baycount_relay::history::History::verify_file(db)
+        .await
+        .with_context(|| format!("cannot check {}", db.display()))?;
+    for (bay, links, head) in &report.bays {
+        println!("{bay}: {links} sealed links match; head {head}");
+    }
+    match report.broken {
+        None => {
+            println!("{}: the history matches its chain", db.display());
+            Ok(())
+        }
+        Some(broken) => {
+            eprintln!("{}: DOES NOT MATCH its chain: {broken}", db.display());
+            eprintln!(
+                "the sessions before it are as sealed; from this one on, compare with a printed report's digests"
+            );
+            std::process::exit(1);
+        }
+    }
 }
 
 async fn wait_for_signal() {

@@ -20,6 +20,10 @@ pub struct Metrics {
     pub events_stored: Counter,
     /// Count events received again and ignored.
     pub events_duplicate: Counter,
+    /// Count events refused (another bay's session, after its stop, a second start...), by reason.
+    pub events_refused: Family<Labels, Counter>,
+    /// Acks on one bay's topic for a command sent to another bay, ignored.
+    pub acks_refused: Counter,
     /// Commands given, by action and outcome.
     pub commands: Family<Labels, Counter>,
     /// Bays whose edge is online.
@@ -36,6 +40,8 @@ impl Default for Metrics {
             mqtt_malformed: Counter::default(),
             events_stored: Counter::default(),
             events_duplicate: Counter::default(),
+            events_refused: Family::default(),
+            acks_refused: Counter::default(),
             commands: Family::default(),
             bays_online: Gauge::default(),
             ws_clients: Gauge::default(),
@@ -60,6 +66,16 @@ impl Default for Metrics {
             "events_duplicate",
             "Count events received again and ignored",
             m.events_duplicate.clone(),
+        );
+        registry.register(
+            "events_refused",
+            "Count events refused and not stored, by reason",
+            m.events_refused.clone(),
+        );
+        registry.register(
+            "acks_refused",
+            "Acks ignored because they came from a bay the command was not sent to",
+            m.acks_refused.clone(),
         );
         registry.register(
             "commands",
@@ -87,6 +103,12 @@ impl Metrics {
                 ("action", action.to_owned()),
                 ("outcome", outcome.to_owned()),
             ])
+            .inc();
+    }
+
+    pub fn refused(&self, reason: &str) {
+        self.events_refused
+            .get_or_create(&vec![("reason", reason.to_owned())])
             .inc();
     }
 

@@ -162,12 +162,24 @@ impl Recorder {
                 StoreOutcome::Duplicate => {
                     self.metrics.events_duplicate.inc();
                 }
-                StoreOutcome::WrongBay { owner } => log::warn!(
-                    "refused event {} of session {} from bay {}: the session belongs to bay {owner}",
-                    e.event.seq,
-                    e.event.session,
-                    e.bay
-                ),
+                StoreOutcome::WrongBay { owner } => {
+                    self.metrics.refused("wrong_bay");
+                    log::warn!(
+                        "refused event {} of session {} from bay {}: the session belongs to bay {owner}",
+                        e.event.seq,
+                        e.event.session,
+                        e.bay
+                    )
+                }
+                StoreOutcome::Refused(why) => {
+                    self.metrics.refused(why.reason());
+                    log::warn!(
+                        "refused event {} of session {} from bay {}: {why}",
+                        e.event.seq,
+                        e.event.session,
+                        e.bay
+                    )
+                }
             }
         }
     }

@@ -71,6 +71,7 @@ impl From<ControlError> for ApiError {
                 (StatusCode::GATEWAY_TIMEOUT, "bay_not_responding")
             }
             ControlError::Broker(_) => (StatusCode::SERVICE_UNAVAILABLE, "broker_unavailable"),
+            ControlError::History(_) => (StatusCode::SERVICE_UNAVAILABLE, "history_unavailable"),
         };
         Self::new(status, code, e.to_string())
     }

@@ -7,7 +7,7 @@ use baycount_protocol::{BayId, Event, EventKind, SessionId};
 use chrono::{DateTime, Utc};
 use sqlx::{Row, SqliteConnection};
 
-use super::{History, HistoryError, parse_stored, to_ms};
+use super::{History, HistoryError, chain, commands, parse_stored, to_ms};
 
 /// An event to store, with the bay whose topic it came on.
 #[derive(Debug, Clone)]
@@ -26,15 +26,54 @@ pub enum StoreOutcome {
     Duplicate,
     /// The session belongs to another bay: refused, nothing changed.
     WrongBay { owner: BayId },
+    /// Against the session rules (a second start, an event after the stop, ...): refused,
+    /// nothing changed.
+    Refused(Refusal),
+}
+
+/// Why an event was refused. A session is what happened: it opens once with `started` at seq
+/// 1, closes once with `stopped`, and nothing comes after its stop.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum Refusal {
+    #[error("seq, count, out and track must be whole numbers from 1 (seq) or 0 up to 2^63-1")]
+    OutOfRange,
+    #[error("a session starts once, with seq 1; a `started` event at another seq is refused")]
+    StartNotFirst,
+    #[error("seq 1 of a session is its `started` event")]
+    FirstNotStart,
+    #[error("the session is stopped at seq {stop}; nothing after its stop is stored")]
+    AfterStop { stop: u64 },
+    #[error("the session is already stopped at seq {stop}; a stop is final")]
+    SecondStop { stop: u64 },
+    #[error("seq {last} is already stored; a stop cannot come before the session's events")]
+    StopBeforeEvents { last: u64 },
+}
+
+impl Refusal {
+    /// The label `/metrics` counts it under.
+    pub fn reason(self) -> &'static str {
+        match self {
+            Refusal::OutOfRange => "out_of_range",
+            Refusal::StartNotFirst => "start_not_first",
+            Refusal::FirstNotStart => "first_not_start",
+            Refusal::AfterStop { .. } => "after_stop",
+            Refusal::SecondStop { .. } => "second_stop",
+            Refusal::StopBeforeEvents { .. } => "stop_before_events",
+        }
+    }
 }
 
 /// How far one session's events are stored: every `seq` in `1..=stored` is, and so are the
-/// ones in `ahead` (received past a gap, e.g. replayed out of order).
+/// ones in `ahead` (received past a gap, e.g. replayed out of order); and where it stopped.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SessionCursor {
     pub bay: BayId,
     pub stored: u64,
     ahead: BTreeSet<u64>,
+    /// The seq of its stored `stopped` event.
+    stop: Option<u64>,
+    /// Whether it is sealed into the bay's chain (stopped, and every event up to the stop stored).
+    sealed: bool,
 }
 
 impl SessionCursor {
@@ -43,6 +82,8 @@ impl SessionCursor {
             bay,
             stored: 0,
             ahead: BTreeSet::new(),
+            stop: None,
+            sealed: false,
         }
     }
 
@@ -54,6 +95,51 @@ impl SessionCursor {
         while self.ahead.remove(&(self.stored + 1)) {
             self.stored += 1;
         }
+    }
+
+    /// The highest seq stored.
+    fn last(&self) -> u64 {
+        self.ahead.last().copied().unwrap_or(self.stored)
+    }
+
+    /// Whether the session is complete: stopped, with every event up to its stop stored.
+    fn complete(&self) -> bool {
+        self.stop.is_some_and(|stop| self.stored >= stop)
+    }
+
+    /// Checks an event against what is stored of its session.
+    fn admit(&self, seq: u64, kind: &EventKind) -> Result<(), Refusal> {
+        let stopping = matches!(kind, EventKind::Stopped { .. });
+        if let Some(stop) = self.stop {
+            if seq > stop {
+                return Err(Refusal::AfterStop { stop });
+            }
+            if stopping && seq != stop {
+                return Err(Refusal::SecondStop { stop });
+            }
+        }
+        if stopping && self.last() > seq {
+            return Err(Refusal::StopBeforeEvents { last: self.last() });
+        }
+        Ok(())
+    }
+}
+
+/// The rules an event must meet whatever is stored: numbers in range, the start at seq 1.
+fn check_event(ev: &Event) -> Result<(), Refusal> {
+    let max = i64::MAX as u64;
+    let track = match ev.kind {
+        EventKind::Counted { track, .. } => track,
+        _ => 0,
+    };
+    if ev.seq == 0 || [ev.seq, ev.count, ev.out, track].iter().any(|&n| n > max) {
+        return Err(Refusal::OutOfRange);
+    }
+    match (&ev.kind, ev.seq) {
+        (EventKind::Started { .. }, 1) => Ok(()),
+        (EventKind::Started { .. }, _) => Err(Refusal::StartNotFirst),
+        (_, 1) => Err(Refusal::FirstNotStart),
+        _ => Ok(()),
     }
 }
 
@@ -112,21 +198,28 @@ async fn load_cursor(
     session: SessionId,
 ) -> Result<Option<SessionCursor>, HistoryError> {
     let id = session.to_string();
-    let Some(row) = sqlx::query("SELECT bay FROM sessions WHERE id = ?")
-        .bind(&id)
-        .fetch_optional(&mut *conn)
-        .await?
+    let Some(row) = sqlx::query(
+        "SELECT bay, EXISTS (SELECT 1 FROM chain c WHERE c.session = s.id) AS sealed
+         FROM sessions s WHERE id = ?",
+    )
+    .bind(&id)
+    .fetch_optional(&mut *conn)
+    .await?
     else {
         return Ok(None);
     };
     let mut cursor = SessionCursor::new(parse_stored("bay", row.try_get("bay")?)?);
-    let seqs: Vec<i64> =
-        sqlx::query_scalar("SELECT seq FROM events WHERE session = ? ORDER BY seq")
-            .bind(&id)
-            .fetch_all(&mut *conn)
-            .await?;
-    for seq in seqs {
-        cursor.add(seq as u64);
+    cursor.sealed = row.try_get("sealed")?;
+    let rows = sqlx::query("SELECT seq, kind FROM events WHERE session = ? ORDER BY seq")
+        .bind(&id)
+        .fetch_all(&mut *conn)
+        .await?;
+    for r in rows {
+        let seq = r.try_get::<i64, _>("seq")? as u64;
+        cursor.add(seq);
+        if r.try_get::<&str, _>("kind")? == "stopped" {
+            cursor.stop = Some(seq);
+        }
     }
     Ok(Some(cursor))
 }
@@ -137,6 +230,9 @@ async fn store_one(
     cursors: &mut HashMap<SessionId, SessionCursor>,
 ) -> Result<StoreOutcome, HistoryError> {
     let ev = &w.event;
+    if let Err(refusal) = check_event(ev) {
+        return Ok(StoreOutcome::Refused(refusal));
+    }
     let id = ev.session.to_string();
     let now = to_ms(w.received);
     let cursor = match cursors.entry(ev.session) {
@@ -170,6 +266,9 @@ async fn store_one(
             owner: cursor.bay.clone(),
         });
     }
+    if let Err(refusal) = cursor.admit(ev.seq, &ev.kind) {
+        return Ok(StoreOutcome::Refused(refusal));
+    }
     let (kind, direction, track) = match &ev.kind {
         EventKind::Started { .. } => ("started", None, None),
         EventKind::Counted { direction, track } => {
@@ -200,33 +299,17 @@ async fn store_one(
     cursor.add(ev.seq);
     match &ev.kind {
         EventKind::Started { plate, by } => {
-            sqlx::query(
-                "UPDATE sessions SET plate = ?, started_at_ms = ?, started_by = ? WHERE id = ?",
-            )
-            .bind(plate.as_str())
-            .bind(to_ms(ev.at))
-            .bind(by.to_string())
-            .bind(&id)
-            .execute(&mut *conn)
-            .await?;
-            sqlx::query(
-                "INSERT INTO plates (plate, last_used_ms, uses) VALUES (?1, ?2, 1)
-                 ON CONFLICT (plate) DO UPDATE SET last_used_ms = MAX(last_used_ms, ?2), uses = uses + 1",
-            )
-            .bind(plate.as_str())
-            .bind(to_ms(ev.at))
-            .execute(&mut *conn)
-            .await?;
+            commands::record_start(conn, w, plate, by).await?;
         }
         EventKind::Stopped { by } => {
-            sqlx::query("UPDATE sessions SET stopped_at_ms = ?, stopped_by = ? WHERE id = ?")
-                .bind(to_ms(ev.at))
-                .bind(by.to_string())
-                .bind(&id)
-                .execute(&mut *conn)
-                .await?;
+            cursor.stop = Some(ev.seq);
+            commands::record_stop(conn, w, by).await?;
         }
         EventKind::Counted { .. } => {}
+    }
+    if cursor.complete() && !cursor.sealed {
+        chain::seal(conn, ev.session, &w.bay, w.received).await?;
+        cursor.sealed = true;
     }
     Ok(StoreOutcome::Stored)
 }
@@ -250,5 +333,83 @@ mod tests {
         c.add(3);
         assert_eq!(c.stored, 5);
         assert!(c.ahead.is_empty());
+    }
+
+    fn stopped() -> EventKind {
+        EventKind::Stopped {
+            by: "button".parse().expect("actor"),
+        }
+    }
+
+    fn counted() -> EventKind {
+        EventKind::Counted {
+            direction: baycount_protocol::Direction::In,
+            track: 1,
+        }
+    }
+
+    #[test]
+    fn nothing_comes_after_a_stop_and_a_stop_is_final() {
+        let mut c = SessionCursor::new(BayId::parse("b").expect("bay"));
+        for seq in [1, 2, 4] {
+            c.add(seq);
+        }
+        assert_eq!(
+            c.admit(3, &stopped()),
+            Err(Refusal::StopBeforeEvents { last: 4 })
+        );
+        assert_eq!(c.admit(5, &stopped()), Ok(()));
+        c.add(5);
+        c.stop = Some(5);
+        // A gap before the stop may still be filled; nothing after it, and no second stop.
+        assert_eq!(c.admit(3, &counted()), Ok(()));
+        assert_eq!(c.admit(5, &stopped()), Ok(()), "the same stop again");
+        assert_eq!(c.admit(6, &counted()), Err(Refusal::AfterStop { stop: 5 }));
+        assert_eq!(c.admit(3, &stopped()), Err(Refusal::SecondStop { stop: 5 }));
+        assert!(!c.complete());
+        c.add(3);
+        assert!(c.complete());
+    }
+
+    #[test]
+    fn a_session_starts_once_at_seq_1_with_numbers_in_range() {
+        let event = |seq: u64, kind: EventKind| Event {
+            session: SessionId::new(),
+            seq,
+            at: chrono::Utc::now(),
+            count: 0,
+            out: 0,
+            kind,
+        };
+        let started = EventKind::Started {
+            plate: "B 1 C".parse().expect("plate"),
+            by: "api".parse().expect("actor"),
+        };
+        assert_eq!(check_event(&event(1, started.clone())), Ok(()));
+        assert_eq!(check_event(&event(7, started)), Err(Refusal::StartNotFirst));
+        assert_eq!(
+            check_event(&event(1, counted())),
+            Err(Refusal::FirstNotStart)
+        );
+        assert_eq!(check_event(&event(0, counted())), Err(Refusal::OutOfRange));
+        assert_eq!(check_event(&event(2, counted())), Ok(()));
+        for big in [i64::MAX as u64 + 1, u64::MAX] {
+            assert_eq!(
+                check_event(&event(big, counted())),
+                Err(Refusal::OutOfRange)
+            );
+            let mut e = event(2, counted());
+            e.count = big;
+            assert_eq!(check_event(&e), Err(Refusal::OutOfRange));
+            let mut e = event(
+                2,
+                EventKind::Counted {
+                    direction: baycount_protocol::Direction::Out,
+                    track: big,
+                },
+            );
+            e.out = 1;
+            assert_eq!(check_event(&e), Err(Refusal::OutOfRange));
+        }
     }
 }

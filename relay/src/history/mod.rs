@@ -4,6 +4,8 @@
 
 mod audit;
 mod bays;
+mod chain;
+mod commands;
 mod events;
 mod sessions;
 
@@ -16,7 +18,9 @@ use sqlx::sqlite::{SqlitePool, SqliteSynchronous};
 
 pub use audit::AuditEntry;
 pub use bays::{KnownBay, PlateRow};
-pub use events::{EventWrite, SessionCursor, StoreOutcome};
+pub use chain::{ChainBreak, ChainReport, SessionDigest};
+pub use commands::CommandRecord;
+pub use events::{EventWrite, Refusal, SessionCursor, StoreOutcome};
 pub use sessions::{
     Correction, CorrectionInput, EventRow, SessionDetail, SessionFilter, SessionRow,
 };
@@ -34,6 +38,8 @@ pub enum HistoryError {
         "the history holds a value it cannot read back ({0}); the database may have been edited by hand"
     )]
     Corrupt(String),
+    #[error("{0}")]
+    Unusable(String),
 }
 
 /// The history database.
@@ -57,8 +63,46 @@ impl History {
         };
         let write = file.pool(1).await?;
         sqlx::migrate!("../migrations").run(&write).await?;
+        let sealed = chain::seal_history_before_chain(&write).await?;
+        if sealed > 0 {
+            log::info!("sealed {sealed} finished sessions from before the history kept a chain");
+        }
         let read = file.read_only_pool(4).await?;
         Ok(Self { write, read })
+    }
+
+    /// Checks the history file at `path` against its chain, reading only (`baycount-relay
+    /// verify`): nothing is migrated or sealed.
+    pub async fn verify_file(path: &Path) -> Result<ChainReport, HistoryError> {
+        if !path.is_file() {
+            return Err(HistoryError::Unusable(format!(
+                "{} is not a file; give the history database's path (--db)",
+                path.display()
+            )));
+        }
+        let file = SqliteFile {
+            path,
+            what: "history database",
+            check: None,
+            synchronous: SqliteSynchronous::Normal,
+            max_bytes: None,
+        };
+        let pool = file.read_only_pool(1).await?;
+        let mut conn = pool.acquire().await?;
+        let has_chain: bool = sqlx::query_scalar(
+            "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'chain')",
+        )
+        .fetch_one(&mut *conn)
+        .await?;
+        if !has_chain {
+            return Err(HistoryError::Unusable(
+                "this history has no chain yet: run this version of the relay on it once".into(),
+            ));
+        }
+        let report = chain::verify(&mut conn).await;
+        drop(conn);
+        pool.close().await;
+        report
     }
 
     /// Closes both pools, waiting for queries under way.

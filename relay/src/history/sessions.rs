@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 use sqlx::sqlite::SqliteRow;
 use sqlx::{QueryBuilder, Row, Sqlite};
 
+use super::chain::{self, SessionDigest};
 use super::{History, HistoryError, from_ms, parse_stored, to_ms};
 
 /// A session as the history holds it.
@@ -28,6 +29,9 @@ pub struct SessionRow {
     pub started_by: Option<Actor>,
     pub stopped_by: Option<Actor>,
     pub duration_seconds: Option<f64>,
+    /// SHA-256 of the session's newest link in its bay's chain; `null` until it is sealed
+    /// (stopped, with every event stored).
+    pub digest: Option<String>,
 }
 
 /// One stored event of a session.
@@ -110,6 +114,8 @@ pub struct SessionDetail {
     pub session: SessionRow,
     pub events: Vec<EventRow>,
     pub corrections: Vec<Correction>,
+    /// Its place in the bay's chain of sealed sessions; `null` until sealed.
+    pub chain: Option<SessionDigest>,
 }
 
 /// Which sessions to list.
@@ -127,7 +133,8 @@ pub struct SessionFilter {
 const SELECT_SESSIONS: &str = "SELECT s.id, s.bay, s.plate, s.started_at_ms, s.started_by, s.stopped_at_ms, s.stopped_by,
     (SELECT COUNT(*) FROM events e WHERE e.session = s.id AND e.kind = 'counted' AND e.direction = 'in') AS n_in,
     (SELECT COUNT(*) FROM events e WHERE e.session = s.id AND e.kind = 'counted' AND e.direction = 'out') AS n_out,
-    (SELECT COALESCE(SUM(delta), 0) FROM corrections c WHERE c.session = s.id) AS correction
+    (SELECT COALESCE(SUM(delta), 0) FROM corrections c WHERE c.session = s.id) AS correction,
+    (SELECT digest FROM chain k WHERE k.session = s.id ORDER BY k.n DESC LIMIT 1) AS digest
     FROM sessions s";
 
 fn session_row(r: &SqliteRow) -> Result<SessionRow, HistoryError> {
@@ -158,6 +165,7 @@ fn session_row(r: &SqliteRow) -> Result<SessionRow, HistoryError> {
             (Some(a), Some(b)) => Some((b - a).num_milliseconds() as f64 / 1000.0),
             _ => None,
         },
+        digest: opt("digest")?,
     })
 }
 
@@ -216,11 +224,20 @@ impl History {
         })
         .collect::<Result<_, HistoryError>>()?;
         let corrections = self.corrections(&key).await?;
+        let mut conn = self.read.acquire().await?;
+        let chain = chain::session_digest(&mut conn, &key).await?;
         Ok(Some(SessionDetail {
             session,
             events,
             corrections,
+            chain,
         }))
+    }
+
+    /// Each bay's newest link: `(bay, link, digest)`, for a report to be checked later.
+    pub async fn chain_heads(&self) -> Result<Vec<(String, i64, String)>, HistoryError> {
+        let mut conn = self.read.acquire().await?;
+        chain::heads(&mut conn).await
     }
 
     async fn corrections(&self, session: &str) -> Result<Vec<Correction>, HistoryError> {
@@ -273,6 +290,7 @@ impl History {
         .execute(&mut *tx)
         .await?
         .last_insert_rowid();
+        chain::amend(&mut tx, &key, id, at).await?;
         tx.commit().await?;
         Ok(Some(Correction {
             id,

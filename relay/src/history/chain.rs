@@ -1,0 +1,395 @@
+//! Each bay's chain of sealed sessions: a SHA-256 digest per finished session (plate, times,
+//! actors, every event and correction) over the bay's previous digest, so that an edit to the
+//! file shows, and [`verify`] to find the first link that does not match.
+
+use baycount_protocol::{BayId, SessionId};
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use sqlx::sqlite::SqlitePool;
+use sqlx::{Row, SqliteConnection};
+
+use super::{HistoryError, from_ms, to_ms};
+
+/// The `prev` of a bay's first link.
+pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+
+/// A session's newest link in its bay's chain.
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+pub struct SessionDigest {
+    /// SHA-256, hex, of this link: the session as sealed and `prev` (not when it was sealed,
+    /// so the same history has the same digests however its events arrived).
+    pub sha256: String,
+    /// The digest of the bay's link before this one.
+    pub prev: String,
+    /// The link's place in the bay's chain, from 1.
+    pub link: i64,
+    pub sealed_at: DateTime<Utc>,
+    /// How many of the session's corrections the link covers.
+    pub corrections: i64,
+}
+
+/// An event as hashed: `[seq, at_ms, kind, direction, track, count, out]`.
+type EventCells = (i64, i64, String, Option<String>, Option<i64>, i64, i64);
+/// A correction as hashed: `[id, at_ms, by, delta, reason]`.
+type CorrectionCells = (i64, i64, String, i64, String);
+
+/// What one link covers, in the order hashed. Changing it changes every digest: bump `v`.
+#[derive(Serialize)]
+struct Sealed<'a> {
+    v: u32,
+    bay: &'a str,
+    link: i64,
+    prev: &'a str,
+    session: &'a str,
+    plate: Option<String>,
+    started_at_ms: Option<i64>,
+    started_by: Option<String>,
+    stopped_at_ms: Option<i64>,
+    stopped_by: Option<String>,
+    events: Vec<EventCells>,
+    corrections: Vec<CorrectionCells>,
+}
+
+/// One link as stored.
+struct Link {
+    n: i64,
+    session: String,
+    corrections_upto: i64,
+    at_ms: i64,
+    prev: String,
+    digest: String,
+}
+
+/// Computes a link's digest from what the history holds now.
+async fn digest(
+    conn: &mut SqliteConnection,
+    bay: &str,
+    link: &Link,
+) -> Result<String, HistoryError> {
+    let s = sqlx::query(
+        "SELECT plate, started_at_ms, started_by, stopped_at_ms, stopped_by FROM sessions WHERE id = ?",
+    )
+    .bind(&link.session)
+    .fetch_optional(&mut *conn)
+    .await?;
+    let events = sqlx::query(
+        "SELECT seq, at_ms, kind, direction, track, count, out FROM events WHERE session = ? ORDER BY seq",
+    )
+    .bind(&link.session)
+    .fetch_all(&mut *conn)
+    .await?
+    .iter()
+    .map(|r| {
+        Ok((
+            r.try_get("seq")?,
+            r.try_get("at_ms")?,
+            r.try_get("kind")?,
+            r.try_get("direction")?,
+            r.try_get("track")?,
+            r.try_get("count")?,
+            r.try_get("out")?,
+        ))
+    })
+    .collect::<Result<_, sqlx::Error>>()?;
+    let corrections = sqlx::query(
+        "SELECT id, at_ms, by, delta, reason FROM corrections WHERE session = ? AND id <= ? ORDER BY id",
+    )
+    .bind(&link.session)
+    .bind(link.corrections_upto)
+    .fetch_all(&mut *conn)
+    .await?
+    .iter()
+    .map(|r| {
+        Ok((
+            r.try_get("id")?,
+            r.try_get("at_ms")?,
+            r.try_get("by")?,
+            r.try_get("delta")?,
+            r.try_get("reason")?,
+        ))
+    })
+    .collect::<Result<_, sqlx::Error>>()?;
+    let get = |col: &str| -> Result<Option<String>, sqlx::Error> {
+        s.as_ref().map_or(Ok(None), |r| r.try_get(col))
+    };
+    let get_ms = |col: &str| -> Result<Option<i64>, sqlx::Error> {
+        s.as_ref().map_or(Ok(None), |r| r.try_get(col))
+    };
+    let sealed = Sealed {
+        v: 1,
+        bay,
+        link: link.n,
+        prev: &link.prev,
+        session: &link.session,
+        plate: get("plate")?,
+        started_at_ms: get_ms("started_at_ms")?,
+        started_by: get("started_by")?,
+        stopped_at_ms: get_ms("stopped_at_ms")?,
+        stopped_by: get("stopped_by")?,
+        events,
+        corrections,
+    };
+    let bytes = serde_json::to_vec(&sealed)
+        .map_err(|e| HistoryError::Unusable(format!("cannot encode a chain link: {e}")))?;
+    let hash = ring::digest::digest(&ring::digest::SHA256, &bytes);
+    Ok(hash.as_ref().iter().map(|b| format!("{b:02x}")).collect())
+}
+
+/// Appends a link for `session` to `bay`'s chain, covering its corrections up to `upto`.
+async fn append(
+    conn: &mut SqliteConnection,
+    bay: &str,
+    session: &str,
+    upto: i64,
+    at: DateTime<Utc>,
+) -> Result<(), HistoryError> {
+    let head = sqlx::query("SELECT n, digest FROM chain WHERE bay = ? ORDER BY n DESC LIMIT 1")
+        .bind(bay)
+        .fetch_optional(&mut *conn)
+        .await?;
+    let (n, prev) = match head {
+        Some(r) => (r.try_get::<i64, _>("n")? + 1, r.try_get("digest")?),
+        None => (1, GENESIS.to_owned()),
+    };
+    let mut link = Link {
+        n,
+        session: session.to_owned(),
+        corrections_upto: upto,
+        at_ms: to_ms(at),
+        prev,
+        digest: String::new(),
+    };
+    link.digest = digest(conn, bay, &link).await?;
+    sqlx::query(
+        "INSERT INTO chain (bay, n, session, corrections_upto, at_ms, prev, digest) VALUES (?, ?, ?, ?, ?, ?, ?)",
+    )
+    .bind(bay)
+    .bind(link.n)
+    .bind(&link.session)
+    .bind(link.corrections_upto)
+    .bind(link.at_ms)
+    .bind(&link.prev)
+    .bind(&link.digest)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// Seals a finished session: its first link, covering every correction so far.
+pub(super) async fn seal(
+    conn: &mut SqliteConnection,
+    session: SessionId,
+    bay: &BayId,
+    at: DateTime<Utc>,
+) -> Result<(), HistoryError> {
+    let id = session.to_string();
+    let upto: i64 =
+        sqlx::query_scalar("SELECT COALESCE(MAX(id), 0) FROM corrections WHERE session = ?")
+            .bind(&id)
+            .fetch_one(&mut *conn)
+            .await?;
+    append(conn, bay.as_str(), &id, upto, at).await
+}
+
+/// After correction `correction` of a session: a new link if the session is sealed already
+/// (one still loading is sealed with its corrections when it stops).
+pub(super) async fn amend(
+    conn: &mut SqliteConnection,
+    session: &str,
+    correction: i64,
+    at: DateTime<Utc>,
+) -> Result<(), HistoryError> {
+    let bay: Option<String> =
+        sqlx::query_scalar("SELECT bay FROM chain WHERE session = ? ORDER BY n DESC LIMIT 1")
+            .bind(session)
+            .fetch_optional(&mut *conn)
+            .await?;
+    match bay {
+        Some(bay) => append(conn, &bay, session, correction, at).await,
+        None => Ok(()),
+    }
+}
+
+/// Finished sessions (stopped, every event up to the stop stored) that have no link, oldest
+/// stop first.
+const UNSEALED: &str = "SELECT s.id, s.bay FROM sessions s
+    JOIN events e ON e.session = s.id
+        AND e.seq = (SELECT MIN(seq) FROM events WHERE session = s.id AND kind = 'stopped')
+    WHERE NOT EXISTS (SELECT 1 FROM chain c WHERE c.session = s.id)
+      AND (SELECT COUNT(*) FROM events x WHERE x.session = s.id AND x.seq <= e.seq) = e.seq
+    ORDER BY e.stored_ms, s.id";
+
+/// Seals the sessions a history finished before it kept a chain, once: when its chain is
+/// still empty. (Later, a finished session without a link is something [`verify`] reports.)
+pub(super) async fn seal_history_before_chain(pool: &SqlitePool) -> Result<u64, HistoryError> {
+    let mut tx = pool.begin().await?;
+    let links: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM chain")
+        .fetch_one(&mut *tx)
+        .await?;
+    if links > 0 {
+        return Ok(0);
+    }
+    let rows = sqlx::query(UNSEALED).fetch_all(&mut *tx).await?;
+    let now = Utc::now();
+    for r in &rows {
+        let (id, bay): (String, String) = (r.try_get("id")?, r.try_get("bay")?);
+        let upto: i64 =
+            sqlx::query_scalar("SELECT COALESCE(MAX(id), 0) FROM corrections WHERE session = ?")
+                .bind(&id)
+                .fetch_one(&mut *tx)
+                .await?;
+        append(&mut tx, &bay, &id, upto, now).await?;
+    }
+    tx.commit().await?;
+    Ok(rows.len() as u64)
+}
+
+/// A session's newest link, if it is sealed.
+pub(super) async fn session_digest(
+    conn: &mut SqliteConnection,
+    session: &str,
+) -> Result<Option<SessionDigest>, HistoryError> {
+    let row = sqlx::query(
+        "SELECT n, at_ms, prev, digest, corrections_upto FROM chain WHERE session = ? ORDER BY n DESC LIMIT 1",
+    )
+    .bind(session)
+    .fetch_optional(&mut *conn)
+    .await?;
+    let Some(r) = row else { return Ok(None) };
+    let upto: i64 = r.try_get("corrections_upto")?;
+    let corrections: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM corrections WHERE session = ? AND id <= ?")
+            .bind(session)
+            .bind(upto)
+            .fetch_one(&mut *conn)
+            .await?;
+    Ok(Some(SessionDigest {
+        sha256: r.try_get("digest")?,
+        prev: r.try_get("prev")?,
+        link: r.try_get("n")?,
+        sealed_at: from_ms(r.try_get("at_ms")?),
+        corrections,
+    }))
+}
+
+/// Each bay's newest link: `(bay, link, digest)`, by bay.
+pub(super) async fn heads(
+    conn: &mut SqliteConnection,
+) -> Result<Vec<(String, i64, String)>, HistoryError> {
+    let rows = sqlx::query(
+        "SELECT bay, n, digest FROM chain c WHERE n = (SELECT MAX(n) FROM chain WHERE bay = c.bay) ORDER BY bay",
+    )
+    .fetch_all(&mut *conn)
+    .await?;
+    rows.iter()
+        .map(|r| Ok((r.try_get("bay")?, r.try_get("n")?, r.try_get("digest")?)))
+        .collect()
+}
+
+/// What [`verify`] found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChainReport {
+    /// Each bay's links checked and its head: `(bay, links, head digest)`.
+    pub bays: Vec<(String, i64, String)>,
+    /// The first thing that does not match, if any.
+    pub broken: Option<ChainBreak>,
+}
+
+/// The first place the history does not match its chain.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("bay {bay}, session {session}: {what}")]
+pub struct ChainBreak {
+    pub bay: String,
+    pub session: String,
+    pub what: String,
+}
+
+/// Walks every bay's chain from its first link, recomputing each digest from the history as
+/// it is now; then looks for finished sessions and corrections that no link covers.
+pub async fn verify(conn: &mut SqliteConnection) -> Result<ChainReport, HistoryError> {
+    let bays: Vec<String> = sqlx::query_scalar("SELECT DISTINCT bay FROM chain ORDER BY bay")
+        .fetch_all(&mut *conn)
+        .await?;
+    let mut report = ChainReport {
+        bays: Vec::new(),
+        broken: None,
+    };
+    for bay in bays {
+        let links = sqlx::query(
+            "SELECT n, session, corrections_upto, at_ms, prev, digest FROM chain WHERE bay = ? ORDER BY n",
+        )
+        .bind(&bay)
+        .fetch_all(&mut *conn)
+        .await?;
+        let mut prev = GENESIS.to_owned();
+        let mut n = 0;
+        for r in links {
+            let link = Link {
+                n: r.try_get("n")?,
+                session: r.try_get("session")?,
+                corrections_upto: r.try_get("corrections_upto")?,
+                at_ms: r.try_get("at_ms")?,
+                prev: r.try_get("prev")?,
+                digest: r.try_get("digest")?,
+            };
+            let broken = |what: String| ChainBreak {
+                bay: bay.clone(),
+                session: link.session.clone(),
+                what,
+            };
+            n += 1;
+            let what = if link.n != n {
+                Some(format!(
+                    "link {} follows link {}: link {n} is missing",
+                    link.n,
+                    n - 1
+                ))
+            } else if link.prev != prev {
+                Some(format!(
+                    "link {n} does not follow the link before it (prev {}, expected {prev})",
+                    link.prev
+                ))
+            } else {
+                let now = digest(conn, &bay, &link).await?;
+                (now != link.digest).then(|| {
+                    format!(
+                        "link {n}: the session does not match its digest (sealed {}, now {now}): its row, events or corrections were changed",
+                        link.digest
+                    )
+                })
+            };
+            if let Some(what) = what {
+                report.broken = Some(broken(what));
+                return Ok(report);
+            }
+            prev = link.digest;
+        }
+        report.bays.push((bay, n, prev));
+    }
+    if let Some(r) = sqlx::query(UNSEALED).fetch_optional(&mut *conn).await? {
+        report.broken = Some(ChainBreak {
+            bay: r.try_get("bay")?,
+            session: r.try_get("id")?,
+            what: "the session is finished but in no link: its link was removed".into(),
+        });
+        return Ok(report);
+    }
+    let uncovered = sqlx::query(
+        "SELECT k.id, c.session, c.bay FROM corrections k
+         JOIN chain c ON c.session = k.session
+         GROUP BY k.id HAVING k.id > MAX(c.corrections_upto) ORDER BY k.id LIMIT 1",
+    )
+    .fetch_optional(&mut *conn)
+    .await?;
+    if let Some(r) = uncovered {
+        report.broken = Some(ChainBreak {
+            bay: r.try_get("bay")?,
+            session: r.try_get("session")?,
+            what: format!(
+                "correction {} was added after the session was sealed, by no link",
+                r.try_get::<i64, _>("id")?
+            ),
+        });
+    }
+    Ok(report)
+}
