@@ -19,10 +19,16 @@ python3 -c 'import sys, tomllib; c = tomllib.load(open("Cross.toml", "rb")); ass
   || fail "Cross.toml does not parse or lacks a target"
 
 ./scripts/package.sh --profile debug >/dev/null
-[ -x "$CARGO_TARGET_DIR/aarch64-unknown-linux-gnu/release/baycount-edge" ] \
-  && ./scripts/package.sh --profile release --arch arm64 >/dev/null
-[ -x "$CARGO_TARGET_DIR/armv7-unknown-linux-gnueabihf/release/baycount-edge" ] \
-  && ./scripts/package.sh --profile release --arch armhf >/dev/null
+# The Pi packages from the cross-builds: the profile the test command built them with
+# (BAYCOUNT_CROSS_PROFILE), else release, else smoke.
+for arch in arm64:aarch64-unknown-linux-gnu armhf:armv7-unknown-linux-gnueabihf; do
+  for profile in ${BAYCOUNT_CROSS_PROFILE:-} release smoke; do
+    if [ -x "$CARGO_TARGET_DIR/${arch#*:}/$profile/baycount-edge" ]; then
+      ./scripts/package.sh --profile "$profile" --arch "${arch%%:*}" >/dev/null
+      break
+    fi
+  done
+done
 debs="$CARGO_TARGET_DIR/debian"
 version=$(sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n1)
 expect() {

@@ -3,8 +3,17 @@
 # Jetson) with Debian's cross toolchain, and smoke-runs them under qemu-user: both `--version`,
 # and the edge's `count` on a few frames of the sample footage.
 # Idempotent; `cross` itself needs Docker, which this does not.
+#
+#   scripts/cross-check.sh                  release builds (what the packages ship)
+#   scripts/cross-check.sh --profile smoke  unoptimised, a fraction of the time (the test command)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+profile=release
+case "${1:-}" in
+  --profile) profile=$2 ;;
+  "") ;;
+  *) echo "usage: $0 [--profile release|smoke]" >&2; exit 2 ;;
+esac
 [ -n "${BAYCOUNT_SETUP_DONE:-}" ] || ./scripts/setup.sh >/dev/null
 . scripts/env.sh
 PKGS=(gcc-aarch64-linux-gnu g++-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user-static
@@ -40,8 +49,8 @@ export CC_aarch64_unknown_linux_gnu=aarch64-linux-gnu-gcc CXX_aarch64_unknown_li
 export AR_aarch64_unknown_linux_gnu=aarch64-linux-gnu-ar
 export BINDGEN_EXTRA_CLANG_ARGS_aarch64_unknown_linux_gnu="--sysroot=/usr/aarch64-linux-gnu -I/usr/aarch64-linux-gnu/include"
 export LITERT_LIB_DIR="$PWD/$LIB"
-cargo build --release --locked --target aarch64-unknown-linux-gnu -p baycount-edge -p baycount-relay
-OUT="$CARGO_TARGET_DIR/aarch64-unknown-linux-gnu/release"
+cargo build --profile "$profile" --locked --target aarch64-unknown-linux-gnu -p baycount-edge -p baycount-relay
+OUT="$CARGO_TARGET_DIR/aarch64-unknown-linux-gnu/$profile"
 QEMU=(qemu-aarch64-static -L /usr/aarch64-linux-gnu)
 for b in baycount-relay baycount-edge; do
   echo "cross-check: $b: $(file -b "$OUT/$b" | cut -d, -f1-2); needs glibc $(objdump -T "$OUT/$b" | grep -o 'GLIBC_[0-9.]*' | sort -V | tail -n1 | cut -d_ -f2)"
@@ -57,8 +66,12 @@ export CC_armv7_unknown_linux_gnueabihf=arm-linux-gnueabihf-gcc CXX_armv7_unknow
 export AR_armv7_unknown_linux_gnueabihf=arm-linux-gnueabihf-ar
 export BINDGEN_EXTRA_CLANG_ARGS_armv7_unknown_linux_gnueabihf="--sysroot=/usr/arm-linux-gnueabihf -I/usr/arm-linux-gnueabihf/include"
 export TFLITE_RS_MAKE_TARGET=rpi TFLITE_RS_MAKE_TARGET_ARCH=armv7l
-cargo build --release --locked --target armv7-unknown-linux-gnueabihf -p baycount-edge --no-default-features --features tflite
-ARM="$CARGO_TARGET_DIR/armv7-unknown-linux-gnueabihf/release/baycount-edge"
+if [ "$profile" != release ]; then
+  # TensorFlow Lite's own makefile compiles with -O3; a smoke build needs it to run, not fast.
+  export TFLITE_RS_MAKE_EXTRA_CXXFLAGS=-O1 TFLITE_RS_MAKE_EXTRA_CFLAGS=-O1
+fi
+cargo build --profile "$profile" --locked --target armv7-unknown-linux-gnueabihf -p baycount-edge --no-default-features --features tflite
+ARM="$CARGO_TARGET_DIR/armv7-unknown-linux-gnueabihf/$profile/baycount-edge"
 echo "cross-check: baycount-edge (armv7, tflite): $(file -b "$ARM" | cut -d, -f1-2); needs glibc $(objdump -T "$ARM" | grep -o 'GLIBC_[0-9.]*' | sort -V | tail -n1 | cut -d_ -f2)"
 QEMU_ARM=(qemu-arm-static -L /usr/arm-linux-gnueabihf)
 "${QEMU_ARM[@]}" "$ARM" --version

@@ -13,8 +13,8 @@ check=false
 ./scripts/setup.sh
 . scripts/env.sh
 if $check; then
-    # The test command has built the debug binaries already; the check needs no release build.
-    cargo build --locked -p baycount-relay -p baycount-edge
+    # The check needs no release build; within the test command the debug binaries are built.
+    [ "${BAYCOUNT_BUILT:-}" = debug ] || cargo build --locked -p baycount-relay -p baycount-edge
     bin="$CARGO_TARGET_DIR/debug"
 else
     cargo build --release --locked -p baycount-relay -p baycount-edge

@@ -15,7 +15,7 @@ while [ $# -gt 0 ]; do
   case "$1" in
     --profile) profile=$2; shift 2 ;;
     --arch) arches=("$2"); shift 2 ;;
-    *) echo "usage: $0 [--profile release|debug] [--arch amd64|arm64|armhf]" >&2; exit 2 ;;
+    *) echo "usage: $0 [--profile release|debug|smoke] [--arch amd64|arm64|armhf]" >&2; exit 2 ;;
   esac
 done
 version=$(sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n1)

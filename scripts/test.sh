@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# The whole test suite: setup, formatting, lints, the cross-builds, then every unit, integration
-# and end-to-end test (cargo-nextest: each test in its own process with a time limit), the
-# tflite fallback runtime, the load, API, packages and demo checks. It cannot hang: every step
+# The whole test suite: setup, formatting, lints, the cross-builds (in the background), every
+# unit, integration and end-to-end test (cargo-nextest: each test in its own process with a
+# time limit), the load, API, demo and packages checks. It cannot hang: every step
 # runs in its own session under a time limit, its output goes to a file (no pipe a leftover
 # process could hold open), and a step that leaves a process running fails and the process is
 # killed. At the end it fails if any relay, edge, broker, ffmpeg or browser it started (even in
@@ -17,7 +17,7 @@ log="$logs/test.log"
 : >"$log"
 current=""
 status=0
-trap 'if [ -n "$current" ]; then pkill -KILL -s "$current" 2>/dev/null || true; fi; rm -rf "$logs"' EXIT
+trap 'for p in "$current" "${pid_of[cross]:-}"; do [ -z "$p" ] || pkill -KILL -s "$p" 2>/dev/null || true; done; rm -rf "$logs"' EXIT
 trap 'exit 130' INT TERM
 
 # The processes the suite starts (by name, as the kernel keeps it: 15 characters); those already
@@ -27,32 +27,47 @@ watched() {
 }
 before=$(watched)
 
-# step SECONDS NAME COMMAND...: runs COMMAND in a session of its own for at most SECONDS, its
-# output shown as it comes and kept in $logs/NAME.out; then kills whatever it left behind.
-step() {
+# start SECONDS NAME COMMAND...: starts COMMAND in a session of its own, for at most SECONDS,
+# its output kept in $logs/NAME.out; `finish NAME` waits for it, then kills whatever it left.
+declare -A pid_of began_at limit_of
+start() {
     local limit=$1 name=$2
     shift 2
-    local out="$logs/$name.out" rc=0 began=$SECONDS
-    : >"$out" # before tail opens it: the step's own redirection may come later
-    setsid timeout --kill-after=30 "$limit" "$@" >"$out" 2>&1 </dev/null &
-    current=$!
-    tail -n +1 -f --pid="$current" "$out" &
-    local tailer=$!
-    wait "$current" || rc=$?
-    wait "$tailer" 2>/dev/null || true
+    : >"$logs/$name.out"
+    setsid timeout --kill-after=30 "$limit" "$@" >"$logs/$name.out" 2>&1 </dev/null &
+    pid_of[$name]=$!
+    began_at[$name]=$SECONDS
+    limit_of[$name]=$limit
+}
+finish() {
+    local name=$1 rc=0
+    local pid=${pid_of[$name]}
+    wait "$pid" || rc=$?
     if [ "$rc" -eq 124 ] || [ "$rc" -eq 137 ]; then
-        echo "test.sh: $name did not finish within $limit s and was stopped" | tee -a "$log"
+        echo "test.sh: $name did not finish within ${limit_of[$name]} s and was stopped" | tee -a "$log"
     fi
     # Whatever is left in its session outlived the step: a process a test did not end.
     local left
-    left=$(ps -eo pid=,sid=,stat=,args= | awk -v s="$current" '$2 == s && $3 !~ /^Z/')
+    left=$(ps -eo pid=,sid=,stat=,args= | awk -v s="$pid" '$2 == s && $3 !~ /^Z/')
     if [ -n "$left" ]; then
         printf 'test.sh: %s left processes running (killed now):\n%s\n' "$name" "$left" | tee -a "$log"
-        pkill -KILL -s "$current" 2>/dev/null || true
+        pkill -KILL -s "$pid" 2>/dev/null || true
         [ "$rc" -ne 0 ] || rc=1
     fi
+    echo "test.sh: $name: $((SECONDS - ${began_at[$name]})) s (exit $rc)" | tee -a "$logs/times"
+    return "$rc"
+}
+
+# step SECONDS NAME COMMAND...: runs COMMAND as above, its output shown as it comes.
+step() {
+    start "$@"
+    local name=$2
+    current=${pid_of[$name]}
+    tail -n +1 -f --pid="$current" "$logs/$name.out" &
+    local tailer=$! rc=0
+    finish "$name" || rc=$?
+    wait "$tailer" 2>/dev/null || true
     current=""
-    echo "test.sh: $name: $((SECONDS - began)) s (exit $rc)" | tee -a "$logs/times"
     return "$rc"
 }
 
@@ -68,31 +83,43 @@ check() {
     fi
 }
 
+# Built once for everything below: the edge with both runtimes (LiteRT, and the TensorFlow Lite
+# 1.15 fallback for targets LiteRT has no build for, compiled from source once), so the
+# fallback's tests run with the others and the scripts reuse these binaries.
+features=(--features baycount-edge/tflite)
+export BAYCOUNT_CROSS_PROFILE=smoke
+# The edge for aarch64 (LiteRT) and armv7 (tflite), the relay for aarch64, smoke-run under qemu:
+# in the background at low priority, on what the builds and tests leave of the cores.
+start 2400 cross nice -n 10 ./scripts/cross-check.sh --profile "$BAYCOUNT_CROSS_PROFILE"
 step 300 fmt cargo fmt --all -- --check
-step 2400 clippy cargo clippy --workspace --all-targets --locked -- -D warnings
-# The edge for aarch64 (LiteRT) and armv7 (tflite), the relay for aarch64, smoke-run under qemu.
-step 2400 cross ./scripts/cross-check.sh
+step 2400 clippy cargo clippy --workspace --all-targets --locked "${features[@]}" -- -D warnings
 # Every test binary built first, so the run's time limits measure tests, not compiling.
-step 2400 build cargo nextest run --workspace --locked --lib --bins --tests --no-run
-step 2400 tests cargo nextest run --workspace --locked --lib --bins --tests --no-fail-fast || status=1
+step 2400 build cargo nextest run --workspace --locked "${features[@]}" --lib --bins --tests --no-run
+export BAYCOUNT_BUILT=debug # the scripts below use these binaries rather than build their own
+step 2400 tests cargo nextest run --workspace --locked "${features[@]}" --lib --bins --tests --no-fail-fast || status=1
 # Only nextest's summary: the tests' own output (shown above) holds libtest's lines too.
 grep -E '^ *Summary \[' "$logs/tests.out" >>"$log" || true
-# The fallback runtime for targets LiteRT has no build for: TensorFlow Lite 1.15 from source
-# (about 5 minutes the first time), checked against LiteRT on the footage.
-step 1800 tflite cargo nextest run -p baycount-edge --features tflite --locked --test model tflite || status=1
-grep -E '^ *Summary \[' "$logs/tflite.out" >>"$log" || true
 # The load bench in a short debug run, for its checks that nothing is lost (its figures mean
 # little in debug).
 check "load check" 900 env BAYS=20 RATE=5 SECONDS=5 FLOOD=20 WS_CLIENTS=10 \
-    cargo test -p baycount-relay --locked --bench load
+    cargo test --workspace --locked "${features[@]}" --bench load
 # The REST API against its own OpenAPI document (schemathesis).
 check "API schema check" 900 ./scripts/api-check.sh
-# Deployment: systemd units verified, Cross.toml, the Debian packages built, checked, installed.
-check "packages check" 1800 ./scripts/check-packages.sh
 # The first README command, unattended: relay + edge on the sample footage, a session through
 # the API, its count in the history.
 check "demo check" 900 ./scripts/demo.sh --check
-
+# The cross-builds started at the beginning.
+if finish cross; then
+    echo "test result: ok. 1 passed; 0 failed (cross-builds)" >>"$log"
+else
+    cat "$logs/cross.out"
+    echo "test result: FAILED. 0 passed; 1 failed (cross-builds)" | tee -a "$log"
+    status=1
+fi
+tail -n 8 "$logs/cross.out"
+# Deployment: systemd units verified, Cross.toml, the Debian packages (the Pi ones from the
+# cross-builds) built, checked, installed.
+check "packages check" 1800 ./scripts/check-packages.sh
 # Nothing the suite started may outlive it.
 after=$(watched)
 left=$(comm -13 <(echo "$before") <(echo "$after") | grep . || true)
