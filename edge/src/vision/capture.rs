@@ -73,6 +73,8 @@ pub struct Capture {
 
 /// Longest wait between reopening attempts.
 const MAX_BACKOFF: Duration = Duration::from_secs(30);
+/// How long dropping a capture waits for its thread (and source) to end.
+const STOP_WAIT: Duration = Duration::from_secs(2);
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
@@ -173,11 +175,17 @@ impl Drop for Capture {
     fn drop(&mut self) {
         self.shared.stop.store(true, Ordering::Relaxed);
         self.shared.space.notify_all();
-        // The thread may be blocked reading a live source; it ends at its next frame.
-        if let Some(t) = self.thread.take()
-            && t.is_finished()
-        {
-            let _ = t.join();
+        // The thread ends at its next frame, and its source (an ffmpeg process) with it: wait a
+        // moment for that, so nothing outlives the edge; a live source that sends nothing more
+        // is left to end when its pipe closes.
+        if let Some(t) = self.thread.take() {
+            let deadline = Instant::now() + STOP_WAIT;
+            while !t.is_finished() && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            if t.is_finished() {
+                let _ = t.join();
+            }
         }
     }
 }
