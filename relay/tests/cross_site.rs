@@ -292,6 +292,31 @@ async fn names_the_relay_does_not_have_get_no_answer() {
     assert_eq!(s, StatusCode::MISDIRECTED_REQUEST, "{b}");
     let (_, log) = relay.get("/api/audit").await;
     assert_eq!(log["audit"].as_array().unwrap().len(), 0, "{log}");
+
+    // The API's document says so, where each answer can occur.
+    let (_, doc) = relay.get("/api/openapi.json").await;
+    let responses = |path: &str, method: &str| doc["paths"][path][method]["responses"].clone();
+    for (path, method, codes) in [
+        ("/api/bays/{bay}/start", "post", &["403", "415", "421"][..]),
+        ("/api/bays/{bay}/stop", "post", &["403", "415", "421"]),
+        (
+            "/api/sessions/{id}/corrections",
+            "post",
+            &["403", "415", "421"],
+        ),
+        ("/api/ws", "get", &["403", "421"]),
+        ("/api/state", "get", &["421"]),
+        ("/healthz", "get", &["421"]),
+    ] {
+        for code in codes {
+            assert!(
+                responses(path, method)[code].is_object(),
+                "{method} {path} {code}: {}",
+                responses(path, method)
+            );
+        }
+    }
+    assert!(responses("/api/state", "get")["403"].is_null());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
