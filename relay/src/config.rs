@@ -59,6 +59,10 @@ pub enum ConfigError {
         "invalid Telegram user id {0:?} in the allow-list; ids are numbers (the bot's /help shows each user theirs)"
     )]
     TelegramUser(String),
+    #[error(
+        "invalid name {0:?} in http_hosts: give host names like relay.site.example, without scheme, port or path"
+    )]
+    HttpHost(String),
 }
 
 /// The site's time zone unless told otherwise.
@@ -69,6 +73,8 @@ pub const DEFAULT_TIME_ZONE: &str = "Asia/Makassar";
 #[serde(deny_unknown_fields)]
 pub struct FileConfig {
     pub http: Option<SocketAddr>,
+    /// Names the API answers to besides IP addresses, localhost and the machine's hostname.
+    pub http_hosts: Option<Vec<String>>,
     pub mqtt_listen: Option<SocketAddr>,
     pub mqtt: Option<String>,
     pub db: Option<PathBuf>,
@@ -123,6 +129,8 @@ pub struct BayDecl {
 #[derive(Debug, Default, Clone)]
 pub struct Overrides {
     pub http: Option<SocketAddr>,
+    /// `BAYCOUNT_HTTP_HOSTS`: comma-separated names, replacing the file's `http_hosts`.
+    pub http_hosts: Option<String>,
     pub mqtt_listen: Option<SocketAddr>,
     pub mqtt: Option<String>,
     pub db: Option<PathBuf>,
@@ -154,6 +162,9 @@ pub enum Broker {
 pub struct Config {
     /// REST API, WebSocket and dashboard.
     pub http: SocketAddr,
+    /// Names the API answers to in `Host` besides loopback ones and, when `http` is not a
+    /// loopback address, IP addresses and the machine's hostname (DNS rebinding defence).
+    pub http_hosts: Vec<String>,
     pub broker: Broker,
     /// The SQLite history file.
     pub db: PathBuf,
@@ -180,6 +191,7 @@ impl Config {
     pub fn new(http: SocketAddr, broker: Broker, db: PathBuf) -> Self {
         Self {
             http,
+            http_hosts: vec![],
             broker,
             db,
             api_token: None,
@@ -291,11 +303,25 @@ impl Config {
                 })
             }
         };
+        let http_hosts = match o.http_hosts {
+            Some(list) => list
+                .split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(str::to_owned)
+                .collect(),
+            None => file.http_hosts.unwrap_or_default(),
+        };
+        let http_hosts = http_hosts
+            .into_iter()
+            .map(host_name)
+            .collect::<Result<_, _>>()?;
         Ok(Self {
             http: o
                 .http
                 .or(file.http)
                 .unwrap_or_else(|| parse_default(DEFAULT_HTTP)),
+            http_hosts,
             broker,
             db: o.db.or(file.db).unwrap_or_else(|| DEFAULT_DB.into()),
             api_token,
@@ -362,6 +388,21 @@ fn broker_security(
         return Err(ConfigError::OpenBroker(*listen));
     }
     Ok(security)
+}
+
+/// A name of `http_hosts`, checked and lower-cased: letters, digits, '-', '_' and dots.
+fn host_name(name: String) -> Result<String, ConfigError> {
+    let normal = name.trim().trim_end_matches('.').to_ascii_lowercase();
+    let valid = !normal.is_empty()
+        && !normal.starts_with(['.', '-'])
+        && normal
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'));
+    if valid {
+        Ok(normal)
+    } else {
+        Err(ConfigError::HttpHost(name))
+    }
 }
 
 fn parse_default(s: &str) -> SocketAddr {
@@ -467,6 +508,37 @@ mod tests {
             ),
             Err(ConfigError::BrokerSection(_))
         ));
+    }
+
+    #[test]
+    fn http_hosts_from_file_or_overrides() {
+        let with = |text: &str, o: Overrides| {
+            Config::resolve(Config::parse_file(Path::new("r.toml"), text)?, o)
+        };
+        let file = "http_hosts = [\"Relay.Site.Example\", \"relay.\"]\n";
+        let cfg = with(file, Overrides::default()).expect("valid");
+        assert_eq!(cfg.http_hosts, vec!["relay.site.example", "relay"]);
+        let cfg = with(
+            file,
+            Overrides {
+                http_hosts: Some(" a.example, ,b ".into()),
+                ..Overrides::default()
+            },
+        )
+        .expect("valid");
+        assert_eq!(cfg.http_hosts, vec!["a.example", "b"], "the flag wins");
+        for bad in ["http://relay", "relay:8080", "relay/x", "", "a b", ".x"] {
+            let err = with(&format!("http_hosts = [{bad:?}]\n"), Overrides::default())
+                .expect_err(bad)
+                .to_string();
+            assert!(err.contains("http_hosts"), "{err}");
+        }
+        assert!(
+            with("", Overrides::default())
+                .expect("valid")
+                .http_hosts
+                .is_empty()
+        );
     }
 
     #[test]

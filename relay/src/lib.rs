@@ -183,6 +183,7 @@ impl Relay {
             mqtt_connected: connected_rx,
             shutdown: shutdown.clone(),
             time_zone: config.time_zone,
+            hosts: api::Hosts::new(http_addr, &config.http_hosts),
         });
         let app = api::app(state);
         let http_shutdown = shutdown.clone();

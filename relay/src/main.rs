@@ -20,6 +20,10 @@ struct Args {
     /// Address of the REST API and dashboard [default: 127.0.0.1:8080].
     #[arg(long, env = "BAYCOUNT_HTTP")]
     http: Option<SocketAddr>,
+    /// Names the API answers to besides IP addresses, localhost and this machine's hostname,
+    /// comma-separated (e.g. relay.site.example); others are refused (DNS rebinding).
+    #[arg(long, env = "BAYCOUNT_HTTP_HOSTS")]
+    http_hosts: Option<String>,
     /// Run the embedded MQTT broker on this address [default: 127.0.0.1:1883].
     #[arg(long, env = "BAYCOUNT_MQTT_LISTEN", conflicts_with = "mqtt")]
     mqtt_listen: Option<SocketAddr>,
@@ -88,6 +92,7 @@ async fn main() -> anyhow::Result<()> {
     baycount_relay::logging::init();
     let overrides = Overrides {
         http: args.http,
+        http_hosts: args.http_hosts,
         mqtt_listen: args.mqtt_listen,
         mqtt: args.mqtt,
         db: args.db,

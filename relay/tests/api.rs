@@ -134,11 +134,21 @@ async fn command_errors(which: Which) {
     let r = relay
         .client
         .post(relay.url("/api/bays/bay-1/start"))
+        .header("content-type", "application/json")
         .body("{plate")
         .send()
         .await
         .unwrap();
     assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    // A body not declared as JSON is refused before it is read.
+    let r = relay
+        .client
+        .post(relay.url("/api/bays/bay-1/start"))
+        .body("{plate")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
     let (s, b) = relay
         .post(
             "/api/bays/bay-1/start",

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::State;
+use axum::http::HeaderMap;
 use baycount_protocol::{Actor, ActorKind, BayId, Plate, SessionSummary};
 use serde::{Deserialize, Serialize};
 
@@ -76,6 +77,7 @@ pub async fn state(State(s): State<Arc<AppState>>) -> Json<StateResponse> {
         (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
         (status = 404, body = ErrorBody, description = "unknown bay"),
         (status = 409, body = ErrorBody, description = "already loading, or another command is under way"),
+        (status = 415, body = ErrorBody, description = "the body is not sent as 'Content-Type: application/json'"),
         (status = 422, body = ErrorBody, description = "invalid plate, bay id or 'by'"),
         (status = 503, body = ErrorBody, description = "bay offline"),
         (status = 504, body = ErrorBody, description = "no acknowledgement within 5 s"),
@@ -84,9 +86,10 @@ pub async fn state(State(s): State<Arc<AppState>>) -> Json<StateResponse> {
 pub async fn start(
     State(s): State<Arc<AppState>>,
     Path(bay): Path<String>,
+    headers: HeaderMap,
     body: Bytes,
 ) -> Result<Json<CommandResponse>, ApiError> {
-    let req: StartRequest = json_body(&body)?;
+    let req: StartRequest = json_body(&headers, &body)?;
     let by = api_actor(req.by.as_deref())?;
     let session = s.control.start(&bay, &req.plate, by).await?;
     Ok(Json(CommandResponse { bay, session }))
@@ -100,6 +103,7 @@ pub async fn start(
         (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
         (status = 404, body = ErrorBody, description = "unknown bay"),
         (status = 409, body = ErrorBody, description = "not loading"),
+        (status = 415, body = ErrorBody, description = "a body not sent as 'Content-Type: application/json' (no body needs none)"),
         (status = 422, body = ErrorBody, description = "invalid bay id or 'by'"),
         (status = 503, body = ErrorBody, description = "bay offline"),
         (status = 504, body = ErrorBody, description = "no acknowledgement within 5 s"),
@@ -108,13 +112,14 @@ pub async fn start(
 pub async fn stop(
     State(s): State<Arc<AppState>>,
     Path(bay): Path<String>,
+    headers: HeaderMap,
     body: Bytes,
 ) -> Result<Json<CommandResponse>, ApiError> {
-    // No body, or JSON null, is a stop with no name.
+    // No body (which needs no Content-Type), or JSON null, is a stop with no name.
     let req: StopRequest = if body.iter().all(u8::is_ascii_whitespace) {
         StopRequest::default()
     } else {
-        json_body::<Option<StopRequest>>(&body)?.unwrap_or_default()
+        json_body::<Option<StopRequest>>(&headers, &body)?.unwrap_or_default()
     };
     let by = api_actor(req.by.as_deref())?;
     let session = s.control.stop(&bay, by).await?;

@@ -1,7 +1,7 @@
 //! The API's error type: a status code and `{"error": "...", "code": "..."}`; internals logged, not shown.
 
 use axum::Json;
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
@@ -88,7 +88,6 @@ impl From<HistoryError> for ApiError {
     }
 }
 
-/// Reads a JSON body, answering 400 with the parser's reason when it is not valid.
 /// `axum::extract::Query`, its rejections in the API's JSON error form.
 #[derive(Debug, axum::extract::FromRequestParts)]
 #[from_request(via(axum::extract::Query), rejection(ApiError))]
@@ -111,7 +110,106 @@ impl From<axum::extract::rejection::PathRejection> for ApiError {
     }
 }
 
-pub fn json_body<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+/// Reads a JSON body: 415 unless it is declared as JSON (see [`require_json`]), 400 with the
+/// parser's reason when it is not valid.
+pub fn json_body<T: serde::de::DeserializeOwned>(
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<T, ApiError> {
+    require_json(headers)?;
     serde_json::from_slice(body)
         .map_err(|e| ApiError::bad_request(format!("invalid JSON body: {e}")))
+}
+
+/// A body must come with `Content-Type: application/json` (parameters such as `charset`
+/// allowed, `application/*+json` too): a page of another site can send `text/plain` or a form
+/// to the relay without asking the browser's leave, but not JSON.
+pub fn require_json(headers: &HeaderMap) -> Result<(), ApiError> {
+    let sent = headers
+        .get(header::CONTENT_TYPE)
+        .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
+    if sent.as_deref().is_some_and(is_json) {
+        return Ok(());
+    }
+    let sent = match sent {
+        Some(s) => format!(
+            "'Content-Type: {}'",
+            s.chars().take(100).collect::<String>()
+        ),
+        None => "no Content-Type".to_owned(),
+    };
+    Err(ApiError::new(
+        StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        "unsupported_media_type",
+        format!("the body must be JSON sent with 'Content-Type: application/json', not {sent}"),
+    ))
+}
+
+/// Whether a `Content-Type` value is JSON: `application/json` or `application/<x>+json`.
+fn is_json(content_type: &str) -> bool {
+    let essence = content_type
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_ascii_lowercase();
+    essence == "application/json"
+        || essence
+            .strip_prefix("application/")
+            .and_then(|sub| sub.strip_suffix("+json"))
+            .is_some_and(|x| !x.is_empty() && !x.contains('/'))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn json_content_types() {
+        for yes in [
+            "application/json",
+            "Application/JSON",
+            "application/json; charset=utf-8",
+            "application/json;charset=UTF-8",
+            " application/json ",
+            "application/merge-patch+json",
+            "application/vnd.api+json; charset=utf-8",
+        ] {
+            assert!(is_json(yes), "{yes:?}");
+        }
+        for no in [
+            "",
+            "text/plain",
+            "text/plain; charset=utf-8",
+            "application/x-www-form-urlencoded",
+            "multipart/form-data; boundary=x",
+            "text/json",
+            "application/jsonx",
+            "application/+json",
+            "application/json-seq",
+            "json",
+        ] {
+            assert!(!is_json(no), "{no:?}");
+        }
+    }
+
+    #[test]
+    fn the_415_says_what_to_send() {
+        let mut headers = HeaderMap::new();
+        let e = require_json(&headers).expect_err("no content type");
+        assert_eq!(e.status, StatusCode::UNSUPPORTED_MEDIA_TYPE);
+        assert!(
+            e.message.contains("Content-Type: application/json"),
+            "{}",
+            e.message
+        );
+        headers.insert(header::CONTENT_TYPE, "text/plain".parse().expect("value"));
+        let e = json_body::<serde_json::Value>(&headers, b"{}").expect_err("text/plain");
+        assert!(e.message.contains("text/plain"), "{}", e.message);
+        headers.insert(
+            header::CONTENT_TYPE,
+            "application/json".parse().expect("value"),
+        );
+        assert!(json_body::<serde_json::Value>(&headers, b"{}").is_ok());
+    }
 }

@@ -3,6 +3,7 @@
 mod auth;
 mod bays;
 mod error;
+mod origin;
 mod sessions;
 mod web;
 mod ws;
@@ -21,6 +22,8 @@ use utoipa::OpenApi;
 
 use error::Query;
 pub use error::{ApiError, ErrorBody};
+use origin::GuardResponses;
+pub use origin::Hosts;
 
 use crate::control::Control;
 use crate::history::{AuditEntry, History, PlateRow};
@@ -49,10 +52,13 @@ pub struct AppState {
     pub shutdown: CancellationToken,
     /// The site's zone, for the dashboard.
     pub time_zone: chrono_tz::Tz,
+    /// The names the relay answers to in `Host` (the rest is refused: DNS rebinding).
+    pub hosts: Hosts,
 }
 
 /// The router: the page, health and API description open; reads for viewers; control for
-/// operators.
+/// operators. Every request first passes the [`origin::guard`]: a `Host` the relay answers
+/// to, and no other site's page behind a command or a WebSocket.
 pub fn app(state: Arc<AppState>) -> Router {
     let writes = Router::new()
         .route("/api/bays/{bay}/start", post(bays::start))
@@ -90,6 +96,7 @@ pub fn app(state: Arc<AppState>) -> Router {
             ApiError::not_found("no such endpoint; /api/openapi.json lists them")
         })
         .layer(DefaultBodyLimit::max(MAX_BODY))
+        .layer(middleware::from_fn_with_state(state.clone(), origin::guard))
         .with_state(state)
 }
 
@@ -221,7 +228,7 @@ impl utoipa::Modify for BearerAuth {
         plates, audit, ws::ws, web::site, healthz, metrics
     ),
     components(schemas(sessions::TimeBound)),
-    modifiers(&BearerAuth)
+    modifiers(&BearerAuth, &GuardResponses)
 )]
 #[derive(Debug)]
 pub struct ApiDoc;

@@ -5,10 +5,10 @@ use std::sync::Arc;
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::State;
-use axum::http::{StatusCode, header};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::IntoResponse;
 use baycount_protocol::{BayId, Plate, SessionId};
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, Datelike, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::AppState;
@@ -20,6 +20,8 @@ const DEFAULT_LIMIT: i64 = 100;
 const MAX_LIMIT: i64 = 10_000;
 /// Longest correction reason kept.
 const MAX_REASON: usize = 500;
+/// Largest correction, either way.
+const MAX_DELTA: i64 = 1_000_000;
 
 /// Filters of the session list; all optional.
 #[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
@@ -71,11 +73,18 @@ pub struct SessionsResponse {
     pub sessions: Vec<SessionRow>,
 }
 
+/// Years a time bound may name: what RFC 3339's four digits can write.
+const YEARS: std::ops::RangeInclusive<i32> = 0..=9999;
+
 fn parse_time(name: &str, value: &str, end_of_day: bool) -> Result<DateTime<Utc>, ApiError> {
-    if let Ok(t) = DateTime::parse_from_rfc3339(value) {
+    if let Ok(t) = DateTime::parse_from_rfc3339(value)
+        && YEARS.contains(&t.year())
+    {
         return Ok(t.with_timezone(&Utc));
     }
-    if let Ok(d) = NaiveDate::parse_from_str(value, "%Y-%m-%d") {
+    if let Ok(d) = NaiveDate::parse_from_str(value, "%Y-%m-%d")
+        && YEARS.contains(&d.year())
+    {
         let d = if end_of_day {
             d.succ_opt().unwrap_or(d)
         } else {
@@ -84,7 +93,7 @@ fn parse_time(name: &str, value: &str, end_of_day: bool) -> Result<DateTime<Utc>
         return Ok(d.and_hms_opt(0, 0, 0).unwrap_or_default().and_utc());
     }
     Err(ApiError::bad_request(format!(
-        "'{name}' must be a date like 2026-11-25 or a time like 2026-11-25T08:00:00+08:00, not {value:?}"
+        "'{name}' must be a date like 2026-11-25 or a time like 2026-11-25T08:00:00+08:00 (years 0000 to 9999), not {value:?}"
     )))
 }
 
@@ -172,7 +181,7 @@ pub async fn csv(
         t.map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
             .unwrap_or_default()
     };
-    let text = |v: Option<String>| v.unwrap_or_default();
+    let text = |v: Option<String>| spreadsheet_safe(v.unwrap_or_default());
     let header = [
         "id",
         "bay",
@@ -191,8 +200,8 @@ pub async fn csv(
         w.write_record(header)?;
         for r in sessions {
             w.write_record([
-                r.id.to_string(),
-                r.bay.to_string(),
+                spreadsheet_safe(r.id.to_string()),
+                spreadsheet_safe(r.bay.to_string()),
                 text(r.plate.map(String::from)),
                 r.count.to_string(),
                 r.out.to_string(),
@@ -225,6 +234,17 @@ pub async fn csv(
     ))
 }
 
+/// A text cell a spreadsheet will not run: one starting with `=`, `+`, `-`, `@`, a tab or a
+/// carriage return gets a leading `'` (OWASP's rule for CSV injection). The numbers the CSV
+/// writes itself (counts, corrections, durations) do not go through this, so `-5` stays a number.
+fn spreadsheet_safe(cell: String) -> String {
+    if cell.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        format!("'{cell}")
+    } else {
+        cell
+    }
+}
+
 fn session_id(id: &str) -> Result<SessionId, ApiError> {
     id.parse()
         .map_err(|_| ApiError::not_found(format!("no session {id:?}: session ids are UUIDs")))
@@ -249,15 +269,18 @@ pub async fn get(
 #[utoipa::path(post, path = "/api/sessions/{id}/corrections", request_body = CorrectionInput,
     params(("id" = String, Path, description = "session id")),
     responses((status = 201, body = Correction), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
-        (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)),
+        (status = 404, body = ErrorBody),
+        (status = 415, body = ErrorBody, description = "the body is not sent as 'Content-Type: application/json'"),
+        (status = 422, body = ErrorBody)),
     security(("bearer" = [])))]
 pub async fn correct(
     State(s): State<Arc<AppState>>,
     Path(id): Path<String>,
+    headers: HeaderMap,
     body: Bytes,
 ) -> Result<(StatusCode, Json<Correction>), ApiError> {
     let sid = session_id(&id)?;
-    let input: CorrectionInput = json_body(&body)?;
+    let input: CorrectionInput = json_body(&headers, &body)?;
     let reason = input.reason.trim();
     if input.delta == 0 {
         return Err(ApiError::unprocessable(
@@ -265,10 +288,14 @@ pub async fn correct(
             "'delta' must not be 0",
         ));
     }
-    if input.delta.abs() > 1_000_000 {
+    // A range, not `abs()`, which overflows on i64::MIN.
+    if !(-MAX_DELTA..=MAX_DELTA).contains(&input.delta) {
         return Err(ApiError::unprocessable(
             "invalid_correction",
-            "'delta' is implausibly large",
+            format!(
+                "'delta' is implausibly large: it must be from -{MAX_DELTA} to {MAX_DELTA}, not {}",
+                input.delta
+            ),
         ));
     }
     if reason.is_empty()
@@ -298,4 +325,44 @@ pub async fn correct(
         .await?
         .ok_or_else(|| ApiError::not_found(format!("no session {id}")))?;
     Ok((StatusCode::CREATED, Json(correction)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formula_cells_are_neutralised() {
+        for (cell, want) in [
+            ("=1+1", "'=1+1"),
+            ("+1", "'+1"),
+            ("-1-1", "'-1-1"),
+            ("@SUM(A1)", "'@SUM(A1)"),
+            ("\tx", "'\tx"),
+            ("\rx", "'\rx"),
+            ("KT 1 A", "KT 1 A"),
+            ("1-1", "1-1"),
+            ("", ""),
+            ("api:=x", "api:=x"),
+        ] {
+            assert_eq!(spreadsheet_safe(cell.to_owned()), want, "{cell:?}");
+        }
+    }
+
+    #[test]
+    fn time_bounds_name_their_field() {
+        for bad in [
+            "+275760-09-13",
+            "+200000-01-01",
+            "-0001-01-01",
+            "10000-01-01",
+            "garbage",
+        ] {
+            let e = parse_time("from", bad, false).expect_err(bad);
+            assert!(e.message.starts_with("'from'"), "{bad}: {}", e.message);
+        }
+        for good in ["0000-01-01", "9999-12-31", "2026-11-25T08:00:00+08:00"] {
+            parse_time("to", good, true).expect(good);
+        }
+    }
 }

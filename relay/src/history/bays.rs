@@ -71,7 +71,7 @@ impl History {
         rows.iter()
             .map(|r| {
                 Ok(PlateRow {
-                    plate: parse_stored("plate", r.try_get("plate")?)?,
+                    plate: super::sessions::stored_plate(r.try_get("plate")?)?,
                     last_used_at: from_ms(r.try_get("last_used_ms")?),
                     uses: r.try_get("uses")?,
                 })

@@ -22,7 +22,7 @@ pub struct SessionRow {
     pub out: i64,
     /// Sum of the manual corrections' deltas.
     pub correction: i64,
-    /// `count + correction`.
+    /// `count + correction` (clamped to the `i64` range).
     pub corrected_count: i64,
     pub started_at: Option<DateTime<Utc>>,
     pub stopped_at: Option<DateTime<Utc>>,
@@ -79,16 +79,27 @@ pub struct CorrectionInput {
     pub by: Option<String>,
 }
 
-/// An integer as JSON Schema means it: `-1` and `-1.0` alike.
+/// An integer as JSON Schema means it: `-1` and `-1.0` alike. Anything else (a fraction, a
+/// string, a number beyond what an `i64` holds) is refused with a message naming `delta`, the
+/// one field this reads; the range is checked by the API.
 fn whole_number<'de, D: serde::Deserializer<'de>>(d: D) -> Result<i64, D::Error> {
-    let n = serde_json::Number::deserialize(d)?;
+    let refuse = |what: String| {
+        serde::de::Error::custom(format!(
+            "'delta' must be a whole number from -1000000 to 1000000 (not 0), not {what}"
+        ))
+    };
+    let n = match serde_json::Value::deserialize(d)? {
+        serde_json::Value::Number(n) => n,
+        serde_json::Value::String(s) => return Err(refuse(format!("the string {s:?}"))),
+        other => return Err(refuse(other.to_string())),
+    };
     n.as_i64()
         .or_else(|| {
             n.as_f64()
                 .filter(|f| f.fract() == 0.0 && f.abs() < 9.0e15)
                 .map(|f| f as i64)
         })
-        .ok_or_else(|| serde::de::Error::custom(format!("expected a whole number, not {n}")))
+        .ok_or_else(|| refuse(n.to_string()))
 }
 
 /// A correction's `delta` as the document states it: a plausible non-zero integer.
@@ -130,12 +141,21 @@ pub struct SessionFilter {
     pub limit: i64,
 }
 
+/// The sessions with their derived counts. The corrections' sum is SQLite's `TOTAL` (a float,
+/// which cannot overflow as `SUM` does on absurd hand-made rows), cast back to an integer, which
+/// SQLite clamps to the `i64` range; exact up to 2^53.
 const SELECT_SESSIONS: &str = "SELECT s.id, s.bay, s.plate, s.started_at_ms, s.started_by, s.stopped_at_ms, s.stopped_by,
     (SELECT COUNT(*) FROM events e WHERE e.session = s.id AND e.kind = 'counted' AND e.direction = 'in') AS n_in,
     (SELECT COUNT(*) FROM events e WHERE e.session = s.id AND e.kind = 'counted' AND e.direction = 'out') AS n_out,
-    (SELECT COALESCE(SUM(delta), 0) FROM corrections c WHERE c.session = s.id) AS correction,
+    (SELECT CAST(TOTAL(delta) AS INTEGER) FROM corrections c WHERE c.session = s.id) AS correction,
     (SELECT digest FROM chain k WHERE k.session = s.id ORDER BY k.n DESC LIMIT 1) AS digest
     FROM sessions s";
+
+/// A plate as the history stored it, by the rule it was stored under (see
+/// [`Plate::from_stored`]: older histories may hold plates starting with '-').
+pub(super) fn stored_plate(s: &str) -> Result<Plate, HistoryError> {
+    Plate::from_stored(s).map_err(|_| HistoryError::Corrupt(format!("plate {s:?}")))
+}
 
 fn session_row(r: &SqliteRow) -> Result<SessionRow, HistoryError> {
     let opt = |col: &str| r.try_get::<Option<String>, _>(col);
@@ -146,13 +166,11 @@ fn session_row(r: &SqliteRow) -> Result<SessionRow, HistoryError> {
     Ok(SessionRow {
         id: parse_stored("session id", r.try_get("id")?)?,
         bay: parse_stored("bay", r.try_get("bay")?)?,
-        plate: opt("plate")?
-            .map(|p| parse_stored("plate", &p))
-            .transpose()?,
+        plate: opt("plate")?.map(|p| stored_plate(&p)).transpose()?,
         count,
         out: r.try_get("n_out")?,
         correction,
-        corrected_count: count + correction,
+        corrected_count: count.saturating_add(correction),
         started_at,
         stopped_at,
         started_by: opt("started_by")?
