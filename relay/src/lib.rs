@@ -12,6 +12,7 @@
 //! - [`bot`]: the operators' Telegram bot (teloxide).
 //! - [`api`]: REST and WebSocket (axum) and the dashboard; [`metrics`]: Prometheus counters;
 //!   [`logging`]: journald or stderr; [`systemd`]: readiness and watchdog.
+//! - [`limits`]: the file-descriptor budget and the connection caps it allows.
 //!
 //! [`Relay::start`] wires these together and runs them until its shutdown token is cancelled:
 //! the link stops on it, and ingest then the recorder stop when their input ends, after
@@ -24,6 +25,7 @@ pub mod config;
 pub mod control;
 pub mod history;
 pub mod ingest;
+pub mod limits;
 pub mod live;
 pub mod lockout;
 pub mod logging;

@@ -76,6 +76,8 @@ async fn main() -> anyhow::Result<()> {
         return mqtt_user(file, user);
     }
     baycount_relay::logging::init();
+    // Before anything is opened: the connection caps come from the limit in force.
+    baycount_relay::limits::raise_open_files();
     let overrides = Overrides {
         http: args.http,
         mqtt_listen: args.mqtt_listen,
