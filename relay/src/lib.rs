@@ -12,11 +12,14 @@
 //! - [`bot`]: the operators' Telegram bot (teloxide).
 //! - [`api`]: REST and WebSocket (axum) and the dashboard; [`metrics`]: Prometheus counters;
 //!   [`logging`]: journald or stderr; [`systemd`]: readiness and watchdog.
+//! - [`limits`]: the file-descriptor budget and the connection caps it allows; [`admission`]:
+//!   who gets a connection (per-address counts, refusals, the HTTP listener).
 //!
 //! [`Relay::start`] wires these together and runs them until its shutdown token is cancelled:
 //! the link stops on it, and ingest then the recorder stop when their input ends, after
 //! draining it. Tests start it on port 0 and drive the real thing.
 
+pub mod admission;
 pub mod api;
 pub mod bot;
 pub mod broker;
@@ -24,6 +27,7 @@ pub mod config;
 pub mod control;
 pub mod history;
 pub mod ingest;
+pub mod limits;
 pub mod live;
 pub mod lockout;
 pub mod logging;
@@ -36,6 +40,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use axum::serve::ListenerExt;
 use baycount_plumbing::mqtt::Endpoint;
 use tokio::net::TcpListener;
 use tokio::sync::{mpsc, watch};
@@ -93,6 +98,9 @@ impl Relay {
             live.declare(bay.id, bay.name, Some(bay.last_seen));
         }
 
+        let budget = limits::Budget::current();
+        budget.log();
+        metrics.limits(&budget, matches!(config.broker, Broker::Embedded { .. }));
         let tasks = TaskTracker::new();
         let lockout = Arc::new(lockout::Lockout::default());
         let (mqtt_addr, link_options) = match &config.broker {
@@ -101,6 +109,8 @@ impl Relay {
                     *listen,
                     &config.broker_security,
                     lockout.clone(),
+                    &budget,
+                    metrics.clone(),
                     &tasks,
                     shutdown.clone(),
                 )
@@ -149,6 +159,8 @@ impl Relay {
             source,
         })?;
 
+        let listener = admission::HttpListener::new(listener, &budget, metrics.clone());
+
         let recorder = recorder::Recorder {
             history: history.clone(),
             outbox,
@@ -188,8 +200,10 @@ impl Relay {
         let app = api::app(state);
         let http_shutdown = shutdown.clone();
         tasks.spawn(async move {
+            // `tap_io` (doing nothing) gives the connections their peer's address through
+            // axum's own `Connected` impl.
             let serve = axum::serve(
-                listener,
+                listener.tap_io(|_| {}),
                 app.into_make_service_with_connect_info::<SocketAddr>(),
             )
             .with_graceful_shutdown(http_shutdown.cancelled_owned());

@@ -90,6 +90,8 @@ async fn main() -> anyhow::Result<()> {
         None => {}
     }
     baycount_relay::logging::init();
+    // Before anything is opened: the connection caps come from the limit in force.
+    baycount_relay::limits::raise_open_files();
     let overrides = Overrides {
         http: args.http,
         http_hosts: args.http_hosts,

@@ -30,6 +30,16 @@ pub struct Metrics {
     pub bays_online: Gauge,
     /// Connected WebSocket clients.
     pub ws_clients: Gauge,
+    /// Connections refused as soon as accepted, by listener (mqtt, http) and reason
+    /// (per_address, full).
+    pub connections_refused: Family<Labels, Counter>,
+    /// Connections open, by listener (MQTT: through the gate, logging in or logged in).
+    pub connections_open: Family<Labels, Gauge>,
+    /// The connection caps in force, by listener and kind (total, per_address; per_address is
+    /// the MQTT gate's for connections still logging in).
+    pub connection_limit: Family<Labels, Gauge>,
+    /// The open-files limit the caps come from.
+    pub open_files_limit: Gauge,
 }
 
 impl Default for Metrics {
@@ -45,6 +55,10 @@ impl Default for Metrics {
             commands: Family::default(),
             bays_online: Gauge::default(),
             ws_clients: Gauge::default(),
+            connections_refused: Family::default(),
+            connections_open: Family::default(),
+            connection_limit: Family::default(),
+            open_files_limit: Gauge::default(),
             registry: Registry::default(),
         };
         registry.register(
@@ -92,6 +106,26 @@ impl Default for Metrics {
             "Connected WebSocket clients",
             m.ws_clients.clone(),
         );
+        registry.register(
+            "connections_refused",
+            "Connections refused as soon as accepted, by listener and reason",
+            m.connections_refused.clone(),
+        );
+        registry.register(
+            "connections_open",
+            "Connections open, by listener",
+            m.connections_open.clone(),
+        );
+        registry.register(
+            "connection_limit",
+            "Connection caps in force, by listener and kind (total, per_address)",
+            m.connection_limit.clone(),
+        );
+        registry.register(
+            "open_files_limit",
+            "The open files limit the connection caps come from",
+            m.open_files_limit.clone(),
+        );
         Self { registry, ..m }
     }
 }
@@ -116,6 +150,46 @@ impl Metrics {
         self.mqtt_messages
             .get_or_create(&vec![("kind", kind.to_owned())])
             .inc();
+    }
+
+    /// One connection refused by `listener` (mqtt, http) for `reason` (per_address, full).
+    pub fn refused(&self, listener: &str, reason: &str) {
+        self.connections_refused
+            .get_or_create(&vec![
+                ("listener", listener.to_owned()),
+                ("reason", reason.to_owned()),
+            ])
+            .inc();
+    }
+
+    /// The gauge of `listener`'s open connections.
+    pub fn connections_open(&self, listener: &str) -> Gauge {
+        self.connections_open
+            .get_or_create(&vec![("listener", listener.to_owned())])
+            .clone()
+    }
+
+    /// Shows the caps of `budget` (the MQTT ones only when the gate runs).
+    pub fn limits(&self, budget: &crate::limits::Budget, mqtt_gate: bool) {
+        let gauge = |value: usize| i64::try_from(value).unwrap_or(i64::MAX);
+        self.open_files_limit
+            .set(i64::try_from(budget.open_files).unwrap_or(i64::MAX));
+        let mut caps = vec![
+            ("http", "total", budget.http_connections),
+            ("http", "per_address", budget.http_per_address),
+        ];
+        if mqtt_gate {
+            caps.push(("mqtt", "total", budget.mqtt_connections));
+            caps.push(("mqtt", "per_address", budget.mqtt_handshakes_per_address));
+        }
+        for (listener, kind, value) in caps {
+            self.connection_limit
+                .get_or_create(&vec![
+                    ("listener", listener.to_owned()),
+                    ("kind", kind.to_owned()),
+                ])
+                .set(gauge(value));
+        }
     }
 
     /// The Prometheus text exposition.
@@ -143,5 +217,21 @@ mod tests {
             "{text}"
         );
         assert!(text.ends_with("# EOF\n"));
+    }
+
+    #[test]
+    fn renders_refusals_and_caps() {
+        let m = Metrics::default();
+        m.refused("mqtt", "per_address");
+        m.limits(&crate::limits::Budget::split(1024), true);
+        let text = m.render();
+        for line in [
+            "baycount_connections_refused_total{listener=\"mqtt\",reason=\"per_address\"} 1",
+            "baycount_connection_limit{listener=\"mqtt\",kind=\"total\"} 224",
+            "baycount_connection_limit{listener=\"http\",kind=\"per_address\"} 56",
+            "baycount_open_files_limit 1024",
+        ] {
+            assert!(text.contains(line), "{line}: {text}");
+        }
     }
 }

@@ -122,6 +122,8 @@ pub struct RelayProcess {
     pub mqtt: Option<SocketAddr>,
     args: Vec<OsString>,
     env: Vec<(OsString, OsString)>,
+    /// Its open files limit (soft and hard), when the test sets one.
+    open_files: Option<u64>,
     /// Its log, kept across restarts (beside the history).
     log: PathBuf,
 }
@@ -135,6 +137,19 @@ impl RelayProcess {
 
     /// [`Self::start`] with extra environment variables.
     pub async fn start_with_env(db: &Path, args: &[String], env: &[(&str, &str)]) -> Self {
+        Self::start_with_open_files(db, args, env, None).await
+    }
+
+    /// [`Self::start_with_env`] with its open files limit, soft and hard, set to `open_files`
+    /// (through util-linux's `prlimit`, which then runs the relay in its own place: same
+    /// process, same guard), so that raising the soft limit at start-up cannot go past it.
+    /// Kept across [`Self::restart`].
+    pub async fn start_with_open_files(
+        db: &Path,
+        args: &[String],
+        env: &[(&str, &str)],
+        open_files: Option<u64>,
+    ) -> Self {
         let mut all: Vec<OsString> = vec!["--http".into(), "127.0.0.1:0".into()];
         if !args.iter().any(|a| a == "--mqtt" || a == "--mqtt-listen") {
             all.extend(["--mqtt-listen".into(), "127.0.0.1:0".into()]);
@@ -144,13 +159,14 @@ impl RelayProcess {
         let env: Vec<(OsString, OsString)> =
             env.iter().map(|(k, v)| (k.into(), v.into())).collect();
         let log = db.with_extension("relay.log");
-        let (proc, http, mqtt) = Self::spawn(&all, &env, &log).await;
+        let (proc, http, mqtt) = Self::spawn(&all, &env, open_files, &log).await;
         Self {
             proc,
             http,
             mqtt,
             args: all,
             env,
+            open_files,
             log,
         }
     }
@@ -158,9 +174,19 @@ impl RelayProcess {
     async fn spawn(
         args: &[OsString],
         env: &[(OsString, OsString)],
+        open_files: Option<u64>,
         log: &Path,
     ) -> (Proc, SocketAddr, Option<SocketAddr>) {
-        let mut cmd = Command::new(relay_binary());
+        let mut cmd = match open_files {
+            None => Command::new(relay_binary()),
+            Some(n) => {
+                let mut cmd = Command::new("prlimit");
+                cmd.arg(format!("--nofile={n}:{n}"))
+                    .arg("--")
+                    .arg(relay_binary());
+                cmd
+            }
+        };
         cmd.env("RUST_LOG", "warn,rumqttd=off,tracing=off")
             .args(args)
             .envs(env.iter().map(|(k, v)| (k, v)));
@@ -227,7 +253,7 @@ impl RelayProcess {
         if let Some(mqtt) = self.mqtt {
             set(&mut args, "--mqtt-listen", mqtt);
         }
-        let (proc, http, mqtt) = Self::spawn(&args, &self.env, &self.log).await;
+        let (proc, http, mqtt) = Self::spawn(&args, &self.env, self.open_files, &self.log).await;
         assert_eq!((http, mqtt), (self.http, self.mqtt), "restarted elsewhere");
         self.proc = proc;
     }

@@ -19,13 +19,11 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use super::users::Users;
+use crate::admission::{self, AddressSlot, PerAddress, Refusal, Refusals, Slots};
 use crate::lockout::Lockout;
 
 /// How long a new connection has to finish TLS and send CONNECT, together.
-const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
-/// Connections served at once; more are refused until some end (the relay keeps file
-/// descriptors for its HTTP clients and its database).
-pub const MAX_CONNECTIONS: usize = 4096;
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Who may come in and how.
 pub struct Gate {
@@ -38,6 +36,12 @@ pub struct Gate {
     pub upstream_login: Login,
     /// Largest packet a client may send.
     pub max_packet: usize,
+    /// Connections served at once (from the descriptor budget, [`crate::limits`]); more are
+    /// closed as soon as accepted until some end.
+    pub slots: Slots,
+    /// Connections still in TLS + CONNECT, counted per address.
+    pub handshakes: Arc<PerAddress>,
+    pub refusals: Refusals,
 }
 
 impl std::fmt::Debug for Gate {
@@ -46,6 +50,8 @@ impl std::fmt::Debug for Gate {
             .field("users", &self.users.as_ref().map(Users::len))
             .field("tls", &self.tls.is_some())
             .field("upstream", &self.upstream)
+            .field("max_connections", &self.slots.max())
+            .field("handshakes_per_address", &self.handshakes.max())
             .finish_non_exhaustive()
     }
 }
@@ -71,21 +77,36 @@ impl Gate {
         tasks: TaskTracker,
         shutdown: CancellationToken,
     ) {
-        let slots = Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
+        let mut tick = admission::log_ticker();
+        let mut last_error: Option<Instant> = None;
         loop {
             let (stream, peer) = tokio::select! {
                 _ = shutdown.cancelled() => break,
+                _ = tick.tick() => {
+                    self.refusals.flush();
+                    continue;
+                }
                 accepted = listener.accept() => match accepted {
                     Ok(a) => a,
+                    Err(e) if admission::is_connection_error(&e) => continue,
                     Err(e) => {
-                        log::warn!("MQTT: accept failed: {e}");
+                        // Repeats while it lasts (out of descriptors, say): once per interval.
+                        if last_error.is_none_or(|t| t.elapsed() >= admission::LOG_INTERVAL) {
+                            log::warn!("MQTT: accept failed: {e}; retrying");
+                            last_error = Some(Instant::now());
+                        }
                         tokio::time::sleep(Duration::from_millis(50)).await;
                         continue;
                     }
                 },
             };
-            let Ok(slot) = slots.clone().try_acquire_owned() else {
-                log::warn!("MQTT: {peer} refused: already {MAX_CONNECTIONS} connections");
+            // Dropping a refused stream closes it at once.
+            let Some(handshake) = self.handshakes.try_acquire(peer.ip()) else {
+                self.refusals.refused(peer.ip(), Refusal::PerAddress);
+                continue;
+            };
+            let Some(slot) = self.slots.try_acquire() else {
+                self.refusals.refused(peer.ip(), Refusal::Full);
                 continue;
             };
             let gate = self.clone();
@@ -94,7 +115,7 @@ impl Gate {
                 let _slot = slot;
                 tokio::select! {
                     _ = stop.cancelled() => {}
-                    r = gate.serve(stream, peer) => if let Err(e) = r {
+                    r = gate.serve(stream, peer, handshake) => if let Err(e) = r {
                         log::debug!("MQTT client {peer}: {e}");
                     },
                 }
@@ -102,17 +123,23 @@ impl Gate {
         }
     }
 
-    async fn serve(&self, stream: TcpStream, peer: SocketAddr) -> Result<(), Refused> {
+    /// One connection; `handshake` counts it against its address until it has logged in.
+    async fn serve(
+        &self,
+        stream: TcpStream,
+        peer: SocketAddr,
+        handshake: AddressSlot,
+    ) -> Result<(), Refused> {
         let _ = stream.set_nodelay(true);
         let deadline = tokio::time::Instant::now() + HANDSHAKE_TIMEOUT;
         match &self.tls {
-            None => self.session(stream, peer, deadline).await,
+            None => self.session(stream, peer, deadline, handshake).await,
             Some(acceptor) => {
                 let tls = tokio::time::timeout_at(deadline, acceptor.accept(stream))
                     .await
                     .map_err(|_| Refused::Timeout)?
                     .inspect_err(|e| log::warn!("MQTT: TLS handshake with {peer} failed: {e}"))?;
-                self.session(tls, peer, deadline).await
+                self.session(tls, peer, deadline, handshake).await
             }
         }
     }
@@ -124,6 +151,7 @@ impl Gate {
         client: S,
         peer: SocketAddr,
         deadline: tokio::time::Instant,
+        handshake: AddressSlot,
     ) -> Result<(), Refused>
     where
         S: AsyncRead + AsyncWrite + Unpin,
@@ -161,6 +189,8 @@ impl Gate {
                 return Ok(());
             }
         }
+        // Logged in: no longer counted against its address's handshakes.
+        drop(handshake);
         if let Some(user) = &user {
             // A bay's client ids live in its own namespace: no bay can take over another's
             // session. An empty id (the broker's to choose) gets a fresh one.

@@ -19,7 +19,10 @@ use rumqttd::{ConnectionSettings, RouterConfig, ServerSettings};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use crate::admission::{PerAddress, Refusals, Slots};
+use crate::limits::Budget;
 use crate::lockout::Lockout;
+use crate::metrics::Metrics;
 
 /// Why the embedded broker did not start.
 #[derive(Debug, thiserror::Error)]
@@ -106,10 +109,13 @@ impl std::fmt::Debug for EmbeddedBroker {
 impl EmbeddedBroker {
     /// Starts rumqttd on a loopback port and the gate on `listen`; returns once both accept
     /// connections.
+    /// The gate serves at most `budget`'s MQTT connections and counts its refusals in `metrics`.
     pub async fn start(
         listen: SocketAddr,
         security: &Security,
         lockout: Arc<Lockout>,
+        budget: &Budget,
+        metrics: Arc<Metrics>,
         tasks: &TaskTracker,
         shutdown: CancellationToken,
     ) -> Result<Self, BrokerError> {
@@ -152,6 +158,15 @@ impl EmbeddedBroker {
             upstream: internal,
             upstream_login: login.clone(),
             max_packet: MAX_PAYLOAD + 1024,
+            slots: Slots::new(budget.mqtt_connections, metrics.connections_open("mqtt")),
+            handshakes: PerAddress::new(budget.mqtt_handshakes_per_address),
+            refusals: Refusals::new(
+                "MQTT",
+                metrics,
+                budget.mqtt_handshakes_per_address,
+                budget.mqtt_connections,
+                budget.open_files,
+            ),
         });
         tasks.spawn(gate.run(public, tasks.clone(), shutdown));
         log::info!(
