@@ -151,7 +151,7 @@ async fn verify(db: &std::path::Path) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("cannot check {}", db.display()))?;
     for (bay, links, head) in &report.bays {
-        println!("{bay}: {links} sealed links match; head {head}");
+        println!("{bay}: {links} sealed links match; head {links}:{head}");
     }
     match report.broken {
         None => {

@@ -140,7 +140,7 @@ impl Metrics {
             .inc();
     }
 
-    pub fn refused(&self, reason: &str) {
+    pub fn event_refused(&self, reason: &str) {
         self.events_refused
             .get_or_create(&vec![("reason", reason.to_owned())])
             .inc();

@@ -163,7 +163,7 @@ impl Recorder {
                     self.metrics.events_duplicate.inc();
                 }
                 StoreOutcome::WrongBay { owner } => {
-                    self.metrics.refused("wrong_bay");
+                    self.metrics.event_refused("wrong_bay");
                     log::warn!(
                         "refused event {} of session {} from bay {}: the session belongs to bay {owner}",
                         e.event.seq,
@@ -172,7 +172,7 @@ impl Recorder {
                     )
                 }
                 StoreOutcome::Refused(why) => {
-                    self.metrics.refused(why.reason());
+                    self.metrics.event_refused(why.reason());
                     log::warn!(
                         "refused event {} of session {} from bay {}: {why}",
                         e.event.seq,

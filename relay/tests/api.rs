@@ -462,7 +462,8 @@ async fn corrections_sit_beside_the_machine_count_and_csv_exports() {
     let lines: Vec<_> = text.lines().collect();
     assert_eq!(
         lines[0],
-        "id,bay,plate,count,out,correction,corrected_count,started_at,stopped_at,duration_seconds,started_by,stopped_by"
+        "id,bay,plate,count,out,correction,corrected_count,started_at,stopped_at,duration_seconds,started_by,stopped_by,digest,chain_head",
+        "the columns as they were, then the chain's"
     );
     assert!(
         lines[1].starts_with(&format!("{id},bay-1,DA 12 A,2,0,-1,1,")),

@@ -431,6 +431,40 @@ async fn verify_finds_the_first_session_edited_behind_the_relays_back() {
         first["chain"]["prev"],
         "0000000000000000000000000000000000000000000000000000000000000000"
     );
+    // The CSV carries each session's digest and its bay's chain head, to check a printout by.
+    let csv = api
+        .client
+        .get(api.url("/api/sessions.csv"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let header: Vec<&str> = csv.lines().next().unwrap().split(',').collect();
+    let column = |name: &str| header.iter().position(|h| *h == name).unwrap();
+    let rows: Vec<Vec<&str>> = csv
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').collect())
+        .collect();
+    let head = rows[0][column("chain_head")].to_owned();
+    assert!(head.starts_with("4:"), "{csv}");
+    assert!(
+        rows.iter().all(|r| r[column("chain_head")] == head),
+        "{csv}"
+    );
+    let row = |s: SessionId| {
+        rows.iter()
+            .find(|r| r[column("id")] == s.to_string())
+            .unwrap()
+    };
+    assert_eq!(row(sessions[1])[column("digest")], detail["digest"]);
+    assert_eq!(
+        format!("4:{}", row(sessions[1])[column("digest")]),
+        head,
+        "the corrected session's new link is the head"
+    );
     drop(edge);
     relay.kill();
     let db = dir.path().join("history.db");
@@ -438,7 +472,10 @@ async fn verify_finds_the_first_session_edited_behind_the_relays_back() {
 
     let (ok, out) = verify(&db);
     assert!(ok, "{out}");
-    assert!(out.contains("bay-1: 4 sealed links match"), "{out}");
+    assert!(
+        out.contains(&format!("bay-1: 4 sealed links match; head {head}")),
+        "{out}"
+    );
 
     // The triggers stop a careless edit; someone determined drops them first.
     let plate = copy(&db, "plate.db");

@@ -168,7 +168,8 @@ pub async fn list(
     Ok(Json(SessionsResponse { sessions }))
 }
 
-/// The same sessions as CSV, for spreadsheets.
+/// The same sessions as CSV, for spreadsheets, with each session's digest and its bay's chain
+/// head (`link:sha256`) at the time of the export.
 #[utoipa::path(get, path = "/api/sessions.csv", params(SessionQuery),
     responses((status = 200, content_type = "text/csv", body = String), (status = 400, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn csv(
@@ -176,6 +177,15 @@ pub async fn csv(
     Query(q): Query<SessionQuery>,
 ) -> Result<impl IntoResponse, ApiError> {
     let sessions = s.history.sessions(&q.filter()?).await?;
+    // Each bay's chain head when the report was made, so a printed copy can be checked later
+    // against `baycount-relay verify`'s heads.
+    let heads: std::collections::HashMap<String, String> = s
+        .history
+        .chain_heads()
+        .await?
+        .into_iter()
+        .map(|(bay, link, digest)| (bay, format!("{link}:{digest}")))
+        .collect();
     let mut w = csv::Writer::from_writer(Vec::new());
     let time = |t: Option<DateTime<Utc>>| {
         t.map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
@@ -195,6 +205,8 @@ pub async fn csv(
         "duration_seconds",
         "started_by",
         "stopped_by",
+        "digest",
+        "chain_head",
     ];
     let write = || -> Result<(), csv::Error> {
         w.write_record(header)?;
@@ -214,6 +226,8 @@ pub async fn csv(
                     .unwrap_or_default(),
                 text(r.started_by.map(|a| a.to_string())),
                 text(r.stopped_by.map(|a| a.to_string())),
+                r.digest.unwrap_or_default(),
+                heads.get(r.bay.as_str()).cloned().unwrap_or_default(),
             ])?;
         }
         w.flush()?;
