@@ -9,38 +9,25 @@ use std::path::Path;
 use std::time::Duration;
 
 use baycount_protocol::*;
-use baycount_relay::broker::users::set_password;
 use baycount_testkit::*;
 use reqwest::StatusCode;
 use rumqttc::{AsyncClient, ConnectionError, Event as MqttEvent, MqttOptions, Packet, QoS};
 use serde_json::json;
 use tokio::io::AsyncReadExt;
 
-const PASSWORDS: [(&str, &str); 2] = [("bay-1", "one-pw"), ("bay-2", "two-pw")];
-
 async fn relay_with_bays(dir: &Path) -> TestRelay {
-    let file = dir.join("mqtt.passwd");
-    for (user, pw) in PASSWORDS {
-        set_password(&file, user, pw).unwrap();
-    }
+    let file = bays::password_file(dir, &bays::TWO_BAYS);
     TestRelay::start_with(Which::Embedded, |c| {
         c.broker_security.password_file = Some(file);
     })
     .await
 }
 
-fn login(bay: &'static str) -> impl FnOnce(&mut MqttOptions) {
-    let pw = PASSWORDS.iter().find(|(u, _)| *u == bay).unwrap().1;
-    move |o| {
-        o.set_credentials(bay, pw);
-    }
-}
-
 /// A client logged in as `bay` with client id `id`, once the broker accepted it.
 async fn client(port: u16, bay: &'static str, id: &str) -> (AsyncClient, rumqttc::EventLoop) {
     let mut opts = MqttOptions::new(id, "127.0.0.1", port);
     opts.set_keep_alive(Duration::from_secs(5));
-    login(bay)(&mut opts);
+    bays::login_as(bay)(&mut opts);
     let (client, mut events) = AsyncClient::new(opts, 100);
     tokio::time::timeout(Duration::from_secs(10), async {
         loop {
@@ -58,8 +45,13 @@ async fn client(port: u16, bay: &'static str, id: &str) -> (AsyncClient, rumqttc
 async fn system_and_shared_subscriptions_are_refused() {
     let dir = tempfile::tempdir().unwrap();
     let relay = relay_with_bays(dir.path()).await;
-    let _edge =
-        ScriptedEdge::connect_with(relay.mqtt_port, "bay-1", Mode::Respond, login("bay-1")).await;
+    let _edge = ScriptedEdge::connect_with(
+        relay.mqtt_port,
+        "bay-1",
+        Mode::Respond,
+        bays::login_as("bay-1"),
+    )
+    .await;
     let (intruder, mut events) = client(relay.mqtt_port, "bay-2", "intruder").await;
     let filters = [
         "$SYS/#",
@@ -127,8 +119,13 @@ async fn another_bay_cannot_take_over_a_client_id() {
 async fn qos_2_to_another_bays_topic_closes_the_connection_and_changes_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let relay = relay_with_bays(dir.path()).await;
-    let edge =
-        ScriptedEdge::connect_with(relay.mqtt_port, "bay-1", Mode::Respond, login("bay-1")).await;
+    let edge = ScriptedEdge::connect_with(
+        relay.mqtt_port,
+        "bay-1",
+        Mode::Respond,
+        bays::login_as("bay-1"),
+    )
+    .await;
     relay
         .wait_bay("bay-1", "online", |b| b["online"] == true)
         .await;

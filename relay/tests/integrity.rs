@@ -9,20 +9,14 @@ use std::process::Command as Process;
 use std::time::Duration;
 
 use baycount_protocol::*;
-use baycount_relay::broker::users::set_password;
 use baycount_testkit::*;
 use chrono::Utc;
 use rumqttc::{AsyncClient, Event as MqttEvent, MqttOptions, Packet, QoS};
 use serde_json::{Value, json};
 
-const PASSWORDS: [(&str, &str); 2] = [("bay-1", "one-pw"), ("bay-2", "two-pw")];
-
 /// A relay process with an embedded broker that knows bay-1 and bay-2 by password.
 async fn relay_with_bays(dir: &Path) -> RelayProcess {
-    let passwd = dir.join("mqtt.passwd");
-    for (user, pw) in PASSWORDS {
-        set_password(&passwd, user, pw).unwrap();
-    }
+    let passwd = bays::password_file(dir, &bays::TWO_BAYS);
     let config = dir.join("relay.toml");
     std::fs::write(
         &config,
@@ -37,13 +31,6 @@ async fn relay_with_bays(dir: &Path) -> RelayProcess {
         &["--config".to_owned(), config.display().to_string()],
     )
     .await
-}
-
-fn login(bay: &'static str) -> impl FnOnce(&mut MqttOptions) {
-    let pw = PASSWORDS.iter().find(|(u, _)| *u == bay).unwrap().1;
-    move |o| {
-        o.set_credentials(bay, pw);
-    }
 }
 
 fn forged(session: SessionId, seq: u64, kind: EventKind) -> Vec<u8> {
@@ -71,22 +58,6 @@ fn counted() -> EventKind {
     }
 }
 
-/// A metric's value in `/metrics`, 0 when absent.
-async fn metric(api: &Api, line_start: &str) -> f64 {
-    let text = api
-        .client
-        .get(api.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    text.lines()
-        .find_map(|l| l.strip_prefix(line_start))
-        .map_or(0.0, |v| v.trim().parse().unwrap())
-}
-
 /// What a stored session says about itself, without the parts that may legitimately differ.
 fn facts(detail: &Value) -> Value {
     json!({
@@ -102,10 +73,20 @@ async fn a_bay_cannot_rewrite_its_finished_history() {
     let dir = tempfile::tempdir().unwrap();
     let relay = relay_with_bays(dir.path()).await;
     let api = relay.api();
-    let mut edge =
-        ScriptedEdge::connect_with(relay.mqtt_port(), "bay-1", Mode::Respond, login("bay-1")).await;
-    let other =
-        ScriptedEdge::connect_with(relay.mqtt_port(), "bay-2", Mode::Respond, login("bay-2")).await;
+    let mut edge = ScriptedEdge::connect_with(
+        relay.mqtt_port(),
+        "bay-1",
+        Mode::Respond,
+        bays::login_as("bay-1"),
+    )
+    .await;
+    let other = ScriptedEdge::connect_with(
+        relay.mqtt_port(),
+        "bay-2",
+        Mode::Respond,
+        bays::login_as("bay-2"),
+    )
+    .await;
     api.wait_bay("bay-1", "online", |b| b["online"] == true)
         .await;
     let (status, body) = api
@@ -149,9 +130,9 @@ async fn a_bay_cannot_rewrite_its_finished_history() {
 
     let refused = |reason: &str| format!("baycount_events_refused_total{{reason=\"{reason}\"}} ");
     eventually(15, "every forgery refused and counted", || async {
-        let after = metric(&api, &refused("after_stop")).await;
-        let start = metric(&api, &refused("start_not_first")).await;
-        let bay = metric(&api, &refused("wrong_bay")).await;
+        let after = api.metric(&refused("after_stop")).await;
+        let start = api.metric(&refused("start_not_first")).await;
+        let bay = api.metric(&refused("wrong_bay")).await;
         (after == 3.0 && start == 2.0 && bay == 1.0).then_some(())
     })
     .await;
@@ -179,7 +160,7 @@ async fn a_bay_cannot_rewrite_its_finished_history() {
 async fn bay_client(port: u16, bay: &'static str) -> (AsyncClient, rumqttc::EventLoop) {
     let mut opts = MqttOptions::new(unique_client_id("liar"), "127.0.0.1", port);
     opts.set_keep_alive(Duration::from_secs(5));
-    login(bay)(&mut opts);
+    bays::login_as(bay)(&mut opts);
     let (client, mut events) = AsyncClient::new(opts, 100);
     client
         .subscribe(format!("baycount/v1/{bay}/cmd"), QoS::AtLeastOnce)
@@ -233,7 +214,8 @@ async fn a_session_started_by_the_relay_keeps_the_relays_plate_actor_and_time() 
     let api = relay.api();
     let port = relay.mqtt_port();
     let (liar, mut commands) = bay_client(port, "bay-1").await;
-    let edge = ScriptedEdge::connect_with(port, "bay-1", Mode::Silent, login("bay-1")).await;
+    let edge =
+        ScriptedEdge::connect_with(port, "bay-1", Mode::Silent, bays::login_as("bay-1")).await;
     api.wait_bay("bay-1", "online", |b| b["online"] == true)
         .await;
 
@@ -354,7 +336,7 @@ async fn an_ack_counts_only_from_the_bay_the_command_went_to() {
     let (status, body) = start.await.unwrap();
     assert_eq!(status, 504, "bay-1 never answered: {body}");
     assert_eq!(body["code"], "bay_not_responding");
-    assert_eq!(metric(api, "baycount_acks_refused_total ").await, 1.0);
+    assert_eq!(api.metric("baycount_acks_refused_total ").await, 1.0);
     let bay = api.bay("bay-1").await.unwrap();
     assert_eq!(bay["phase"], "idle", "{bay}");
 }
@@ -394,8 +376,13 @@ async fn verify_finds_the_first_session_edited_behind_the_relays_back() {
     let dir = tempfile::tempdir().unwrap();
     let mut relay = relay_with_bays(dir.path()).await;
     let api = relay.api();
-    let mut edge =
-        ScriptedEdge::connect_with(relay.mqtt_port(), "bay-1", Mode::Respond, login("bay-1")).await;
+    let mut edge = ScriptedEdge::connect_with(
+        relay.mqtt_port(),
+        "bay-1",
+        Mode::Respond,
+        bays::login_as("bay-1"),
+    )
+    .await;
     api.wait_bay("bay-1", "online", |b| b["online"] == true)
         .await;
     let mut sessions = vec![];
@@ -432,15 +419,7 @@ async fn verify_finds_the_first_session_edited_behind_the_relays_back() {
         "0000000000000000000000000000000000000000000000000000000000000000"
     );
     // The CSV carries each session's digest and its bay's chain head, to check a printout by.
-    let csv = api
-        .client
-        .get(api.url("/api/sessions.csv"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let (_, csv) = api.text("/api/sessions.csv").await;
     let header: Vec<&str> = csv.lines().next().unwrap().split(',').collect();
     let column = |name: &str| header.iter().position(|h| *h == name).unwrap();
     let rows: Vec<Vec<&str>> = csv

@@ -9,8 +9,8 @@ use std::time::Duration;
 use baycount_plumbing::mqtt_tls::ClientTls;
 use baycount_protocol::*;
 use baycount_relay::broker::Security;
-use baycount_relay::broker::users::set_password;
 use baycount_relay::config::{Broker, MqttUrl};
+use baycount_testkit::bays::login;
 use baycount_testkit::ca::TestCa;
 use baycount_testkit::*;
 use rumqttc::{
@@ -26,17 +26,7 @@ const PASSWORDS: [(&str, &str); 3] = [
 ];
 
 fn password_file(dir: &Path) -> PathBuf {
-    let path = dir.join("mqtt.passwd");
-    for (user, pw) in PASSWORDS {
-        set_password(&path, user, pw).expect("password file");
-    }
-    path
-}
-
-fn login(user: &'static str, password: &'static str) -> impl FnOnce(&mut MqttOptions) {
-    move |o| {
-        o.set_credentials(user, password);
-    }
+    bays::password_file(dir, &PASSWORDS)
 }
 
 /// `login`, over TLS with `config`.

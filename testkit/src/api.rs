@@ -44,6 +44,21 @@ impl Api {
         (status, r.json().await.unwrap_or(serde_json::Value::Null))
     }
 
+    /// A response's status and body as text (CSV, `/metrics`).
+    pub async fn text(&self, path: &str) -> (reqwest::StatusCode, String) {
+        let r = self.client.get(self.url(path)).send().await.unwrap();
+        (r.status(), r.text().await.unwrap())
+    }
+
+    /// The value of the `/metrics` line that starts with `line_start` (name and labels, then a
+    /// space), 0 when there is none.
+    pub async fn metric(&self, line_start: &str) -> f64 {
+        let (_, text) = self.text("/metrics").await;
+        text.lines()
+            .find_map(|l| l.strip_prefix(line_start))
+            .map_or(0.0, |v| v.trim().parse().unwrap())
+    }
+
     /// The bay's entry of `/api/state`.
     pub async fn bay(&self, bay: &str) -> Option<serde_json::Value> {
         let (_, state) = self.get("/api/state").await;

@@ -8,6 +8,7 @@
 //! - [`relay`]: the relay in this process or as its binary, on port 0.
 //! - [`scripted_edge`]: a real MQTT client playing a bay's edge.
 //! - [`api`]: an HTTP client for the relay's API.
+//! - [`bays`]: bays' MQTT passwords and logins.
 //! - [`partition`]: a TCP proxy that can silently cut a link.
 //! - [`browser`]: headless Chromium through chromedriver.
 //! - [`ca`]: a certificate authority for the TLS tests.
@@ -15,6 +16,7 @@
 #![allow(clippy::unwrap_used, missing_debug_implementations)]
 
 pub mod api;
+pub mod bays;
 pub mod browser;
 pub mod ca;
 pub mod mosquitto;

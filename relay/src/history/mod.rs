@@ -54,13 +54,7 @@ pub struct History {
 impl History {
     /// Opens (creating if needed) and migrates the database at `path`.
     pub async fn open(path: &Path) -> Result<Self, HistoryError> {
-        let file = SqliteFile {
-            path,
-            what: "history database",
-            check: None,
-            synchronous: SqliteSynchronous::Normal,
-            max_bytes: None,
-        };
+        let file = file(path);
         let write = file.pool(1).await?;
         sqlx::migrate!("../migrations").run(&write).await?;
         let sealed = chain::seal_history_before_chain(&write).await?;
@@ -80,14 +74,7 @@ impl History {
                 path.display()
             )));
         }
-        let file = SqliteFile {
-            path,
-            what: "history database",
-            check: None,
-            synchronous: SqliteSynchronous::Normal,
-            max_bytes: None,
-        };
-        let pool = file.read_only_pool(1).await?;
+        let pool = file(path).read_only_pool(1).await?;
         let mut conn = pool.acquire().await?;
         let has_chain: bool = sqlx::query_scalar(
             "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'chain')",
@@ -114,6 +101,17 @@ impl History {
     /// Whether the database answers.
     pub async fn ping(&self) -> bool {
         sqlx::query("SELECT 1").execute(&self.read).await.is_ok()
+    }
+}
+
+/// The history's SQLite file at `path`.
+fn file(path: &Path) -> SqliteFile<'_> {
+    SqliteFile {
+        path,
+        what: "history database",
+        check: None,
+        synchronous: SqliteSynchronous::Normal,
+        max_bytes: None,
     }
 }
 
