@@ -343,16 +343,12 @@ async fn an_ack_counts_only_from_the_bay_the_command_went_to() {
 
 /// Runs `baycount-relay verify --db db`: whether it passed, and what it printed.
 fn verify(db: &Path) -> (bool, String) {
-    let log = db.with_extension(format!("verify-{}.log", uuid_like()));
+    let log = db.with_extension(format!("{}.log", unique_client_id("verify")));
     let mut cmd = Process::new(relay_binary());
     cmd.args(["verify", "--db"]).arg(db);
     let mut p = Proc::spawn("verify", cmd, &log);
     let status = p.wait_exit(60).expect("verify finishes");
     (status.success(), p.log())
-}
-
-fn uuid_like() -> String {
-    unique_client_id("v")
 }
 
 fn sqlite(db: &Path, sql: &str) {
