@@ -72,7 +72,15 @@ async fn connect_bay(i: u64, port: u16) -> Bay {
     opts.set_inflight(100)
         .set_keep_alive(Duration::from_secs(30));
     let (client, mut eventloop) = AsyncClient::new(opts, 1000);
-    tokio::spawn(async move { while eventloop.poll().await.is_ok() {} });
+    // Refused or cut (the relay limits logins in progress per address): connect again, as an
+    // edge does.
+    tokio::spawn(async move {
+        loop {
+            if eventloop.poll().await.is_err() {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        }
+    });
     client
         .publish(
             Topic::new(id.clone(), Kind::Status).to_string(),

@@ -15,8 +15,9 @@ pub const MIN_CONNECTIONS: usize = 16;
 /// the relay's own MQTT link, the runtimes' epoll and event fds, logging, the Telegram client
 /// (an idle relay holds about 25).
 pub const BASE_RESERVE: u64 = 64;
-/// MQTT connections from one address that may be in TLS + CONNECT at once.
-pub const MQTT_HANDSHAKES_PER_ADDRESS: usize = 16;
+/// MQTT connections from one address that may be in TLS + CONNECT at once: room for a site's
+/// bays behind one address reconnecting together after a restart (a refused one retries).
+pub const MQTT_HANDSHAKES_PER_ADDRESS: usize = 64;
 /// Most HTTP connections one address may hold, however high the limit.
 pub const MAX_HTTP_PER_ADDRESS: usize = 256;
 /// Most HTTP connections one address may hold, however low the limit.
@@ -190,7 +191,7 @@ mod tests {
             Budget {
                 open_files: 1024,
                 mqtt_connections: 224,
-                mqtt_handshakes_per_address: 16,
+                mqtt_handshakes_per_address: 56,
                 http_connections: 224,
                 http_per_address: 56,
                 starved: false,
