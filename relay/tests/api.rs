@@ -530,15 +530,7 @@ async fn malformed_mqtt_is_dropped_and_changes_nothing() {
         .expect("the broker drops a client sending more than it accepts")
         .unwrap();
     let metrics = eventually(10, "malformed counted", || async {
-        let text = relay
-            .client
-            .get(relay.url("/metrics"))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
+        let (_, text) = relay.text("/metrics").await;
         text.contains("baycount_mqtt_malformed_total 6")
             .then_some(text)
     })

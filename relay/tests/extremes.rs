@@ -27,14 +27,8 @@ async fn post_raw(relay: &TestRelay, path: &str, body: String) -> (StatusCode, V
 async fn history_reads(relay: &TestRelay, session: &str) -> (Value, String, Value) {
     let (s, list) = relay.get("/api/sessions").await;
     assert_eq!(s, StatusCode::OK, "{list}");
-    let csv = relay
-        .client
-        .get(relay.url("/api/sessions.csv"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(csv.status(), StatusCode::OK);
-    let csv = csv.text().await.unwrap();
+    let (s, csv) = relay.text("/api/sessions.csv").await;
+    assert_eq!(s, StatusCode::OK);
     let (s, detail) = relay.get(&format!("/api/sessions/{session}")).await;
     assert_eq!(s, StatusCode::OK, "{detail}");
     (list, csv, detail)

@@ -4,7 +4,7 @@
 
 #![allow(clippy::unwrap_used)]
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command as Process;
 use std::time::Duration;
 
@@ -360,11 +360,12 @@ fn sqlite(db: &Path, sql: &str) {
     );
 }
 
-/// A copy of `db` to tamper with.
-fn copy(db: &Path, name: &str) -> PathBuf {
-    let to = db.with_file_name(name);
-    std::fs::copy(db, &to).unwrap();
-    to
+/// `verify` on a copy of `db` named `name`, after `sql` ran on the copy.
+fn verify_tampered(db: &Path, name: &str, sql: &str) -> (bool, String) {
+    let copy = db.with_file_name(name);
+    std::fs::copy(db, &copy).unwrap();
+    sqlite(&copy, sql);
+    verify(&copy)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -453,54 +454,50 @@ async fn verify_finds_the_first_session_edited_behind_the_relays_back() {
     );
 
     // The triggers stop a careless edit; someone determined drops them first.
-    let plate = copy(&db, "plate.db");
     let refused = Process::new("sqlite3")
-        .arg(&plate)
+        .arg(&db)
         .arg("UPDATE sessions SET plate = 'FAKE 1';")
         .output()
         .unwrap();
     assert!(!refused.status.success(), "the trigger let it through");
-    sqlite(
-        &plate,
+    let (ok, out) = verify_tampered(
+        &db,
+        "plate.db",
         &format!(
             "DROP TRIGGER session_facts_are_final; UPDATE sessions SET plate = 'FAKE 1' WHERE id = '{}';",
             sessions[1]
         ),
     );
-    let (ok, out) = verify(&plate);
     assert!(!ok, "{out}");
     assert!(
         out.contains(&format!("bay bay-1, session {}", sessions[1])),
         "names the edited session: {out}"
     );
 
-    let count = copy(&db, "count.db");
-    sqlite(
-        &count,
+    let (ok, out) = verify_tampered(
+        &db,
+        "count.db",
         &format!(
             "DROP TRIGGER events_are_immutable; UPDATE events SET direction = 'out' WHERE session = '{}' AND seq = 2;",
             sessions[2]
         ),
     );
-    let (ok, out) = verify(&count);
     assert!(!ok, "{out}");
     assert!(out.contains(&format!("session {}", sessions[2])), "{out}");
 
-    let correction = copy(&db, "correction.db");
-    sqlite(
-        &correction,
+    let (ok, out) = verify_tampered(
+        &db,
+        "correction.db",
         "DROP TRIGGER corrections_are_kept; DELETE FROM corrections;",
     );
-    let (ok, out) = verify(&correction);
     assert!(!ok, "{out}");
     assert!(out.contains(&format!("session {}", sessions[1])), "{out}");
 
-    let unlinked = copy(&db, "unlinked.db");
-    sqlite(
-        &unlinked,
+    let (ok, out) = verify_tampered(
+        &db,
+        "unlinked.db",
         "DROP TRIGGER chain_is_kept; DELETE FROM chain WHERE n >= 3;",
     );
-    let (ok, out) = verify(&unlinked);
     assert!(!ok, "{out}");
     assert!(out.contains("finished but in no link"), "{out}");
 

@@ -2,7 +2,6 @@
 //! actors, every event and correction) over the bay's previous digest, so that an edit to the
 //! file shows, and [`verify`] to find the first link that does not match.
 
-use baycount_protocol::{BayId, SessionId};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use sqlx::sqlite::SqlitePool;
@@ -178,17 +177,16 @@ async fn append(
 /// Seals a finished session: its first link, covering every correction so far.
 pub(super) async fn seal(
     conn: &mut SqliteConnection,
-    session: SessionId,
-    bay: &BayId,
+    session: &str,
+    bay: &str,
     at: DateTime<Utc>,
 ) -> Result<(), HistoryError> {
-    let id = session.to_string();
     let upto: i64 =
         sqlx::query_scalar("SELECT COALESCE(MAX(id), 0) FROM corrections WHERE session = ?")
-            .bind(&id)
+            .bind(session)
             .fetch_one(&mut *conn)
             .await?;
-    append(conn, bay.as_str(), &id, upto, at).await
+    append(conn, bay, session, upto, at).await
 }
 
 /// After correction `correction` of a session: a new link if the session is sealed already
@@ -233,12 +231,7 @@ pub(super) async fn seal_history_before_chain(pool: &SqlitePool) -> Result<u64, 
     let now = Utc::now();
     for r in &rows {
         let (id, bay): (String, String) = (r.try_get("id")?, r.try_get("bay")?);
-        let upto: i64 =
-            sqlx::query_scalar("SELECT COALESCE(MAX(id), 0) FROM corrections WHERE session = ?")
-                .bind(&id)
-                .fetch_one(&mut *tx)
-                .await?;
-        append(&mut tx, &bay, &id, upto, now).await?;
+        seal(&mut tx, &id, &bay, now).await?;
     }
     tx.commit().await?;
     Ok(rows.len() as u64)

@@ -308,7 +308,7 @@ async fn store_one(
         EventKind::Counted { .. } => {}
     }
     if cursor.complete() && !cursor.sealed {
-        chain::seal(conn, ev.session, &w.bay, w.received).await?;
+        chain::seal(conn, &id, w.bay.as_str(), w.received).await?;
         cursor.sealed = true;
     }
     Ok(StoreOutcome::Stored)
