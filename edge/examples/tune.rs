@@ -10,8 +10,9 @@ use std::path::Path;
 use baycount_edge::vision::camera::{self, OpenOptions, SourceSpec};
 use baycount_edge::vision::counting_line::{Counter, CounterConfig};
 use baycount_edge::vision::detector::{self, Detection, DetectorOptions, ModelChoice, Stages};
-use baycount_edge::vision::groundtruth::{self, TruthLine};
+use baycount_edge::vision::scoring::{self, Counted};
 use baycount_edge::vision::tracker::{Tracker, TrackerConfig};
+use baycount_edge::vision::truth::{self, TruthLine};
 use baycount_protocol::Direction;
 
 /// Unmatched crossings and total count error of one setting over every line.
@@ -35,12 +36,17 @@ fn score(
                 counter
                     .update(&tracks, *i, *time)
                     .into_iter()
-                    .map(|x| (x.frame, x.direction == Direction::In)),
+                    .map(|x| Counted {
+                        frame: x.frame,
+                        direction: x.direction,
+                        track: None,
+                    }),
             );
         }
-        unmatched += groundtruth::unmatched(&t.events, &crossings, 10);
-        err +=
-            counter.count_in().abs_diff(t.count_in()) + counter.count_out().abs_diff(t.count_out());
+        let p = scoring::pair(&t.events, &crossings, 10);
+        unmatched += p.missed.len() + p.extra.len();
+        err += counter.count_in().abs_diff(t.count(Direction::In))
+            + counter.count_out().abs_diff(t.count(Direction::Out));
         got.push((counter.count_in(), counter.count_out()));
     }
     (unmatched, err, got)
@@ -49,10 +55,7 @@ fn score(
 fn main() {
     let root = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
     let file = format!("{root}/edge/tests/data/vtest_ground_truth.json");
-    let truth: Vec<TruthLine> = ["L1", "L2"]
-        .iter()
-        .map(|k| groundtruth::load(Path::new(&file), k).unwrap())
-        .collect();
+    let truth: Vec<TruthLine> = truth::load(Path::new(&file)).unwrap().lines;
     let low: f32 = std::env::var("SCORE")
         .ok()
         .and_then(|s| s.parse().ok())
@@ -112,7 +115,7 @@ fn main() {
         "ground truth: {:?}",
         truth
             .iter()
-            .map(|t| (t.count_in(), t.count_out()))
+            .map(|t| (t.count(Direction::In), t.count(Direction::Out)))
             .collect::<Vec<_>>()
     );
     for (_, r) in results.iter().take(15) {

@@ -12,7 +12,8 @@
 //!     stage; [`vision::pipeline_setup`]: the one way to set a pipeline up (source, detector,
 //!     line), for `count`, `bench` and the bay; [`vision::pipeline_thread`]: the pipeline on its
 //!     own thread for the bay, reporting camera and detector health.
-//!   - [`vision::groundtruth`]: ground truth for recorded footage, and scoring a count against it.
+//!   - [`vision::truth`]: ground-truth files for recorded footage; [`vision::scoring`]: a count's
+//!     crossings paired with the true ones.
 //! - [`bay`]: the bay's session and what keeps it: [`bay::session`]: the session state machine
 //!   (commands and button in, events and acks out); [`bay::journal`]: where its events are
 //!   written durably before they are published; [`bay::link`]: the MQTT link;
@@ -22,7 +23,7 @@
 //!   [`panel::task`]: the task that drives both; [`panel::press_socket`]: the local socket of
 //!   `baycount-edge press`.
 //! - [`cmd`]: one module per command: [`cmd::run`] (the appliance wired together),
-//!   [`cmd::count`], [`cmd::bench`], [`cmd::press`] (the client of the press socket).
+//!   [`cmd::count`], [`cmd::eval`] (a count against truth), [`cmd::bench`], [`cmd::press`] (the client of the press socket).
 //! - [`config`]: `edge.toml` and the flags of `run`; [`systemd`]: readiness and watchdog;
 //!   [`logging`]: journald or stderr.
 

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context;
-use baycount_edge::cmd::{self, bench, count, press};
+use baycount_edge::cmd::{self, bench, count, eval, press};
 use baycount_edge::config::{EdgeConfig, Overrides};
 use baycount_edge::panel::gpio::Backend;
 use baycount_edge::vision::camera::SourceSpec;
@@ -29,6 +29,8 @@ struct Cli {
 enum Command {
     /// Count recorded footage (or any source) as fast as possible and print the result.
     Count(CountArgs),
+    /// Count footage with known truth and report, per line, missed and extra crossings.
+    Eval(EvalArgs),
     /// Measure the model and the pipeline: invoke time, frames/s, time per stage, memory.
     Bench(BenchArgs),
     /// Run the bay: count, keep the journal, talk to the relay, drive the lamps and button.
@@ -176,6 +178,65 @@ struct CountArgs {
 }
 
 #[derive(Debug, Args)]
+struct EvalArgs {
+    /// A truth file (edge/tests/data/validation/README.md), or a directory of them; repeat for
+    /// more.
+    #[arg(long, required = true)]
+    truth: Vec<PathBuf>,
+    /// Footage for every truth file instead of the one each names (file:PATH, rtsp://...).
+    #[arg(long)]
+    source: Option<String>,
+    /// Score another counter's crossings instead of counting (one file per truth file, in order:
+    /// {"lines": [{"name", "crossings": [{"frame", "direction"}]}]}).
+    #[arg(long)]
+    counted: Vec<PathBuf>,
+    #[command(flatten)]
+    detector: DetectorArgs,
+    /// How many frames a counted crossing may be from the true one.
+    #[arg(long, default_value_t = 10)]
+    window: u64,
+    /// The point of each box tested against the line: bottom-center, center or top-center.
+    #[arg(long, default_value = "bottom-center")]
+    anchor: String,
+    /// Half-width of the dead band around the line, normalised.
+    #[arg(long, default_value_t = 0.01)]
+    band: f32,
+    /// Play the footage at its own frame rate, dropping frames the pipeline has no time for.
+    #[arg(long)]
+    realtime: bool,
+    /// Stop each file's count after this many frames.
+    #[arg(long)]
+    frames: Option<u64>,
+    /// Print one JSON object: {"lines": [...], "totals": {...}, "by_kind": {...}}.
+    #[arg(long)]
+    json: bool,
+}
+
+/// Truth files named on the command line, directories expanded to their `.json` files.
+fn truth_files(args: &[PathBuf]) -> anyhow::Result<Vec<PathBuf>> {
+    let mut files = vec![];
+    for a in args {
+        if a.is_dir() {
+            let mut found: Vec<PathBuf> = std::fs::read_dir(a)
+                .with_context(|| format!("--truth {}", a.display()))?
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|p| p.extension().is_some_and(|x| x == "json"))
+                .collect();
+            anyhow::ensure!(
+                !found.is_empty(),
+                "--truth {}: the directory has no .json truth files",
+                a.display()
+            );
+            found.sort();
+            files.extend(found);
+        } else {
+            files.push(a.clone());
+        }
+    }
+    Ok(files)
+}
+
+#[derive(Debug, Args)]
 struct BenchArgs {
     #[arg(long)]
     source: String,
@@ -252,6 +313,33 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                         c.frame, c.time, c.track, c.direction
                     );
                 }
+            }
+        }
+        Command::Eval(a) => {
+            let source = a.source.as_deref().map(source).transpose()?;
+            let detector_source = source
+                .clone()
+                .unwrap_or_else(|| SourceSpec::File(PathBuf::new()));
+            let options = eval::EvalOptions {
+                truth: truth_files(&a.truth)?,
+                counted: a.counted,
+                source,
+                detector: a.detector.options(&detector_source)?,
+                anchor: a
+                    .anchor
+                    .parse::<Anchor>()
+                    .map_err(anyhow::Error::msg)
+                    .context("--anchor")?,
+                band: a.band,
+                window: a.window,
+                realtime: a.realtime,
+                max_frames: a.frames,
+            };
+            let report = eval::run(&options, |p| eprintln!("counting {}", p.display()))?;
+            if a.json {
+                println!("{}", serde_json::to_string(&report)?);
+            } else {
+                print!("{}", eval::text(&report));
             }
         }
         Command::Bench(a) => {

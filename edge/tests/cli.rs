@@ -127,3 +127,217 @@ fn bad_arguments_get_clear_errors() {
         assert!(err.contains(want), "{args:?}: {err}");
     }
 }
+
+/// A truth file and another counter's crossings in a temporary directory.
+fn eval_files(truth: &str, counted: &str) -> (tempfile::TempDir, String, String) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let t = dir.path().join("truth.json");
+    let c = dir.path().join("counted.json");
+    std::fs::write(&t, truth).expect("truth");
+    std::fs::write(&c, counted).expect("counted");
+    let (t, c) = (t.display().to_string(), c.display().to_string());
+    (dir, t, c)
+}
+
+const TWO_LINES: &str = r#"{"source": "nowhere-needed.avi", "lines": [
+    {"name": "A", "line": "0,0.5,1,0.5", "kind": "stream", "events": [
+        {"frame": 10, "direction": "in"}, {"frame": 40, "direction": "in"},
+        {"frame": 70, "direction": "out", "ambiguous": true}]},
+    {"name": "B", "line": "0.5,0,0.5,1", "kind": "runner", "events": [
+        {"frame": 5, "direction": "out"}]}]}"#;
+
+#[test]
+fn eval_scores_crossings_one_to_one_within_the_window() {
+    let (_dir, truth, counted) = eval_files(
+        &TWO_LINES.replace("nowhere-needed.avi", "truth.json"),
+        r#"{"lines": [
+            {"name": "A", "crossings": [{"frame": 12, "direction": "in", "track": 1},
+                {"frame": 14, "direction": "in", "track": 2}, {"frame": 52, "direction": "in"}]},
+            {"name": "B", "crossings": [{"frame": 7, "direction": "out"}]}]}"#,
+    );
+    let out = edge()
+        .args([
+            "eval",
+            "--truth",
+            &truth,
+            "--counted",
+            &counted,
+            "--window",
+            "5",
+            "--json",
+        ])
+        .output()
+        .expect("runs");
+    let v = json(&out);
+    let a = &v["lines"][0];
+    assert_eq!(a["name"], "A");
+    assert_eq!((a["in"].as_u64(), a["out"].as_u64()), (Some(3), Some(0)));
+    assert_eq!(
+        (a["truth_in"].as_u64(), a["truth_out"].as_u64()),
+        (Some(2), Some(1))
+    );
+    assert_eq!(a["matched"], 1, "12 pairs with 10; 52 is 12 frames from 40");
+    assert_eq!(
+        a["missed"],
+        serde_json::json!([
+            {"frame": 40, "direction": "in", "ambiguous": false},
+            {"frame": 70, "direction": "out", "ambiguous": true}
+        ])
+    );
+    assert_eq!(
+        a["extra"],
+        serde_json::json!([
+            {"frame": 14, "direction": "in", "track": 2},
+            {"frame": 52, "direction": "in", "track": null}
+        ])
+    );
+    assert_eq!(a["wrong"], 4);
+    assert_eq!(v["lines"][1]["wrong"], 0);
+    let t = &v["totals"];
+    assert_eq!(
+        (
+            t["lines"].as_u64(),
+            t["lines_exact"].as_u64(),
+            t["truth"].as_u64()
+        ),
+        (Some(2), Some(1), Some(4))
+    );
+    assert_eq!(
+        (
+            t["missed"].as_u64(),
+            t["missed_ambiguous"].as_u64(),
+            t["extra"].as_u64()
+        ),
+        (Some(2), Some(1), Some(2))
+    );
+    assert_eq!(v["by_kind"]["stream"]["wrong"], 4);
+    assert_eq!(v["by_kind"]["runner"]["wrong"], 0);
+    assert_eq!(v["window"], 5);
+
+    // The same as text: a line per counting line, its errors under it, the totals.
+    let out = edge()
+        .args([
+            "eval",
+            "--truth",
+            &truth,
+            "--counted",
+            &counted,
+            "--window",
+            "5",
+        ])
+        .output()
+        .expect("runs");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success());
+    for want in [
+        "truth.json A (stream): in 3 of 2, out 0 of 1: 2 missed, 2 extra",
+        "    missed out at frame 70 (ambiguous)",
+        "    extra  in  at frame 14 (track 2)",
+        "truth.json B (runner): in 0 of 0, out 1 of 1: exact",
+        "total: 2 lines, 1 exact; 4 true crossings, 4 counted, 2 matched, 2 missed (1 ambiguous), 2 extra: 4 wrong (window 5 frames)",
+    ] {
+        assert!(text.contains(want), "{want:?} in\n{text}");
+    }
+}
+
+#[test]
+fn eval_counts_footage_and_matches_it() {
+    // The synthetic scene's boxes cross the middle every 2 s from 1.72 s: frames 17, 37, ...
+    let events: Vec<String> = (0..10)
+        .map(|i| format!(r#"{{"frame": {}, "direction": "in"}}"#, 17 + 20 * i))
+        .collect();
+    let truth = format!(
+        r#"{{"lines": [{{"name": "middle", "line": "0,0.5,1,0.5", "events": [{}]}},
+            {{"name": "reversed", "line": "1,0.5,0,0.5", "events": [{}]}}]}}"#,
+        events.join(","),
+        events.join(",").replace("\"in\"", "\"out\"")
+    );
+    let (_dir, truth, _) = eval_files(&truth, "{}");
+    let out = edge()
+        .args([
+            "eval",
+            "--truth",
+            &truth,
+            "--source",
+            "synthetic",
+            "--frames",
+            "200",
+            "--json",
+        ])
+        .output()
+        .expect("runs");
+    let v = json(&out);
+    assert_eq!(v["frames"], 200);
+    assert_eq!(v["lines"][0]["matched"], 10, "{v}");
+    assert_eq!(
+        v["lines"][1]["matched"], 10,
+        "the other line of the same pass: {v}"
+    );
+    assert_eq!(v["totals"]["wrong"], 0, "{v}");
+}
+
+#[test]
+fn eval_refuses_bad_input_with_what_to_fix() {
+    let (dir, truth, counted) =
+        eval_files(TWO_LINES, r#"{"lines": [{"name": "A", "crossings": []}]}"#);
+    let bad_truth = dir.path().join("bad.json");
+    std::fs::write(
+        &bad_truth,
+        r#"{"lines": [{"name": "A", "line": "0,0.5,1,0.5", "events": [{"frame": 1, "direction": "up"}]}]}"#,
+    )
+    .expect("write");
+    let empty = tempfile::tempdir().expect("tempdir");
+    let cases: Vec<(Vec<String>, &str)> = vec![
+        (
+            vec![
+                "--truth".into(),
+                dir.path().join("missing.json").display().to_string(),
+            ],
+            "cannot read truth file",
+        ),
+        (
+            vec![
+                "--truth".into(),
+                bad_truth.display().to_string(),
+                "--source".into(),
+                "synthetic".into(),
+            ],
+            "use \"in\" or \"out\"",
+        ),
+        (
+            vec!["--truth".into(), truth.clone()],
+            "is not found next to it or in any directory above it",
+        ),
+        (
+            vec![
+                "--truth".into(),
+                truth.clone(),
+                "--counted".into(),
+                counted.clone(),
+            ],
+            "no line \"B\" (the truth has it)",
+        ),
+        (
+            vec![
+                "--truth".into(),
+                truth.clone(),
+                "--counted".into(),
+                counted.clone(),
+                "--counted".into(),
+                counted,
+            ],
+            "give one --counted file per --truth file",
+        ),
+        (
+            vec!["--truth".into(), empty.path().display().to_string()],
+            "the directory has no .json truth files",
+        ),
+    ];
+    for (args, want) in cases {
+        let out = edge().arg("eval").args(&args).output().expect("runs");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{args:?}");
+        assert!(err.contains(want), "{args:?}: {want:?} in {err}");
+        assert!(out.stdout.is_empty(), "{args:?}: nothing on stdout");
+    }
+}

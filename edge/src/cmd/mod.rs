@@ -2,5 +2,6 @@
 
 pub mod bench;
 pub mod count;
+pub mod eval;
 pub mod press;
 pub mod run;

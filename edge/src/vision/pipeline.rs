@@ -17,11 +17,13 @@ pub enum PipelineError {
     Detector(#[from] DetectorError),
 }
 
-/// A detector with its tracker and counter.
+/// A detector with its tracker and counter (and, for `eval`, more counters on other lines of the
+/// same tracks).
 pub struct Pipeline {
     detector: Box<dyn Detector>,
     tracker: Tracker,
-    counter: Counter,
+    /// The bay's counter first.
+    counters: Vec<Counter>,
     /// Time per stage, summed over every frame processed.
     pub stages: Stages,
     /// Frames processed.
@@ -46,25 +48,45 @@ impl Pipeline {
         Self {
             detector,
             tracker: Tracker::new(tracker),
-            counter: Counter::new(counter),
+            counters: vec![Counter::new(counter)],
             stages: Stages::default(),
             frames: 0,
         }
     }
 
+    /// Counts another line on the same tracks; returns its index for [`Pipeline::process_all`].
+    pub fn add_counter(&mut self, config: CounterConfig) -> usize {
+        self.counters.push(Counter::new(config));
+        self.counters.len() - 1
+    }
+
     /// Processes one frame; returns the crossings it completed.
     pub fn process(&mut self, frame: &Frame) -> Result<Vec<Crossing>, DetectorError> {
+        Ok(self.process_all(frame)?.swap_remove(0))
+    }
+
+    /// Processes one frame; returns the crossings it completed on each counter's line.
+    pub fn process_all(&mut self, frame: &Frame) -> Result<Vec<Vec<Crossing>>, DetectorError> {
         let detections = self.detector.detect(frame, &mut self.stages)?;
         let t = Instant::now();
         let tracks = self.tracker.update(&detections, frame.time);
-        let crossings = self.counter.update(&tracks, frame.index, frame.time);
+        let crossings = self
+            .counters
+            .iter_mut()
+            .map(|c| c.update(&tracks, frame.index, frame.time))
+            .collect();
         self.stages.track += t.elapsed();
         self.frames += 1;
         Ok(crossings)
     }
 
+    /// The bay's counter.
     pub fn counter(&self) -> &Counter {
-        &self.counter
+        &self.counters[0]
+    }
+
+    pub fn counters(&self) -> &[Counter] {
+        &self.counters
     }
 
     pub fn detector(&self) -> &dyn Detector {

@@ -58,6 +58,11 @@ impl BuiltPipeline {
         &self.pipeline
     }
 
+    /// Counts another line on the same tracks (see [`Pipeline::add_counter`]).
+    pub fn add_counter(&mut self, config: CounterConfig) -> usize {
+        self.pipeline.add_counter(config)
+    }
+
     /// Opens the source on its capture thread. With `reopen`, a source that fails or ends is
     /// opened again after that pause; without, its failure or end is the frames' end.
     pub fn start(self, reopen: Option<Duration>) -> Result<(Capture, Pipeline), CameraError> {
