@@ -259,12 +259,24 @@ def count_truth(model, truth_path, a):
                       for l, c in zip(truth["lines"], crossings)]}
 
 
+def to_json(result):
+    """The counted crossings as JSON text, one crossing a line."""
+    lines = []
+    for l in result["lines"]:
+        crossings = "".join("\n      " + json.dumps(c) + "," for c in l["crossings"])[:-1]
+        end = "\n    ]}" if crossings else "]}"
+        lines.append('    {"name": %s, "line": %s, "crossings": [%s%s'
+                     % (json.dumps(l["name"]), json.dumps(l["line"]), crossings, end))
+    return ('{\n  "counter": %s,\n  "source": %s,\n  "lines": [\n%s\n  ]\n}\n'
+            % (json.dumps(result["counter"]), json.dumps(result["source"]), ",\n".join(lines)))
+
+
 def run_truth(a):
     """The --truth mode: counts each truth file and writes the results."""
     model = Model(a.model, a.threads)
     for path in a.truth:
         result = count_truth(model, path, a)
-        text = json.dumps(result, indent=1) + "\n"
+        text = to_json(result)
         if a.counted_out:
             os.makedirs(a.counted_out, exist_ok=True)
             with open(os.path.join(a.counted_out, os.path.basename(path)), "w") as f:

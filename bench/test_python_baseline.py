@@ -12,7 +12,7 @@ import tempfile
 import numpy as np
 import supervision as sv
 
-from python_baseline import load_truth, make_zone, trigger
+from python_baseline import find_source, load_truth, make_zone, to_json, trigger
 
 # A 200 x 200 frame; lines are normalised, as the command line takes them.
 W = H = 200
@@ -81,6 +81,27 @@ def test_older_truth_layout_maps_compass_directions():
         {"name": "L1", "line": "0.5,0.9,0.5,0.15", "events": [(3, "in"), (9, "out")]},
         {"name": "L2", "line": "0,0.55,1,0.55", "events": [(4, "in"), (5, "out")]},
     ]
+
+
+def test_relative_source_is_looked_up_from_the_truth_file_upwards():
+    """A relative `source` is found in the truth file's directory or any directory above it."""
+    with tempfile.TemporaryDirectory() as d:
+        os.makedirs(os.path.join(d, "footage"))
+        os.makedirs(os.path.join(d, "tests", "validation"))
+        video = os.path.join(d, "footage", "a.avi")
+        open(video, "w").close()
+        truth = os.path.join(d, "tests", "validation", "a.json")
+        assert find_source(truth, "footage/a.avi") == video
+        assert find_source(truth, video) == video
+
+
+def test_counted_json_reads_back():
+    """The writer's one-crossing-a-line JSON is plain JSON, empty lines included."""
+    result = {"counter": "c", "source": "s", "lines": [
+        {"name": "V1", "line": "0,0.5,1,0.5", "crossings": [{"frame": 12, "direction": "in", "track": 3},
+                                                             {"frame": 20, "direction": "out", "track": 3}]},
+        {"name": "V2", "line": "0.5,0,0.5,1", "crossings": []}]}
+    assert json.loads(to_json(result)) == result
 
 
 if __name__ == "__main__":
