@@ -5,6 +5,7 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 
 use crate::vision::capture::Capture;
+use crate::vision::counting_line::Crossing;
 use crate::vision::pipeline::{Pipeline, PipelineError};
 use crate::vision::pipeline_setup::PipelineSpec;
 
@@ -61,15 +62,18 @@ pub fn run(
     };
     let start = Instant::now();
     let mut last_progress = start;
-    while let Some(frame) = capture.next()? {
-        for c in pipeline.process(&frame)? {
-            report.crossings.push(CrossingReport {
+    let report_crossings = |report: &mut CountReport, crossings: Vec<Crossing>| {
+        report
+            .crossings
+            .extend(crossings.into_iter().map(|c| CrossingReport {
                 frame: c.frame,
                 track: c.track,
                 direction: c.direction.as_str(),
                 time: c.time,
-            });
-        }
+            }));
+    };
+    while let Some(frame) = capture.next()? {
+        report_crossings(&mut report, pipeline.process(&frame)?);
         report.frames += 1;
         if last_progress.elapsed() >= Duration::from_secs(2) {
             last_progress = Instant::now();
@@ -80,6 +84,8 @@ pub fn run(
             break;
         }
     }
+    let rest = pipeline.finish().swap_remove(0);
+    report_crossings(&mut report, rest);
     fill(&mut report, &pipeline, &capture, start);
     Ok(report)
 }

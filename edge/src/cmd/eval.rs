@@ -9,7 +9,7 @@ use baycount_protocol::Direction;
 use serde::{Deserialize, Serialize};
 
 use crate::vision::camera::SourceSpec;
-use crate::vision::counting_line::{Anchor, CounterConfig};
+use crate::vision::counting_line::{Anchor, CounterConfig, Crossing};
 use crate::vision::detector::{DetectorOptions, ModelChoice};
 use crate::vision::pipeline::PipelineError;
 use crate::vision::pipeline_setup::PipelineSpec;
@@ -236,22 +236,24 @@ fn count(
             break;
         }
         frames += 1;
-        for (line, crossings) in pipeline
-            .process_all(&frame)
-            .map_err(PipelineError::from)?
-            .into_iter()
-            .enumerate()
-        {
-            counted[line].extend(crossings.into_iter().map(|c| Counted {
-                frame: c.frame,
-                direction: c.direction,
-                track: Some(c.track),
-            }));
-        }
+        let crossings = pipeline.process_all(&frame).map_err(PipelineError::from)?;
+        record(&mut counted, crossings);
         report.frames += 1;
     }
+    record(&mut counted, pipeline.finish());
     report.dropped += capture.health().dropped;
     Ok(counted)
+}
+
+/// Adds each line's crossings to what it counted.
+fn record(counted: &mut [Vec<Counted>], crossings: Vec<Vec<Crossing>>) {
+    for (line, crossings) in counted.iter_mut().zip(crossings) {
+        line.extend(crossings.into_iter().map(|c| Counted {
+            frame: c.frame,
+            direction: c.direction,
+            track: Some(c.track),
+        }));
+    }
 }
 
 /// Another counter's crossings for each line of `file`.

@@ -4,9 +4,14 @@
 //! Convention (image y points down): a point q is on the *right* of `p1→p2` when
 //! `cross(p2 - p1, q - p1) > 0`. A crossing is tested on the path from the track's last position
 //! outside the dead band to its first position outside the band on the other side, and counts only
-//! where that path meets the segment itself (not its extension). Each track counts at most once
-//! per direction. A track that vanishes near the line hands its state to a new track that appears
-//! close by soon after, so an id switch mid-crossing neither loses nor doubles a count.
+//! where that path meets the segment itself (not its extension).
+//!
+//! A crossing counts only once the track has settled on the other side: it stayed there for
+//! `settle_seconds`, went `settle_heights` of its own height past the line, or vanished there (out
+//! of the picture). A track that comes back before that has touched the line, not crossed it;
+//! one that crosses, settles and comes back counts once each way. A track that vanishes near the
+//! line hands its state to a new track that appears close by soon after, so an id switch
+//! mid-crossing neither loses nor doubles a count.
 
 use std::collections::HashMap;
 use std::fmt;
@@ -131,6 +136,11 @@ pub struct CounterConfig {
     pub handoff_radius: f32,
     /// How soon after the old one vanished, in seconds.
     pub handoff_seconds: f64,
+    /// A crossing counts once the track has stayed on the other side this long (seconds)...
+    pub settle_seconds: f64,
+    /// ...or has been this far past the line (in heights of its own box) in two frames running:
+    /// a step over the line and straight back is not a crossing.
+    pub settle_heights: f32,
 }
 
 impl CounterConfig {
@@ -141,6 +151,8 @@ impl CounterConfig {
             anchor: Anchor::BottomCenter,
             handoff_radius: 0.08,
             handoff_seconds: 1.0,
+            settle_seconds: 1.0,
+            settle_heights: 0.5,
         }
     }
 }
@@ -148,8 +160,10 @@ impl CounterConfig {
 /// One counted crossing.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Crossing {
+    /// The frame in which the track crossed (the count may be decided a little later, once the
+    /// track has settled on the other side).
     pub frame: u64,
-    /// Seconds since the start of the source.
+    /// Seconds since the start of the source, of that frame.
     pub time: f64,
     pub track: u64,
     pub direction: Direction,
@@ -161,6 +175,16 @@ enum Side {
     Right,
 }
 
+impl Side {
+    /// The direction of a crossing that ends on this side.
+    fn direction(self) -> Direction {
+        match self {
+            Side::Right => Direction::In,
+            Side::Left => Direction::Out,
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 struct TrackLine {
     /// The side the track was last on, outside the band.
@@ -170,8 +194,18 @@ struct TrackLine {
     /// Where it last was at all.
     last: Point,
     last_time: f64,
-    counted_in: bool,
-    counted_out: bool,
+    /// A crossing through the segment that is not counted yet: the track has not settled on
+    /// the other side.
+    pending: Option<Pending>,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Pending {
+    to: Side,
+    frame: u64,
+    time: f64,
+    /// Frames the track has been seen on the side it crossed to.
+    seen: u32,
 }
 
 /// How long the state of a track that is not seen is remembered, in seconds.
@@ -219,6 +253,20 @@ impl Counter {
         }
     }
 
+    fn count(&mut self, track: u64, p: Pending) -> Crossing {
+        let direction = p.to.direction();
+        match direction {
+            Direction::In => self.count_in += 1,
+            Direction::Out => self.count_out += 1,
+        }
+        Crossing {
+            frame: p.frame,
+            time: p.time,
+            track,
+            direction,
+        }
+    }
+
     /// Feeds the tracks seen in frame `frame` at `time` seconds; returns the crossings counted.
     pub fn update(&mut self, objects: &[TrackedObject], frame: u64, time: f64) -> Vec<Crossing> {
         let mut crossings = Vec::new();
@@ -232,41 +280,75 @@ impl Counter {
                     outside: q,
                     last: q,
                     last_time: time,
-                    counted_in: false,
-                    counted_out: false,
+                    pending: None,
                 }),
             };
             if let Some(side) = now_side {
-                if state.side.is_some_and(|prev| prev != side)
-                    && self.config.line.crossed_by(state.outside, q)
-                {
-                    let (direction, counted) = match side {
-                        Side::Right => (Direction::In, &mut state.counted_in),
-                        Side::Left => (Direction::Out, &mut state.counted_out),
-                    };
-                    if !*counted {
-                        *counted = true;
-                        match direction {
-                            Direction::In => self.count_in += 1,
-                            Direction::Out => self.count_out += 1,
-                        }
-                        crossings.push(Crossing {
+                if state.side.is_some_and(|prev| prev != side) {
+                    state.pending = match state.pending {
+                        // Back to where it came from before settling: a touch, not a crossing.
+                        Some(p) if p.to != side => None,
+                        _ if self.config.line.crossed_by(state.outside, q) => Some(Pending {
+                            to: side,
                             frame,
                             time,
-                            track: obj.id,
-                            direction,
-                        });
-                    }
+                            seen: 0,
+                        }),
+                        // Round the end of the segment.
+                        _ => None,
+                    };
                 }
                 state.side = Some(side);
                 state.outside = q;
+            }
+            if let Some(p) = &mut state.pending
+                && now_side == Some(p.to)
+            {
+                p.seen += 1;
+                // Far past the line in two frames running: no box flickers that much.
+                let far = p.seen >= 2
+                    && self.config.line.signed_distance(q).abs()
+                        >= self.config.settle_heights * obj.bbox.height();
+                if far || time - p.time >= self.config.settle_seconds {
+                    let p = *p;
+                    state.pending = None;
+                    crossings.push(self.count(obj.id, p));
+                }
             }
             state.last = q;
             state.last_time = time;
             self.tracks.insert(obj.id, state);
         }
+        // A track that vanished on the other side (out of the picture, or lost for good) and
+        // that nobody took over has crossed.
+        let handoff = self.config.handoff_seconds;
+        let gone: Vec<(u64, Pending)> = self
+            .tracks
+            .iter_mut()
+            .filter(|(_, s)| time - s.last_time > handoff)
+            .filter_map(|(id, s)| s.pending.take().map(|p| (*id, p)))
+            .collect();
+        for (id, p) in gone {
+            crossings.push(self.count(id, p));
+        }
         self.tracks
             .retain(|_, s| time - s.last_time <= FORGET_SECONDS);
+        crossings.sort_by_key(|c| c.frame);
+        crossings
+    }
+
+    /// The source has ended: every track that crossed and has not come back counts.
+    pub fn finish(&mut self) -> Vec<Crossing> {
+        let pending: Vec<(u64, Pending)> = self
+            .tracks
+            .iter_mut()
+            .filter_map(|(id, s)| s.pending.take().map(|p| (*id, p)))
+            .collect();
+        let mut crossings: Vec<Crossing> = pending
+            .into_iter()
+            .map(|(id, p)| self.count(id, p))
+            .collect();
+        crossings.sort_by_key(|c| c.frame);
         crossings
     }
 
@@ -372,11 +454,59 @@ mod tests {
     }
 
     #[test]
-    fn big_flicker_counts_each_direction_once() {
-        // A-B-A-B-A across the whole band: one in, one out, never more.
+    fn big_flicker_counts_nothing_until_it_settles() {
+        // A-B-A-B-A across the whole band, a frame on each side: never settled.
         let mut c = middle();
         run(&mut c, 1, &[0.4, 0.6, 0.4, 0.6, 0.4, 0.6, 0.4]);
-        assert_eq!((c.count_in(), c.count_out()), (1, 1));
+        assert_eq!((c.count_in(), c.count_out()), (0, 0));
+        let mut c = middle();
+        run(&mut c, 1, &[0.4, 0.6, 0.4, 0.6, 0.4, 0.6, 0.6, 0.65]);
+        assert_eq!((c.count_in(), c.count_out()), (1, 0), "then stays: once");
+    }
+
+    #[test]
+    fn a_step_over_and_straight_back_counts_nothing() {
+        let mut c = middle();
+        // 0.03 past the line (less than half its 0.1 height) for 0.5 s, then back.
+        run(
+            &mut c,
+            1,
+            &[0.3, 0.4, 0.47, 0.52, 0.53, 0.53, 0.53, 0.52, 0.47, 0.4, 0.3],
+        );
+        assert_eq!((c.count_in(), c.count_out()), (0, 0));
+    }
+
+    #[test]
+    fn crossing_staying_and_coming_back_counts_once_each_way() {
+        let mut c = middle();
+        let mut ys = vec![0.3, 0.4, 0.47];
+        ys.extend([0.53; 15]);
+        ys.extend([0.47, 0.4, 0.3]);
+        ys.extend([0.3; 15]);
+        ys.extend([0.4, 0.53, 0.6, 0.7]);
+        let crossings = run(&mut c, 1, &ys);
+        assert_eq!((c.count_in(), c.count_out()), (2, 1));
+        let frames: Vec<(u64, Direction)> =
+            crossings.iter().map(|x| (x.frame, x.direction)).collect();
+        assert_eq!(
+            frames,
+            vec![
+                (3, Direction::In),
+                (18, Direction::Out),
+                (37, Direction::In)
+            ],
+            "each at the frame it crossed in, though counted later"
+        );
+    }
+
+    #[test]
+    fn a_crossing_not_yet_settled_counts_when_the_source_ends() {
+        let mut c = middle();
+        run(&mut c, 1, &[0.3, 0.4, 0.47, 0.53]);
+        assert_eq!(c.count_in(), 0, "not settled yet");
+        let rest = c.finish();
+        assert_eq!((rest.len(), c.count_in()), (1, 1));
+        assert_eq!(rest[0].frame, 3);
     }
 
     #[test]
@@ -399,16 +529,21 @@ mod tests {
     #[test]
     fn a_fast_object_that_skips_the_band_counts() {
         let mut c = middle();
-        run(&mut c, 1, &[0.1, 0.9]);
+        run(&mut c, 1, &[0.1, 0.9, 0.92]);
         assert_eq!(c.count_in(), 1);
     }
 
     #[test]
-    fn line_near_the_frame_edge() {
+    fn leaving_the_picture_just_past_a_line_near_its_edge_counts() {
         let mut c = Counter::new(CounterConfig::new(
             "0.1,0.97,0.9,0.97".parse().expect("line"),
         ));
         run(&mut c, 1, &[0.8, 0.9, 0.95, 0.99, 1.0]);
+        assert_eq!(c.count_in(), 0, "not settled: it may still come back");
+        // Gone: nobody takes its place within the hand-off time.
+        for i in 5..17 {
+            c.update(&[], i, i as f64 / 10.0);
+        }
         assert_eq!(c.count_in(), 1);
     }
 
@@ -448,8 +583,8 @@ mod tests {
         }
         assert_eq!(
             (c.count_in(), c.count_out()),
-            (1, 1),
-            "the new id inherits the counted in"
+            (1, 0),
+            "the new id inherits the counted in; its one frame at 0.4 is a touch"
         );
     }
 
@@ -457,7 +592,7 @@ mod tests {
     fn a_new_track_far_away_starts_fresh() {
         let mut c = middle();
         run(&mut c, 1, &[0.3, 0.4, 0.48]);
-        for (i, y) in [0.3f32, 0.4, 0.6].into_iter().enumerate() {
+        for (i, y) in [0.3f32, 0.4, 0.6, 0.62].into_iter().enumerate() {
             c.update(&[at(2, 0.9, y)], 5 + i as u64, 0.5 + i as f64 / 10.0);
         }
         assert_eq!(c.count_in(), 1, "track 2 crossed on its own");

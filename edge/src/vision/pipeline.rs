@@ -80,6 +80,12 @@ impl Pipeline {
         Ok(crossings)
     }
 
+    /// The source has ended: crossings not settled yet count (see [`Counter::finish`]), per
+    /// counter.
+    pub fn finish(&mut self) -> Vec<Vec<Crossing>> {
+        self.counters.iter_mut().map(Counter::finish).collect()
+    }
+
     /// The bay's counter.
     pub fn counter(&self) -> &Counter {
         &self.counters[0]
@@ -128,6 +134,7 @@ mod tests {
             p.process(&f).expect("detect");
             last_time = f.time;
         }
+        p.finish();
         assert_eq!(p.frames, 300);
         assert_eq!(p.counter().count_in(), scene.crossed_by(last_time));
         assert_eq!(p.counter().count_out(), 0);

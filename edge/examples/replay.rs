@@ -1,0 +1,203 @@
+//! Replays cached detections through the tracker and counters of every line of some truth files
+//! and prints `eval`'s report: seconds per try instead of a model run per try, for working on the
+//! tracker and counter. Detections are cached under /tmp/baycount-detections.
+//! `cargo run -p baycount-edge --example replay -- TRUTH... [--trace LINE:FROM-TO]`
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use baycount_edge::cmd::eval::{self, EvalOptions};
+use baycount_edge::vision::camera::{self, OpenOptions, SourceSpec};
+use baycount_edge::vision::counting_line::{Counter, CounterConfig};
+use baycount_edge::vision::detector::{self, Detection, DetectorOptions, ModelChoice, Stages};
+use baycount_edge::vision::geometry::BBox;
+use baycount_edge::vision::tracker::{Tracker, TrackerConfig};
+use baycount_edge::vision::truth;
+
+type Frames = Vec<(u64, f64, Vec<Detection>)>;
+
+fn options() -> DetectorOptions {
+    DetectorOptions {
+        model: ModelChoice::Default,
+        labels: None,
+        classes: vec![],
+        score_threshold: 0.2,
+        iou_threshold: 0.5,
+        threads: 2,
+        runtime: Default::default(),
+    }
+}
+
+fn detections(source: &Path) -> Frames {
+    let cache = PathBuf::from("/tmp/baycount-detections")
+        .join(source.display().to_string().replace(['/', '.'], "_"));
+    if let Ok(text) = std::fs::read_to_string(&cache) {
+        return text
+            .lines()
+            .map(|l| {
+                let v: Vec<f64> = l.split(' ').map(|x| x.parse().unwrap()).collect();
+                let dets = v[2..]
+                    .chunks(6)
+                    .map(|d| Detection {
+                        class: d[0] as u32,
+                        score: d[1] as f32,
+                        bbox: BBox::new(d[2] as f32, d[3] as f32, d[4] as f32, d[5] as f32),
+                    })
+                    .collect();
+                (v[0] as u64, v[1], dets)
+            })
+            .collect();
+    }
+    let mut det = detector::build(&options()).unwrap();
+    let (width, height) = det.input_size();
+    let mut src = camera::open(
+        &SourceSpec::File(source.to_owned()),
+        &OpenOptions {
+            width,
+            height,
+            realtime: false,
+        },
+    )
+    .unwrap();
+    let mut frames = vec![];
+    let mut stages = Stages::default();
+    while let Some(f) = src.next_frame().unwrap() {
+        frames.push((f.index, f.time, det.detect(&f, &mut stages).unwrap()));
+    }
+    std::fs::create_dir_all(cache.parent().unwrap()).unwrap();
+    let mut out = std::fs::File::create(&cache).unwrap();
+    for (i, t, dets) in &frames {
+        write!(out, "{i} {t}").unwrap();
+        for d in dets {
+            let b = d.bbox;
+            write!(
+                out,
+                " {} {} {} {} {} {}",
+                d.class, d.score, b.x1, b.y1, b.x2, b.y2
+            )
+            .unwrap();
+        }
+        writeln!(out).unwrap();
+    }
+    frames
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let trace = args
+        .iter()
+        .position(|a| a == "--trace")
+        .map(|i| args[i + 1].clone());
+    let mut files = vec![];
+    for a in args
+        .iter()
+        .filter(|a| a.ends_with(".json") || Path::new(a).is_dir())
+    {
+        let p = PathBuf::from(a);
+        if p.is_dir() {
+            let mut v: Vec<PathBuf> = std::fs::read_dir(&p)
+                .unwrap()
+                .map(|e| e.unwrap().path())
+                .filter(|p| p.extension().is_some_and(|x| x == "json"))
+                .collect();
+            v.sort();
+            files.extend(v);
+        } else {
+            files.push(p);
+        }
+    }
+    let vtest = PathBuf::from(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../assets/footage/vtest.avi"
+    ));
+    let dir = tempfile::tempdir().unwrap();
+    let mut counted = vec![];
+    for (n, f) in files.iter().enumerate() {
+        let t = truth::load(f).unwrap();
+        let source = t.footage().unwrap().unwrap_or_else(|| vtest.clone());
+        let frames = detections(&source);
+        let mut tracker = Tracker::new(TrackerConfig::default());
+        let mut counters: Vec<Counter> = t
+            .lines
+            .iter()
+            .map(|l| Counter::new(CounterConfig::new(l.line)))
+            .collect();
+        let mut got = vec![vec![]; counters.len()];
+        for (i, time, d) in &frames {
+            let tracks = tracker.update(d, *time);
+            for (k, c) in counters.iter_mut().enumerate() {
+                got[k].extend(c.update(&tracks, *i, *time));
+            }
+            if let Some(tr) = &trace {
+                let (name, range) = tr.split_once(':').unwrap();
+                let (a, b) = range.split_once('-').unwrap();
+                let (a, b): (u64, u64) = (a.parse().unwrap(), b.parse().unwrap());
+                if let Some(k) = t.lines.iter().position(|l| l.name == name)
+                    && (a..=b).contains(i)
+                {
+                    let line = t.lines[k].line;
+                    let mut s = format!("f{i}:");
+                    for o in &tracks {
+                        let q = baycount_edge::vision::geometry::Point::new(
+                            (o.bbox.x1 + o.bbox.x2) / 2.0,
+                            o.bbox.y2,
+                        );
+                        s += &format!(
+                            "  #{} ({:.3},{:.3}) d={:+.3} s={:.2}",
+                            o.id,
+                            q.x,
+                            q.y,
+                            line.signed_distance(q),
+                            o.score
+                        );
+                    }
+                    let raw: Vec<String> = d
+                        .iter()
+                        .map(|x| {
+                            format!(
+                                "{:.2}@({:.3},{:.3})",
+                                x.score,
+                                (x.bbox.x1 + x.bbox.x2) / 2.0,
+                                x.bbox.y2
+                            )
+                        })
+                        .collect();
+                    println!("{s}   raw {}", raw.join(" "));
+                }
+            }
+        }
+        for (k, c) in counters.iter_mut().enumerate() {
+            got[k].extend(c.finish());
+        }
+        let lines: Vec<serde_json::Value> = t
+            .lines
+            .iter()
+            .zip(&got)
+            .map(|(l, g)| {
+                serde_json::json!({"name": l.name, "crossings": g.iter().map(|c| serde_json::json!({
+                    "frame": c.frame, "direction": c.direction.as_str(), "track": c.track})).collect::<Vec<_>>()})
+            })
+            .collect();
+        let out = dir.path().join(format!("{n}.json"));
+        std::fs::write(&out, serde_json::json!({ "lines": lines }).to_string()).unwrap();
+        counted.push(out);
+    }
+    let report = eval::run(
+        &EvalOptions {
+            truth: files,
+            counted,
+            source: None,
+            detector: options(),
+            anchor: Default::default(),
+            band: 0.01,
+            window: 10,
+            realtime: false,
+            max_frames: None,
+        },
+        |_| {},
+    )
+    .unwrap();
+    print!("{}", eval::text(&report));
+}
