@@ -118,7 +118,15 @@ fn main() {
         let t = truth::load(f).unwrap();
         let source = t.footage().unwrap().unwrap_or_else(|| vtest.clone());
         let frames = detections(&source);
-        let mut tracker = Tracker::new(TrackerConfig::default());
+        let env = |k: &str, d: f64| std::env::var(k).ok().map_or(d, |v| v.parse().unwrap());
+        let base = TrackerConfig::default();
+        let mut tracker = Tracker::new(TrackerConfig {
+            max_jump_heights: env("JUMP", base.max_jump_heights as f64) as f32,
+            match_iou: env("IOU", base.match_iou as f64) as f32,
+            new_track_score: env("NEW", base.new_track_score as f64) as f32,
+            max_lost_seconds: env("LOST", base.max_lost_seconds),
+            ..base
+        });
         let mut counters: Vec<Counter> = t
             .lines
             .iter()

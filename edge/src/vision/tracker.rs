@@ -25,6 +25,9 @@ pub struct TrackerConfig {
     pub min_hits: u32,
     /// How long a confirmed track that is not seen is kept (occlusion), in seconds.
     pub max_lost_seconds: f64,
+    /// How far a confirmed track may have moved from where it was predicted, in its own heights,
+    /// for a detection that does not overlap it to continue it (fast movers, short losses).
+    pub max_jump_heights: f32,
 }
 
 impl Default for TrackerConfig {
@@ -40,6 +43,7 @@ impl Default for TrackerConfig {
             low_match_iou: 0.4,
             min_hits: 1,
             max_lost_seconds: 1.5,
+            max_jump_heights: 0.5,
         }
     }
 }
@@ -164,22 +168,45 @@ pub struct Tracker {
     last_time: Option<f64>,
 }
 
-/// Pairs of (track index, detection index) with IoU at least `min_iou`, maximising total IoU.
-fn associate(tracks: &[&Track], dets: &[&Detection], min_iou: f32) -> Vec<(usize, usize)> {
+/// How a track and a detection are compared for pairing: by overlap, or (for tracks that a
+/// detection does not overlap) by how far the detection is from where the track was predicted.
+#[derive(Debug, Clone, Copy)]
+enum Match {
+    /// IoU at least this.
+    Overlap(f32),
+    /// Centre at most this many track heights from the predicted centre, of a similar size.
+    Near(f32),
+}
+
+/// How well `d` continues track `t` under `how`, 0 for not at all.
+fn affinity(t: &Track, d: &Detection, how: Match) -> f32 {
+    if t.class != d.class {
+        return 0.0;
+    }
+    let b = t.bbox();
+    match how {
+        Match::Overlap(min) => Some(b.iou(&d.bbox)).filter(|v| *v >= min).unwrap_or(0.0),
+        Match::Near(max) => {
+            let (h, dh) = (b.height(), d.bbox.height());
+            let jump = b.center().dist(d.bbox.center()) / h;
+            let similar_size = (0.67..1.5).contains(&(dh / h));
+            if similar_size && jump <= max {
+                1.0 - jump / max
+            } else {
+                0.0
+            }
+        }
+    }
+}
+
+/// Pairs of (track index, detection index) that may continue each other, maximising the total
+/// affinity.
+fn associate(tracks: &[&Track], dets: &[&Detection], how: Match) -> Vec<(usize, usize)> {
     if tracks.is_empty() || dets.is_empty() {
         return vec![];
     }
-    let iou = |t: usize, d: usize| {
-        if tracks[t].class == dets[d].class {
-            tracks[t].bbox().iou(&dets[d].bbox)
-        } else {
-            0.0
-        }
-    };
-    let weight = |t, d| {
-        let v = iou(t, d);
-        if v >= min_iou { (v * 1e6) as i64 } else { 0 }
-    };
+    let iou = |t: usize, d: usize| affinity(tracks[t], dets[d], how);
+    let weight = |t, d| (iou(t, d) * 1e6) as i64;
     let transpose = tracks.len() > dets.len();
     let (rows, cols) = if transpose {
         (dets.len(), tracks.len())
@@ -198,7 +225,7 @@ fn associate(tracks: &[&Track], dets: &[&Detection], min_iou: f32) -> Vec<(usize
         .into_iter()
         .enumerate()
         .map(|(r, c)| if transpose { (c, r) } else { (r, c) })
-        .filter(|&(t, d)| iou(t, d) >= min_iou)
+        .filter(|&(t, d)| iou(t, d) > 0.0)
         .collect()
 }
 
@@ -215,7 +242,7 @@ impl Tracker {
     /// Advances to time `t` (seconds) with this frame's detections; returns the confirmed
     /// tracks matched in this frame.
     pub fn update(&mut self, detections: &[Detection], t: f64) -> Vec<TrackedObject> {
-        let cfg = &self.config;
+        let cfg = self.config.clone();
         let dt = self.last_time.map_or(0.0, |last| (t - last).max(0.0)) as f32;
         self.last_time = Some(t);
         for track in &mut self.tracks {
@@ -228,54 +255,56 @@ impl Tracker {
             .filter(|&i| (cfg.low_score..cfg.high_score).contains(&detections[i].score))
             .collect();
         let mut matched_track = vec![false; self.tracks.len()];
-        let mut matched_high = vec![false; high.len()];
-
-        // Stage 1: confident detections against confirmed tracks (tracked or lost).
-        let confirmed: Vec<usize> = (0..self.tracks.len())
-            .filter(|&i| self.tracks[i].state != TrackState::Tentative)
-            .collect();
-        let pairs = {
-            let ts: Vec<&Track> = confirmed.iter().map(|&i| &self.tracks[i]).collect();
-            let ds: Vec<&Detection> = high.iter().map(|&i| &detections[i]).collect();
-            associate(&ts, &ds, cfg.match_iou)
-        };
-        for (ti, di) in pairs {
-            matched_track[confirmed[ti]] = true;
-            matched_high[di] = true;
-            self.tracks[confirmed[ti]].update(&detections[high[di]], t);
-        }
-
-        // Stage 2: weak detections keep the remaining tracked (not lost) tracks alive.
-        let remaining: Vec<usize> = confirmed
-            .iter()
-            .copied()
-            .filter(|&i| !matched_track[i] && self.tracks[i].state == TrackState::Tracked)
-            .collect();
-        let pairs = {
-            let ts: Vec<&Track> = remaining.iter().map(|&i| &self.tracks[i]).collect();
-            let ds: Vec<&Detection> = low.iter().map(|&i| &detections[i]).collect();
-            associate(&ts, &ds, cfg.low_match_iou)
-        };
-        for (ti, di) in pairs {
-            matched_track[remaining[ti]] = true;
-            self.tracks[remaining[ti]].update(&detections[low[di]], t);
-        }
-
-        // Stage 3: confident detections left over against tentative tracks.
-        let tentative: Vec<usize> = (0..self.tracks.len())
-            .filter(|&i| self.tracks[i].state == TrackState::Tentative)
-            .collect();
-        let left: Vec<usize> = (0..high.len()).filter(|&i| !matched_high[i]).collect();
-        let pairs = {
-            let ts: Vec<&Track> = tentative.iter().map(|&i| &self.tracks[i]).collect();
-            let ds: Vec<&Detection> = left.iter().map(|&i| &detections[high[i]]).collect();
-            associate(&ts, &ds, cfg.match_iou)
-        };
-        for (ti, di) in pairs {
-            matched_track[tentative[ti]] = true;
-            matched_high[left[di]] = true;
-            self.tracks[tentative[ti]].update(&detections[high[left[di]]], t);
-        }
+        let mut matched_det = vec![false; detections.len()];
+        // Pairs the unmatched of `tracks` with the unmatched of `dets` and updates them.
+        let mut stage =
+            |tracks: &mut Vec<Track>, which: &dyn Fn(&Track) -> bool, dets: &[usize], how| {
+                let ti: Vec<usize> = (0..tracks.len())
+                    .filter(|&i| !matched_track[i] && which(&tracks[i]))
+                    .collect();
+                let di: Vec<usize> = dets.iter().copied().filter(|&i| !matched_det[i]).collect();
+                let pairs = {
+                    let ts: Vec<&Track> = ti.iter().map(|&i| &tracks[i]).collect();
+                    let ds: Vec<&Detection> = di.iter().map(|&i| &detections[i]).collect();
+                    associate(&ts, &ds, how)
+                };
+                for (a, b) in pairs {
+                    matched_track[ti[a]] = true;
+                    matched_det[di[b]] = true;
+                    tracks[ti[a]].update(&detections[di[b]], t);
+                }
+            };
+        let confirmed = |tr: &Track| tr.state != TrackState::Tentative;
+        // 1: confident detections against confirmed tracks (tracked or lost), by overlap; then
+        // by distance from the prediction, for fast movers and tracks back from a short loss.
+        stage(
+            &mut self.tracks,
+            &confirmed,
+            &high,
+            Match::Overlap(cfg.match_iou),
+        );
+        stage(
+            &mut self.tracks,
+            &confirmed,
+            &high,
+            Match::Near(cfg.max_jump_heights),
+        );
+        // 2: weak detections keep the remaining tracked (not lost) tracks alive.
+        let tracked = |tr: &Track| tr.state == TrackState::Tracked;
+        stage(
+            &mut self.tracks,
+            &tracked,
+            &low,
+            Match::Overlap(cfg.low_match_iou),
+        );
+        // 3: confident detections left over against tentative tracks.
+        let tentative = |tr: &Track| tr.state == TrackState::Tentative;
+        stage(
+            &mut self.tracks,
+            &tentative,
+            &high,
+            Match::Overlap(cfg.match_iou),
+        );
 
         // Life cycle: confirm, lose, forget.
         let (min_hits, max_lost) = (cfg.min_hits, cfg.max_lost_seconds);
@@ -298,9 +327,9 @@ impl Tracker {
         });
 
         // New tracks from confident detections nobody claimed.
-        for (i, &d) in high.iter().enumerate() {
+        for &d in &high {
             let det = &detections[d];
-            if matched_high[i] || det.score < self.config.new_track_score {
+            if matched_det[d] || det.score < self.config.new_track_score {
                 continue;
             }
             let c = det.bbox.center();

@@ -77,10 +77,10 @@ impl TruthFile {
 /// Why a truth file cannot be used; each names the file and what to fix.
 #[derive(Debug, thiserror::Error)]
 pub enum TruthError {
-    #[error("cannot read truth file {path}: {source}")]
+    #[error("cannot read truth file {path}: {error}")]
     Read {
         path: PathBuf,
-        source: std::io::Error,
+        error: std::io::Error,
     },
     #[error("truth file {path} is not valid JSON: {source}")]
     Json {
@@ -116,9 +116,9 @@ struct EventJson {
 
 /// Reads a truth file of either layout.
 pub fn load(path: &Path) -> Result<TruthFile, TruthError> {
-    let text = std::fs::read_to_string(path).map_err(|source| TruthError::Read {
+    let text = std::fs::read_to_string(path).map_err(|error| TruthError::Read {
         path: path.to_owned(),
-        source,
+        error,
     })?;
     let json = |source| TruthError::Json {
         path: path.to_owned(),
