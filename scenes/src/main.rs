@@ -59,7 +59,11 @@ fn main() -> ExitCode {
 fn run(cli: Cli) -> Result<()> {
     let mut scenes = catalogue::all();
     if !cli.only.is_empty() {
-        if let Some(bad) = cli.only.iter().find(|n| !scenes.iter().any(|s| s.name == *n)) {
+        if let Some(bad) = cli
+            .only
+            .iter()
+            .find(|n| !scenes.iter().any(|s| s.name == *n))
+        {
             let names: Vec<&str> = scenes.iter().map(|s| s.name).collect();
             bail!("no scene {bad:?}; the scenes are {}", names.join(", "));
         }
@@ -178,8 +182,8 @@ fn dump(dir: &Path, plate: &Rgb, sprites: &HashMap<&str, Sprite>) -> Result<()> 
         }
         video::write_png(&dir.join(format!("sprite-{}.png", spec.name)), &sheet)?;
         println!(
-            "{}: feet y {:.0}, height {:.0}, step {:.1} px/frame, heading {}, stand {}",
-            spec.name, s.src_feet_y, s.height, s.step, s.heading_x, s.stand
+            "{} ({}): feet y {:.0}, height {:.0}, step {:.1} px/frame, heading {}, stand {}",
+            s.name, s.who, s.src_feet_y, s.height, s.step, s.heading_x, s.stand
         );
     }
     Ok(())

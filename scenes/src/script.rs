@@ -93,7 +93,12 @@ pub struct Key {
 }
 
 impl Actor {
-    pub fn new(label: impl Into<String>, sprite: &'static str, start: f64, from: (f64, f64)) -> Self {
+    pub fn new(
+        label: impl Into<String>,
+        sprite: &'static str,
+        start: f64,
+        from: (f64, f64),
+    ) -> Self {
         Actor {
             label: label.into(),
             sprite,
@@ -164,7 +169,11 @@ pub fn position(keys: &[Key], t: f64) -> Option<(f64, f64, usize)> {
     for (i, w) in keys.windows(2).enumerate() {
         let (a, b) = (w[0], w[1]);
         if t <= b.t {
-            let f = if b.t > a.t { (t - a.t) / (b.t - a.t) } else { 1.0 };
+            let f = if b.t > a.t {
+                (t - a.t) / (b.t - a.t)
+            } else {
+                1.0
+            };
             return Some((a.x + (b.x - a.x) * f, a.y + (b.y - a.y) * f, i));
         }
     }
@@ -213,7 +222,10 @@ mod tests {
             line: "0.5,0,0.5,1",
             kind: "x",
         };
-        assert_eq!(l.points((640, 360)).unwrap(), [(320.0, 0.0), (320.0, 360.0)]);
+        assert_eq!(
+            l.points((640, 360)).unwrap(),
+            [(320.0, 0.0), (320.0, 360.0)]
+        );
         let bad = LineDef {
             name: "L",
             line: "0.5,0,1.5",

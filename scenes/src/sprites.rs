@@ -142,8 +142,8 @@ impl Cutout {
                 let i = py as usize * self.w + px as usize;
                 let wgt = wx * wy;
                 a += self.alpha[i] * wgt;
-                for k in 0..3 {
-                    c[k] += self.pm[i][k] * wgt;
+                for (ck, pk) in c.iter_mut().zip(self.pm[i]) {
+                    *ck += pk * wgt;
                 }
             }
         }
@@ -276,13 +276,11 @@ pub fn box_at(spec: &SpriteSpec, k: usize) -> [usize; 4] {
     } else {
         0.0
     };
-    let mut out = [0; 4];
-    for i in 0..4 {
+    std::array::from_fn(|i| {
         let a = spec.box_first[i] as f64;
         let b = spec.box_last[i] as f64;
-        out[i] = (a + (b - a) * t).round() as usize;
-    }
-    out
+        (a + (b - a) * t).round() as usize
+    })
 }
 
 /// The walk cycle of `spec` from its frames of the footage (`frames[k]` is footage frame
@@ -482,7 +480,9 @@ mod tests {
         let mut plate = Rgb::new(60, 80);
         plate.data.fill(120);
         // Walking right 3 px a frame, legs opening and closing.
-        let frames: Vec<Rgb> = (0..4).map(|k| frame(20 + 3 * k, [4, 8, 12, 8][k])).collect();
+        let frames: Vec<Rgb> = (0..4)
+            .map(|k| frame(20 + 3 * k, [4, 8, 12, 8][k]))
+            .collect();
         let cycle: Vec<Cutout> = frames
             .iter()
             .map(|f| cut(f, &plate, [0, 0, 60, 80]).unwrap())

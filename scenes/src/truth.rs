@@ -84,15 +84,16 @@ pub fn side_changes(keys: &[Key], p1: (f64, f64), p2: (f64, f64)) -> Vec<SideCha
                 to: sb,
                 on_segment: on_segment(p1, p2, x, y),
             });
-        } else if sa == 0 && sb != 0 {
-            if let Some(from) = last.filter(|&l| l != sb) {
-                out.push(SideChange {
-                    t: a.t,
-                    from,
-                    to: sb,
-                    on_segment: on_segment(p1, p2, a.x, a.y),
-                });
-            }
+        } else if sa == 0
+            && sb != 0
+            && let Some(from) = last.filter(|&l| l != sb)
+        {
+            out.push(SideChange {
+                t: a.t,
+                from,
+                to: sb,
+                on_segment: on_segment(p1, p2, a.x, a.y),
+            });
         }
         if sb != 0 {
             last = Some(sb);

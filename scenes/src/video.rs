@@ -34,10 +34,8 @@ impl Decoder {
             .stdout(Stdio::piped())
             .spawn()
             .context("starting ffmpeg to decode the footage (is ffmpeg installed? apt-get install ffmpeg)")?;
-        let out = BufReader::with_capacity(
-            w * h * 3,
-            child.stdout.take().context("ffmpeg's stdout")?,
-        );
+        let out =
+            BufReader::with_capacity(w * h * 3, child.stdout.take().context("ffmpeg's stdout")?);
         Ok(Decoder { child, out, w, h })
     }
 
@@ -91,7 +89,9 @@ impl Encoder {
             .args(["-nostdin", "-loglevel", "error", "-y", "-f", "rawvideo"])
             .args(["-pix_fmt", "rgb24", "-s", &format!("{w}x{h}")])
             .args(["-r", &fps.to_string(), "-i", "-"])
-            .args(["-c:v", "libx264", "-preset", "medium", "-crf", "18", "-g", "10"])
+            .args([
+                "-c:v", "libx264", "-preset", "medium", "-crf", "18", "-g", "10",
+            ])
             .args(["-pix_fmt", "yuv420p", "-threads", "2", "-f", "matroska"])
             .arg(path)
             .stdin(Stdio::piped())
