@@ -760,14 +760,10 @@ fn mixed() -> Scene {
             (670.0, 100.0),
         )
         .to(-30.0, 140.0, 6.0),
-        Actor::new("woman crossing up", "hood", 100.0, (420.0, 360.0)).to(400.0, 60.0, 4.0),
-        Actor::new(
-            "man crossing left to right",
-            "bluebag",
-            130.0,
-            (-30.0, 300.0),
-        )
-        .to(670.0, 280.0, 7.0),
+        Actor::new("man crossing up", "navy", 100.0, (420.0, 360.0)).to(400.0, 60.0, 4.0),
+        Actor::new("woman crossing the grass", "blonde", 130.0, (-30.0, 290.0))
+            .to(330.0, 310.0, 6.0)
+            .to(420.0, 390.0, 6.0),
         Actor::new("woman stepping over and back", "red", 120.0, (100.0, 310.0))
             .to(334.0, 305.0, 6.0)
             .wait(1.0)

@@ -94,9 +94,9 @@ fn run(cli: Cli) -> Result<()> {
         }
         if !stale.is_empty() {
             bail!(
-                "the truth of {} differs from what the scene scripts give; regenerate with \
-                 `scripts/make-scenes.sh` (or cargo run -p baycount-scenes -- --truth-dir {}) and \
-                 commit the result",
+                "the truth of {} differs from what the scene scripts give; if the scripts \
+                 changed on purpose, rewrite it with `scripts/make-scenes.sh --truth` (or \
+                 baycount-scenes --truth-dir {}) and commit the result",
                 stale.join(", "),
                 dir.display()
             );
