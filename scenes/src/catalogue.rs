@@ -416,7 +416,7 @@ fn pairs() -> Scene {
         );
     }
     actors.push(Actor::new("pair 5 (left)", "puffer", 20.0, (470.0, 380.0)).to(460.0, 60.0, 4.0));
-    actors.push(Actor::new("pair 5 (right)", "puffer", 20.0, (505.0, 378.0)).to(495.0, 58.0, 4.0));
+    actors.push(Actor::new("pair 5 (right)", "bluebag", 20.0, (505.0, 378.0)).to(495.0, 58.0, 4.0));
     actors.push(
         Actor::new(
             "pair walking along the line (far)",
@@ -450,7 +450,8 @@ fn occlusion() -> Scene {
         .into_iter()
         .enumerate()
     {
-        // The crosser's feet reach the line 25 frames after t.
+        // The crosser's feet reach the line 25 frames after t, when the passer-by (7 px a
+        // frame from 175 px to its left) is right in front.
         actors.push(
             Actor::new(
                 format!("man walking away, hidden at the line ({})", i + 1),
@@ -464,7 +465,7 @@ fn occlusion() -> Scene {
             Actor::new(
                 format!("passer-by in front ({})", i + 1),
                 occluder,
-                t + 25.0 - 25.0,
+                t,
                 (x - 175.0, 345.0),
             )
             .to(x + 200.0, 345.0, 7.0)
