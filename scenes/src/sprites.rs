@@ -25,7 +25,8 @@ pub struct SpriteSpec {
 pub const SPECS: &[SpriteSpec] = &[
     SpriteSpec {
         name: "navy",
-        who: "man in navy striped sweater and jeans (I), walking left on the road",
+        // Walking left on the road in the footage.
+        who: "man in navy striped sweater and jeans (I)",
         first: 180,
         frames: 12,
         box_first: [335, 195, 420, 302],
@@ -33,7 +34,8 @@ pub const SPECS: &[SpriteSpec] = &[
     },
     SpriteSpec {
         name: "glasses",
-        who: "man with glasses, black jacket and jeans, walking right and down the square",
+        // Walking right and down the square in the footage.
+        who: "man with glasses, black jacket and jeans",
         first: 184,
         frames: 12,
         box_first: [500, 220, 585, 333],
@@ -41,7 +43,8 @@ pub const SPECS: &[SpriteSpec] = &[
     },
     SpriteSpec {
         name: "hood",
-        who: "woman in pale-blue hooded jacket with a shoulder bag (G), walking left on the far road",
+        // Walking left on the far road in the footage.
+        who: "woman in pale-blue hooded jacket with a shoulder bag (G)",
         first: 180,
         frames: 12,
         box_first: [188, 150, 245, 236],
@@ -49,7 +52,8 @@ pub const SPECS: &[SpriteSpec] = &[
     },
     SpriteSpec {
         name: "black",
-        who: "man dressed all in black, walking right and down the square",
+        // Walking right and down the square in the footage.
+        who: "man dressed all in black",
         first: 180,
         frames: 12,
         box_first: [578, 212, 640, 312],
@@ -57,7 +61,8 @@ pub const SPECS: &[SpriteSpec] = &[
     },
     SpriteSpec {
         name: "papers",
-        who: "man in black carrying white papers, walking right near the grass",
+        // Walking right near the grass in the footage.
+        who: "man in black carrying white papers",
         first: 380,
         frames: 12,
         box_first: [550, 255, 625, 382],
@@ -65,7 +70,8 @@ pub const SPECS: &[SpriteSpec] = &[
     },
     SpriteSpec {
         name: "red",
-        who: "woman in red jacket and jeans (Q), walking left across the square",
+        // Walking left across the square in the footage.
+        who: "woman in red jacket and jeans (Q)",
         first: 432,
         frames: 12,
         box_first: [650, 265, 730, 372],
@@ -73,7 +79,8 @@ pub const SPECS: &[SpriteSpec] = &[
     },
     SpriteSpec {
         name: "blonde",
-        who: "blonde woman in a long black coat (E), walking left and away on the grass",
+        // Walking left and away on the grass in the footage.
+        who: "blonde woman in a long black coat (E)",
         first: 668,
         frames: 12,
         box_first: [210, 315, 310, 470],
@@ -81,7 +88,8 @@ pub const SPECS: &[SpriteSpec] = &[
     },
     SpriteSpec {
         name: "bluebag",
-        who: "grey-haired man in blue jacket carrying a paper bag (Y), walking left and up",
+        // Walking left and up in the footage.
+        who: "grey-haired man in blue jacket carrying a paper bag (Y)",
         first: 664,
         frames: 12,
         box_first: [605, 272, 695, 404],
@@ -89,7 +97,8 @@ pub const SPECS: &[SpriteSpec] = &[
     },
     SpriteSpec {
         name: "puffer",
-        who: "man in red and navy puffer jacket (D), walking away up the square",
+        // Walking away up the square in the footage.
+        who: "man in red and navy puffer jacket (D)",
         first: 630,
         frames: 12,
         box_first: [600, 230, 680, 336],
