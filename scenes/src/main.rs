@@ -1,0 +1,211 @@
+//! `baycount-scenes`: makes the composite validation scenes (videos and their exact truth) or
+//! checks that the committed truth files are what the scripts give.
+
+mod catalogue;
+mod image;
+mod plate;
+mod render;
+mod script;
+mod sprites;
+mod truth;
+mod video;
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{Context, Result, bail};
+use clap::Parser;
+
+use crate::image::Rgb;
+use crate::script::{FPS, Scene};
+use crate::sprites::{SPECS, Sprite};
+
+/// Composite validation scenes: people cut out of vtest.avi walk scripted paths over a clean
+/// plate; each scene's truth is computed from the script.
+#[derive(Debug, Parser)]
+#[command(version)]
+struct Cli {
+    /// Where to write the videos (`<scene>.mkv`); none are made without it.
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Where the truth files (`<scene>.json`) are written or, with --check, compared.
+    #[arg(long)]
+    truth_dir: Option<PathBuf>,
+    /// Compute the truth in memory and fail if it differs from the files in --truth-dir.
+    #[arg(long, requires = "truth_dir")]
+    check: bool,
+    /// The footage the people and the plate come from.
+    #[arg(long, default_value = "assets/footage/vtest.avi")]
+    footage: PathBuf,
+    /// Only these scenes (by name; repeatable).
+    #[arg(long)]
+    only: Vec<String>,
+    /// Also write the plate and each sprite's cutouts as PNGs here, for looking at.
+    #[arg(long)]
+    dump: Option<PathBuf>,
+}
+
+fn main() -> ExitCode {
+    match run(Cli::parse()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("baycount-scenes: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> Result<()> {
+    let mut scenes = catalogue::all();
+    if !cli.only.is_empty() {
+        if let Some(bad) = cli
+            .only
+            .iter()
+            .find(|n| !scenes.iter().any(|s| s.name == *n))
+        {
+            let names: Vec<&str> = scenes.iter().map(|s| s.name).collect();
+            bail!("no scene {bad:?}; the scenes are {}", names.join(", "));
+        }
+        scenes.retain(|s| cli.only.iter().any(|n| n == s.name));
+    }
+    let who = |name: &str| {
+        SPECS
+            .iter()
+            .find(|s| s.name == name)
+            .map_or_else(|| name.to_string(), |s| s.who.to_string())
+    };
+    if let Some(dir) = &cli.truth_dir {
+        let mut stale = vec![];
+        for s in &scenes {
+            let text = truth::to_json(&truth::truth(s, who)?)?;
+            let path = dir.join(format!("{}.json", s.name));
+            if cli.check {
+                let old = std::fs::read_to_string(&path).unwrap_or_default();
+                if old != text {
+                    stale.push(path.display().to_string());
+                }
+            } else {
+                std::fs::create_dir_all(dir)
+                    .with_context(|| format!("creating {}", dir.display()))?;
+                std::fs::write(&path, text)
+                    .with_context(|| format!("writing {}", path.display()))?;
+            }
+        }
+        if !stale.is_empty() {
+            bail!(
+                "the truth of {} differs from what the scene scripts give; if the scripts \
+                 changed on purpose, rewrite it with `scripts/make-scenes.sh --truth` (or \
+                 baycount-scenes --truth-dir {}) and commit the result",
+                stale.join(", "),
+                dir.display()
+            );
+        }
+        if cli.check {
+            println!("baycount-scenes: {} truth files up to date", scenes.len());
+        }
+    }
+    if cli.check || (cli.out.is_none() && cli.dump.is_none()) {
+        return Ok(());
+    }
+    let (plate, sprites) = load(&cli.footage)?;
+    if let Some(dir) = &cli.dump {
+        dump(dir, &plate, &sprites)?;
+    }
+    if let Some(out) = &cli.out {
+        std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
+        for s in &scenes {
+            make_video(s, &plate, &sprites, out)?;
+        }
+    }
+    Ok(())
+}
+
+/// vtest.avi's size and length.
+const FOOTAGE: (usize, usize, usize) = (768, 576, 795);
+/// Every this many frames one goes into the plate's median.
+const PLATE_EVERY: usize = 8;
+
+/// The plate and the sprites, from one pass over the footage.
+fn load(footage: &Path) -> Result<(Rgb, HashMap<&'static str, Sprite>)> {
+    let (w, h, n) = FOOTAGE;
+    let mut dec = video::Decoder::open(footage, w, h)?;
+    let mut samples = vec![];
+    let mut wanted: Vec<Vec<Rgb>> = vec![vec![]; SPECS.len()];
+    let mut k = 0;
+    while let Some(f) = dec.next_frame()? {
+        let needed = SPECS
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| (s.first..s.first + s.frames).contains(&k))
+            .map(|(i, _)| i)
+            .collect::<Vec<_>>();
+        for i in needed {
+            wanted[i].push(f.clone());
+        }
+        if k % PLATE_EVERY == 0 {
+            samples.push(f);
+        }
+        k += 1;
+    }
+    dec.finish()?;
+    if k != n {
+        bail!(
+            "{} has {k} frames, not {n}: is it vtest.avi? (scripts/fetch-assets.sh checks it)",
+            footage.display()
+        );
+    }
+    let plate = plate::median(&samples)?;
+    drop(samples);
+    let mut sprites = HashMap::new();
+    for (spec, frames) in SPECS.iter().zip(&wanted) {
+        sprites.insert(spec.name, sprites::build(spec, frames, &plate)?);
+    }
+    Ok((plate, sprites))
+}
+
+/// The plate, and per sprite its cutouts side by side over magenta, with its numbers.
+fn dump(dir: &Path, plate: &Rgb, sprites: &HashMap<&str, Sprite>) -> Result<()> {
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    video::write_png(&dir.join("plate.png"), plate)?;
+    for spec in SPECS {
+        let s = &sprites[spec.name];
+        let cw = s.cycle.iter().map(|c| c.w).max().unwrap_or(1) + 4;
+        let ch = s.cycle.iter().map(|c| c.h).max().unwrap_or(1) + 4;
+        let mut sheet = Rgb::new(cw * s.cycle.len(), ch);
+        for px in sheet.data.chunks_mut(3) {
+            px.copy_from_slice(&[255, 0, 255]);
+        }
+        for (i, c) in s.cycle.iter().enumerate() {
+            let fx = (i * cw) as f64 + cw as f64 / 2.0;
+            render::draw(&mut sheet, c, fx, ch as f64 - 2.0, 1.0, false);
+        }
+        video::write_png(&dir.join(format!("sprite-{}.png", spec.name)), &sheet)?;
+        println!(
+            "{} ({}): feet y {:.0}, height {:.0}, step {:.1} px/frame, heading {}, stand {}",
+            s.name, s.who, s.src_feet_y, s.height, s.step, s.heading_x, s.stand
+        );
+    }
+    Ok(())
+}
+
+fn make_video(
+    scene: &Scene,
+    plate: &Rgb,
+    sprites: &HashMap<&str, Sprite>,
+    out: &Path,
+) -> Result<()> {
+    let path = out.join(format!("{}.mkv", scene.name));
+    let bg = render::background(plate, &scene.view);
+    let (w, h) = scene.view.size;
+    let mut enc = video::Encoder::create(&path, w, h, FPS)?;
+    render::render(scene, sprites, &bg, |img| enc.push(img))
+        .with_context(|| format!("rendering {}", path.display()))?;
+    enc.finish()?;
+    println!(
+        "baycount-scenes: {} ({w}x{h}, {} frames)",
+        path.display(),
+        scene.frames
+    );
+    Ok(())
+}
