@@ -101,6 +101,7 @@ fn main() {
                                 low_match_iou: 0.4,
                                 min_hits,
                                 max_lost_seconds: lost,
+                                ..TrackerConfig::default()
                             };
                             let (unmatched, err, got) = score(&frames, &truth, &cfg, band);
                             results.push(((unmatched, err), format!("unmatched {unmatched} error {err}: high {high} new {new} hits {min_hits} lost {lost} iou {iou} band {band}: {got:?}")));

@@ -64,7 +64,13 @@ fn bench_prints_the_documented_json() {
         .output()
         .expect("runs");
     let v = json(&out);
-    for key in ["invoke_ms", "pipeline_fps", "dropped", "peak_rss_mb"] {
+    for key in [
+        "invoke_ms",
+        "pipeline_fps",
+        "dropped",
+        "peak_rss_mb",
+        "cpu_seconds",
+    ] {
         assert!(v[key].is_number(), "{key} in {v}");
     }
     for stage in ["decode", "preprocess", "infer", "postprocess", "track"] {
@@ -72,6 +78,8 @@ fn bench_prints_the_documented_json() {
     }
     assert_eq!(v["frames"], 20);
     assert!(v["invoke_ms"].as_f64().expect("number") > 0.0);
+    // 55 invokes and 20 frames of a 300x300 SSD take well over a tick of CPU.
+    assert!(v["cpu_seconds"].as_f64().expect("number") > 0.05, "{v}");
 }
 
 #[test]

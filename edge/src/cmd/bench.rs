@@ -49,6 +49,25 @@ pub struct BenchReport {
     pub dropped: u64,
     /// Peak resident memory of this process, in MB.
     pub peak_rss_mb: f64,
+    /// User + system CPU seconds of the whole run (bare invokes and pipeline), this process and
+    /// its children (ffmpeg, once ended).
+    pub cpu_seconds: f64,
+}
+
+/// User + system CPU seconds of this process and its ended children, from /proc/self/stat
+/// (utime, stime, cutime, cstime, in USER_HZ ticks: 100 a second on Linux).
+pub fn cpu_seconds() -> f64 {
+    std::fs::read_to_string("/proc/self/stat")
+        .ok()
+        .and_then(|s| {
+            // Fields after the command name, which is in parentheses and may hold spaces.
+            let rest = &s[s.rfind(')')? + 2..];
+            let f: Vec<&str> = rest.split(' ').collect();
+            // utime is field 14 of the line, the 12th after the name.
+            let ticks: Option<f64> = f.get(11..15)?.iter().map(|v| v.parse::<f64>().ok()).sum();
+            ticks.map(|t| t / 100.0)
+        })
+        .unwrap_or(0.0)
 }
 
 /// Peak resident set size of this process (VmHWM), in MB.
@@ -143,6 +162,10 @@ pub fn run(o: &BenchOptions) -> Result<BenchReport, PipelineError> {
         ("postprocess", per(s.postprocess)),
         ("track", per(s.track)),
     ]);
+    let decode_thread_ms = per(capture.decode_time());
+    let dropped = capture.health().dropped;
+    // Ends ffmpeg, so that its CPU time is counted.
+    drop(capture);
     let pipeline_fps = if seconds > 0.0 {
         frames as f64 / seconds
     } else {
@@ -165,9 +188,30 @@ pub fn run(o: &BenchOptions) -> Result<BenchReport, PipelineError> {
             0.0
         },
         outside_model_ms: per(s.decode + s.preprocess + s.postprocess + s.track),
-        decode_thread_ms: per(capture.decode_time()),
+        decode_thread_ms,
         stages_ms,
-        dropped: capture.health().dropped,
+        dropped,
         peak_rss_mb: peak_rss_mb(),
+        cpu_seconds: cpu_seconds(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cpu_seconds_grow_with_work() {
+        let before = cpu_seconds();
+        assert!(before > 0.0);
+        // Spin until the count moves (a busy machine gives this thread less of each second).
+        let start = Instant::now();
+        let mut x = 0u64;
+        while cpu_seconds() - before < 0.05 && start.elapsed() < Duration::from_secs(30) {
+            for _ in 0..100_000 {
+                x = std::hint::black_box(x.wrapping_mul(31).wrapping_add(7));
+            }
+        }
+        assert!(cpu_seconds() - before >= 0.05, "no CPU time counted");
+    }
 }

@@ -1,0 +1,107 @@
+//! Accuracy on the validation set (tests/data/validation: four lines on vtest.avi annotated by
+//! eye, and composite scenes whose truth is exact by construction), which no default is tuned
+//! on. The ceilings are what the counter reaches today: a change that makes any kind of case
+//! worse fails here; one that makes it better lowers the ceiling in the same commit. README's
+//! accuracy table comes from `baycount-edge eval` on the same files.
+
+use std::path::PathBuf;
+
+use baycount_edge::cmd::eval::{self, EvalOptions, EvalReport};
+use baycount_edge::vision::counting_line::Anchor;
+use baycount_edge::vision::detector::{DetectorOptions, ModelChoice};
+
+fn data(dir: &str) -> Vec<PathBuf> {
+    let dir = PathBuf::from(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/data/validation"
+    ))
+    .join(dir);
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .expect("validation set")
+        .map(|e| e.expect("entry").path())
+        .filter(|p| p.extension().is_some_and(|x| x == "json"))
+        .collect();
+    files.sort();
+    files
+}
+
+fn evaluate(truth: Vec<PathBuf>) -> EvalReport {
+    let options = EvalOptions {
+        truth,
+        counted: vec![],
+        source: None,
+        detector: DetectorOptions {
+            model: ModelChoice::Default,
+            labels: None,
+            classes: vec![],
+            score_threshold: 0.2,
+            iou_threshold: 0.5,
+            threads: 1,
+            runtime: Default::default(),
+        },
+        anchor: Anchor::BottomCenter,
+        band: 0.01,
+        window: 10,
+        realtime: false,
+        max_frames: None,
+    };
+    let report = eval::run(&options, |_| {}).expect("evaluates the validation set");
+    eprint!("{}", eval::text(&report));
+    report
+}
+
+/// Each kind's wrong crossings (missed + extra) at most its ceiling, and every kind covered.
+fn check(report: &EvalReport, ceilings: &[(&str, usize)]) {
+    for (kind, totals) in &report.by_kind {
+        let ceiling = ceilings
+            .iter()
+            .find(|(k, _)| k == kind)
+            .unwrap_or_else(|| panic!("no ceiling for kind {kind}: add it"))
+            .1;
+        assert!(
+            totals.wrong <= ceiling,
+            "{kind}: {} wrong ({} missed, {} extra), more than {ceiling}",
+            totals.wrong,
+            totals.missed,
+            totals.extra
+        );
+    }
+}
+
+#[test]
+fn real_footage_lines_nobody_tuned_on() {
+    let report = evaluate(data("real"));
+    assert_eq!(report.totals.lines, 4);
+    assert_eq!(report.totals.truth, 53);
+    check(
+        &report,
+        &[
+            ("horizontal", 2),
+            ("diagonal", 4),
+            ("short", 2),
+            ("edge", 3),
+        ],
+    );
+}
+
+#[test]
+fn composite_scenes_with_exact_truth() {
+    let report = evaluate(data("scenes"));
+    assert_eq!(report.totals.lines, 20);
+    check(
+        &report,
+        &[
+            ("diagonal", 1),
+            ("edge", 3),
+            ("hover", 4),
+            ("mixed", 2),
+            ("occlusion", 3),
+            ("opposite", 2),
+            ("pair", 6),
+            ("runner", 6),
+            ("stand", 4),
+            ("step-back", 2),
+            ("stream", 2),
+        ],
+    );
+}
