@@ -121,7 +121,7 @@ fn main() {
         let env = |k: &str, d: f64| std::env::var(k).ok().map_or(d, |v| v.parse().unwrap());
         let base = TrackerConfig::default();
         let mut tracker = Tracker::new(TrackerConfig {
-            max_jump_heights: env("JUMP", base.max_jump_heights as f64) as f32,
+            max_speed_heights: env("SPEED", base.max_speed_heights as f64) as f32,
             match_iou: env("IOU", base.match_iou as f64) as f32,
             new_track_score: env("NEW", base.new_track_score as f64) as f32,
             max_lost_seconds: env("LOST", base.max_lost_seconds),

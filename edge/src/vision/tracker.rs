@@ -25,9 +25,10 @@ pub struct TrackerConfig {
     pub min_hits: u32,
     /// How long a confirmed track that is not seen is kept (occlusion), in seconds.
     pub max_lost_seconds: f64,
-    /// How far a confirmed track may have moved from where it was predicted, in its own heights,
-    /// for a detection that does not overlap it to continue it (fast movers, short losses).
-    pub max_jump_heights: f32,
+    /// How fast (in its own heights a second) a track seen in the last frame may have moved
+    /// beyond where it was predicted, for a detection that does not overlap it to continue it:
+    /// fast movers. In seconds, so a dropped frame widens the reach.
+    pub max_speed_heights: f32,
 }
 
 impl Default for TrackerConfig {
@@ -43,7 +44,7 @@ impl Default for TrackerConfig {
             low_match_iou: 0.4,
             min_hits: 1,
             max_lost_seconds: 1.5,
-            max_jump_heights: 0.5,
+            max_speed_heights: 5.0,
         }
     }
 }
@@ -287,7 +288,7 @@ impl Tracker {
             &mut self.tracks,
             &confirmed,
             &high,
-            Match::Near(cfg.max_jump_heights),
+            Match::Near(cfg.max_speed_heights * dt),
         );
         // 2: weak detections keep the remaining tracked (not lost) tracks alive.
         let tracked = |tr: &Track| tr.state == TrackState::Tracked;
@@ -490,6 +491,33 @@ mod tests {
             }
         }
         assert_eq!(first, last);
+    }
+
+    /// Ids of the single object fed at `(x, t)` positions (y 0.5, 0.1 x 0.2 boxes).
+    fn ids_along(path: &[(f32, f64)]) -> Vec<u64> {
+        let mut t = Tracker::new(TrackerConfig::default());
+        let mut ids: Vec<u64> = path
+            .iter()
+            .flat_map(|&(x, time)| t.update(&[det(x, 0.5, 0.9)], time))
+            .map(|o| o.id)
+            .collect();
+        ids.dedup();
+        ids
+    }
+
+    #[test]
+    fn a_runner_whose_boxes_never_overlap_keeps_one_id() {
+        // 0.095 a frame: consecutive boxes 0.1 wide overlap by IoU 0.03, under `match_iou`.
+        let path: Vec<(f32, f64)> = (0..9)
+            .map(|i| (0.05 + 0.095 * i as f32, i as f64 / 10.0))
+            .collect();
+        assert_eq!(ids_along(&path).len(), 1);
+        // Every other frame dropped: the reach is in seconds, so it doubles.
+        let dropped: Vec<(f32, f64)> = path.iter().copied().step_by(2).collect();
+        assert_eq!(ids_along(&dropped).len(), 1);
+        // Twice as far in one frame is not the same object.
+        let teleport = [(0.1, 0.0), (0.1, 0.1), (0.5, 0.2)];
+        assert_eq!(ids_along(&teleport).len(), 2);
     }
 
     #[test]
