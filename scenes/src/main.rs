@@ -197,9 +197,10 @@ fn make_video(
 ) -> Result<()> {
     let path = out.join(format!("{}.mkv", scene.name));
     let bg = render::background(plate, &scene.view);
+    let front = render::occluders(plate, &scene.view);
     let (w, h) = scene.view.size;
     let mut enc = video::Encoder::create(&path, w, h, FPS)?;
-    render::render(scene, sprites, &bg, |img| enc.push(img))
+    render::render(scene, sprites, &bg, &front, |img| enc.push(img))
         .with_context(|| format!("rendering {}", path.display()))?;
     enc.finish()?;
     println!(
