@@ -18,8 +18,9 @@ fn line(name: &'static str, line: &'static str, kind: &'static str) -> LineDef {
     LineDef { name, line, kind }
 }
 
+/// Every scene, with its actors walking in and out by the edges (`Scene::walk_in_and_out`).
 pub fn all() -> Vec<Scene> {
-    vec![
+    let scenes = vec![
         runners(),
         step_back(),
         opposite(),
@@ -31,7 +32,15 @@ pub fn all() -> Vec<Scene> {
         hover(),
         diagonal(),
         mixed(),
-    ]
+    ];
+    scenes
+        .into_iter()
+        .map(|s| {
+            let name = s.name;
+            s.walk_in_and_out()
+                .unwrap_or_else(|e| panic!("scene {name}: {e:#}"))
+        })
+        .collect()
 }
 
 /// Runners at 40-60 px a frame across a vertical line (x 384, y 202-490).
@@ -282,9 +291,12 @@ fn edge() -> Scene {
         Actor::new(
             "man walking out at the left",
             "glasses",
-            120.0,
-            (300.0, 260.0),
+            22.0,
+            (808.0, 120.0),
         )
+        // In along the far lawn, above the side lines' upper ends (y 144).
+        .to(380.0, 120.0, 6.0)
+        .to(300.0, 260.0, 6.0)
         .to(-40.0, 250.0, 6.0),
         Actor::new(
             "woman walking along the left edge",
@@ -304,7 +316,10 @@ fn edge() -> Scene {
             (200.0, 620.0),
         )
         .to(200.0, 440.0, 6.0)
-        .to(80.0, 380.0, 6.0),
+        .to(80.0, 380.0, 6.0)
+        // Out above the left line's upper end.
+        .to(120.0, 135.0, 6.0)
+        .to(-40.0, 120.0, 6.0),
         Actor::new(
             "woman running up from below the picture, 60 px/frame",
             "blonde",
@@ -313,6 +328,8 @@ fn edge() -> Scene {
         )
         .to(330.0, 340.0, 60.0)
         .wait(20.0)
+        .to(380.0, 125.0, 6.0)
+        .to(808.0, 120.0, 6.0)
         .miss(
             "EB",
             "runs up from below the picture: feet first seen at y 520, already past the line",
@@ -320,9 +337,11 @@ fn edge() -> Scene {
         Actor::new(
             "man walking out at the bottom",
             "papers",
-            130.0,
-            (420.0, 450.0),
+            16.0,
+            (808.0, 120.0),
         )
+        .to(450.0, 125.0, 6.0)
+        .to(420.0, 450.0, 6.0)
         .to(380.0, 620.0, 6.0),
     ];
     Scene {
