@@ -48,7 +48,7 @@ fn runners() -> Scene {
     let sprites = [
         "navy", "glasses", "black", "red", "bluebag", "papers", "hood", "navy",
     ];
-    let ys = [300.0, 420.0, 250.0, 460.0, 340.0, 400.0, 230.0, 380.0];
+    let ys = [300.0, 420.0, 250.0, 460.0, 310.0, 400.0, 230.0, 380.0];
     let speeds = [40.0, 45.0, 50.0, 55.0, 60.0, 48.0, 42.0, 58.0];
     let mut actors = vec![];
     for i in 0..8 {
@@ -409,7 +409,7 @@ fn stream() -> Scene {
 fn pairs() -> Scene {
     let mut actors = vec![];
     let horizontal = [
-        ("navy", "red", 140.0, 0.0, 1.0),
+        ("navy", "red", 100.0, 0.0, 1.0),
         ("glasses", "black", 200.0, 25.0, -1.0),
         ("hood", "papers", 120.0, 50.0, 1.0),
         ("bluebag", "navy", 250.0, 75.0, -1.0),
@@ -493,29 +493,29 @@ fn occlusion() -> Scene {
     }
     // Two walking right across OC2 (x 600), the nearer and faster overtaking at the line.
     actors.push(
-        Actor::new("man overtaken at the line", "navy", 60.0, (450.0, 290.0)).to(800.0, 290.0, 5.0),
+        Actor::new("man overtaken at the line", "navy", 60.0, (450.0, 240.0)).to(800.0, 240.0, 5.0),
     );
     actors.push(
         Actor::new(
             "man overtaking at the line",
             "glasses",
             60.0,
-            (360.0, 320.0),
+            (360.0, 268.0),
         )
-        .to(800.0, 320.0, 8.0),
+        .to(800.0, 268.0, 8.0),
     );
     actors.push(
-        Actor::new("woman overtaken at the line", "hood", 100.0, (800.0, 240.0))
-            .to(300.0, 240.0, 4.0),
+        Actor::new("woman overtaken at the line", "hood", 100.0, (800.0, 380.0))
+            .to(300.0, 380.0, 4.0),
     );
     actors.push(
         Actor::new(
             "man overtaking at the line",
             "papers",
             117.0,
-            (800.0, 275.0),
+            (800.0, 410.0),
         )
-        .to(300.0, 275.0, 6.0),
+        .to(300.0, 410.0, 6.0),
     );
     Scene {
         name: "occlusion",
