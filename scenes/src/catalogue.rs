@@ -18,8 +18,9 @@ fn line(name: &'static str, line: &'static str, kind: &'static str) -> LineDef {
     LineDef { name, line, kind }
 }
 
+/// Every scene, with its actors walking in and out by the edges (`Scene::walk_in_and_out`).
 pub fn all() -> Vec<Scene> {
-    vec![
+    let scenes = vec![
         runners(),
         step_back(),
         opposite(),
@@ -31,7 +32,15 @@ pub fn all() -> Vec<Scene> {
         hover(),
         diagonal(),
         mixed(),
-    ]
+    ];
+    scenes
+        .into_iter()
+        .map(|s| {
+            let name = s.name;
+            s.walk_in_and_out()
+                .unwrap_or_else(|e| panic!("scene {name}: {e:#}"))
+        })
+        .collect()
 }
 
 /// Runners at 40-60 px a frame across a vertical line (x 384, y 202-490).
@@ -39,7 +48,7 @@ fn runners() -> Scene {
     let sprites = [
         "navy", "glasses", "black", "red", "bluebag", "papers", "hood", "navy",
     ];
-    let ys = [300.0, 420.0, 250.0, 460.0, 340.0, 400.0, 230.0, 380.0];
+    let ys = [300.0, 420.0, 250.0, 460.0, 310.0, 400.0, 230.0, 380.0];
     let speeds = [40.0, 45.0, 50.0, 55.0, 60.0, 48.0, 42.0, 58.0];
     let mut actors = vec![];
     for i in 0..8 {
@@ -282,9 +291,12 @@ fn edge() -> Scene {
         Actor::new(
             "man walking out at the left",
             "glasses",
-            120.0,
-            (300.0, 260.0),
+            22.0,
+            (808.0, 120.0),
         )
+        // In along the far lawn, above the side lines' upper ends (y 144).
+        .to(380.0, 120.0, 6.0)
+        .to(300.0, 260.0, 6.0)
         .to(-40.0, 250.0, 6.0),
         Actor::new(
             "woman walking along the left edge",
@@ -304,7 +316,10 @@ fn edge() -> Scene {
             (200.0, 620.0),
         )
         .to(200.0, 440.0, 6.0)
-        .to(80.0, 380.0, 6.0),
+        .to(80.0, 380.0, 6.0)
+        // Out above the left line's upper end.
+        .to(120.0, 135.0, 6.0)
+        .to(-40.0, 120.0, 6.0),
         Actor::new(
             "woman running up from below the picture, 60 px/frame",
             "blonde",
@@ -313,6 +328,8 @@ fn edge() -> Scene {
         )
         .to(330.0, 340.0, 60.0)
         .wait(20.0)
+        .to(380.0, 125.0, 6.0)
+        .to(808.0, 120.0, 6.0)
         .miss(
             "EB",
             "runs up from below the picture: feet first seen at y 520, already past the line",
@@ -320,9 +337,11 @@ fn edge() -> Scene {
         Actor::new(
             "man walking out at the bottom",
             "papers",
-            130.0,
-            (420.0, 450.0),
+            16.0,
+            (808.0, 120.0),
         )
+        .to(450.0, 125.0, 6.0)
+        .to(420.0, 450.0, 6.0)
         .to(380.0, 620.0, 6.0),
     ];
     Scene {
@@ -390,7 +409,7 @@ fn stream() -> Scene {
 fn pairs() -> Scene {
     let mut actors = vec![];
     let horizontal = [
-        ("navy", "red", 140.0, 0.0, 1.0),
+        ("navy", "red", 100.0, 0.0, 1.0),
         ("glasses", "black", 200.0, 25.0, -1.0),
         ("hood", "papers", 120.0, 50.0, 1.0),
         ("bluebag", "navy", 250.0, 75.0, -1.0),
@@ -474,29 +493,29 @@ fn occlusion() -> Scene {
     }
     // Two walking right across OC2 (x 600), the nearer and faster overtaking at the line.
     actors.push(
-        Actor::new("man overtaken at the line", "navy", 60.0, (450.0, 290.0)).to(800.0, 290.0, 5.0),
+        Actor::new("man overtaken at the line", "navy", 60.0, (450.0, 240.0)).to(800.0, 240.0, 5.0),
     );
     actors.push(
         Actor::new(
             "man overtaking at the line",
             "glasses",
             60.0,
-            (360.0, 320.0),
+            (360.0, 268.0),
         )
-        .to(800.0, 320.0, 8.0),
+        .to(800.0, 268.0, 8.0),
     );
     actors.push(
-        Actor::new("woman overtaken at the line", "hood", 100.0, (800.0, 240.0))
-            .to(300.0, 240.0, 4.0),
+        Actor::new("woman overtaken at the line", "hood", 100.0, (800.0, 380.0))
+            .to(300.0, 380.0, 4.0),
     );
     actors.push(
         Actor::new(
             "man overtaking at the line",
             "papers",
             117.0,
-            (800.0, 275.0),
+            (800.0, 410.0),
         )
-        .to(300.0, 275.0, 6.0),
+        .to(300.0, 410.0, 6.0),
     );
     Scene {
         name: "occlusion",

@@ -56,6 +56,14 @@ fn main() -> ExitCode {
     }
 }
 
+/// The sprite's description for the truth's notes.
+fn who(name: &str) -> String {
+    SPECS
+        .iter()
+        .find(|s| s.name == name)
+        .map_or_else(|| name.to_string(), |s| s.who.to_string())
+}
+
 fn run(cli: Cli) -> Result<()> {
     let mut scenes = catalogue::all();
     if !cli.only.is_empty() {
@@ -69,12 +77,6 @@ fn run(cli: Cli) -> Result<()> {
         }
         scenes.retain(|s| cli.only.iter().any(|n| n == s.name));
     }
-    let who = |name: &str| {
-        SPECS
-            .iter()
-            .find(|s| s.name == name)
-            .map_or_else(|| name.to_string(), |s| s.who.to_string())
-    };
     if let Some(dir) = &cli.truth_dir {
         let mut stale = vec![];
         for s in &scenes {
@@ -197,9 +199,10 @@ fn make_video(
 ) -> Result<()> {
     let path = out.join(format!("{}.mkv", scene.name));
     let bg = render::background(plate, &scene.view);
+    let front = render::occluders(plate, &scene.view);
     let (w, h) = scene.view.size;
     let mut enc = video::Encoder::create(&path, w, h, FPS)?;
-    render::render(scene, sprites, &bg, |img| enc.push(img))
+    render::render(scene, sprites, &bg, &front, |img| enc.push(img))
         .with_context(|| format!("rendering {}", path.display()))?;
     enc.finish()?;
     println!(
@@ -208,4 +211,52 @@ fn make_video(
         scene.frames
     );
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The committed truth files are what the scene scripts give (else: `scripts/make-scenes.sh
+    /// --truth`), and there is one for every scene and no other.
+    #[test]
+    fn committed_truth_is_current() {
+        let dir =
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../edge/tests/data/validation/scenes");
+        let scenes = catalogue::all();
+        for s in &scenes {
+            let path = dir.join(format!("{}.json", s.name));
+            let want = truth::to_json(&truth::truth(s, who).unwrap()).unwrap();
+            let got = std::fs::read_to_string(&path).unwrap_or_default();
+            assert!(
+                got == want,
+                "{} is stale: run scripts/make-scenes.sh --truth",
+                path.display()
+            );
+        }
+        let files = std::fs::read_dir(&dir).unwrap().count();
+        assert_eq!(
+            files,
+            scenes.len(),
+            "a truth file in {} has no scene",
+            dir.display()
+        );
+    }
+
+    #[test]
+    fn scenes_have_unique_names_and_enough_crossings() {
+        let scenes = catalogue::all();
+        let mut names: Vec<&str> = scenes.iter().map(|s| s.name).collect();
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), scenes.len());
+        let total: usize = scenes
+            .iter()
+            .map(|s| {
+                let t = truth::truth(s, who).unwrap();
+                t.lines.iter().map(|l| l.events.len()).sum::<usize>()
+            })
+            .sum();
+        assert!(total >= 100, "{total} true crossings");
+    }
 }

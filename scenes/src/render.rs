@@ -78,6 +78,58 @@ pub fn draw(img: &mut Rgb, c: &Cutout, fx: f64, fy: f64, s: f64, mirror: bool) {
     }
 }
 
+/// A thing of the plate that stands in front of people farther away than its foot: the pixels
+/// it covers in a scene's picture and how far down its foot is.
+#[derive(Debug, Clone)]
+pub struct Occluder {
+    pub base_y: f64,
+    pub pixels: Vec<(usize, usize)>,
+}
+
+/// Whether a thing covers a footage pixel.
+type Covers<'a> = dyn Fn(usize, usize) -> bool + 'a;
+
+/// The lamp post with its sign (foot at footage y 392) and the tripod (legs' feet about y 475)
+/// of vtest.avi, as `view` shows them: the post and sign by their outline, measured on the
+/// plate; the tripod as its dark pixels in its box.
+pub fn occluders(plate: &Rgb, view: &View) -> Vec<Occluder> {
+    let post = |x: usize, y: usize| {
+        let (xf, yf) = (x as f64, y as f64);
+        // The pole leans: its middle is at x 426 at y 120 and x 433 at y 380.
+        let centre = 426.0 + (yf - 120.0) * 7.0 / 260.0;
+        let pole = (90.0..392.0).contains(&yf) && (xf - centre).abs() <= 3.5;
+        let sign = (411..=447).contains(&x) && (202..=245).contains(&y);
+        pole || sign
+    };
+    let tripod = |x: usize, y: usize| {
+        (455..=530).contains(&x)
+            && (334..=484).contains(&y)
+            && plate.px(x, y).iter().all(|&c| c < 60)
+    };
+    let things: [(f64, &Covers); 2] = [(392.0, &post), (475.0, &tripod)];
+    let k = view.scale();
+    let [cx, cy, _, _] = view.crop;
+    things
+        .iter()
+        .map(|(base, covers)| {
+            let mut pixels = vec![];
+            for y in 0..view.size.1 {
+                for x in 0..view.size.0 {
+                    let sx = (cx as f64 + (x as f64 + 0.5) / k) as usize;
+                    let sy = (cy as f64 + (y as f64 + 0.5) / k) as usize;
+                    if sx < plate.w && sy < plate.h && covers(sx, sy) {
+                        pixels.push((x, y));
+                    }
+                }
+            }
+            Occluder {
+                base_y: (base - cy as f64) * k,
+                pixels,
+            }
+        })
+        .collect()
+}
+
 /// One actor's pose in one frame.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Pose {
@@ -136,11 +188,13 @@ pub fn poses(keys: &[Key], sprite: &Sprite, view: &View, frames: usize) -> Vec<O
     out
 }
 
-/// Renders every frame of `scene` over `bg` and hands each to `sink`.
+/// Renders every frame of `scene` over `bg` (with `front`: the plate's things that hide people
+/// behind them) and hands each to `sink`.
 pub fn render(
     scene: &Scene,
     sprites: &HashMap<&str, Sprite>,
     bg: &Rgb,
+    front: &[Occluder],
     mut sink: impl FnMut(&Rgb) -> Result<()>,
 ) -> Result<()> {
     let mut tracks = vec![];
@@ -158,8 +212,21 @@ pub fn render(
             .collect();
         // Farther (feet higher up) first; the sort is stable, so ties keep the script's order.
         now.sort_by(|a, b| a.1.y.total_cmp(&b.1.y));
+        let mut hidden = front.iter().collect::<Vec<_>>();
+        hidden.sort_by(|a, b| a.base_y.total_cmp(&b.base_y));
+        let mut hidden = hidden.into_iter().peekable();
         for (s, p) in now {
+            while let Some(o) = hidden.next_if(|o| o.base_y <= p.y) {
+                for &(x, y) in &o.pixels {
+                    img.set(x, y, bg.px(x, y));
+                }
+            }
             draw(&mut img, &s.cycle[p.cutout], p.x, p.y, p.scale, p.mirror);
+        }
+        for o in hidden {
+            for &(x, y) in &o.pixels {
+                img.set(x, y, bg.px(x, y));
+            }
         }
         sink(&img)?;
     }
@@ -181,6 +248,24 @@ mod tests {
             src_feet: (0.0, 0.0),
             stride: 1.0,
         }
+    }
+
+    #[test]
+    fn occluders_follow_the_view() {
+        let plate = Rgb::new(768, 576);
+        let full = occluders(&plate, &View::FULL);
+        assert_eq!(full[0].base_y, 392.0);
+        assert!(full[0].pixels.contains(&(430, 300)));
+        assert!(!full[0].pixels.contains(&(440, 300)));
+        // A black plate: the whole tripod box is "dark".
+        assert!(full[1].pixels.contains(&(500, 400)));
+        let wide = View {
+            crop: [0, 144, 768, 432],
+            size: (640, 360),
+        };
+        let w = occluders(&plate, &wide);
+        assert!((w[0].base_y - (392.0 - 144.0) * 640.0 / 768.0).abs() < 1e-9);
+        assert!(w[0].pixels.contains(&(358, 130)));
     }
 
     #[test]

@@ -190,6 +190,71 @@ pub struct Scene {
     pub actors: Vec<Actor>,
 }
 
+/// Whether segments `a`-`b` and `c`-`d` touch.
+fn segments_meet(a: (f64, f64), b: (f64, f64), c: (f64, f64), d: (f64, f64)) -> bool {
+    let cross = |o: (f64, f64), p: (f64, f64), q: (f64, f64)| {
+        (p.0 - o.0) * (q.1 - o.1) - (p.1 - o.1) * (q.0 - o.0)
+    };
+    let (d1, d2) = (cross(c, d, a), cross(c, d, b));
+    let (d3, d4) = (cross(a, b, c), cross(a, b, d));
+    d1 * d2 <= 0.0 && d3 * d4 <= 0.0
+}
+
+impl Scene {
+    /// Nobody appears or vanishes inside the picture: an actor whose path starts (after the
+    /// first frame) or ends (before the last) inside it first walks in from, or last walks out
+    /// to, the left or right edge, level, by the nearer edge whose way crosses no counting line
+    /// (or stays as scripted if both ways would).
+    pub fn walk_in_and_out(mut self) -> Result<Self> {
+        let (w, h) = (self.view.size.0 as f64, self.view.size.1 as f64);
+        let mut segments = vec![];
+        for l in &self.lines {
+            segments.push(l.points(self.view.size)?);
+        }
+        let inside = |x: f64, y: f64| x > 0.0 && x < w && y > 0.0 && y < h;
+        // The edge to walk to from (x, y), if one can be reached without crossing a line.
+        let edge = |x: f64, y: f64| {
+            let (left, right) = (-40.0, w + 40.0);
+            let order = if x < w / 2.0 {
+                [left, right]
+            } else {
+                [right, left]
+            };
+            order.into_iter().find(|&ex| {
+                !segments
+                    .iter()
+                    .any(|[p1, p2]| segments_meet((x, y), (ex, y), *p1, *p2))
+            })
+        };
+        let frames = self.frames as f64;
+        for a in &mut self.actors {
+            let keys = a.keys()?;
+            let speed = |leg: Option<&Leg>| match leg {
+                Some(Leg::To(_, _, s)) => s.clamp(4.0, 8.0),
+                _ => 6.0,
+            };
+            let (first, last) = (keys[0], keys[keys.len() - 1]);
+            if first.t > 0.0
+                && inside(first.x, first.y)
+                && let Some(ex) = edge(first.x, first.y)
+            {
+                let v = speed(a.legs.first());
+                a.legs.insert(0, Leg::To(first.x, first.y, v));
+                a.start -= (first.x - ex).abs() / v;
+                a.from = (ex, first.y);
+            }
+            if last.t < frames - 1.0
+                && inside(last.x, last.y)
+                && let Some(ex) = edge(last.x, last.y)
+            {
+                let v = speed(a.legs.iter().rev().find(|l| matches!(l, Leg::To(..))));
+                a.legs.push(Leg::To(ex, last.y, v));
+            }
+        }
+        Ok(self)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -207,6 +272,37 @@ mod tests {
         assert_eq!(position(&k, 16.0).map(|p| (p.0, p.1)), Some((30.0, 40.0)));
         assert_eq!(position(&k, 4.0), None);
         assert_eq!(position(&k, 23.0), None);
+    }
+
+    #[test]
+    fn actors_walk_in_and_out_by_an_edge_clear_of_lines() {
+        let scene = Scene {
+            name: "t",
+            view: View::FULL,
+            frames: 100,
+            lines: vec![LineDef {
+                name: "L",
+                line: "0.25,0.25,0.25,0.75",
+                kind: "x",
+            }],
+            actors: vec![
+                // Appears at (300, 200) at frame 10, vanishes at (400, 200): the left edge is
+                // behind the line at x 192, so in and out by the right.
+                Actor::new("a", "s", 10.0, (300.0, 200.0)).to(400.0, 200.0, 5.0),
+                // Below the line's end: in by the left.
+                Actor::new("b", "s", 10.0, (100.0, 500.0)).to(120.0, 500.0, 5.0),
+                // There from the first frame to the last: as scripted.
+                Actor::new("c", "s", 0.0, (300.0, 300.0)).to(400.0, 300.0, 0.5),
+            ],
+        }
+        .walk_in_and_out()
+        .unwrap();
+        let a = &scene.actors[0];
+        assert_eq!(a.from, (808.0, 200.0));
+        assert!((a.start - (10.0 - 508.0 / 5.0)).abs() < 1e-9);
+        assert_eq!(a.legs.last(), Some(&Leg::To(808.0, 200.0, 5.0)));
+        assert_eq!(scene.actors[1].from, (-40.0, 500.0));
+        assert_eq!(scene.actors[2].legs.len(), 1);
     }
 
     #[test]
