@@ -204,8 +204,10 @@ struct Pending {
     to: Side,
     frame: u64,
     time: f64,
-    /// Frames the track has been seen on the side it crossed to.
+    /// Frames the track has been seen on the side it crossed to since it was last on the line.
     seen: u32,
+    /// The track has been on the line (in the band) since it crossed.
+    near: bool,
 }
 
 /// How long the state of a track that is not seen is remembered, in seconds.
@@ -293,6 +295,7 @@ impl Counter {
                             frame,
                             time,
                             seen: 0,
+                            near: true,
                         }),
                         // Round the end of the segment.
                         _ => None,
@@ -301,18 +304,25 @@ impl Counter {
                 state.side = Some(side);
                 state.outside = q;
             }
-            if let Some(p) = &mut state.pending
-                && now_side == Some(p.to)
-            {
-                p.seen += 1;
-                // Far past the line in two frames running: no box flickers that much.
-                let far = p.seen >= 2
-                    && self.config.line.signed_distance(q).abs()
-                        >= self.config.settle_heights * obj.bbox.height();
-                if far || time - p.time >= self.config.settle_seconds {
-                    let p = *p;
-                    state.pending = None;
-                    crossings.push(self.count(obj.id, p));
+            if let Some(p) = &mut state.pending {
+                if now_side != Some(p.to) {
+                    p.near = true;
+                } else {
+                    // Leaving the line for the other side: the crossing is now (someone who
+                    // stood on the line crosses when they leave it).
+                    if p.near {
+                        (p.frame, p.time, p.seen, p.near) = (frame, time, 0, false);
+                    }
+                    p.seen += 1;
+                    // Far past the line in two frames running: no box flickers that much.
+                    let far = p.seen >= 2
+                        && self.config.line.signed_distance(q).abs()
+                            >= self.config.settle_heights * obj.bbox.height();
+                    if far || time - p.time >= self.config.settle_seconds {
+                        let p = *p;
+                        state.pending = None;
+                        crossings.push(self.count(obj.id, p));
+                    }
                 }
             }
             state.last = q;
@@ -517,6 +527,18 @@ mod tests {
         ys.extend([0.505, 0.495, 0.6, 0.7]);
         run(&mut c, 1, &ys);
         assert_eq!((c.count_in(), c.count_out()), (1, 0));
+    }
+
+    #[test]
+    fn standing_on_the_line_crosses_when_it_leaves() {
+        let mut c = middle();
+        // Over the line at frame 3, then on it (inside the band) for 3 s, then away.
+        let mut ys = vec![0.3, 0.4, 0.47, 0.52];
+        ys.extend([0.505; 30]);
+        ys.extend([0.53, 0.6, 0.7]);
+        let crossings = run(&mut c, 1, &ys);
+        assert_eq!((c.count_in(), c.count_out()), (1, 0));
+        assert_eq!(crossings[0].frame, 34, "the frame it left the line");
     }
 
     #[test]
