@@ -130,7 +130,14 @@ fn main() {
         let mut counters: Vec<Counter> = t
             .lines
             .iter()
-            .map(|l| Counter::new(CounterConfig::new(l.line)))
+            .map(|l| {
+                let c = CounterConfig::new(l.line);
+                Counter::new(CounterConfig {
+                    handoff_radius: env("HANDOFF", c.handoff_radius as f64) as f32,
+                    handoff_seconds: env("HANDOFFS", c.handoff_seconds),
+                    ..c
+                })
+            })
             .collect();
         let mut got = vec![vec![]; counters.len()];
         for (i, time, d) in &frames {
