@@ -203,7 +203,6 @@ mod tests {
     #[test]
     fn cpu_seconds_grow_with_work() {
         let before = cpu_seconds();
-        assert!(before > 0.0);
         // Spin until the count moves (a busy machine gives this thread less of each second).
         let start = Instant::now();
         let mut x = 0u64;

@@ -76,6 +76,15 @@ impl Line {
         d.cross(q - self.p1) / self.p1.dist(self.p2)
     }
 
+    /// Distance of `q` from the segment (not its extension).
+    pub fn distance_to_segment(&self, q: Point) -> f32 {
+        let d = self.p2 - self.p1;
+        let len2 = d.x * d.x + d.y * d.y;
+        let u = ((q.x - self.p1.x) * d.x + (q.y - self.p1.y) * d.y) / len2;
+        let u = u.clamp(0.0, 1.0);
+        q.dist(Point::new(self.p1.x + u * d.x, self.p1.y + u * d.y))
+    }
+
     /// Whether the path `a→b` (whose ends are on opposite sides) meets the segment itself.
     fn crossed_by(&self, a: Point, b: Point) -> bool {
         let d = self.p2 - self.p1;
@@ -141,6 +150,9 @@ pub struct CounterConfig {
     /// ...or has been this far past the line (in heights of its own box) in two frames running:
     /// a step over the line and straight back is not a crossing.
     pub settle_heights: f32,
+    /// A track this near the segment (normalised), or one that has crossed and not settled, is
+    /// watched: the detector runs on every frame (see [`Counter::is_watching`]).
+    pub watch_distance: f32,
 }
 
 impl CounterConfig {
@@ -153,6 +165,7 @@ impl CounterConfig {
             handoff_seconds: 1.0,
             settle_seconds: 1.0,
             settle_heights: 0.5,
+            watch_distance: 0.15,
         }
     }
 }
@@ -345,6 +358,16 @@ impl Counter {
             .retain(|_, s| time - s.last_time <= FORGET_SECONDS);
         crossings.sort_by_key(|c| c.frame);
         crossings
+    }
+
+    /// Whether a track seen in the last half second is near the line or has crossed it and not
+    /// settled: then every frame matters; otherwise the pipeline may look at fewer.
+    pub fn is_watching(&self, time: f64) -> bool {
+        self.tracks.values().any(|s| {
+            time - s.last_time <= 0.5
+                && (s.pending.is_some()
+                    || self.config.line.distance_to_segment(s.last) <= self.config.watch_distance)
+        })
     }
 
     /// The source has ended: every track that crossed and has not come back counts.
@@ -618,6 +641,25 @@ mod tests {
             c.update(&[at(2, 0.9, y)], 5 + i as u64, 0.5 + i as f64 / 10.0);
         }
         assert_eq!(c.count_in(), 1, "track 2 crossed on its own");
+    }
+
+    #[test]
+    fn watches_tracks_near_the_segment_or_crossing() {
+        let mut c = Counter::new(CounterConfig::new("0.2,0.5,0.8,0.5".parse().expect("line")));
+        assert!(!c.is_watching(0.0), "nobody there");
+        c.update(&[at(1, 0.5, 0.1)], 0, 0.0);
+        assert!(!c.is_watching(0.0), "far above");
+        c.update(&[at(2, 0.97, 0.5)], 1, 0.1);
+        assert!(
+            !c.is_watching(0.1),
+            "beside the segment's end, past the watch distance"
+        );
+        c.update(&[at(3, 0.5, 0.4)], 2, 0.2);
+        assert!(c.is_watching(0.2), "near the line");
+        assert!(!c.is_watching(1.0), "not seen for 0.8 s");
+        let l: Line = "0,0,1,0".parse().expect("line");
+        assert!((l.distance_to_segment(Point::new(0.5, 0.3)) - 0.3).abs() < 1e-6);
+        assert!((l.distance_to_segment(Point::new(1.3, 0.4)) - 0.5).abs() < 1e-6);
     }
 
     #[test]

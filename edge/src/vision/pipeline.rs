@@ -17,6 +17,9 @@ pub enum PipelineError {
     Detector(#[from] DetectorError),
 }
 
+/// How many frames the detector looks at one of while nothing is near the line.
+pub const IDLE_STRIDE: u64 = 2;
+
 /// A detector with its tracker and counter (and, for `eval`, more counters on other lines of the
 /// same tracks).
 pub struct Pipeline {
@@ -28,6 +31,13 @@ pub struct Pipeline {
     pub stages: Stages,
     /// Frames processed.
     pub frames: u64,
+    /// While no counter is watching a track (see [`Counter::is_watching`]), the detector looks
+    /// at one frame in this many: the tracker and counter work in seconds, so the frames between
+    /// are as if dropped. 1 looks at every frame.
+    pub idle_stride: u64,
+    /// Frames not looked at, by `idle_stride`.
+    pub skipped: u64,
+    since_look: u64,
 }
 
 impl std::fmt::Debug for Pipeline {
@@ -51,6 +61,9 @@ impl Pipeline {
             counters: vec![Counter::new(counter)],
             stages: Stages::default(),
             frames: 0,
+            idle_stride: IDLE_STRIDE,
+            skipped: 0,
+            since_look: 0,
         }
     }
 
@@ -67,6 +80,14 @@ impl Pipeline {
 
     /// Processes one frame; returns the crossings it completed on each counter's line.
     pub fn process_all(&mut self, frame: &Frame) -> Result<Vec<Vec<Crossing>>, DetectorError> {
+        self.frames += 1;
+        self.since_look += 1;
+        let watching = self.counters.iter().any(|c| c.is_watching(frame.time));
+        if !watching && self.since_look < self.idle_stride {
+            self.skipped += 1;
+            return Ok(vec![vec![]; self.counters.len()]);
+        }
+        self.since_look = 0;
         let detections = self.detector.detect(frame, &mut self.stages)?;
         let t = Instant::now();
         let tracks = self.tracker.update(&detections, frame.time);
@@ -76,7 +97,6 @@ impl Pipeline {
             .map(|c| c.update(&tracks, frame.index, frame.time))
             .collect();
         self.stages.track += t.elapsed();
-        self.frames += 1;
         Ok(crossings)
     }
 
