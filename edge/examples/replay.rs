@@ -1,7 +1,9 @@
 //! Replays cached detections through the tracker and counters of every line of some truth files
 //! and prints `eval`'s report: seconds per try instead of a model run per try, for working on the
 //! tracker and counter. Detections are cached under /tmp/baycount-detections.
-//! `cargo run -p baycount-edge --example replay -- TRUTH... [--trace LINE:FROM-TO]`
+//! `cargo run -p baycount-edge --example replay -- TRUTH... [--trace LINE:FROM-TO]`; settings
+//! from the environment: SPEED, IOU, NEW, LOST (tracker), HANDOFF, HANDOFFS, WATCH (counter),
+//! STRIDE (pipeline). Tune on the training set; judge on the validation set.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -35,8 +37,19 @@ fn options() -> DetectorOptions {
 }
 
 fn detections(source: &Path) -> Frames {
-    let cache = PathBuf::from("/tmp/baycount-detections")
-        .join(source.display().to_string().replace(['/', '.'], "_"));
+    // Named by the footage's path, size and time, so a remade video is detected again.
+    let meta = std::fs::metadata(source).unwrap();
+    let stamp = meta
+        .modified()
+        .unwrap()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let cache = PathBuf::from("/tmp/baycount-detections").join(format!(
+        "{}-{}-{stamp}",
+        source.display().to_string().replace(['/', '.'], "_"),
+        meta.len()
+    ));
     if let Ok(text) = std::fs::read_to_string(&cache) {
         return text
             .lines()

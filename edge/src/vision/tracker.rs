@@ -32,9 +32,10 @@ pub struct TrackerConfig {
 }
 
 impl Default for TrackerConfig {
-    /// Tuned on verified ground truth (vtest.avi, two lines, 56 crossings) with the default
-    /// model, whose person scores are lower than the detectors ByteTrack was made with:
-    /// `cargo run --release -p baycount-edge --example tune`.
+    /// Tuned on the training set (vtest.avi, two lines, 56 crossings) with the default model,
+    /// whose person scores are lower than the detectors ByteTrack was made with; each setting
+    /// can be tried on cached detections with the `replay` example (`SPEED=4 cargo run -p
+    /// baycount-edge --example replay -- edge/tests/data/vtest_ground_truth.json`).
     fn default() -> Self {
         Self {
             high_score: 0.3,
