@@ -163,18 +163,34 @@ struct CountArgs {
     /// Print one JSON object instead of a summary.
     #[arg(long)]
     json: bool,
-    /// The point of each box tested against the line: bottom-center, center or top-center.
-    #[arg(long, default_value = "bottom-center")]
-    anchor: String,
-    /// Half-width of the dead band around the line, normalised.
-    #[arg(long, default_value_t = 0.01)]
-    band: f32,
+    #[command(flatten)]
+    crossing: CrossingArgs,
     /// Play a file at its own frame rate and take the newest frame, like a camera.
     #[arg(long)]
     realtime: bool,
     /// Stop after this many frames.
     #[arg(long)]
     frames: Option<u64>,
+}
+
+/// How a track's box is tested against the line, shared by `count` and `eval`.
+#[derive(Debug, Args)]
+struct CrossingArgs {
+    /// The point of each box tested against the line: bottom-center, center or top-center.
+    #[arg(long, default_value = "bottom-center")]
+    anchor: String,
+    /// Half-width of the dead band around the line, normalised.
+    #[arg(long, default_value_t = 0.01)]
+    band: f32,
+}
+
+impl CrossingArgs {
+    fn anchor(&self) -> anyhow::Result<Anchor> {
+        self.anchor
+            .parse::<Anchor>()
+            .map_err(anyhow::Error::msg)
+            .context("--anchor")
+    }
 }
 
 #[derive(Debug, Args)]
@@ -195,12 +211,8 @@ struct EvalArgs {
     /// How many frames a counted crossing may be from the true one.
     #[arg(long, default_value_t = 10)]
     window: u64,
-    /// The point of each box tested against the line: bottom-center, center or top-center.
-    #[arg(long, default_value = "bottom-center")]
-    anchor: String,
-    /// Half-width of the dead band around the line, normalised.
-    #[arg(long, default_value_t = 0.01)]
-    band: f32,
+    #[command(flatten)]
+    crossing: CrossingArgs,
     /// Play the footage at its own frame rate, dropping frames the pipeline has no time for.
     #[arg(long)]
     realtime: bool,
@@ -276,18 +288,13 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             let source = source(&a.source)?;
             let detector = a.detector.options(&source)?;
             let line = a.line.parse::<Line>().context("--line")?;
-            let anchor = a
-                .anchor
-                .parse::<Anchor>()
-                .map_err(anyhow::Error::msg)
-                .context("--anchor")?;
             let options = count::CountOptions {
                 pipeline: PipelineSpec {
                     source,
                     detector,
                     counter: CounterConfig {
-                        anchor,
-                        band: a.band,
+                        anchor: a.crossing.anchor()?,
+                        band: a.crossing.band,
                         ..CounterConfig::new(line)
                     },
                     realtime: a.realtime,
@@ -325,12 +332,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 counted: a.counted,
                 source,
                 detector: a.detector.options(&detector_source)?,
-                anchor: a
-                    .anchor
-                    .parse::<Anchor>()
-                    .map_err(anyhow::Error::msg)
-                    .context("--anchor")?,
-                band: a.band,
+                anchor: a.crossing.anchor()?,
+                band: a.crossing.band,
                 window: a.window,
                 realtime: a.realtime,
                 max_frames: a.frames,

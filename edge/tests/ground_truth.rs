@@ -7,7 +7,6 @@ use std::path::PathBuf;
 
 use baycount_edge::cmd::eval::{self, EvalOptions, EvalReport};
 use baycount_edge::vision::camera::SourceSpec;
-use baycount_edge::vision::counting_line::Anchor;
 use baycount_edge::vision::detector::{DetectorOptions, ModelChoice};
 
 fn root() -> PathBuf {
@@ -16,23 +15,14 @@ fn root() -> PathBuf {
 
 fn training(model: ModelChoice, labels: Option<PathBuf>, classes: Vec<String>) -> EvalReport {
     let options = EvalOptions {
-        truth: vec![root().join("edge/tests/data/vtest_ground_truth.json")],
-        counted: vec![],
         source: Some(SourceSpec::File(root().join("assets/footage/vtest.avi"))),
         detector: DetectorOptions {
             model,
             labels,
             classes,
-            score_threshold: 0.2,
-            iou_threshold: 0.5,
-            threads: 1,
-            runtime: Default::default(),
+            ..DetectorOptions::default()
         },
-        anchor: Anchor::BottomCenter,
-        band: 0.01,
-        window: 10,
-        realtime: false,
-        max_frames: None,
+        ..EvalOptions::new(vec![root().join("edge/tests/data/vtest_ground_truth.json")])
     };
     let report = eval::run(&options, |_| {}).expect("evaluates");
     eprint!("{}", eval::text(&report));

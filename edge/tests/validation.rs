@@ -7,8 +7,6 @@
 use std::path::PathBuf;
 
 use baycount_edge::cmd::eval::{self, EvalOptions, EvalReport};
-use baycount_edge::vision::counting_line::Anchor;
-use baycount_edge::vision::detector::{DetectorOptions, ModelChoice};
 
 fn data(dir: &str) -> Vec<PathBuf> {
     let dir = PathBuf::from(concat!(
@@ -26,25 +24,7 @@ fn data(dir: &str) -> Vec<PathBuf> {
 }
 
 fn evaluate(truth: Vec<PathBuf>) -> EvalReport {
-    let options = EvalOptions {
-        truth,
-        counted: vec![],
-        source: None,
-        detector: DetectorOptions {
-            model: ModelChoice::Default,
-            labels: None,
-            classes: vec![],
-            score_threshold: 0.2,
-            iou_threshold: 0.5,
-            threads: 1,
-            runtime: Default::default(),
-        },
-        anchor: Anchor::BottomCenter,
-        band: 0.01,
-        window: 10,
-        realtime: false,
-        max_frames: None,
-    };
+    let options = EvalOptions::new(truth);
     let report = eval::run(&options, |_| {}).expect("evaluates the validation set");
     eprint!("{}", eval::text(&report));
     report

@@ -37,6 +37,24 @@ pub struct EvalOptions {
     pub max_frames: Option<u64>,
 }
 
+impl EvalOptions {
+    /// The truth files with the command line's defaults: each file's own footage, the default
+    /// detector, the bottom-centre anchor, a band of 0.01 and a window of 10 frames.
+    pub fn new(truth: Vec<PathBuf>) -> Self {
+        Self {
+            truth,
+            counted: vec![],
+            source: None,
+            detector: DetectorOptions::default(),
+            anchor: Anchor::BottomCenter,
+            band: 0.01,
+            window: 10,
+            realtime: false,
+            max_frames: None,
+        }
+    }
+}
+
 /// Why an evaluation could not be made; each says what to do.
 #[derive(Debug, thiserror::Error)]
 pub enum EvalError {

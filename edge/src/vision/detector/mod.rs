@@ -127,6 +127,21 @@ pub struct DetectorOptions {
     pub runtime: runtime::RuntimeKind,
 }
 
+impl Default for DetectorOptions {
+    /// The default model counting people, with the command line's defaults and one thread.
+    fn default() -> Self {
+        Self {
+            model: ModelChoice::Default,
+            labels: None,
+            classes: vec![],
+            score_threshold: 0.2,
+            iou_threshold: 0.5,
+            threads: 1,
+            runtime: runtime::RuntimeKind::default(),
+        }
+    }
+}
+
 /// Builds the chosen detector.
 pub fn build(o: &DetectorOptions) -> Result<Box<dyn Detector>, DetectorError> {
     let (path, labels, classes) = match &o.model {
