@@ -180,14 +180,18 @@ impl BaySession {
         }
     }
 
-    /// A crossing counted by the pipeline: an event while loading, nothing while idle.
+    /// A crossing counted by the pipeline, `now` the capture time of the frame it crossed in: an
+    /// event while loading, nothing while idle or if it crossed before the session started (a
+    /// crossing is decided up to a second after it happens).
     pub fn crossing(
         &mut self,
         direction: Direction,
         track: u64,
         now: DateTime<Utc>,
     ) -> Option<Event> {
-        if self.state.phase != Phase::Loading {
+        if self.state.phase != Phase::Loading
+            || self.state.started_at.is_some_and(|started| now < started)
+        {
             return None;
         }
         match direction {
@@ -254,6 +258,10 @@ mod tests {
                     by: Actor::new(ActorKind::Api, None)
                 }
             )
+        );
+        assert!(
+            b.crossing(Direction::In, 6, t(0)).is_none(),
+            "crossed before the session started, decided after"
         );
         let c1 = b
             .crossing(Direction::In, 7, t(2))

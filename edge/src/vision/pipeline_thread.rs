@@ -13,6 +13,7 @@ use crate::bay::event_loop::Input;
 use crate::systemd;
 use crate::vision::camera::SourceSpec;
 use crate::vision::capture::{Capture, Next};
+use crate::vision::counting_line::Crossing;
 use crate::vision::pipeline::Pipeline;
 use crate::vision::pipeline_setup::PipelineSpec;
 
@@ -150,6 +151,31 @@ enum Stop {
     Again(String),
 }
 
+/// Hands counted crossings to the loop, each at the capture time of the frame it crossed in
+/// (`time` and `captured` are those of the frame it was decided in); false once the loop is gone.
+fn send(
+    inputs: &mpsc::Sender<Input>,
+    crossings: Vec<Crossing>,
+    time: f64,
+    captured: chrono::DateTime<chrono::Utc>,
+) -> bool {
+    crossings.into_iter().all(|c| {
+        log::debug!(
+            "crossing: track {} {} at {:.2} s",
+            c.track,
+            c.direction.as_str(),
+            c.time
+        );
+        let before = chrono::Duration::microseconds(((time - c.time).max(0.0) * 1e6) as i64);
+        let input = Input::Crossing {
+            direction: c.direction,
+            track: c.track,
+            at: captured - before,
+        };
+        inputs.blocking_send(input).is_ok()
+    })
+}
+
 /// Feeds the capture's frames through the pipeline until the camera has to start again, the
 /// footage ends or the edge shuts down.
 fn process_frames(
@@ -165,32 +191,22 @@ fn process_frames(
     let mut last_frame = Instant::now();
     let mut last_report = Instant::now() - REPORT_EVERY;
     let mut detector_error: Option<String> = None;
+    // The latest frame's time in the source and when it was captured.
+    let mut latest: Option<(f64, chrono::DateTime<chrono::Utc>)> = None;
     loop {
         if shutdown.is_cancelled() {
             return Stop::Shutdown;
         }
-        match capture.next_within(Duration::from_millis(200)) {
+        let stop = match capture.next_within(Duration::from_millis(200)) {
             Ok(Next::Frame(frame)) => {
                 last_frame = Instant::now();
                 window_frames += 1;
+                latest = Some((frame.time, frame.captured));
                 match pipeline.process(&frame) {
                     Ok(crossings) => {
                         detector_error = None;
-                        for c in crossings {
-                            log::debug!(
-                                "crossing: track {} {} at {:.2} s",
-                                c.track,
-                                c.direction.as_str(),
-                                c.time
-                            );
-                            let input = Input::Crossing {
-                                direction: c.direction,
-                                track: c.track,
-                                at: frame.captured,
-                            };
-                            if inputs.blocking_send(input).is_err() {
-                                return Stop::Shutdown;
-                            }
+                        if !send(inputs, crossings, frame.time, frame.captured) {
+                            return Stop::Shutdown;
                         }
                         systemd::watchdog();
                     }
@@ -201,10 +217,21 @@ fn process_frames(
                         detector_error = Some(e.to_string());
                     }
                 }
+                None
             }
-            Ok(Next::Waiting) => {}
-            Ok(Next::Ended) => return Stop::Ended,
-            Err(e) => return Stop::Again(format!("camera: {e}")),
+            Ok(Next::Waiting) => None,
+            Ok(Next::Ended) => Some(Stop::Ended),
+            Err(e) => Some(Stop::Again(format!("camera: {e}"))),
+        };
+        if let Some(stop) = stop {
+            // The tracks end with the frames: crossings not settled yet count now.
+            let rest = pipeline.finish().swap_remove(0);
+            if let Some((time, captured)) = latest
+                && !send(inputs, rest, time, captured)
+            {
+                return Stop::Shutdown;
+            }
+            return stop;
         }
         let stalled = last_frame.elapsed() >= o.stall;
         if stalled && capture.health().connected {
