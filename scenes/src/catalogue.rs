@@ -1,7 +1,44 @@
-//! The scenes themselves: each a hard case for the counter (the line's `kind`), with near
-//! misses that must not count. Coordinates are scene pixels of the feet; speeds px a frame.
+//! The validation scenes themselves: each a hard case for the counter (the line's `kind`), with
+//! near misses that must not count. Coordinates are scene pixels of the feet; speeds px a frame.
+//! The training split's scenes, other scripts of the same kinds, are in `training.rs`.
 
 use crate::script::{Actor, LineDef, Scene, View};
+use crate::training;
+
+/// Which set of scenes: the validation set (what accuracy is reported on; nothing is tuned on
+/// it) or the training set (what the counter's defaults may be tuned on).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Split {
+    Validation,
+    Training,
+}
+
+impl Split {
+    /// The split's scenes, with their actors walking in and out by the edges.
+    pub fn scenes(self) -> Vec<Scene> {
+        match self {
+            Split::Validation => all(),
+            Split::Training => training::all(),
+        }
+    }
+
+    /// Where the split's videos go, from the repository root.
+    pub fn videos(self) -> &'static str {
+        match self {
+            Split::Validation => "assets/scenes",
+            Split::Training => "assets/scenes-training",
+        }
+    }
+
+    /// Where the split's truth files are committed, from the repository root.
+    #[cfg(test)]
+    pub fn truth_dir(self) -> &'static str {
+        match self {
+            Split::Validation => "edge/tests/data/validation/scenes",
+            Split::Training => "edge/tests/data/training/scenes",
+        }
+    }
+}
 
 /// 640x360 from the footage's lower 768x432, scaled: the square and the grass, smaller.
 const WIDE: View = View {
@@ -14,11 +51,11 @@ const CROP: View = View {
     size: (640, 360),
 };
 
-fn line(name: &'static str, line: &'static str, kind: &'static str) -> LineDef {
+pub fn line(name: &'static str, line: &'static str, kind: &'static str) -> LineDef {
     LineDef { name, line, kind }
 }
 
-/// Every scene, with its actors walking in and out by the edges (`Scene::walk_in_and_out`).
+/// Every validation scene, with its actors walking in and out by the edges (`Scene::walk_in_and_out`).
 pub fn all() -> Vec<Scene> {
     let scenes = vec![
         runners(),
@@ -33,6 +70,11 @@ pub fn all() -> Vec<Scene> {
         diagonal(),
         mixed(),
     ];
+    walk_in_and_out(scenes)
+}
+
+/// `scenes` with their actors walking in and out by the edges (`Scene::walk_in_and_out`).
+pub fn walk_in_and_out(scenes: Vec<Scene>) -> Vec<Scene> {
     scenes
         .into_iter()
         .map(|s| {

@@ -1,5 +1,6 @@
-//! `baycount-scenes`: makes the composite validation scenes (videos and their exact truth) or
-//! checks that the committed truth files are what the scripts give.
+//! `baycount-scenes`: makes the composite scenes of the validation or the training split
+//! (videos and their exact truth) or checks that the committed truth files are what the
+//! scripts give.
 
 mod catalogue;
 mod image;
@@ -7,6 +8,7 @@ mod plate;
 mod render;
 mod script;
 mod sprites;
+mod training;
 mod truth;
 mod video;
 
@@ -17,15 +19,19 @@ use std::process::ExitCode;
 use anyhow::{Context, Result, bail};
 use clap::Parser;
 
+use crate::catalogue::Split;
 use crate::image::Rgb;
 use crate::script::{FPS, Scene};
 use crate::sprites::{SPECS, Sprite};
 
-/// Composite validation scenes: people cut out of vtest.avi walk scripted paths over a clean
-/// plate; each scene's truth is computed from the script.
+/// Composite scenes: people cut out of vtest.avi walk scripted paths over a clean plate; each
+/// scene's truth is computed from the script.
 #[derive(Debug, Parser)]
 #[command(version)]
 struct Cli {
+    /// Which scenes: the validation set (nothing is tuned on it) or the training set.
+    #[arg(long, value_enum, default_value_t = Split::Validation)]
+    split: Split,
     /// Where to write the videos (`<scene>.mkv`); none are made without it.
     #[arg(long)]
     out: Option<PathBuf>,
@@ -65,7 +71,7 @@ fn who(name: &str) -> String {
 }
 
 fn run(cli: Cli) -> Result<()> {
-    let mut scenes = catalogue::all();
+    let mut scenes = cli.split.scenes();
     if !cli.only.is_empty() {
         if let Some(bad) = cli
             .only
@@ -80,7 +86,7 @@ fn run(cli: Cli) -> Result<()> {
     if let Some(dir) = &cli.truth_dir {
         let mut stale = vec![];
         for s in &scenes {
-            let text = truth::to_json(&truth::truth(s, who)?)?;
+            let text = truth::to_json(&truth::truth(s, cli.split, who)?)?;
             let path = dir.join(format!("{}.json", s.name));
             if cli.check {
                 let old = std::fs::read_to_string(&path).unwrap_or_default();
@@ -98,8 +104,9 @@ fn run(cli: Cli) -> Result<()> {
             bail!(
                 "the truth of {} differs from what the scene scripts give; if the scripts \
                  changed on purpose, rewrite it with `scripts/make-scenes.sh --truth` (or \
-                 baycount-scenes --truth-dir {}) and commit the result",
+                 baycount-scenes --split {} --truth-dir {}) and commit the result",
                 stale.join(", "),
+                split_name(cli.split),
                 dir.display()
             );
         }
@@ -121,6 +128,14 @@ fn run(cli: Cli) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// The split as `--split` takes it.
+fn split_name(split: Split) -> &'static str {
+    match split {
+        Split::Validation => "validation",
+        Split::Training => "training",
+    }
 }
 
 /// vtest.avi's size and length.
@@ -217,46 +232,102 @@ fn make_video(
 mod tests {
     use super::*;
 
-    /// The committed truth files are what the scene scripts give (else: `scripts/make-scenes.sh
-    /// --truth`), and there is one for every scene and no other.
+    const SPLITS: [Split; 2] = [Split::Validation, Split::Training];
+
+    /// The committed truth files of both splits are what the scene scripts give (else:
+    /// `scripts/make-scenes.sh --truth`), and there is one for every scene and no other.
     #[test]
     fn committed_truth_is_current() {
-        let dir =
-            Path::new(env!("CARGO_MANIFEST_DIR")).join("../edge/tests/data/validation/scenes");
-        let scenes = catalogue::all();
-        for s in &scenes {
-            let path = dir.join(format!("{}.json", s.name));
-            let want = truth::to_json(&truth::truth(s, who).unwrap()).unwrap();
-            let got = std::fs::read_to_string(&path).unwrap_or_default();
-            assert!(
-                got == want,
-                "{} is stale: run scripts/make-scenes.sh --truth",
-                path.display()
+        for split in SPLITS {
+            let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("..")
+                .join(split.truth_dir());
+            let scenes = split.scenes();
+            for s in &scenes {
+                let path = dir.join(format!("{}.json", s.name));
+                let want = truth::to_json(&truth::truth(s, split, who).unwrap()).unwrap();
+                let got = std::fs::read_to_string(&path).unwrap_or_default();
+                assert!(
+                    got == want,
+                    "{} is stale: run scripts/make-scenes.sh --truth",
+                    path.display()
+                );
+            }
+            let files = std::fs::read_dir(&dir).unwrap().count();
+            assert_eq!(
+                files,
+                scenes.len(),
+                "a truth file in {} has no scene",
+                dir.display()
             );
         }
-        let files = std::fs::read_dir(&dir).unwrap().count();
-        assert_eq!(
-            files,
-            scenes.len(),
-            "a truth file in {} has no scene",
-            dir.display()
-        );
+    }
+
+    /// True crossings of a split's scenes.
+    fn crossings(split: Split) -> usize {
+        split
+            .scenes()
+            .iter()
+            .map(|s| {
+                let t = truth::truth(s, split, who).unwrap();
+                t.lines.iter().map(|l| l.events.len()).sum::<usize>()
+            })
+            .sum()
     }
 
     #[test]
     fn scenes_have_unique_names_and_enough_crossings() {
-        let scenes = catalogue::all();
+        // Unique across both splits, so that an eval's per-scene rows never mix them up.
+        let scenes: Vec<Scene> = SPLITS.iter().flat_map(|s| s.scenes()).collect();
         let mut names: Vec<&str> = scenes.iter().map(|s| s.name).collect();
         names.sort_unstable();
         names.dedup();
         assert_eq!(names.len(), scenes.len());
-        let total: usize = scenes
+        let total = crossings(Split::Validation);
+        assert!(total >= 100, "{total} validation crossings");
+        let total = crossings(Split::Training);
+        assert!((80..=120).contains(&total), "{total} training crossings");
+    }
+
+    /// The training scenes share no counting line and no scripted path with the validation
+    /// scenes, so that tuning on them says nothing about the validation set's scripts.
+    #[test]
+    fn training_never_reuses_validation_scripts() {
+        let val = Split::Validation.scenes();
+        let lines: Vec<(&str, (usize, usize))> = val
             .iter()
-            .map(|s| {
-                let t = truth::truth(s, who).unwrap();
-                t.lines.iter().map(|l| l.events.len()).sum::<usize>()
-            })
-            .sum();
-        assert!(total >= 100, "{total} true crossings");
+            .flat_map(|s| s.lines.iter().map(|l| (l.line, s.view.size)))
+            .collect();
+        let paths: Vec<Vec<script::Key>> = val
+            .iter()
+            .flat_map(|s| s.actors.iter().map(|a| a.keys().unwrap()))
+            .collect();
+        for s in Split::Training.scenes() {
+            for l in &s.lines {
+                assert!(
+                    !lines.contains(&(l.line, s.view.size)),
+                    "{}: line {} is a validation line",
+                    s.name,
+                    l.name
+                );
+            }
+            for a in &s.actors {
+                let k = a.keys().unwrap();
+                let same = |p: &Vec<script::Key>| {
+                    p.len() == k.len()
+                        && p.iter().zip(&k).all(|(a, b)| {
+                            (a.x - b.x).abs() < 15.0
+                                && (a.y - b.y).abs() < 15.0
+                                && (a.t - b.t).abs() < 15.0
+                        })
+                };
+                assert!(
+                    !paths.iter().any(same),
+                    "{}: {} walks a validation path",
+                    s.name,
+                    a.label
+                );
+            }
+        }
     }
 }

@@ -4,6 +4,7 @@
 use anyhow::{Context, Result, bail};
 use serde::Serialize;
 
+use crate::catalogue::Split;
 use crate::script::{FPS, Key, Scene, position};
 
 /// A step over the line and back within this many frames (a second) is a touch: not counted.
@@ -208,9 +209,9 @@ pub struct NearMiss {
     pub note: String,
 }
 
-/// Where the composite videos are written, from the repository root.
-pub fn video_path(scene: &Scene) -> String {
-    format!("assets/scenes/{}.mkv", scene.name)
+/// Where the composite videos of `split` are written, from the repository root.
+pub fn video_path(scene: &Scene, split: Split) -> String {
+    format!("{}/{}.mkv", split.videos(), scene.name)
 }
 
 /// The frames (first-last) in which the actor's feet are within `reach` px of the segment, or
@@ -237,8 +238,8 @@ fn frames_near(keys: &[Key], p1: (f64, f64), p2: (f64, f64), frames: usize) -> S
     }
 }
 
-/// The truth of `scene`; `who` names a sprite for the notes.
-pub fn truth(scene: &Scene, who: impl Fn(&str) -> String) -> Result<TruthFile> {
+/// The truth of `scene` of `split`; `who` names a sprite for the notes.
+pub fn truth(scene: &Scene, split: Split, who: impl Fn(&str) -> String) -> Result<TruthFile> {
     let size = scene.view.size;
     let mut lines = vec![];
     for l in &scene.lines {
@@ -297,7 +298,7 @@ pub fn truth(scene: &Scene, who: impl Fn(&str) -> String) -> Result<TruthFile> {
         }
     }
     Ok(TruthFile {
-        source: video_path(scene),
+        source: video_path(scene, split),
         fps: FPS,
         size: [size.0, size.1],
         provenance: format!(
@@ -306,8 +307,20 @@ pub fn truth(scene: &Scene, who: impl Fn(&str) -> String) -> Result<TruthFile> {
              on scripted paths over a clean plate (the per-pixel median of the footage), {}x{} at \
              {FPS} fps, {} frames. The truth is exact by construction: each event is the frame at \
              which a scripted feet point (bottom-centre of the sprite's mask) crosses the segment, \
-             with the counting rules of README.md applied to the script.",
-            size.0, size.1, scene.frames
+             with the counting rules of {} applied to the script.{}",
+            size.0,
+            size.1,
+            scene.frames,
+            match split {
+                Split::Validation => "README.md",
+                Split::Training => "../validation/README.md",
+            },
+            match split {
+                Split::Validation => "",
+                Split::Training =>
+                    " Training split: the counter's defaults may be tuned on it; its scripts are \
+                     not those of the validation scenes.",
+            }
         ),
         lines,
     })
