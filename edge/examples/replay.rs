@@ -2,7 +2,7 @@
 //! and prints `eval`'s report: seconds per try instead of a model run per try, for working on the
 //! tracker and counter. Detections are cached under /tmp/baycount-detections.
 //! `cargo run -p baycount-edge --example replay -- TRUTH... [--trace LINE:FROM-TO]`; settings
-//! from the environment: SPEED, IOU, NEW, LOST (tracker), HANDOFF, HANDOFFS, WATCH (counter),
+//! from the environment: SPEED, IOU, NEW, LOST (tracker), HANDOFF, HANDOFFS, WATCH, SETTLE, SETTLEH, BAND (counter),
 //! STRIDE (pipeline), DROP (a share of frames dropped, as a loaded machine does). Tune on the training set; judge on the validation set.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -151,6 +151,9 @@ fn main() {
                 handoff_radius: env("HANDOFF", c.handoff_radius as f64) as f32,
                 handoff_seconds: env("HANDOFFS", c.handoff_seconds),
                 watch_distance: env("WATCH", c.watch_distance as f64) as f32,
+                settle_seconds: env("SETTLE", c.settle_seconds),
+                settle_heights: env("SETTLEH", c.settle_heights as f64) as f32,
+                band: env("BAND", c.band as f64) as f32,
                 ..c
             }
         };
