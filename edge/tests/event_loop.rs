@@ -136,8 +136,10 @@ async fn commands_counts_and_the_button_go_through_the_relay() {
         .as_str()
         .expect("session id")
         .to_owned();
-    // The frame's capture time, a moment before the loop hears of the crossing.
-    let seen = chrono::Utc::now() - chrono::Duration::milliseconds(1500);
+    // The frame's capture time, after the start, well before the loop hears of the crossing
+    // (a crossing is decided up to a second after it happens).
+    let seen = chrono::Utc::now();
+    tokio::time::sleep(Duration::from_millis(1500)).await;
     for d in [Direction::In, Direction::In, Direction::Out, Direction::In] {
         inputs
             .send(Input::Crossing {
