@@ -151,14 +151,36 @@ enum Stop {
     Again(String),
 }
 
-/// Hands counted crossings to the loop, each at the capture time of the frame it crossed in
-/// (`time` and `captured` are those of the frame it was decided in); false once the loop is gone.
-fn send(
-    inputs: &mpsc::Sender<Input>,
-    crossings: Vec<Crossing>,
-    time: f64,
-    captured: chrono::DateTime<chrono::Utc>,
-) -> bool {
+/// When recent frames were captured, by frame index: a crossing is decided a little after the
+/// frame it crossed in, and its time is that frame's.
+#[derive(Debug, Default)]
+struct CaptureTimes(std::collections::VecDeque<(u64, chrono::DateTime<chrono::Utc>)>);
+
+impl CaptureTimes {
+    /// Longer than any crossing takes to be decided (the counter's hand-off and settle times).
+    const KEEP: usize = 600;
+
+    fn push(&mut self, index: u64, captured: chrono::DateTime<chrono::Utc>) {
+        if self.0.len() == Self::KEEP {
+            self.0.pop_front();
+        }
+        self.0.push_back((index, captured));
+    }
+
+    /// The capture time of frame `index`, or of the nearest frame before it that was kept.
+    fn of(&self, index: u64) -> Option<chrono::DateTime<chrono::Utc>> {
+        self.0
+            .iter()
+            .rev()
+            .find(|(i, _)| *i <= index)
+            .or(self.0.front())
+            .map(|(_, at)| *at)
+    }
+}
+
+/// Hands counted crossings to the loop, each at the capture time of the frame it crossed in;
+/// false once the loop is gone.
+fn send(inputs: &mpsc::Sender<Input>, crossings: Vec<Crossing>, times: &CaptureTimes) -> bool {
     crossings.into_iter().all(|c| {
         log::debug!(
             "crossing: track {} {} at {:.2} s",
@@ -166,11 +188,13 @@ fn send(
             c.direction.as_str(),
             c.time
         );
-        let before = chrono::Duration::microseconds(((time - c.time).max(0.0) * 1e6) as i64);
+        let Some(at) = times.of(c.frame) else {
+            return true;
+        };
         let input = Input::Crossing {
             direction: c.direction,
             track: c.track,
-            at: captured - before,
+            at,
         };
         inputs.blocking_send(input).is_ok()
     })
@@ -191,8 +215,7 @@ fn process_frames(
     let mut last_frame = Instant::now();
     let mut last_report = Instant::now() - REPORT_EVERY;
     let mut detector_error: Option<String> = None;
-    // The latest frame's time in the source and when it was captured.
-    let mut latest: Option<(f64, chrono::DateTime<chrono::Utc>)> = None;
+    let mut times = CaptureTimes::default();
     loop {
         if shutdown.is_cancelled() {
             return Stop::Shutdown;
@@ -201,11 +224,11 @@ fn process_frames(
             Ok(Next::Frame(frame)) => {
                 last_frame = Instant::now();
                 window_frames += 1;
-                latest = Some((frame.time, frame.captured));
+                times.push(frame.index, frame.captured);
                 match pipeline.process(&frame) {
                     Ok(crossings) => {
                         detector_error = None;
-                        if !send(inputs, crossings, frame.time, frame.captured) {
+                        if !send(inputs, crossings, &times) {
                             return Stop::Shutdown;
                         }
                         systemd::watchdog();
@@ -226,9 +249,7 @@ fn process_frames(
         if let Some(stop) = stop {
             // The tracks end with the frames: crossings not settled yet count now.
             let rest = pipeline.finish().swap_remove(0);
-            if let Some((time, captured)) = latest
-                && !send(inputs, rest, time, captured)
-            {
+            if !send(inputs, rest, &times) {
                 return Stop::Shutdown;
             }
             return stop;
@@ -278,5 +299,31 @@ fn process_frames(
             h.fps = fps;
             h.detail = detail;
         });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_crossing_takes_the_capture_time_of_its_own_frame() {
+        let t0 = chrono::Utc::now();
+        let at = |i: u64| t0 + chrono::Duration::milliseconds(i as i64 * 20);
+        let mut times = CaptureTimes::default();
+        assert_eq!(times.of(3), None);
+        for i in 10..(10 + CaptureTimes::KEEP as u64 + 5) {
+            times.push(i, at(i));
+        }
+        assert_eq!(times.of(400), Some(at(400)));
+        assert_eq!(
+            times.of(15),
+            Some(at(15)),
+            "the oldest kept, for one older still"
+        );
+        assert_eq!(
+            times.of(10_000),
+            Some(at(10 + CaptureTimes::KEEP as u64 + 4))
+        );
     }
 }
