@@ -107,24 +107,12 @@ fn main() {
         .iter()
         .position(|a| a == "--trace")
         .map(|i| args[i + 1].clone());
-    let mut files = vec![];
-    for a in args
+    let named: Vec<PathBuf> = args
         .iter()
         .filter(|a| a.ends_with(".json") || Path::new(a).is_dir())
-    {
-        let p = PathBuf::from(a);
-        if p.is_dir() {
-            let mut v: Vec<PathBuf> = std::fs::read_dir(&p)
-                .unwrap()
-                .map(|e| e.unwrap().path())
-                .filter(|p| p.extension().is_some_and(|x| x == "json"))
-                .collect();
-            v.sort();
-            files.extend(v);
-        } else {
-            files.push(p);
-        }
-    }
+        .map(PathBuf::from)
+        .collect();
+    let files = truth::files(&named).unwrap();
     let vtest = PathBuf::from(concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/../assets/footage/vtest.avi"

@@ -13,7 +13,8 @@
 //!     line), for `count`, `bench` and the bay; [`vision::pipeline_thread`]: the pipeline on its
 //!     own thread for the bay, reporting camera and detector health.
 //!   - [`vision::truth`]: ground-truth files for recorded footage; [`vision::scoring`]: a count's
-//!     crossings paired with the true ones.
+//!     crossings paired with the true ones; [`vision::assignment`]: the pairing by greatest total
+//!     weight that both the tracker and the scoring use.
 //! - [`bay`]: the bay's session and what keeps it: [`bay::session`]: the session state machine
 //!   (commands and button in, events and acks out); [`bay::journal`]: where its events are
 //!   written durably before they are published; [`bay::link`]: the MQTT link;

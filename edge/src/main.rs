@@ -12,6 +12,7 @@ use baycount_edge::vision::counting_line::{Anchor, CounterConfig, Line};
 use baycount_edge::vision::detector::runtime::RuntimeKind;
 use baycount_edge::vision::detector::{DetectorOptions, ModelChoice, threads_or_default};
 use baycount_edge::vision::pipeline_setup::PipelineSpec;
+use baycount_edge::vision::truth;
 use baycount_edge::{config, logging};
 use baycount_protocol::BayId;
 use clap::{Args, Parser, Subcommand};
@@ -224,30 +225,6 @@ struct EvalArgs {
     json: bool,
 }
 
-/// Truth files named on the command line, directories expanded to their `.json` files.
-fn truth_files(args: &[PathBuf]) -> anyhow::Result<Vec<PathBuf>> {
-    let mut files = vec![];
-    for a in args {
-        if a.is_dir() {
-            let mut found: Vec<PathBuf> = std::fs::read_dir(a)
-                .with_context(|| format!("--truth {}", a.display()))?
-                .filter_map(|e| e.ok().map(|e| e.path()))
-                .filter(|p| p.extension().is_some_and(|x| x == "json"))
-                .collect();
-            anyhow::ensure!(
-                !found.is_empty(),
-                "--truth {}: the directory has no .json truth files",
-                a.display()
-            );
-            found.sort();
-            files.extend(found);
-        } else {
-            files.push(a.clone());
-        }
-    }
-    Ok(files)
-}
-
 #[derive(Debug, Args)]
 struct BenchArgs {
     #[arg(long)]
@@ -328,7 +305,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 .clone()
                 .unwrap_or_else(|| SourceSpec::File(PathBuf::new()));
             let options = eval::EvalOptions {
-                truth: truth_files(&a.truth)?,
+                truth: truth::files(&a.truth)?,
                 counted: a.counted,
                 source,
                 detector: a.detector.options(&detector_source)?,

@@ -7,6 +7,7 @@
 use std::path::PathBuf;
 
 use baycount_edge::cmd::eval::{self, EvalOptions, EvalReport};
+use baycount_edge::vision::truth;
 
 fn data(dir: &str) -> Vec<PathBuf> {
     let dir = PathBuf::from(concat!(
@@ -14,13 +15,7 @@ fn data(dir: &str) -> Vec<PathBuf> {
         "/tests/data/validation"
     ))
     .join(dir);
-    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
-        .expect("validation set")
-        .map(|e| e.expect("entry").path())
-        .filter(|p| p.extension().is_some_and(|x| x == "json"))
-        .collect();
-    files.sort();
-    files
+    truth::files(&[dir]).expect("validation set")
 }
 
 fn evaluate(truth: Vec<PathBuf>) -> EvalReport {

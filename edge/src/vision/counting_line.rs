@@ -345,15 +345,7 @@ impl Counter {
         // A track that vanished on the other side (out of the picture, or lost for good) and
         // that nobody took over has crossed.
         let handoff = self.config.handoff_seconds;
-        let gone: Vec<(u64, Pending)> = self
-            .tracks
-            .iter_mut()
-            .filter(|(_, s)| time - s.last_time > handoff)
-            .filter_map(|(id, s)| s.pending.take().map(|p| (*id, p)))
-            .collect();
-        for (id, p) in gone {
-            crossings.push(self.count(id, p));
-        }
+        crossings.extend(self.count_pending(|s| time - s.last_time > handoff));
         self.tracks
             .retain(|_, s| time - s.last_time <= FORGET_SECONDS);
         crossings.sort_by_key(|c| c.frame);
@@ -372,17 +364,23 @@ impl Counter {
 
     /// The source has ended: every track that crossed and has not come back counts.
     pub fn finish(&mut self) -> Vec<Crossing> {
+        let mut crossings = self.count_pending(|_| true);
+        crossings.sort_by_key(|c| c.frame);
+        crossings
+    }
+
+    /// Counts the pending crossings of the tracks `which` picks.
+    fn count_pending(&mut self, which: impl Fn(&TrackLine) -> bool) -> Vec<Crossing> {
         let pending: Vec<(u64, Pending)> = self
             .tracks
             .iter_mut()
+            .filter(|(_, s)| which(s))
             .filter_map(|(id, s)| s.pending.take().map(|p| (*id, p)))
             .collect();
-        let mut crossings: Vec<Crossing> = pending
+        pending
             .into_iter()
             .map(|(id, p)| self.count(id, p))
-            .collect();
-        crossings.sort_by_key(|c| c.frame);
-        crossings
+            .collect()
     }
 
     /// The state of the nearest track that vanished close to `q` moments ago, if any.

@@ -1,5 +1,6 @@
 //! Camera to crossings: frame sources, detector, tracker, counting line and the pipeline.
 
+pub mod assignment;
 pub mod camera;
 pub mod capture;
 pub mod counting_line;

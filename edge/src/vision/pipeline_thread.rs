@@ -188,9 +188,7 @@ fn send(inputs: &mpsc::Sender<Input>, crossings: Vec<Crossing>, times: &CaptureT
             c.direction.as_str(),
             c.time
         );
-        let Some(at) = times.of(c.frame) else {
-            return true;
-        };
+        let at = times.of(c.frame).unwrap_or_else(chrono::Utc::now);
         let input = Input::Crossing {
             direction: c.direction,
             track: c.track,

@@ -3,9 +3,8 @@
 //! crossings (a miss and an extra) shows as two errors.
 
 use baycount_protocol::Direction;
-use pathfinding::kuhn_munkres::kuhn_munkres;
-use pathfinding::matrix::Matrix;
 
+use crate::vision::assignment;
 use crate::vision::truth::TruthEvent;
 
 /// One crossing a counter reported.
@@ -43,25 +42,14 @@ pub fn pair(truth: &[TruthEvent], counted: &[Counted], window: u64) -> Pairing {
             let d = truth[t[ti]].frame.abs_diff(counted[c[ci]].frame);
             (d <= window).then_some(d)
         };
-        let mut matched = vec![];
-        if !t.is_empty() && !c.is_empty() {
-            // A pair is worth more than any saving in distance, so the count of pairs comes first.
-            let unit = (window as i64 + 1) * (t.len().max(c.len()) as i64 + 1);
-            let weight = |ti, ci| close(ti, ci).map_or(0, |d| unit - d as i64);
-            let transpose = t.len() > c.len();
-            let m = if transpose {
-                Matrix::from_fn(c.len(), t.len(), |(r, col)| weight(col, r))
-            } else {
-                Matrix::from_fn(t.len(), c.len(), |(r, col)| weight(r, col))
-            };
-            let (_, assignment) = kuhn_munkres(&m);
-            for (r, col) in assignment.into_iter().enumerate() {
-                let (ti, ci) = if transpose { (col, r) } else { (r, col) };
-                if close(ti, ci).is_some() {
-                    matched.push((t[ti], c[ci]));
-                }
-            }
-        }
+        // A pair is worth more than any saving in distance, so the count of pairs comes first.
+        let unit = (window as i64 + 1) * (t.len().max(c.len()) as i64 + 1);
+        let matched: Vec<(usize, usize)> = assignment::pairs(t.len(), c.len(), |ti, ci| {
+            close(ti, ci).map_or(0, |d| unit - d as i64)
+        })
+        .into_iter()
+        .map(|(ti, ci)| (t[ti], c[ci]))
+        .collect();
         p.missed
             .extend(t.iter().filter(|&&ti| !matched.iter().any(|m| m.0 == ti)));
         p.extra

@@ -2,9 +2,7 @@
 //! two-stage IoU association (confident detections first, then weak ones to keep tracks alive),
 //! tracks confirmed after a few hits and kept through occlusion for a time in seconds.
 
-use pathfinding::kuhn_munkres::kuhn_munkres;
-use pathfinding::matrix::Matrix;
-
+use crate::vision::assignment;
 use crate::vision::detector::Detection;
 use crate::vision::geometry::BBox;
 
@@ -206,31 +204,9 @@ fn affinity(t: &Track, d: &Detection, how: Match) -> f32 {
 /// Pairs of (track index, detection index) that may continue each other, maximising the total
 /// affinity.
 fn associate(tracks: &[&Track], dets: &[&Detection], how: Match) -> Vec<(usize, usize)> {
-    if tracks.is_empty() || dets.is_empty() {
-        return vec![];
-    }
-    let iou = |t: usize, d: usize| affinity(tracks[t], dets[d], how);
-    let weight = |t, d| (iou(t, d) * 1e6) as i64;
-    let transpose = tracks.len() > dets.len();
-    let (rows, cols) = if transpose {
-        (dets.len(), tracks.len())
-    } else {
-        (tracks.len(), dets.len())
-    };
-    let m = Matrix::from_fn(rows, cols, |(r, c)| {
-        if transpose {
-            weight(c, r)
-        } else {
-            weight(r, c)
-        }
-    });
-    let (_, assignment) = kuhn_munkres(&m);
-    assignment
-        .into_iter()
-        .enumerate()
-        .map(|(r, c)| if transpose { (c, r) } else { (r, c) })
-        .filter(|&(t, d)| iou(t, d) > 0.0)
-        .collect()
+    assignment::pairs(tracks.len(), dets.len(), |t, d| {
+        (affinity(tracks[t], dets[d], how) * 1e6) as i64
+    })
 }
 
 impl Tracker {

@@ -114,6 +114,37 @@ struct EventJson {
     ambiguous: bool,
 }
 
+/// The truth files named: each file as it is, each directory as its `.json` files in name order.
+pub fn files(named: &[PathBuf]) -> Result<Vec<PathBuf>, TruthError> {
+    let mut files = vec![];
+    for path in named {
+        if !path.is_dir() {
+            files.push(path.clone());
+            continue;
+        }
+        let read = |error| TruthError::Read {
+            path: path.clone(),
+            error,
+        };
+        let mut found = vec![];
+        for entry in std::fs::read_dir(path).map_err(read)? {
+            let p = entry.map_err(read)?.path();
+            if p.extension().is_some_and(|x| x == "json") {
+                found.push(p);
+            }
+        }
+        if found.is_empty() {
+            return Err(TruthError::Invalid {
+                path: path.clone(),
+                reason: "the directory has no .json truth files".into(),
+            });
+        }
+        found.sort();
+        files.extend(found);
+    }
+    Ok(files)
+}
+
 /// Reads a truth file of either layout.
 pub fn load(path: &Path) -> Result<TruthFile, TruthError> {
     let text = std::fs::read_to_string(path).map_err(|error| TruthError::Read {
