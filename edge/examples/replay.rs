@@ -3,7 +3,7 @@
 //! tracker and counter. Detections are cached under /tmp/baycount-detections.
 //! `cargo run -p baycount-edge --example replay -- TRUTH... [--trace LINE:FROM-TO]`; settings
 //! from the environment: SPEED, IOU, NEW, LOST (tracker), HANDOFF, HANDOFFS, WATCH, SETTLE, SETTLEH, BAND (counter),
-//! STRIDE (pipeline), DROP (a share of frames dropped, as a loaded machine does). Tune on the training set; judge on the validation set.
+//! STRIDE (pipeline), DROP (a share of frames dropped, as a loaded machine does), EVERY (only every n-th frame). Tune on the training set; judge on the validation set.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -154,8 +154,13 @@ fn main() {
         let mut got = vec![vec![]; t.lines.len()];
         // DROP: the share of frames (0..1) dropped as a busy machine drops them, in bursts.
         let drop = env("DROP", 0.0);
+        // EVERY: only every n-th frame reaches the pipeline.
+        let every = env("EVERY", 1.0) as u64;
         for (i, time, d) in &frames {
             if drop > 0.0 && ((i.wrapping_mul(2654435761) >> 8) % 1000) as f64 / 1000.0 < drop {
+                continue;
+            }
+            if i % every != 0 {
                 continue;
             }
             let frame = Frame {

@@ -16,7 +16,7 @@ use crate::vision::counting_line::{Anchor, CounterConfig, Line};
 use crate::vision::detector::runtime::RuntimeKind;
 use crate::vision::detector::{DetectorOptions, ModelChoice, threads_or_default};
 use crate::vision::pipeline_setup::PipelineSpec;
-use crate::vision::pipeline_thread::PipelineThreadOptions;
+use crate::vision::pipeline_thread::{IDLE_FPS, PipelineThreadOptions};
 
 /// The broker unless told otherwise: the relay's embedded one on this machine.
 pub const DEFAULT_MQTT: &str = "mqtt://127.0.0.1:1883";
@@ -100,6 +100,7 @@ pub struct DetectorSection {
     pub score: f32,
     pub threads: Option<usize>,
     pub runtime: Option<String>,
+    pub idle_fps: f64,
 }
 
 impl Default for DetectorSection {
@@ -111,6 +112,7 @@ impl Default for DetectorSection {
             score: 0.2,
             threads: None,
             runtime: None,
+            idle_fps: IDLE_FPS,
         }
     }
 }
@@ -151,6 +153,7 @@ pub struct Overrides {
     pub socket: Option<PathBuf>,
     pub no_realtime: bool,
     pub looped: bool,
+    pub idle_fps: Option<f64>,
 }
 
 /// The settings the edge runs with.
@@ -208,6 +211,13 @@ impl EdgeConfig {
             .parse()
             .map_err(|e| invalid("camera source", e))?;
         let d = f.detector;
+        let idle_fps = o.idle_fps.unwrap_or(d.idle_fps);
+        if !(0.0..=1000.0).contains(&idle_fps) {
+            return Err(invalid(
+                "idle_fps",
+                format!("{idle_fps} is not between 0 (every frame) and 1000"),
+            ));
+        }
         let model = ModelChoice::for_source(o.model.or(d.model).as_deref(), &source);
         let runtime = match d.runtime {
             Some(r) => r
@@ -286,6 +296,7 @@ impl EdgeConfig {
                 },
                 looped: f.camera.looped || o.looped,
                 stall: Duration::from_secs_f64(f.camera.stall_seconds),
+                idle_fps,
             },
             bay,
             mqtt,
@@ -400,6 +411,23 @@ mod tests {
         assert_eq!(c.gpio.backend, Backend::Cdev);
         assert!(!c.counting.pipeline.realtime && c.counting.looped);
         assert_eq!(c.counting.pipeline.detector.model, ModelChoice::Blob);
+        assert_eq!(c.counting.idle_fps, IDLE_FPS);
+        let idle = |file: &str, flag: Option<f64>| {
+            let f: FileConfig = toml::from_str(file).expect("toml");
+            EdgeConfig::resolve(
+                f,
+                Overrides {
+                    idle_fps: flag,
+                    ..Overrides::default()
+                },
+            )
+            .map(|c| c.counting.idle_fps)
+        };
+        let file = "bay = \"b\"\n[camera]\nsource = \"synthetic\"\n[detector]\nidle_fps = 0.5\n";
+        assert_eq!(idle(file, None).expect("valid"), 0.5);
+        assert_eq!(idle(file, Some(0.0)).expect("valid"), 0.0, "the flag wins");
+        let e = idle(file, Some(-1.0)).expect_err("negative");
+        assert!(e.to_string().contains("idle_fps"), "{e}");
         assert!(matches!(
             parse("[camera]\nsource = \"synthetic\"\n"),
             Err(ConfigError::NoBay)

@@ -91,6 +91,10 @@ struct RunArgs {
     /// Play a file again when it ends.
     #[arg(long = "loop")]
     looped: bool,
+    /// While the bay is not loading, run the detector on at most this many frames a second
+    /// (0: every frame) [default: 2, or `idle_fps` in the file's [detector]].
+    #[arg(long)]
+    idle_fps: Option<f64>,
 }
 
 #[derive(Debug, Args)]
@@ -358,6 +362,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 socket: a.socket,
                 no_realtime: a.no_realtime,
                 looped: a.looped,
+                idle_fps: a.idle_fps,
             };
             let config = EdgeConfig::load(a.config.as_deref(), overrides)?;
             tokio::runtime::Runtime::new()?.block_on(async {

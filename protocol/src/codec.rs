@@ -144,6 +144,7 @@ mod tests {
             camera: HealthLevel::Ok,
             detector: HealthLevel::Degraded,
             fps: 9.5,
+            detect_fps: Some(4.5),
             journal_backlog: 2,
             detail: Some("slow model".into()),
             lamps: Some(crate::Lamps {

@@ -69,6 +69,10 @@ pub struct Health {
     pub detector: HealthLevel,
     /// Frames processed per second, averaged over the last few seconds.
     pub fps: f32,
+    /// Of those, the frames the detector looked at per second: fewer while the bay is idle
+    /// (`idle_fps`) or nobody is near the line.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detect_fps: Option<f32>,
     /// Counts written to the edge's journal that the relay has not yet confirmed.
     pub journal_backlog: u64,
     /// A human-readable reason when something is not `ok`.

@@ -125,7 +125,9 @@ function render(bay) {
   };
   const health = $(".health", c);
   health.replaceChildren(level("camera", h.camera), " · ", level("detector", h.detector),
-    ` · ${(h.fps || 0).toFixed(1)} fps`, h.detail ? ` · ${h.detail}` : "");
+    ` · ${(h.fps || 0).toFixed(1)} fps`,
+    h.detect_fps != null && h.detect_fps < (h.fps || 0) ? ` (detector ${h.detect_fps.toFixed(1)})` : "",
+    h.detail ? ` · ${h.detail}` : "");
   $(".start", c).hidden = loading;
   $("input", c).hidden = loading;
   $(".stop", c).hidden = !loading;

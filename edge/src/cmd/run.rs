@@ -46,8 +46,11 @@ pub async fn run(c: EdgeConfig, shutdown: CancellationToken) -> anyhow::Result<(
     let (shown, shown_rx) = watch::channel(BayState::idle(Utc::now()));
     let pipeline_thread = pipeline_thread::spawn(
         c.counting.clone(),
-        inputs_tx.clone(),
-        health_tx,
+        pipeline_thread::Links {
+            inputs: inputs_tx.clone(),
+            health: health_tx,
+            bay: shown_rx.clone(),
+        },
         shutdown.clone(),
     )
     .context("cannot start the counting thread")?;

@@ -35,9 +35,14 @@ pub struct Pipeline {
     /// at one frame in this many: the tracker and counter work in seconds, so the frames between
     /// are as if dropped. 1 looks at every frame.
     pub idle_stride: u64,
-    /// Frames not looked at, by `idle_stride`.
+    /// Frames not looked at, by `idle_stride` or while resting.
     pub skipped: u64,
     since_look: u64,
+    /// While the bay is not loading, the detector looks at a frame at most once in this many
+    /// seconds (see [`Pipeline::rest`]).
+    resting: Option<f64>,
+    /// The time of the last frame the detector looked at.
+    last_look: Option<f64>,
 }
 
 impl std::fmt::Debug for Pipeline {
@@ -64,7 +69,16 @@ impl Pipeline {
             idle_stride: IDLE_STRIDE,
             skipped: 0,
             since_look: 0,
+            resting: None,
+            last_look: None,
         }
+    }
+
+    /// While `Some(seconds)`, the detector looks at a frame at most once in that many seconds of
+    /// footage: for a bay that is not loading, whose crossings count for nothing, so the edge
+    /// keeps its tracks alive at little cost. `None` looks at every frame again from the next.
+    pub fn rest(&mut self, seconds: Option<f64>) {
+        self.resting = seconds.filter(|s| *s > 0.0);
     }
 
     /// Counts another line on the same tracks; returns its index for [`Pipeline::process_all`].
@@ -82,12 +96,17 @@ impl Pipeline {
     pub fn process_all(&mut self, frame: &Frame) -> Result<Vec<Vec<Crossing>>, DetectorError> {
         self.frames += 1;
         self.since_look += 1;
+        let rested = match (self.resting, self.last_look) {
+            (Some(every), Some(last)) => frame.time - last < every && frame.time >= last,
+            _ => false,
+        };
         let watching = self.counters.iter().any(|c| c.is_watching(frame.time));
-        if !watching && self.since_look < self.idle_stride {
+        if rested || (self.resting.is_none() && !watching && self.since_look < self.idle_stride) {
             self.skipped += 1;
             return Ok(vec![vec![]; self.counters.len()]);
         }
         self.since_look = 0;
+        self.last_look = Some(frame.time);
         let detections = self.detector.detect(frame, &mut self.stages)?;
         let t = Instant::now();
         let tracks = self.tracker.update(&detections, frame.time);
@@ -129,6 +148,7 @@ mod tests {
     use super::*;
     use crate::vision::camera::synthetic::Scene;
     use crate::vision::camera::{FrameSource, OpenOptions, SyntheticSource};
+    use crate::vision::detector::Detection;
     use crate::vision::detector::blob::BlobDetector;
 
     #[test]
@@ -159,5 +179,56 @@ mod tests {
         assert_eq!(p.counter().count_in(), scene.crossed_by(last_time));
         assert_eq!(p.counter().count_out(), 0);
         assert!(p.counter().count_in() >= 14);
+    }
+
+    /// Counts how often the detector is asked.
+    struct Asked(u64);
+
+    impl Detector for Asked {
+        fn input_size(&self) -> (u32, u32) {
+            (16, 16)
+        }
+        fn detect(&mut self, _: &Frame, _: &mut Stages) -> Result<Vec<Detection>, DetectorError> {
+            self.0 += 1;
+            Ok(vec![])
+        }
+        fn describe(&self) -> String {
+            "asked".into()
+        }
+    }
+
+    #[test]
+    fn a_resting_bay_looks_at_a_frame_per_interval_and_every_frame_again_once_woken() {
+        let mut p = Pipeline::new(
+            Box::new(Asked(0)),
+            TrackerConfig::default(),
+            CounterConfig::new("0,0.5,1,0.5".parse().expect("line")),
+        );
+        p.idle_stride = 1;
+        let frame = |index: u64| Frame {
+            index,
+            time: index as f64 / 10.0,
+            captured: chrono::Utc::now(),
+            width: 16,
+            height: 16,
+            rgb: vec![0; 16 * 16 * 3],
+        };
+        p.rest(Some(0.5));
+        for i in 0..20 {
+            p.process(&frame(i)).expect("frame");
+        }
+        assert_eq!(p.skipped, 16, "2 s at 10 fps, looked at every 0.5 s");
+        p.rest(None);
+        for i in 20..30 {
+            p.process(&frame(i)).expect("frame");
+        }
+        assert_eq!(p.skipped, 16, "every frame once loading");
+        // A source that starts again (its clock back at 0) is looked at straight away.
+        p.rest(Some(0.5));
+        p.process(&frame(0)).expect("frame");
+        assert_eq!(p.skipped, 16);
+        p.rest(Some(0.0));
+        p.process(&frame(1)).expect("frame");
+        assert_eq!(p.skipped, 16, "0 s of rest is no rest");
     }
 }

@@ -5,7 +5,7 @@
 use std::time::{Duration, Instant};
 
 use baycount_plumbing::backoff::Backoff;
-use baycount_protocol::{Health, HealthLevel};
+use baycount_protocol::{BayState, Health, HealthLevel, Phase};
 use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 
@@ -27,7 +27,14 @@ pub struct PipelineThreadOptions {
     pub looped: bool,
     /// A camera with no frame for this long is reported down and reopened.
     pub stall: Duration,
+    /// While the bay is not loading, the detector looks at most at this many frames a second
+    /// (0: at every frame): an idle bay costs little CPU, and its tracks are alive at START.
+    pub idle_fps: f64,
 }
+
+/// The default of [`PipelineThreadOptions::idle_fps`]: often enough that a person walking keeps
+/// their track (the tracker forgets a track after 0.75 s unseen).
+pub const IDLE_FPS: f64 = 2.0;
 
 /// Health is published at most this often (besides level changes).
 const REPORT_EVERY: Duration = Duration::from_secs(1);
@@ -35,16 +42,26 @@ const REPORT_EVERY: Duration = Duration::from_secs(1);
 const FIRST_BACKOFF: Duration = Duration::from_secs(1);
 const MAX_BACKOFF: Duration = Duration::from_secs(30);
 
+/// Where the pipeline thread's results go, and what it hears from the bay.
+#[derive(Debug)]
+pub struct Links {
+    /// Crossings to the bay's loop.
+    pub inputs: mpsc::Sender<Input>,
+    /// The camera's and detector's health.
+    pub health: watch::Sender<Health>,
+    /// The bay's state: the detector rests while it is not loading.
+    pub bay: watch::Receiver<BayState>,
+}
+
 /// Starts the pipeline thread. It ends at `shutdown` or when the loop stops taking crossings.
 pub fn spawn(
     o: PipelineThreadOptions,
-    inputs: mpsc::Sender<Input>,
-    health: watch::Sender<Health>,
+    links: Links,
     shutdown: CancellationToken,
 ) -> std::io::Result<std::thread::JoinHandle<()>> {
     std::thread::Builder::new()
         .name("counting".into())
-        .spawn(move || run(&o, &inputs, &health, &shutdown))
+        .spawn(move || run(&o, &links, &shutdown))
 }
 
 fn report(health: &watch::Sender<Health>, f: impl FnOnce(&mut Health)) {
@@ -63,12 +80,8 @@ fn pause(d: Duration, shutdown: &CancellationToken) -> bool {
     !shutdown.is_cancelled()
 }
 
-fn run(
-    o: &PipelineThreadOptions,
-    inputs: &mpsc::Sender<Input>,
-    health: &watch::Sender<Health>,
-    shutdown: &CancellationToken,
-) {
+fn run(o: &PipelineThreadOptions, links: &Links, shutdown: &CancellationToken) {
+    let health = &links.health;
     let mut backoff = Backoff::new(FIRST_BACKOFF, MAX_BACKOFF);
     let retry = |what: &str, backoff: &mut Backoff| {
         log::warn!(
@@ -115,7 +128,7 @@ fn run(
                 return;
             }
         };
-        match process_frames(o, capture, pipeline, inputs, health, shutdown) {
+        match process_frames(o, capture, pipeline, links, shutdown) {
             Stop::Shutdown => return,
             Stop::Again(detail) => {
                 report(health, |h| {
@@ -204,12 +217,14 @@ fn process_frames(
     o: &PipelineThreadOptions,
     capture: Capture,
     mut pipeline: Pipeline,
-    inputs: &mpsc::Sender<Input>,
-    health: &watch::Sender<Health>,
+    links: &Links,
     shutdown: &CancellationToken,
 ) -> Stop {
+    let (inputs, health) = (&links.inputs, &links.health);
+    let rest = (o.idle_fps > 0.0).then(|| 1.0 / o.idle_fps);
     let mut window_start = Instant::now();
     let mut window_frames = 0u32;
+    let mut window_skipped = pipeline.skipped;
     let mut last_frame = Instant::now();
     let mut last_report = Instant::now() - REPORT_EVERY;
     let mut detector_error: Option<String> = None;
@@ -223,6 +238,8 @@ fn process_frames(
                 last_frame = Instant::now();
                 window_frames += 1;
                 times.push(frame.index, frame.captured);
+                let loading = links.bay.borrow().phase == Phase::Loading;
+                pipeline.rest(if loading { None } else { rest });
                 match pipeline.process(&frame) {
                     Ok(crossings) => {
                         detector_error = None;
@@ -263,13 +280,19 @@ fn process_frames(
             continue;
         }
         let secs = window_start.elapsed().as_secs_f64();
-        let fps = if secs > 0.0 {
-            (window_frames as f64 / secs) as f32
-        } else {
-            0.0
+        let per_second = |n: u64| {
+            if secs > 0.0 {
+                ((n as f64 / secs * 10.0).round() / 10.0) as f32
+            } else {
+                0.0
+            }
         };
+        let fps = per_second(window_frames.into());
+        let detect_fps =
+            per_second(u64::from(window_frames).saturating_sub(pipeline.skipped - window_skipped));
         window_start = Instant::now();
         window_frames = 0;
+        window_skipped = pipeline.skipped;
         last_report = Instant::now();
         let cam = capture.health();
         let (camera, camera_detail) = if cam.connected && !stalled {
@@ -290,11 +313,11 @@ fn process_frames(
         };
         let detail =
             camera_detail.or_else(|| detector_error.as_ref().map(|e| format!("detector: {e}")));
-        let fps = (fps * 10.0).round() / 10.0;
         report(health, |h| {
             h.camera = camera;
             h.detector = detector_level;
             h.fps = fps;
+            h.detect_fps = Some(detect_fps);
             h.detail = detail;
         });
     }

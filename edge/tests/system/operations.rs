@@ -1,9 +1,11 @@
-//! The edge as it is operated: under systemd (readiness, watchdog) and over mutual TLS.
+//! The edge as it is operated: under systemd (readiness, watchdog), over mutual TLS, and
+//! resting its detector while the bay is idle.
 
 use std::process::Command;
 use std::time::{Duration, Instant};
 
 use baycount_testkit::{TestRelay, Which, closed_port, eventually};
+use serde_json::Value;
 
 use crate::SERIAL;
 use crate::edge::Edge;
@@ -74,6 +76,50 @@ async fn systemd_hears_ready_and_a_watchdog_fed_only_while_frames_flow() {
         stopping |= String::from_utf8_lossy(&buf[..n]).trim() == "STOPPING=1";
     }
     assert!(stopping, "STOPPING=1 on SIGTERM");
+}
+
+#[tokio::test]
+async fn an_idle_bay_rests_its_detector_and_looks_at_every_frame_while_loading() {
+    let _serial = SERIAL.lock().await;
+    let relay = TestRelay::start(Which::Embedded).await;
+    let dir = tempfile::tempdir().unwrap();
+    // The synthetic camera plays at 10 frames a second.
+    let mut args = synthetic().to_vec();
+    args.extend(["--idle-fps", "1"]);
+    let _edge = Edge::start(dir.path(), relay.mqtt_port, &args);
+    wait_online(&relay).await;
+    let rates = |b: &Value| {
+        let h = &b["health"];
+        (h["fps"].as_f64().unwrap_or(0.0), h["detect_fps"].as_f64())
+    };
+    let health = |what: &'static str, f: fn(f64, f64) -> bool| {
+        let relay = &relay;
+        async move {
+            eventually(60, what, || async {
+                let bay = relay.bay("bay-1").await?;
+                let (fps, detect) = rates(&bay);
+                f(fps, detect?).then_some(bay)
+            })
+            .await
+        }
+    };
+    let idle = health("idle: 1 look a second of 10 frames", |fps, detect| {
+        fps >= 5.0 && detect <= 1.5
+    })
+    .await;
+    assert_eq!(idle["phase"], "idle", "{idle}");
+    let session = start(&relay, "B 1 IDL").await;
+    health(
+        "loading: the detector at the camera's rate",
+        |fps, detect| fps >= 5.0 && detect >= 3.0,
+    )
+    .await;
+    let count = stop(&relay).await;
+    assert_eq!(stored(&relay, session).await["count"], count);
+    health("idle again after STOP", |fps, detect| {
+        fps >= 5.0 && detect <= 1.5
+    })
+    .await;
 }
 
 #[tokio::test]
