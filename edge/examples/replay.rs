@@ -2,8 +2,8 @@
 //! and prints `eval`'s report: seconds per try instead of a model run per try, for working on the
 //! tracker and counter. Detections are cached under /tmp/baycount-detections.
 //! `cargo run -p baycount-edge --example replay -- TRUTH... [--trace LINE:FROM-TO]`; settings
-//! from the environment: SPEED, IOU, NEW, LOST (tracker), HANDOFF, HANDOFFS, WATCH, SETTLE, SETTLEH, BAND (counter),
-//! STRIDE (pipeline), DROP (a share of frames dropped, as a loaded machine does), EVERY (only every n-th frame). Tune on the training set; judge on the validation set.
+//! from the environment: SPEED, IOU, NEW, LOW, LOST (tracker), HANDOFF, HANDOFFS, WATCH, SETTLE, SETTLEH, BAND (counter),
+//! STRIDE (pipeline), DROP (a share of frames dropped, as a loaded machine does), EVERY (only every n-th frame); SCORE (the detector's least score). Tune on the training set; judge on the validation set.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -29,7 +29,7 @@ fn options() -> DetectorOptions {
         model: ModelChoice::Default,
         labels: None,
         classes: vec![],
-        score_threshold: 0.2,
+        score_threshold: std::env::var("SCORE").map_or(0.2, |v| v.parse().unwrap()),
         iou_threshold: 0.5,
         threads: 2,
         runtime: Default::default(),
@@ -46,9 +46,10 @@ fn detections(source: &Path) -> Frames {
         .unwrap()
         .as_secs();
     let cache = PathBuf::from("/tmp/baycount-detections").join(format!(
-        "{}-{}-{stamp}",
+        "{}-{}-{stamp}-{}",
         source.display().to_string().replace(['/', '.'], "_"),
-        meta.len()
+        meta.len(),
+        options().score_threshold
     ));
     if let Ok(text) = std::fs::read_to_string(&cache) {
         return text
@@ -130,6 +131,7 @@ fn main() {
             max_speed_heights: env("SPEED", base.max_speed_heights as f64) as f32,
             match_iou: env("IOU", base.match_iou as f64) as f32,
             new_track_score: env("NEW", base.new_track_score as f64) as f32,
+            low_score: env("LOW", base.low_score as f64) as f32,
             max_lost_seconds: env("LOST", base.max_lost_seconds),
             ..base
         };
