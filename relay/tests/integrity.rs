@@ -159,8 +159,14 @@ async fn a_bay_cannot_rewrite_its_finished_history() {
 /// A raw client of `bay` that sees its own commands (as an edge does).
 async fn bay_client(port: u16, bay: &'static str) -> (AsyncClient, rumqttc::EventLoop) {
     let mut opts = MqttOptions::new(unique_client_id("liar"), "127.0.0.1", port);
-    opts.set_keep_alive(Duration::from_secs(5));
     bays::login_as(bay)(&mut opts);
+    subscribed(opts, bay).await
+}
+
+/// A client that has subscribed to `bay`'s commands and seen the broker's SUBACK, so nothing
+/// published after this returns can pass it by.
+async fn subscribed(mut opts: MqttOptions, bay: &str) -> (AsyncClient, rumqttc::EventLoop) {
+    opts.set_keep_alive(Duration::from_secs(5));
     let (client, mut events) = AsyncClient::new(opts, 100);
     client
         .subscribe(format!("baycount/v1/{bay}/cmd"), QoS::AtLeastOnce)
@@ -178,19 +184,20 @@ async fn bay_client(port: u16, bay: &'static str) -> (AsyncClient, rumqttc::Even
     (client, events)
 }
 
-/// The next command published to the client's bay.
+/// The next command published to the client's bay, within 10 s in all (keep-alive pings must
+/// not stretch the wait).
 async fn next_command(events: &mut rumqttc::EventLoop) -> Command {
-    loop {
-        let event = tokio::time::timeout(Duration::from_secs(10), events.poll())
-            .await
-            .expect("a command within 10 s")
-            .unwrap();
-        if let MqttEvent::Incoming(Packet::Publish(p)) = event
-            && p.topic.ends_with("/cmd")
-        {
-            return serde_json::from_slice(&p.payload).unwrap();
+    tokio::time::timeout(Duration::from_secs(10), async {
+        loop {
+            if let MqttEvent::Incoming(Packet::Publish(p)) = events.poll().await.unwrap()
+                && p.topic.ends_with("/cmd")
+            {
+                return serde_json::from_slice(&p.payload).unwrap();
+            }
         }
-    }
+    })
+    .await
+    .expect("a command within 10 s")
 }
 
 fn ack(id: CommandId, session: SessionSummary) -> Vec<u8> {
@@ -301,12 +308,8 @@ async fn an_ack_counts_only_from_the_bay_the_command_went_to() {
         .await;
     api.wait_bay("bay-2", "online", |b| b["online"] == true)
         .await;
-    let mut opts = MqttOptions::new(unique_client_id("spy"), "127.0.0.1", relay.mqtt_port);
-    opts.set_keep_alive(Duration::from_secs(5));
-    let (spy, mut events) = AsyncClient::new(opts, 100);
-    spy.subscribe("baycount/v1/bay-1/cmd", QoS::AtLeastOnce)
-        .await
-        .unwrap();
+    let opts = MqttOptions::new(unique_client_id("spy"), "127.0.0.1", relay.mqtt_port);
+    let (spy, mut events) = subscribed(opts, "bay-1").await;
 
     let start = tokio::spawn({
         let api = Api::new(api.http);
