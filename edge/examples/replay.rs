@@ -3,7 +3,8 @@
 //! tracker and counter. Detections are cached under /tmp/baycount-detections.
 //! `cargo run -p baycount-edge --example replay -- TRUTH... [--trace LINE:FROM-TO]`; settings
 //! from the environment: SPEED, IOU, NEW, LOW, LOST (tracker), HANDOFF, HANDOFFS, WATCH, SETTLE, SETTLEH, BAND (counter),
-//! STRIDE (pipeline), DROP (a share of frames dropped, as a loaded machine does), EVERY (only every n-th frame); SCORE (the detector's least score). Tune on the training set; judge on the validation set.
+//! STRIDE (pipeline), DROP (a share of frames dropped, as a loaded machine does), EVERY (only every n-th frame); SCORE (the detector's least score),
+//! REGION and MARGIN (where the detector looks). Tune on the training set; judge on the validation set.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -11,7 +12,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use baycount_edge::cmd::eval::{self, EvalOptions};
-use baycount_edge::vision::camera::{self, Frame, OpenOptions, SourceSpec};
+use baycount_edge::vision::camera::{self, Frame, OpenOptions, Region, SourceSpec};
 use baycount_edge::vision::counting_line::CounterConfig;
 use baycount_edge::vision::detector::{
     self, Detection, Detector, DetectorError, DetectorOptions, ModelChoice, Stages,
@@ -33,10 +34,25 @@ fn options() -> DetectorOptions {
         iou_threshold: 0.5,
         threads: 2,
         runtime: Default::default(),
+        // The region is replay's own (REGION): detections are mapped out of it as they are made.
+        region: Region::Full,
     }
 }
 
-fn detections(source: &Path) -> Frames {
+/// REGION (lines, full or x1,y1,x2,y2; lines by default, as the edge) and MARGIN: where the
+/// detector looks for `lines`.
+fn region(lines: &[TruthLine]) -> Region {
+    let mut r: Region = std::env::var("REGION")
+        .map_or(Ok(Region::lines()), |v| v.parse())
+        .unwrap();
+    if let Region::Around { points, margin } = &mut r {
+        points.extend(lines.iter().flat_map(|l| [l.line.p1, l.line.p2]));
+        *margin = std::env::var("MARGIN").map_or(*margin, |v| v.parse().unwrap());
+    }
+    r
+}
+
+fn detections(source: &Path, region: &Region) -> Frames {
     // Named by the footage's path, size and time, so a remade video is detected again.
     let meta = std::fs::metadata(source).unwrap();
     let stamp = meta
@@ -46,10 +62,14 @@ fn detections(source: &Path) -> Frames {
         .unwrap()
         .as_secs();
     let cache = PathBuf::from("/tmp/baycount-detections").join(format!(
-        "{}-{}-{stamp}-{}",
+        "{}-{}-{stamp}-{}{}",
         source.display().to_string().replace(['/', '.'], "_"),
         meta.len(),
-        options().score_threshold
+        options().score_threshold,
+        match region.resolve((768, 576), (300, 300)) {
+            BBox::FULL => String::new(),
+            r => format!("-{:.4},{:.4},{:.4},{:.4}", r.x1, r.y1, r.x2, r.y2),
+        }
     ));
     if let Ok(text) = std::fs::read_to_string(&cache) {
         return text
@@ -76,13 +96,18 @@ fn detections(source: &Path) -> Frames {
             width,
             height,
             realtime: false,
+            region: region.clone(),
         },
     )
     .unwrap();
     let mut frames = vec![];
     let mut stages = Stages::default();
     while let Some(f) = src.next_frame().unwrap() {
-        frames.push((f.index, f.time, det.detect(&f, &mut stages).unwrap()));
+        let mut dets = det.detect(&f, &mut stages).unwrap();
+        for d in &mut dets {
+            d.bbox = d.bbox.out_of(&f.region);
+        }
+        frames.push((f.index, f.time, dets));
     }
     std::fs::create_dir_all(cache.parent().unwrap()).unwrap();
     let mut out = std::fs::File::create(&cache).unwrap();
@@ -124,7 +149,6 @@ fn main() {
     for (n, f) in files.iter().enumerate() {
         let t = truth::load(f).unwrap();
         let source = t.footage().unwrap().unwrap_or_else(|| vtest.clone());
-        let frames = detections(&source);
         let env = |k: &str, d: f64| std::env::var(k).ok().map_or(d, |v| v.parse().unwrap());
         let base = TrackerConfig::default();
         let tracker = TrackerConfig {
@@ -147,69 +171,81 @@ fn main() {
                 ..c
             }
         };
-        let cached = Cached(frames.iter().map(|(i, _, d)| (*i, d.clone())).collect());
-        let mut pipeline = Pipeline::new(Box::new(cached), tracker, config(&t.lines[0]));
-        pipeline.idle_stride = env("STRIDE", pipeline.idle_stride as f64) as u64;
-        for l in &t.lines[1..] {
-            pipeline.add_counter(config(l));
-        }
         let mut got = vec![vec![]; t.lines.len()];
-        // DROP: the share of frames (0..1) dropped as a busy machine drops them, in bursts.
-        let drop = env("DROP", 0.0);
-        // EVERY: only every n-th frame reaches the pipeline.
-        let every = env("EVERY", 1.0) as u64;
-        for (i, time, d) in &frames {
-            if drop > 0.0 && ((i.wrapping_mul(2654435761) >> 8) % 1000) as f64 / 1000.0 < drop {
-                continue;
+        // Around the lines, each line is counted on its own, on the part of the picture
+        // around it, as a bay would.
+        let groups: Vec<Vec<usize>> = if matches!(region(&[]), Region::Around { .. }) {
+            (0..t.lines.len()).map(|k| vec![k]).collect()
+        } else {
+            vec![(0..t.lines.len()).collect()]
+        };
+        for group in &groups {
+            let lines: Vec<TruthLine> = group.iter().map(|&k| t.lines[k].clone()).collect();
+            let frames = detections(&source, &region(&lines));
+            let cached = Cached(frames.iter().map(|(i, _, d)| (*i, d.clone())).collect());
+            let mut pipeline = Pipeline::new(Box::new(cached), tracker.clone(), config(&lines[0]));
+            pipeline.idle_stride = env("STRIDE", pipeline.idle_stride as f64) as u64;
+            for l in &lines[1..] {
+                pipeline.add_counter(config(l));
             }
-            if i % every != 0 {
-                continue;
-            }
-            let frame = Frame {
-                index: *i,
-                time: *time,
-                captured: chrono::Utc::now(),
-                width: 300,
-                height: 300,
-                rgb: vec![],
-            };
-            for (k, c) in pipeline
-                .process_all(&frame)
-                .unwrap()
-                .into_iter()
-                .enumerate()
-            {
-                got[k].extend(c);
-            }
-            if let Some(tr) = &trace {
-                let (name, range) = tr.split_once(':').unwrap();
-                let (a, b) = range.split_once('-').unwrap();
-                let (a, b): (u64, u64) = (a.parse().unwrap(), b.parse().unwrap());
-                if let Some(k) = t.lines.iter().position(|l| l.name == name)
-                    && (a..=b).contains(i)
+            // DROP: the share of frames (0..1) dropped as a busy machine drops them, in bursts.
+            let drop = env("DROP", 0.0);
+            // EVERY: only every n-th frame reaches the pipeline.
+            let every = env("EVERY", 1.0) as u64;
+            for (i, time, d) in &frames {
+                if drop > 0.0 && ((i.wrapping_mul(2654435761) >> 8) % 1000) as f64 / 1000.0 < drop {
+                    continue;
+                }
+                if i % every != 0 {
+                    continue;
+                }
+                let frame = Frame {
+                    index: *i,
+                    time: *time,
+                    captured: chrono::Utc::now(),
+                    width: 300,
+                    height: 300,
+                    rgb: vec![],
+                    region: BBox::FULL,
+                };
+                for (k, c) in pipeline
+                    .process_all(&frame)
+                    .unwrap()
+                    .into_iter()
+                    .enumerate()
                 {
-                    let line = t.lines[k].line;
-                    let raw: Vec<String> = d
-                        .iter()
-                        .map(|x| {
-                            let q = Point::new((x.bbox.x1 + x.bbox.x2) / 2.0, x.bbox.y2);
-                            format!(
-                                "{:.2}@({:.3},{:.3}) d={:+.3}",
-                                x.score,
-                                q.x,
-                                q.y,
-                                line.signed_distance(q)
-                            )
-                        })
-                        .collect();
-                    println!("f{i}: {}", raw.join("  "));
+                    got[group[k]].extend(c);
+                }
+                if let Some(tr) = &trace {
+                    let (name, range) = tr.split_once(':').unwrap();
+                    let (a, b) = range.split_once('-').unwrap();
+                    let (a, b): (u64, u64) = (a.parse().unwrap(), b.parse().unwrap());
+                    if let Some(k) = lines.iter().position(|l| l.name == name)
+                        && (a..=b).contains(i)
+                    {
+                        let line = lines[k].line;
+                        let raw: Vec<String> = d
+                            .iter()
+                            .map(|x| {
+                                let q = Point::new((x.bbox.x1 + x.bbox.x2) / 2.0, x.bbox.y2);
+                                format!(
+                                    "{:.2}@({:.3},{:.3}) d={:+.3}",
+                                    x.score,
+                                    q.x,
+                                    q.y,
+                                    line.signed_distance(q)
+                                )
+                            })
+                            .collect();
+                        println!("f{i}: {}", raw.join("  "));
+                    }
                 }
             }
-        }
-        skipped += pipeline.skipped;
-        looked += pipeline.frames;
-        for (k, c) in pipeline.finish().into_iter().enumerate() {
-            got[k].extend(c);
+            skipped += pipeline.skipped;
+            looked += pipeline.frames;
+            for (k, c) in pipeline.finish().into_iter().enumerate() {
+                got[group[k]].extend(c);
+            }
         }
         let lines: Vec<serde_json::Value> = t
             .lines

@@ -11,7 +11,7 @@ use baycount_protocol::BayId;
 use serde::Deserialize;
 
 use crate::panel::gpio::{Backend, GpioConfig};
-use crate::vision::camera::SourceSpec;
+use crate::vision::camera::{Region, SourceSpec};
 use crate::vision::counting_line::{Anchor, CounterConfig, Line};
 use crate::vision::detector::runtime::RuntimeKind;
 use crate::vision::detector::{DetectorOptions, ModelChoice, threads_or_default};
@@ -101,6 +101,7 @@ pub struct DetectorSection {
     pub threads: Option<usize>,
     pub runtime: Option<String>,
     pub idle_fps: f64,
+    pub region: Option<String>,
 }
 
 impl Default for DetectorSection {
@@ -113,6 +114,7 @@ impl Default for DetectorSection {
             threads: None,
             runtime: None,
             idle_fps: IDLE_FPS,
+            region: None,
         }
     }
 }
@@ -154,6 +156,7 @@ pub struct Overrides {
     pub no_realtime: bool,
     pub looped: bool,
     pub idle_fps: Option<f64>,
+    pub region: Option<String>,
 }
 
 /// The settings the edge runs with.
@@ -237,6 +240,10 @@ impl EdgeConfig {
             iou_threshold: 0.5,
             threads: threads_or_default(d.threads),
             runtime,
+            region: match o.region.or(d.region) {
+                Some(r) => r.parse().map_err(|e| invalid("region", e))?,
+                None => Region::lines(),
+            },
         };
         let c = f.counting;
         let line: Line = o
@@ -428,6 +435,27 @@ mod tests {
         assert_eq!(idle(file, Some(0.0)).expect("valid"), 0.0, "the flag wins");
         let e = idle(file, Some(-1.0)).expect_err("negative");
         assert!(e.to_string().contains("idle_fps"), "{e}");
+        assert_eq!(c.counting.pipeline.detector.region, Region::lines());
+        let region = |file: &str, flag: Option<&str>| {
+            let f: FileConfig = toml::from_str(file).expect("toml");
+            EdgeConfig::resolve(
+                f,
+                Overrides {
+                    region: flag.map(str::to_owned),
+                    ..Overrides::default()
+                },
+            )
+            .map(|c| c.counting.pipeline.detector.region)
+        };
+        let file = "bay = \"b\"\n[camera]\nsource = \"synthetic\"\n[detector]\nregion = \"full\"\n";
+        assert_eq!(region(file, None).expect("valid"), Region::Full);
+        assert_eq!(
+            region(file, Some("lines")).expect("valid"),
+            Region::lines(),
+            "the flag wins"
+        );
+        let e = region(file, Some("0.5,0,0.2,1")).expect_err("x2 before x1");
+        assert!(e.to_string().contains("region"), "{e}");
         assert!(matches!(
             parse("[camera]\nsource = \"synthetic\"\n"),
             Err(ConfigError::NoBay)

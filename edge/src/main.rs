@@ -95,6 +95,10 @@ struct RunArgs {
     /// (0: every frame) [default: 2, or `idle_fps` in the file's [detector]].
     #[arg(long)]
     idle_fps: Option<f64>,
+    /// Where the detector looks: lines, full or x1,y1,x2,y2 [default: lines, or `region` in
+    /// the file's [detector]].
+    #[arg(long)]
+    region: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -130,6 +134,10 @@ struct DetectorArgs {
     /// with `--features tflite`).
     #[arg(long)]
     runtime: Option<String>,
+    /// Where the detector looks: lines (the part of the picture around the counting line, so
+    /// people near it look bigger), full (the whole picture) or x1,y1,x2,y2 (normalised).
+    #[arg(long, default_value = "lines")]
+    region: String,
 }
 
 impl DetectorArgs {
@@ -150,6 +158,11 @@ impl DetectorArgs {
             iou_threshold: 0.5,
             threads: threads_or_default(self.threads),
             runtime,
+            region: self
+                .region
+                .parse()
+                .map_err(anyhow::Error::msg)
+                .context("--region")?,
         })
     }
 }
@@ -363,6 +376,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 no_realtime: a.no_realtime,
                 looped: a.looped,
                 idle_fps: a.idle_fps,
+                region: a.region,
             };
             let config = EdgeConfig::load(a.config.as_deref(), overrides)?;
             tokio::runtime::Runtime::new()?.block_on(async {

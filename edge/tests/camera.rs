@@ -2,7 +2,8 @@
 
 use std::path::PathBuf;
 
-use baycount_edge::vision::camera::{self, CameraError, OpenOptions, SourceSpec};
+use baycount_edge::vision::camera::{self, CameraError, OpenOptions, Region, SourceSpec};
+use baycount_edge::vision::geometry::BBox;
 
 fn footage() -> PathBuf {
     PathBuf::from(concat!(
@@ -18,6 +19,7 @@ fn ffmpeg_decodes_every_frame_of_a_file_at_the_asked_size() {
         width: 300,
         height: 300,
         realtime: false,
+        region: Default::default(),
     };
     let mut src = camera::open(&spec, &options).expect("vtest.avi opens");
     assert_eq!(src.native_size(), (768, 576));
@@ -40,6 +42,7 @@ fn missing_and_broken_files_are_clear_errors() {
         width: 64,
         height: 64,
         realtime: false,
+        region: Default::default(),
     };
     let err = camera::open(&SourceSpec::File("/nonexistent.avi".into()), &options)
         .err()
@@ -71,6 +74,56 @@ fn mjpeg_frames_decode_like_a_usb_camera_sends_them() {
     let (rgb, w, h) = camera::v4l::decode_mjpeg(&data).expect("decodes");
     assert_eq!((w, h, rgb.len()), (768, 576, 768 * 576 * 3));
     let mut resizer = fast_image_resize::Resizer::new();
-    let small = camera::v4l::resize(rgb, (w, h), (300, 300), &mut resizer).expect("resize");
+    let small =
+        camera::v4l::resize(rgb, (w, h), &BBox::FULL, (300, 300), &mut resizer).expect("resize");
     assert_eq!(small.len(), 300 * 300 * 3);
+}
+
+#[test]
+fn a_region_is_cut_out_alike_by_ffmpeg_and_by_the_usb_camera_path() {
+    let part = BBox::new(0.25, 0.25, 0.75, 0.75);
+    let options = OpenOptions {
+        width: 96,
+        height: 72,
+        realtime: false,
+        region: Region::Part(part),
+    };
+    let mut src = camera::open(&SourceSpec::File(footage()), &options).expect("opens");
+    let cut = src.next_frame().expect("frame").expect("a first frame");
+    assert_eq!(
+        cut.region, part,
+        "192 px of 768 and 144 of 576 are whole pixels"
+    );
+    assert_eq!(cut.rgb.len(), 96 * 72 * 3);
+    // The same part of the same frame, decoded whole and cut by the USB camera's resizer.
+    let whole = OpenOptions {
+        width: 768,
+        height: 576,
+        region: Region::Full,
+        ..options.clone()
+    };
+    let full = camera::open(&SourceSpec::File(footage()), &whole)
+        .expect("opens")
+        .next_frame()
+        .expect("frame")
+        .expect("a first frame");
+    let mut resizer = fast_image_resize::Resizer::new();
+    let ours = camera::v4l::resize(full.rgb.clone(), (768, 576), &part, (96, 72), &mut resizer)
+        .expect("resize");
+    let differ = |a: &[u8], b: &[u8]| {
+        a.iter()
+            .zip(b)
+            .map(|(x, y)| x.abs_diff(*y) as f64)
+            .sum::<f64>()
+            / a.len() as f64
+    };
+    let alike = differ(&cut.rgb, &ours);
+    // The whole picture squeezed into the same size is another picture altogether.
+    let squeezed = camera::v4l::resize(full.rgb, (768, 576), &BBox::FULL, (96, 72), &mut resizer)
+        .expect("resize");
+    let unlike = differ(&cut.rgb, &squeezed);
+    assert!(
+        alike < 6.0 && unlike > 3.0 * alike,
+        "alike {alike:.1}, unlike {unlike:.1}"
+    );
 }

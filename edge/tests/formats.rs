@@ -9,6 +9,7 @@ use baycount_edge::vision::camera::Frame;
 use baycount_edge::vision::detector::decode::Format;
 use baycount_edge::vision::detector::model::{ModelDetector, ModelOptions};
 use baycount_edge::vision::detector::{Detection, Detector, DetectorError, Stages};
+use baycount_edge::vision::geometry::BBox;
 
 fn model(name: &str) -> PathBuf {
     PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/models")).join(name)
@@ -35,6 +36,7 @@ fn detect(det: &mut ModelDetector) -> Vec<Detection> {
         width,
         height,
         rgb: vec![128; (width * height * 3) as usize],
+        region: BBox::FULL,
     };
     det.detect(&frame, &mut Stages::default())
         .expect("inference")

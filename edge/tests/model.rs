@@ -22,6 +22,7 @@ fn footage_at_300() -> Box<dyn camera::FrameSource> {
             width: 300,
             height: 300,
             realtime: false,
+            region: Default::default(),
         },
     )
     .expect("footage")

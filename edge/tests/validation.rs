@@ -58,14 +58,16 @@ fn real_footage_lines_nobody_tuned_on() {
     let report = evaluate(data("real"));
     assert_eq!(report.totals.lines, 4);
     assert_eq!(report.totals.truth, 53);
-    // Measured: 12 wrong of 53 (8 missed, 1 of them ambiguous; 4 extra).
+    // Measured (the detector looking around each line): 12 wrong of 53 (7 missed, 3 of them
+    // ambiguous; 5 extra). Three of the horizontal line's are its crossings counted 13-16
+    // frames after the true frame (outside the window), the totals right.
     check(
         &report,
         &[
-            ("horizontal", 2),
-            ("diagonal", 4),
+            ("horizontal", 7),
+            ("diagonal", 0),
             ("short", 3),
-            ("edge", 3),
+            ("edge", 2),
         ],
     );
 }
@@ -75,19 +77,20 @@ fn composite_scenes_with_exact_truth() {
     let report = evaluate(data("scenes"));
     assert_eq!(report.totals.lines, 20);
     assert_eq!(report.totals.truth, 100);
-    // Measured: 26 wrong of 100 (16 missed, 10 extra). The target is none.
+    // Measured (the detector looking around each line): 22 wrong of 100 (13 missed, 9 extra).
+    // The target is none.
     check(
         &report,
         &[
             ("diagonal", 1),
-            ("edge", 2),
+            ("edge", 4),
             ("hover", 1),
             ("mixed", 3),
             ("occlusion", 2),
-            ("opposite", 5),
-            ("pair", 5),
-            ("runner", 0),
-            ("stand", 4),
+            ("opposite", 0),
+            ("pair", 4),
+            ("runner", 2),
+            ("stand", 2),
             ("step-back", 2),
             ("stream", 1),
         ],

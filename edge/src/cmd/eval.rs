@@ -8,9 +8,10 @@ use std::path::{Path, PathBuf};
 use baycount_protocol::Direction;
 use serde::{Deserialize, Serialize};
 
-use crate::vision::camera::SourceSpec;
+use crate::vision::camera::{self, Region, SourceSpec};
 use crate::vision::counting_line::{Anchor, CounterConfig, Crossing};
-use crate::vision::detector::{DetectorOptions, ModelChoice};
+use crate::vision::detector::{self, DetectorOptions, ModelChoice};
+use crate::vision::geometry::BBox;
 use crate::vision::pipeline::PipelineError;
 use crate::vision::pipeline_setup::PipelineSpec;
 use crate::vision::scoring::{self, Counted};
@@ -19,7 +20,8 @@ use crate::vision::truth::{self, TruthError, TruthFile, TruthLine};
 /// What to evaluate, and how.
 #[derive(Debug, Clone, PartialEq)]
 pub struct EvalOptions {
-    /// Truth files; each is counted in one pass over its footage, every line at once.
+    /// Truth files; each is counted over its footage, every line at once, or with the detector
+    /// looking around the lines, each line as a bay counting only it would (see `line_groups`).
     pub truth: Vec<PathBuf>,
     /// Crossings another counter made (one file per truth file, in the same order): scored
     /// instead of counting.
@@ -147,7 +149,8 @@ pub struct EvalReport {
     pub totals: Totals,
     /// Totals per line kind (`real`, `runner`, ...); lines without a kind are under `-`.
     pub by_kind: BTreeMap<String, Totals>,
-    /// Frames counted, and those dropped (with `realtime`).
+    /// Frames of footage counted (once, however many passes its lines took), and those
+    /// dropped (with `realtime`, in every pass).
     pub frames: u64,
     pub dropped: u64,
 }
@@ -218,7 +221,7 @@ pub fn run(o: &EvalOptions, mut progress: impl FnMut(&Path)) -> Result<EvalRepor
     Ok(report)
 }
 
-/// Counts every line of `file` in one pass over its footage.
+/// Counts every line of `file` over its footage, in one pass per group of lines.
 fn count(
     o: &EvalOptions,
     file: &TruthFile,
@@ -236,31 +239,84 @@ fn count(
         band: o.band,
         ..CounterConfig::new(l.line)
     };
-    let spec = PipelineSpec {
-        source,
-        detector: o.detector.clone(),
-        counter: config(&file.lines[0]),
-        realtime: o.realtime,
-    };
-    let mut built = spec.build().map_err(PipelineError::from)?;
-    for l in &file.lines[1..] {
-        built.add_counter(config(l));
-    }
-    let (capture, mut pipeline) = built.start(None).map_err(PipelineError::from)?;
     let mut counted = vec![vec![]; file.lines.len()];
-    let mut frames = 0;
-    while let Some(frame) = capture.next().map_err(PipelineError::from)? {
-        if o.max_frames.is_some_and(|m| frames >= m) {
-            break;
+    for (pass, (region, group)) in line_groups(o, &source, file)?.into_iter().enumerate() {
+        let lines: Vec<&TruthLine> = group.iter().map(|&k| &file.lines[k]).collect();
+        let spec = PipelineSpec {
+            source: source.clone(),
+            detector: DetectorOptions {
+                region,
+                ..o.detector.clone()
+            },
+            counter: config(lines[0]),
+            realtime: o.realtime,
+        };
+        let mut built = spec.build().map_err(PipelineError::from)?;
+        for l in &lines[1..] {
+            built.add_counter(config(l));
         }
-        frames += 1;
-        let crossings = pipeline.process_all(&frame).map_err(PipelineError::from)?;
-        record(&mut counted, crossings);
-        report.frames += 1;
+        let (capture, mut pipeline) = built.start(None).map_err(PipelineError::from)?;
+        let mut found = vec![vec![]; lines.len()];
+        let mut frames = 0;
+        while let Some(frame) = capture.next().map_err(PipelineError::from)? {
+            if o.max_frames.is_some_and(|m| frames >= m) {
+                break;
+            }
+            frames += 1;
+            let crossings = pipeline.process_all(&frame).map_err(PipelineError::from)?;
+            record(&mut found, crossings);
+            if pass == 0 {
+                report.frames += 1;
+            }
+        }
+        record(&mut found, pipeline.finish());
+        report.dropped += capture.health().dropped;
+        for (k, f) in group.into_iter().zip(found) {
+            counted[k] = f;
+        }
     }
-    record(&mut counted, pipeline.finish());
-    report.dropped += capture.health().dropped;
     Ok(counted)
+}
+
+/// The lines of `file` that are counted in one pass, each group with the region its detector
+/// looks at. Around the lines (the default), every line is counted as a bay counting only it
+/// would: on the part of the picture around it, in a pass of its own unless another line's
+/// part is the same; any other region is one pass for all lines.
+fn line_groups(
+    o: &EvalOptions,
+    source: &SourceSpec,
+    file: &TruthFile,
+) -> Result<Vec<(Region, Vec<usize>)>, EvalError> {
+    let all = (0..file.lines.len()).collect();
+    let Region::Around { margin, .. } = o.detector.region else {
+        return Ok(vec![(o.detector.region.clone(), all)]);
+    };
+    let detector = detector::build(&o.detector).map_err(PipelineError::from)?;
+    let out = detector.input_size();
+    let native = camera::native_size(source).map_err(PipelineError::from)?;
+    let mut groups: Vec<(BBox, Vec<usize>)> = vec![];
+    for (k, l) in file.lines.iter().enumerate() {
+        let part = Region::Around {
+            points: vec![l.line.p1, l.line.p2],
+            margin,
+        }
+        .resolve(native, out);
+        match groups.iter_mut().find(|(p, _)| *p == part) {
+            Some((_, g)) => g.push(k),
+            None => groups.push((part, vec![k])),
+        }
+    }
+    Ok(groups
+        .into_iter()
+        .map(|(part, g)| {
+            let region = if part == BBox::FULL {
+                Region::Full
+            } else {
+                Region::Part(part)
+            };
+            (region, g)
+        })
+        .collect())
 }
 
 /// Adds each line's crossings to what it counted.

@@ -280,6 +280,7 @@ mod tests {
             width: 32,
             height: 32,
             realtime: false,
+            region: Default::default(),
         };
         Box::new(SyntheticSource::new(
             &options,

@@ -79,6 +79,77 @@ impl BBox {
         let c = |v: f32| v.clamp(0.0, 1.0);
         BBox::new(c(self.x1), c(self.y1), c(self.x2), c(self.y2))
     }
+
+    /// The whole picture.
+    pub const FULL: BBox = BBox::new(0.0, 0.0, 1.0, 1.0);
+
+    /// This box, given in the coordinates of `region` (a part of the picture), in the
+    /// picture's own.
+    pub fn out_of(&self, region: &BBox) -> BBox {
+        let (w, h) = (region.width(), region.height());
+        BBox::new(
+            region.x1 + self.x1 * w,
+            region.y1 + self.y1 * h,
+            region.x1 + self.x2 * w,
+            region.y1 + self.y2 * h,
+        )
+    }
+
+    /// This box, given in the picture's coordinates, in those of `region`: the inverse of
+    /// [`BBox::out_of`].
+    pub fn in_region(&self, region: &BBox) -> BBox {
+        let (w, h) = (
+            region.width().max(f32::EPSILON),
+            region.height().max(f32::EPSILON),
+        );
+        BBox::new(
+            (self.x1 - region.x1) / w,
+            (self.y1 - region.y1) / h,
+            (self.x2 - region.x1) / w,
+            (self.y2 - region.y1) / h,
+        )
+    }
+
+    /// The part of a `width`×`height` picture around `points`: their bounding box grown by
+    /// `margin` (a share of the picture's height) on every side, at least half the picture's
+    /// height, then widened or heightened towards `aspect` (width over height, in pixels) and
+    /// kept inside the picture. The whole picture when the part would cover most of it anyway,
+    /// or when there are no points.
+    pub fn around(points: &[Point], margin: f32, aspect: f32, width: u32, height: u32) -> BBox {
+        if points.is_empty() || width == 0 || height == 0 {
+            return BBox::FULL;
+        }
+        let (fw, fh) = (width as f32, height as f32);
+        let xs = points.iter().map(|p| p.x * fw);
+        let ys = points.iter().map(|p| p.y * fh);
+        let m = margin * fh;
+        let (mut x1, mut x2) = (
+            xs.clone().fold(f32::MAX, f32::min) - m,
+            xs.fold(f32::MIN, f32::max) + m,
+        );
+        let (mut y1, mut y2) = (
+            ys.clone().fold(f32::MAX, f32::min) - m,
+            ys.fold(f32::MIN, f32::max) + m,
+        );
+        // Grows [a, b] to `len` about its middle, shifted back inside [0, max].
+        let grow = |a: &mut f32, b: &mut f32, len: f32, max: f32| {
+            let len = len.min(max);
+            let mid = ((*a + *b) / 2.0).clamp(len / 2.0, max - len / 2.0);
+            (*a, *b) = (mid - len / 2.0, mid + len / 2.0);
+        };
+        // At least half the picture's height: people look at most twice as tall as in the whole
+        // picture, and one near the line still fits with room around them.
+        let (w, h) = ((x2 - x1).min(fw), (y2 - y1).max(fh / 2.0).min(fh));
+        if w / h < aspect {
+            grow(&mut x1, &mut x2, h * aspect, fw);
+            grow(&mut y1, &mut y2, h, fh);
+        } else {
+            grow(&mut y1, &mut y2, w / aspect, fh);
+            grow(&mut x1, &mut x2, w, fw);
+        }
+        let part = BBox::new(x1 / fw, y1 / fh, x2 / fw, y2 / fh).clamped();
+        if part.area() > 0.8 { BBox::FULL } else { part }
+    }
 }
 
 #[cfg(test)]
@@ -93,6 +164,24 @@ mod tests {
         let half = BBox::new(0.1, 0.0, 0.3, 0.2);
         assert!((a.iou(&half) - 1.0 / 3.0).abs() < 1e-6);
         assert_eq!(BBox::new(0.0, 0.0, 0.0, 0.0).iou(&a), 0.0);
+    }
+
+    #[test]
+    fn a_box_found_in_a_region_maps_back_to_the_picture() {
+        let region = BBox::new(0.2, 0.1, 0.6, 0.9);
+        let found = BBox::new(0.5, 0.5, 1.0, 1.0);
+        let b = found.out_of(&region);
+        assert!(
+            (b.x1 - 0.4).abs() < 1e-6 && (b.y1 - 0.5).abs() < 1e-6,
+            "{b:?}"
+        );
+        assert!(
+            (b.x2 - 0.6).abs() < 1e-6 && (b.y2 - 0.9).abs() < 1e-6,
+            "{b:?}"
+        );
+        let back = b.in_region(&region);
+        assert!((back.x1 - found.x1).abs() < 1e-6 && (back.y2 - found.y2).abs() < 1e-6);
+        assert_eq!(found.out_of(&BBox::FULL), found);
     }
 
     #[test]

@@ -6,6 +6,7 @@ use std::time::Instant;
 use crate::vision::camera::{CameraError, Frame};
 use crate::vision::counting_line::{Counter, CounterConfig, Crossing};
 use crate::vision::detector::{Detector, DetectorError, Stages};
+use crate::vision::geometry::BBox;
 use crate::vision::tracker::{Tracker, TrackerConfig};
 
 /// Why a pipeline did not start, or stopped: its camera or its detector failed.
@@ -107,7 +108,12 @@ impl Pipeline {
         }
         self.since_look = 0;
         self.last_look = Some(frame.time);
-        let detections = self.detector.detect(frame, &mut self.stages)?;
+        let mut detections = self.detector.detect(frame, &mut self.stages)?;
+        if frame.region != BBox::FULL {
+            for d in &mut detections {
+                d.bbox = d.bbox.out_of(&frame.region);
+            }
+        }
         let t = Instant::now();
         let tracks = self.tracker.update(&detections, frame.time);
         let crossings = self
@@ -123,6 +129,11 @@ impl Pipeline {
     /// counter.
     pub fn finish(&mut self) -> Vec<Vec<Crossing>> {
         self.counters.iter_mut().map(Counter::finish).collect()
+    }
+
+    /// The lines counted.
+    pub fn lines(&self) -> impl Iterator<Item = crate::vision::counting_line::Line> + '_ {
+        self.counters.iter().map(|c| c.config().line)
     }
 
     /// The bay's counter.
@@ -161,6 +172,7 @@ mod tests {
             width: 160,
             height: 120,
             realtime: false,
+            region: Default::default(),
         };
         let mut src = SyntheticSource::new(&options, scene.clone());
         let line = "0,0.5,1,0.5".parse().expect("line");
@@ -211,6 +223,7 @@ mod tests {
             width: 16,
             height: 16,
             rgb: vec![0; 16 * 16 * 3],
+            region: BBox::FULL,
         };
         p.rest(Some(0.5));
         for i in 0..20 {

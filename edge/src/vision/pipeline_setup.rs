@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use crate::vision::camera::{self, CameraError, OpenOptions, SourceSpec};
+use crate::vision::camera::{self, CameraError, OpenOptions, Region, SourceSpec};
 use crate::vision::capture::{Capture, Policy};
 use crate::vision::counting_line::CounterConfig;
 use crate::vision::detector::{self, DetectorError, DetectorOptions};
@@ -42,6 +42,7 @@ impl PipelineSpec {
                 width,
                 height,
                 realtime: self.realtime,
+                region: self.detector.region.clone(),
             },
             pipeline: Pipeline::new(detector, TrackerConfig::default(), self.counter.clone()),
         })
@@ -49,7 +50,8 @@ impl PipelineSpec {
 }
 
 impl BuiltPipeline {
-    /// How the source is opened: at the detector's input size.
+    /// How the source is opened: at the detector's input size (the region's lines are added
+    /// at the start).
     pub fn frames(&self) -> &OpenOptions {
         &self.frames
     }
@@ -71,7 +73,11 @@ impl BuiltPipeline {
         } else {
             Policy::EveryFrame
         };
-        let (source, frames) = (self.source, self.frames);
+        let (source, mut frames) = (self.source, self.frames);
+        if let Region::Around { points, .. } = &mut frames.region {
+            // Around every line counted, added since the pipeline was built.
+            points.extend(self.pipeline.lines().flat_map(|l| [l.p1, l.p2]));
+        }
         let capture = Capture::start(
             Box::new(move || camera::open(&source, &frames)),
             policy,

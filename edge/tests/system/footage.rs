@@ -44,7 +44,7 @@ pub async fn reference_count() -> u64 {
                             score_threshold: 0.2,
                             iou_threshold: 0.5,
                             threads: cores,
-                            runtime: Default::default(),
+                            ..DetectorOptions::default()
                         },
                         counter: CounterConfig {
                             anchor: Anchor::BottomCenter,

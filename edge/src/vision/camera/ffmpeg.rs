@@ -7,6 +7,7 @@ use std::process::{Child, ChildStdout, Command, Stdio};
 use std::time::Instant;
 
 use super::{CameraError, Frame, FrameSource, OpenOptions};
+use crate::vision::geometry::BBox;
 
 /// What `ffprobe` says about a stream.
 #[derive(Debug, Clone, PartialEq)]
@@ -67,6 +68,27 @@ fn probe(input: &str, extra: &[&str]) -> Result<Probe, CameraError> {
     }
 }
 
+/// ffmpeg's filter that cuts the options' region out of the picture (in whole pixels) and
+/// scales it to the frame size, and the region it cuts exactly.
+fn crop_and_scale(probe: &Probe, options: &OpenOptions) -> (String, BBox) {
+    let scale = format!("scale={}:{}", options.width, options.height);
+    let r = options
+        .region
+        .resolve((probe.width, probe.height), (options.width, options.height));
+    if r == BBox::FULL {
+        return (scale, BBox::FULL);
+    }
+    let (pw, ph) = (probe.width as f32, probe.height as f32);
+    let x = (r.x1 * pw).floor().min(pw - 2.0);
+    let y = (r.y1 * ph).floor().min(ph - 2.0);
+    let w = (r.width() * pw).round().clamp(2.0, pw - x);
+    let h = (r.height() * ph).round().clamp(2.0, ph - y);
+    (
+        format!("crop={w}:{h}:{x}:{y},{scale}"),
+        BBox::new(x / pw, y / ph, (x + w) / pw, (y + h) / ph),
+    )
+}
+
 /// Frames from an ffmpeg child process.
 #[derive(Debug)]
 pub struct FfmpegSource {
@@ -75,6 +97,8 @@ pub struct FfmpegSource {
     stdout: ChildStdout,
     probe: Probe,
     options: OpenOptions,
+    /// The part of the picture ffmpeg cuts out.
+    region: BBox,
     index: u64,
     /// When the first frame arrived, for live timestamps.
     started: Option<Instant>,
@@ -110,14 +134,14 @@ impl FfmpegSource {
         options: &OpenOptions,
         live: bool,
     ) -> Result<Self, CameraError> {
-        let scale = format!("scale={}:{}", options.width, options.height);
+        let (filter, region) = crop_and_scale(&probe, options);
         let mut child = Command::new("ffmpeg")
             .args(["-hide_banner", "-loglevel", "error", "-nostdin"])
             .args(pre)
             .arg("-i")
             .arg(&name)
             .args([
-                "-an", "-vf", &scale, "-pix_fmt", "rgb24", "-f", "rawvideo", "pipe:1",
+                "-an", "-vf", &filter, "-pix_fmt", "rgb24", "-f", "rawvideo", "pipe:1",
             ])
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
@@ -136,6 +160,7 @@ impl FfmpegSource {
             stdout,
             probe,
             options: options.clone(),
+            region,
             index: 0,
             started: None,
             live,
@@ -195,6 +220,7 @@ impl FrameSource for FfmpegSource {
             width: w,
             height: h,
             rgb,
+            region: self.region,
         };
         self.index += 1;
         Ok(Some(frame))

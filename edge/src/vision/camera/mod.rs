@@ -9,6 +9,8 @@ use std::fmt;
 use std::path::PathBuf;
 use std::str::FromStr;
 
+use super::geometry::{BBox, Point};
+
 pub use ffmpeg::FfmpegSource;
 pub use synthetic::SyntheticSource;
 pub use v4l::{V4lSource, V4lSpec};
@@ -25,6 +27,9 @@ pub struct Frame {
     pub width: u32,
     pub height: u32,
     pub rgb: Vec<u8>,
+    /// The part of the camera's picture this frame shows (normalised; [`BBox::FULL`] unless
+    /// the source was opened on a region): what the detector finds in it is mapped out of it.
+    pub region: BBox,
 }
 
 impl fmt::Debug for Frame {
@@ -101,6 +106,92 @@ pub struct OpenOptions {
     pub height: u32,
     /// Play a file at its own frame rate, like a camera, instead of as fast as possible.
     pub realtime: bool,
+    /// Deliver only this part of the picture, scaled up to `width`×`height`: people near a
+    /// short counting line are then bigger to the detector.
+    pub region: Region,
+}
+
+/// The part of the picture a source delivers.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub enum Region {
+    /// All of it.
+    #[default]
+    Full,
+    /// This part (normalised).
+    Part(BBox),
+    /// The part around these points (the counting lines' ends), `margin` (a share of the
+    /// picture's height) beyond them, as square as the frames are (see [`BBox::around`]).
+    Around { points: Vec<Point>, margin: f32 },
+}
+
+/// How far beyond the counting lines the detector looks by default (`lines`): a share of the
+/// picture's height, tuned on the training set.
+pub const LINES_MARGIN: f32 = 0.1;
+
+impl Region {
+    /// Around the counting lines (their ends are added when the pipeline is set up).
+    pub fn lines() -> Self {
+        Region::Around {
+            points: vec![],
+            margin: LINES_MARGIN,
+        }
+    }
+
+    /// The part of a picture of `native` size delivered as frames of `out` size.
+    pub fn resolve(&self, native: (u32, u32), out: (u32, u32)) -> BBox {
+        match self {
+            Region::Full => BBox::FULL,
+            Region::Part(b) => b.clamped(),
+            Region::Around { points, margin } => BBox::around(
+                points,
+                *margin,
+                out.0 as f32 / out.1.max(1) as f32,
+                native.0,
+                native.1,
+            ),
+        }
+    }
+}
+
+impl FromStr for Region {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let bad = || {
+            format!(
+                "{s:?} is not a region: use lines (around the counting line), full (the whole \
+                 picture) or x1,y1,x2,y2 (normalised, x1 < x2, y1 < y2)"
+            )
+        };
+        match s.trim() {
+            "lines" => Ok(Region::lines()),
+            "full" => Ok(Region::Full),
+            part => {
+                let v: Vec<f32> = part
+                    .split(',')
+                    .map(|p| p.trim().parse::<f32>())
+                    .collect::<Result<_, _>>()
+                    .map_err(|_| bad())?;
+                match v[..] {
+                    [x1, y1, x2, y2]
+                        if v.iter().all(|c| (0.0..=1.0).contains(c)) && x1 < x2 && y1 < y2 =>
+                    {
+                        Ok(Region::Part(BBox::new(x1, y1, x2, y2)))
+                    }
+                    _ => Err(bad()),
+                }
+            }
+        }
+    }
+}
+
+impl fmt::Display for Region {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Region::Full => write!(f, "full"),
+            Region::Part(b) => write!(f, "{},{},{},{}", b.x1, b.y1, b.x2, b.y2),
+            Region::Around { .. } => write!(f, "lines"),
+        }
+    }
 }
 
 /// A source of frames.
@@ -123,6 +214,17 @@ pub fn open(spec: &SourceSpec, options: &OpenOptions) -> Result<Box<dyn FrameSou
             Box::new(SyntheticSource::new(options, synthetic::Scene::default()))
         }
     })
+}
+
+/// The size of the source's own picture, before any scaling.
+pub fn native_size(spec: &SourceSpec) -> Result<(u32, u32), CameraError> {
+    let options = OpenOptions {
+        width: 16,
+        height: 16,
+        realtime: false,
+        region: Region::Full,
+    };
+    Ok(open(spec, &options)?.native_size())
 }
 
 #[cfg(test)]
@@ -150,5 +252,69 @@ mod tests {
         for bad in ["", "file:", "/dev/video0", "http://x", "v4l:video0"] {
             assert!(bad.parse::<SourceSpec>().is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn parses_regions() {
+        assert_eq!("full".parse::<Region>(), Ok(Region::Full));
+        assert_eq!("lines".parse::<Region>(), Ok(Region::lines()));
+        assert_eq!(
+            "0.1,0.2,0.6,0.9".parse::<Region>(),
+            Ok(Region::Part(BBox::new(0.1, 0.2, 0.6, 0.9)))
+        );
+        for bad in [
+            "",
+            "line",
+            "0.1,0.2,0.6",
+            "0.6,0.2,0.1,0.9",
+            "0,0,1,1.5",
+            "a,b,c,d",
+        ] {
+            let e = bad.parse::<Region>().expect_err(bad);
+            assert!(e.contains("lines (around the counting line)"), "{e}");
+        }
+        assert_eq!(Region::lines().to_string(), "lines");
+    }
+
+    #[test]
+    fn a_region_around_a_short_line_is_square_in_pixels_and_inside_the_picture() {
+        let short = Region::Around {
+            points: vec![Point::new(0.66, 0.36), Point::new(0.66, 0.46)],
+            margin: 0.15,
+        };
+        let r = short.resolve((768, 576), (300, 300));
+        let (w, h) = (r.width() * 768.0, r.height() * 576.0);
+        assert!((w - h).abs() < 1.0, "{r:?}: {w}x{h}");
+        assert!(
+            (h - 0.5 * 576.0).abs() < 1.0,
+            "at least half the height: {r:?}"
+        );
+        let longer = Region::Around {
+            points: vec![Point::new(0.5, 0.2), Point::new(0.5, 0.6)],
+            margin: 0.1,
+        };
+        let r = longer.resolve((768, 576), (300, 300));
+        assert!(
+            (r.height() - 0.6).abs() < 1e-3,
+            "the line and its margins: {r:?}"
+        );
+        assert!(
+            r.x1 >= 0.0 && r.y1 >= 0.0 && r.x2 <= 1.0 && r.y2 <= 1.0,
+            "{r:?}"
+        );
+        // By the picture's edge: shifted inside, not cut.
+        let edge = Region::Around {
+            points: vec![Point::new(0.95, 0.4), Point::new(0.95, 0.5)],
+            margin: 0.15,
+        };
+        let r = edge.resolve((768, 576), (300, 300));
+        assert!((r.x2 - 1.0).abs() < 1e-6 && (r.width() * 768.0 - r.height() * 576.0).abs() < 1.0);
+        // A line across most of the picture: all of it.
+        let long = Region::Around {
+            points: vec![Point::new(0.1, 0.5), Point::new(0.9, 0.5)],
+            margin: 0.15,
+        };
+        assert_eq!(long.resolve((768, 576), (300, 300)), BBox::FULL);
+        assert_eq!(Region::lines().resolve((768, 576), (300, 300)), BBox::FULL);
     }
 }

@@ -4,6 +4,7 @@
 use std::time::{Duration, Instant};
 
 use super::{CameraError, Frame, FrameSource, OpenOptions};
+use crate::vision::geometry::BBox;
 
 /// What the synthetic scene shows.
 #[derive(Debug, Clone, PartialEq)]
@@ -96,7 +97,12 @@ impl FrameSource for SyntheticSource {
         }
         let (w, h) = (self.options.width as usize, self.options.height as usize);
         let mut rgb = vec![40u8; w * h * 3];
+        let region = self.options.region.resolve(
+            (self.options.width, self.options.height),
+            (self.options.width, self.options.height),
+        );
         for [x1, y1, x2, y2] in self.scene.boxes(time) {
+            let BBox { x1, y1, x2, y2 } = BBox::new(x1, y1, x2, y2).in_region(&region);
             let px = |v: f32, n: usize| ((v.clamp(0.0, 1.0) * n as f32) as usize).min(n);
             for y in px(y1, h)..px(y2, h) {
                 let row = &mut rgb[(y * w + px(x1, w)) * 3..(y * w + px(x2, w)) * 3];
@@ -110,6 +116,7 @@ impl FrameSource for SyntheticSource {
             width: w as u32,
             height: h as u32,
             rgb,
+            region,
         };
         self.index += 1;
         Ok(Some(frame))
@@ -134,6 +141,7 @@ mod tests {
             width: 100,
             height: 100,
             realtime: false,
+            region: Default::default(),
         };
         let scene = Scene {
             frames: Some(50),

@@ -16,6 +16,7 @@ use zune_jpeg::zune_core::colorspace::ColorSpace;
 use zune_jpeg::zune_core::options::DecoderOptions;
 
 use super::{CameraError, Frame, FrameSource, OpenOptions};
+use crate::vision::geometry::BBox;
 
 /// Pixel formats we ask the camera for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -116,15 +117,24 @@ pub fn decode_mjpeg(data: &[u8]) -> Result<(Vec<u8>, u32, u32), String> {
 pub fn resize(
     rgb: Vec<u8>,
     (w, h): (u32, u32),
+    region: &BBox,
     (dw, dh): (u32, u32),
     resizer: &mut Resizer,
 ) -> Result<Vec<u8>, String> {
-    if (w, h) == (dw, dh) {
+    if (w, h) == (dw, dh) && *region == BBox::FULL {
         return Ok(rgb);
     }
     let src = Image::from_vec_u8(w, h, rgb, PixelType::U8x3).map_err(|e| e.to_string())?;
     let mut dst = Image::new(dw, dh, PixelType::U8x3);
-    let options = ResizeOptions::new().resize_alg(ResizeAlg::Convolution(FilterType::Bilinear));
+    let (fw, fh) = (f64::from(w), f64::from(h));
+    let options = ResizeOptions::new()
+        .crop(
+            f64::from(region.x1) * fw,
+            f64::from(region.y1) * fh,
+            f64::from(region.width()) * fw,
+            f64::from(region.height()) * fh,
+        )
+        .resize_alg(ResizeAlg::Convolution(FilterType::Bilinear));
     resizer
         .resize(&src, &mut dst, &options)
         .map_err(|e| e.to_string())?;
@@ -141,6 +151,7 @@ pub struct V4lSource {
     size: (u32, u32),
     fps: u32,
     out: (u32, u32),
+    region: BBox,
     resizer: Resizer,
     index: u64,
     started: Instant,
@@ -202,6 +213,9 @@ impl V4lSource {
             size: (fmt.width, fmt.height),
             fps,
             out: (options.width, options.height),
+            region: options
+                .region
+                .resolve((fmt.width, fmt.height), (options.width, options.height)),
             resizer: Resizer::new(),
             index: 0,
             started: Instant::now(),
@@ -231,7 +245,7 @@ impl FrameSource for V4lSource {
                 rgb.len()
             )));
         }
-        let rgb = resize(rgb, (w, h), self.out, &mut self.resizer).map_err(broken)?;
+        let rgb = resize(rgb, (w, h), &self.region, self.out, &mut self.resizer).map_err(broken)?;
         let frame = Frame {
             index: self.index,
             captured: chrono::Utc::now(),
@@ -239,6 +253,7 @@ impl FrameSource for V4lSource {
             width: self.out.0,
             height: self.out.1,
             rgb,
+            region: self.region,
         };
         self.index += 1;
         Ok(Some(frame))
@@ -299,7 +314,8 @@ mod tests {
     #[test]
     fn resizes_rgb() {
         let mut r = Resizer::new();
-        let out = resize(vec![200; 8 * 8 * 3], (8, 8), (4, 2), &mut r).expect("resize");
+        let out =
+            resize(vec![200; 8 * 8 * 3], (8, 8), &BBox::FULL, (4, 2), &mut r).expect("resize");
         assert_eq!(out.len(), 4 * 2 * 3);
         assert!(out.iter().all(|&c| c == 200));
         assert!(decode_mjpeg(b"not a jpeg").is_err());

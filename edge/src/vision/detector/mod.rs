@@ -125,6 +125,8 @@ pub struct DetectorOptions {
     pub iou_threshold: f32,
     pub threads: usize,
     pub runtime: runtime::RuntimeKind,
+    /// The part of the picture the detector looks at (by default around the counting lines).
+    pub region: crate::vision::camera::Region,
 }
 
 impl Default for DetectorOptions {
@@ -138,6 +140,7 @@ impl Default for DetectorOptions {
             iou_threshold: 0.5,
             threads: 1,
             runtime: runtime::RuntimeKind::default(),
+            region: crate::vision::camera::Region::lines(),
         }
     }
 }
