@@ -6,6 +6,7 @@ use std::time::Duration;
 use baycount_edge::bay::event_loop::{self, Input};
 use baycount_edge::bay::journal::Journal;
 use baycount_edge::bay::link::{Link, LinkOptions};
+use baycount_edge::vision::live_view::LiveView;
 use baycount_plumbing::mqtt::Endpoint;
 use baycount_protocol::{BayId, BayState, Direction, Health};
 use baycount_relay::Relay;
@@ -71,6 +72,7 @@ impl Edge {
             inputs: rx,
             health,
             shown,
+            view: LiveView::default(),
         };
         let edge = tokio::spawn(event_loop::run(io, shutdown.clone()));
 

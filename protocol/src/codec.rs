@@ -3,9 +3,10 @@
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use crate::{Ack, BayState, Command, Event, Kind, Status, Stored, Topic, TopicError};
+use crate::{Ack, BayState, Command, Event, Kind, Snapshot, Status, Stored, Topic, TopicError};
 
-/// Largest payload accepted, in bytes. Every message of the contract is far smaller.
+/// Largest payload accepted, in bytes. Every message of the contract is far smaller, but a
+/// snapshot's picture, which the edge makes fit.
 pub const MAX_PAYLOAD: usize = 64 * 1024;
 
 /// Why a payload was not understood. The caller logs it and drops the message.
@@ -17,6 +18,8 @@ pub enum DecodeError {
     TooLarge(usize),
     #[error("status payload must be 'online' or 'offline'")]
     Status,
+    #[error("malformed snapshot payload: {0}")]
+    Snapshot(&'static str),
     #[error("malformed {kind} payload: {source}")]
     Json {
         kind: &'static str,
@@ -51,6 +54,7 @@ pub enum Message {
     Cmd(Command),
     Ack(Box<Ack>),
     Stored(Stored),
+    Snapshot(Box<Snapshot>),
 }
 
 impl Message {
@@ -68,6 +72,7 @@ impl Message {
             Kind::Cmd => Message::Cmd(decode(kind, payload)?),
             Kind::Ack => Message::Ack(Box::new(decode(kind, payload)?)),
             Kind::Stored => Message::Stored(decode(kind, payload)?),
+            Kind::Snapshot => Message::Snapshot(Box::new(Snapshot::decode(payload)?)),
         })
     }
 
@@ -79,6 +84,7 @@ impl Message {
             Message::Cmd(_) => Kind::Cmd,
             Message::Ack(_) => Kind::Ack,
             Message::Stored(_) => Kind::Stored,
+            Message::Snapshot(_) => Kind::Snapshot,
         }
     }
 
@@ -91,6 +97,7 @@ impl Message {
             Message::Cmd(m) => encode(m),
             Message::Ack(m) => encode(m),
             Message::Stored(m) => encode(m),
+            Message::Snapshot(m) => m.encode(),
         }
     }
 }
@@ -218,7 +225,7 @@ mod tests {
                 id: CommandId::new(),
                 expires_at: t(5),
                 by,
-                action: Action::Snapshot,
+                action: Action::Snapshot { picture: true },
             }),
             Message::Ack(Box::new(Ack {
                 id: CommandId::new(),
@@ -245,6 +252,15 @@ mod tests {
                 sessions: [(session, 7)].into(),
                 at: Some(t(3)),
             }),
+            Message::Snapshot(Box::new(Snapshot {
+                header: SnapshotHeader {
+                    command: CommandId::new(),
+                    at: t(4),
+                    width: 64,
+                    height: 48,
+                },
+                jpeg: vec![0xFF, 0xD8, 0xFF, 0xDB, 0, 0x43, 0xFF, 0xD9],
+            })),
         ]
     }
 

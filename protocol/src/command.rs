@@ -21,8 +21,13 @@ pub enum Action {
         #[serde(default)]
         plate: Option<Plate>,
     },
-    /// Publish the state now.
-    Snapshot,
+    /// Publish the state now; with `picture`, also the newest frame drawn on (boxes, track
+    /// ids, the line and its `in` arrow, the count) on the bay's `snapshot` topic, tagged with
+    /// this command's id.
+    Snapshot {
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        picture: bool,
+    },
 }
 
 impl Action {
@@ -31,7 +36,7 @@ impl Action {
             Action::Start { .. } => "start",
             Action::Stop { .. } => "stop",
             Action::Assign { .. } => "assign",
-            Action::Snapshot => "snapshot",
+            Action::Snapshot { .. } => "snapshot",
         }
     }
 }
@@ -50,5 +55,27 @@ pub struct Command {
 impl Command {
     pub fn is_expired(&self, now: DateTime<Utc>) -> bool {
         now > self.expires_at
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_snapshot_without_picture_reads_and_writes_as_before() {
+        let plain: Action = serde_json::from_str(r#"{"type":"snapshot"}"#).expect("reads");
+        assert_eq!(plain, Action::Snapshot { picture: false });
+        assert_eq!(
+            serde_json::to_string(&plain).expect("writes"),
+            r#"{"type":"snapshot"}"#
+        );
+        let picture = Action::Snapshot { picture: true };
+        let text = serde_json::to_string(&picture).expect("writes");
+        assert_eq!(text, r#"{"type":"snapshot","picture":true}"#);
+        assert_eq!(
+            serde_json::from_str::<Action>(&text).expect("reads"),
+            picture
+        );
     }
 }

@@ -34,16 +34,19 @@ pub enum Kind {
     Ack,
     /// relay → edge, retained: the [`crate::Stored`] cursor of each session.
     Stored,
+    /// edge → relay: the picture a `snapshot` command asked for ([`crate::Snapshot`]).
+    Snapshot,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 6] = [
+    pub const ALL: [Kind; 7] = [
         Kind::Status,
         Kind::State,
         Kind::Event,
         Kind::Cmd,
         Kind::Ack,
         Kind::Stored,
+        Kind::Snapshot,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -54,6 +57,7 @@ impl Kind {
             Kind::Cmd => "cmd",
             Kind::Ack => "ack",
             Kind::Stored => "stored",
+            Kind::Snapshot => "snapshot",
         }
     }
 
@@ -88,7 +92,9 @@ pub enum TopicError {
     Foreign(String),
     #[error("topic {topic:?} names an invalid bay: {source}")]
     Bay { topic: String, source: BayIdError },
-    #[error("topic {0:?} has an unknown kind; expected status, state, event, cmd, ack or stored")]
+    #[error(
+        "topic {0:?} has an unknown kind; expected status, state, event, cmd, ack, stored or snapshot"
+    )]
     UnknownKind(String),
 }
 

@@ -15,6 +15,7 @@ use crate::history::{AuditEntry, CommandRecord, History};
 use crate::live::{BayView, Live};
 use crate::metrics::Metrics;
 use crate::mqtt::Outbox;
+use crate::snapshots::Snapshots;
 
 /// Why a command was not carried out. The text is shown to the person who gave it.
 #[derive(Debug, thiserror::Error)]
@@ -79,6 +80,9 @@ pub struct Control {
     pending: Mutex<HashMap<CommandId, (BayId, oneshot::Sender<Ack>)>>,
     /// Bays with a command under way: one at a time per bay.
     busy: Mutex<HashSet<BayId>>,
+    /// Pictures of what the bays' cameras see (not commands that change anything: no busy
+    /// bay, no audit row).
+    pub snapshots: Snapshots,
 }
 
 /// Marks a bay busy until dropped.
@@ -106,6 +110,7 @@ impl Control {
         ack_timeout: Duration,
     ) -> Self {
         Self {
+            snapshots: Snapshots::new(live.clone(), outbox.clone(), ack_timeout),
             live,
             history,
             outbox,

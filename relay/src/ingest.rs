@@ -61,10 +61,19 @@ impl Ingest {
             Message::Ack(ack) => {
                 let new = self.live.apply_state(&bay, &ack.state, now);
                 let id = ack.id;
+                let refused = (!ack.ok).then(|| ack.reason.clone().unwrap_or_default());
                 match self.control.on_ack(&bay, *ack) {
                     AckOutcome::Delivered => {}
                     AckOutcome::Unexpected => {
-                        log::debug!("ack from {bay} for a command nobody waits for")
+                        // A request for a picture waits for the picture, not the ack; refused,
+                        // it gets the bay's reason.
+                        let picture = refused.is_some_and(|reason| {
+                            self.control.snapshots.on_refused(&bay, id, reason)
+                                == AckOutcome::Delivered
+                        });
+                        if !picture {
+                            log::debug!("ack from {bay} for a command nobody waits for")
+                        }
                     }
                     AckOutcome::OtherBay { to } => {
                         self.metrics.acks_refused.inc();
@@ -74,6 +83,19 @@ impl Ingest {
                     }
                 }
                 (new, false)
+            }
+            Message::Snapshot(snapshot) => {
+                match self.control.snapshots.on_snapshot(&bay, *snapshot) {
+                    AckOutcome::Delivered => {}
+                    AckOutcome::Unexpected => {
+                        log::debug!("a picture from {bay} nobody waits for (too late?)")
+                    }
+                    AckOutcome::OtherBay { to } => {
+                        self.metrics.acks_refused.inc();
+                        log::warn!("ignored a picture from bay {bay} asked of bay {to}");
+                    }
+                }
+                return;
             }
             // The relay's own messages, seen only if a client echoes them: nothing to do.
             Message::Cmd(_) | Message::Stored(_) => return,

@@ -34,6 +34,7 @@ pub mod logging;
 pub mod metrics;
 pub mod mqtt;
 pub mod recorder;
+pub mod snapshots;
 pub mod systemd;
 
 use std::net::SocketAddr;

@@ -302,6 +302,17 @@ async fn with_a_viewer_token_the_page_asks_for_it_and_goes_live() {
         &format!("return {}?.textContent === 'idle'", card("bay-1", ".state")),
     )
     .await;
+    // The card shows what the bay's camera sees (the scripted edge's 64x48 picture), fetched
+    // with the viewer's token.
+    b.until(
+        15,
+        "the camera's picture on the card",
+        &format!(
+            "const i = {}; return !!i && !i.hidden && i.naturalWidth === 64",
+            card("bay-1", ".view")
+        ),
+    )
+    .await;
     // A viewer cannot start: the page says so and asks for an operator's token.
     b.type_in(r#".card[data-bay="bay-1"] input[name="plate"]"#, "KT 1 V")
         .await;

@@ -84,6 +84,7 @@ function card(bay) {
   if (!c) {
     c = el("article", { class: "card", "data-bay": bay.bay },
       el("h2", {}, bay.bay, " ", el("small", { class: "name" })),
+      el("img", { class: "view", alt: `what bay ${bay.bay}'s camera sees`, hidden: true }),
       el("div", { class: "state" }),
       el("div", { class: "count", "data-testid": "count" }),
       el("div", { class: "meta" }),
@@ -99,9 +100,36 @@ function card(bay) {
     const list = $("#bays");
     const after = [...list.children].find((x) => x.dataset.bay > bay.bay);
     list.insertBefore(c, after || null);
+    viewObserver.observe(c);
   }
   return c;
 }
+
+// ---- live view: the picture of each bay on screen, every few seconds while it is online ----
+const VIEW_EVERY_MS = 4000;
+const onScreen = new Set();
+const viewObserver = new IntersectionObserver((entries) => {
+  for (const e of entries) {
+    const bay = e.target.dataset.bay;
+    if (e.isIntersecting) { onScreen.add(bay); refreshView(bay); } else onScreen.delete(bay);
+  }
+});
+
+/** Loads the bay's picture aside and shows it once it has come, so the card never flickers. */
+function refreshView(bay) {
+  const b = bays.get(bay);
+  const img = $(`.card[data-bay="${CSS.escape(bay)}"] .view`);
+  if (!b || !img) return;
+  if (!b.online) { img.hidden = true; return; }
+  const next = new Image();
+  next.onload = () => { img.src = next.src; img.hidden = false; };
+  next.onerror = () => { img.hidden = true; };
+  next.src = `/api/bays/${encodeURIComponent(bay)}/snapshot.jpg?t=${Date.now()}${tokenQuery("&")}`;
+}
+
+setInterval(() => {
+  if (document.visibilityState === "visible") onScreen.forEach(refreshView);
+}, VIEW_EVERY_MS);
 
 function render(bay) {
   bays.set(bay.bay, bay);

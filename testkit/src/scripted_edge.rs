@@ -13,6 +13,9 @@ use tokio::sync::watch;
 
 use crate::unique_client_id;
 
+/// The picture a scripted edge sends when a `snapshot` command asks for one: a real 64x48 JPEG.
+pub const PICTURE: &[u8] = include_bytes!("../fixtures/picture.jpg");
+
 /// What the scripted edge does with commands.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Mode {
@@ -291,5 +294,17 @@ fn handle_command(c: &AsyncClient, b: &BayId, i: &Arc<Mutex<EdgeInner>>, cmd: Co
         g.events.push(ev);
     }
     publish(c, b, Kind::State, encode(&g.published_state()));
+    if let (true, Action::Snapshot { picture: true }) = (ack.ok, &cmd.action) {
+        let picture = Snapshot {
+            header: SnapshotHeader {
+                command: cmd.id,
+                at: Utc::now(),
+                width: 64,
+                height: 48,
+            },
+            jpeg: PICTURE.to_vec(),
+        };
+        publish(c, b, Kind::Snapshot, picture.encode());
+    }
     publish(c, b, Kind::Ack, encode(&ack));
 }

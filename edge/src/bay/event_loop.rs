@@ -6,16 +6,19 @@
 use std::time::Duration;
 
 use baycount_protocol::{
-    Action, BayId, BayState, Direction, Event, EventKind, Health, HealthLevel, Plate, Stored,
+    Ack, Action, BayId, BayState, Command, Direction, Event, EventKind, Health, HealthLevel, Plate,
+    Stored,
 };
 use chrono::{DateTime, Utc};
 use tokio::sync::{mpsc, watch};
+use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 use crate::bay::journal::{Journal, JournalError};
 use crate::bay::link::{Inbound, Link};
 use crate::bay::session::BaySession;
 use crate::panel::lamps;
+use crate::vision::live_view::LiveView;
 
 /// How often the state is published even when nothing changes.
 pub const STATE_EVERY: Duration = Duration::from_secs(10);
@@ -43,6 +46,41 @@ pub struct Io {
     pub health: watch::Receiver<Health>,
     /// The state as last published, for the lamps and the local socket.
     pub shown: watch::Sender<BayState>,
+    /// The newest frame, drawn when a `snapshot` command asks for the picture.
+    pub view: LiveView,
+}
+
+/// Draws the newest frame for `cmd` off the loop and publishes it; a bay without a frame yet
+/// refuses the command instead (its ack says why).
+fn send_picture(
+    view: &LiveView,
+    link: &Link,
+    cmd: &Command,
+    state: &BayState,
+    drawing: &mut JoinSet<()>,
+    ack: &mut Ack,
+) {
+    if !view.has_frame() {
+        ack.ok = false;
+        ack.reason = Some(
+            "no picture yet: the camera has not delivered a frame; check the bay's camera".into(),
+        );
+        return;
+    }
+    let caption = match &state.plate {
+        Some(plate) => format!("{plate}  in {}  out {}", state.count, state.out),
+        None => "idle".to_owned(),
+    };
+    let (view, link, id) = (view.clone(), link.clone(), cmd.id);
+    drawing.spawn_blocking(move || match view.picture(id, &caption) {
+        Some(Ok(snapshot)) => {
+            if let Err(e) = link.snapshot(&snapshot) {
+                log::warn!("cannot send the picture for command {id}: {e}");
+            }
+        }
+        Some(Err(e)) => log::error!("cannot draw the picture for command {id}: {e}"),
+        None => {}
+    });
 }
 
 /// Whether the pipeline's health is worth a state message now (levels changed, not just fps).
@@ -123,6 +161,8 @@ pub async fn run(mut io: Io, shutdown: CancellationToken) -> Result<(), JournalE
     let mut tick = tokio::time::interval(STATE_EVERY);
     let mut waiting: Vec<Event> = Vec::new();
     let mut journal_full = false;
+    // Pictures being drawn for the live view.
+    let mut drawing = JoinSet::new();
     loop {
         let mut new: Vec<Event> = Vec::new();
         // Sent with the state below, health and all.
@@ -130,6 +170,7 @@ pub async fn run(mut io: Io, shutdown: CancellationToken) -> Result<(), JournalE
         tokio::select! {
             _ = shutdown.cancelled() => break,
             _ = tick.tick() => {}
+            Some(_) = drawing.join_next(), if !drawing.is_empty() => continue,
             changed = io.health.changed(), if !pipeline_gone => {
                 if changed.is_err() {
                     pipeline_gone = true;
@@ -162,7 +203,11 @@ pub async fn run(mut io: Io, shutdown: CancellationToken) -> Result<(), JournalE
                 }
                 Some(Inbound::Command(cmd)) => {
                     let plate = session.state().plate.clone();
-                    let (ack, events) = session.command(&cmd, Utc::now());
+                    let (mut ack, events) = session.command(&cmd, Utc::now());
+                    if let (true, Action::Snapshot { picture: true }) = (ack.ok, &cmd.action) {
+                        let state = session.state().clone();
+                        send_picture(&io.view, link, &cmd, &state, &mut drawing, &mut ack);
+                    }
                     log_events(link.bay(), plate.as_ref(), &events);
                     journal_full = persist(journal, link, &mut waiting, events).await?;
                     if let (true, Action::Assign { plate }) = (ack.ok, &cmd.action) {
@@ -225,5 +270,6 @@ pub async fn run(mut io: Io, shutdown: CancellationToken) -> Result<(), JournalE
         }
         io.shown.send_replace(state);
     }
+    drawing.shutdown().await;
     Ok(())
 }

@@ -8,7 +8,8 @@ use baycount_plumbing::backoff::Backoff;
 use baycount_plumbing::mqtt::{Connection, Endpoint, Happening, QOS};
 use baycount_protocol::topic::RELAY_STATUS;
 use baycount_protocol::{
-    Ack, BayId, BayState, Command, Event, Incoming, Kind, Message, Status, Stored, Topic, encode,
+    Ack, BayId, BayState, Command, Event, Incoming, Kind, Message, Snapshot, Status, Stored, Topic,
+    encode,
 };
 use rumqttc::{AsyncClient, LastWill};
 use tokio::sync::mpsc;
@@ -104,6 +105,10 @@ impl Link {
 
     pub fn ack(&self, ack: &Ack) -> Result<(), LinkError> {
         self.publish(Kind::Ack, encode(ack))
+    }
+
+    pub fn snapshot(&self, snapshot: &Snapshot) -> Result<(), LinkError> {
+        self.publish(Kind::Snapshot, snapshot.encode())
     }
 }
 

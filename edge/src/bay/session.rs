@@ -154,7 +154,7 @@ impl BaySession {
                     self.state.at = now;
                     (ack(self, None, None), vec![])
                 }
-                Action::Snapshot => (ack(self, None, None), vec![]),
+                Action::Snapshot { .. } => (ack(self, None, None), vec![]),
             }
         };
         self.answered.push_back((cmd.id, ack.clone()));

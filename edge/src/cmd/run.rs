@@ -17,6 +17,7 @@ use crate::bay::link::{Link, LinkOptions};
 use crate::config::EdgeConfig;
 use crate::panel::{self, gpio, press_socket};
 use crate::systemd;
+use crate::vision::live_view::LiveView;
 use crate::vision::pipeline_thread;
 
 /// Runs the bay until `shutdown` (or a fatal journal error, returned).
@@ -44,12 +45,14 @@ pub async fn run(c: EdgeConfig, shutdown: CancellationToken) -> anyhow::Result<(
     let (inputs_tx, inputs) = mpsc::channel(256);
     let (health_tx, health) = watch::channel(Health::default());
     let (shown, shown_rx) = watch::channel(BayState::idle(Utc::now()));
+    let view = LiveView::default();
     let pipeline_thread = pipeline_thread::spawn(
         c.counting.clone(),
         pipeline_thread::Links {
             inputs: inputs_tx.clone(),
             health: health_tx,
             bay: shown_rx.clone(),
+            view: view.clone(),
         },
         shutdown.clone(),
     )
@@ -78,6 +81,7 @@ pub async fn run(c: EdgeConfig, shutdown: CancellationToken) -> anyhow::Result<(
         inputs,
         health,
         shown,
+        view,
     };
     let result = event_loop::run(io, shutdown.clone()).await;
     systemd::stopping();

@@ -31,6 +31,8 @@ pub struct CameraHealth {
     /// Times the source was reopened after a failure.
     pub reopened: u64,
     pub last_error: Option<String>,
+    /// The source's own picture size (before scaling), as last opened.
+    pub native: (u32, u32),
 }
 
 /// What [`Capture::next_within`] found.
@@ -90,7 +92,11 @@ impl Capture {
     ) -> Result<Self, CameraError> {
         let first = open()?;
         let shared = Arc::new(Shared::default());
-        lock(&shared.health).connected = true;
+        {
+            let mut h = lock(&shared.health);
+            h.connected = true;
+            h.native = first.native_size();
+        }
         let s = shared.clone();
         let thread = std::thread::Builder::new()
             .name("capture".into())
@@ -256,7 +262,9 @@ fn run(
                     match open() {
                         Ok(src) => {
                             source = src;
-                            lock(&s.health).reopened += 1;
+                            let mut h = lock(&s.health);
+                            h.reopened += 1;
+                            h.native = source.native_size();
                             break;
                         }
                         Err(e) => {

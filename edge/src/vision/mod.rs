@@ -6,6 +6,8 @@ pub mod capture;
 pub mod counting_line;
 pub mod detector;
 pub mod geometry;
+pub mod live_view;
+pub mod picture;
 pub mod pipeline;
 pub mod pipeline_setup;
 pub mod pipeline_thread;

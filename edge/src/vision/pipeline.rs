@@ -7,7 +7,7 @@ use crate::vision::camera::{CameraError, Frame};
 use crate::vision::counting_line::{Counter, CounterConfig, Crossing};
 use crate::vision::detector::{Detector, DetectorError, Stages};
 use crate::vision::geometry::BBox;
-use crate::vision::tracker::{Tracker, TrackerConfig};
+use crate::vision::tracker::{TrackedObject, Tracker, TrackerConfig};
 
 /// Why a pipeline did not start, or stopped: its camera or its detector failed.
 #[derive(Debug, thiserror::Error)]
@@ -44,6 +44,8 @@ pub struct Pipeline {
     resting: Option<f64>,
     /// The time of the last frame the detector looked at.
     last_look: Option<f64>,
+    /// The tracks as of that frame.
+    tracks: Vec<TrackedObject>,
 }
 
 impl std::fmt::Debug for Pipeline {
@@ -72,6 +74,7 @@ impl Pipeline {
             since_look: 0,
             resting: None,
             last_look: None,
+            tracks: vec![],
         }
     }
 
@@ -115,11 +118,11 @@ impl Pipeline {
             }
         }
         let t = Instant::now();
-        let tracks = self.tracker.update(&detections, frame.time);
+        self.tracks = self.tracker.update(&detections, frame.time);
         let crossings = self
             .counters
             .iter_mut()
-            .map(|c| c.update(&tracks, frame.index, frame.time))
+            .map(|c| c.update(&self.tracks, frame.index, frame.time))
             .collect();
         self.stages.track += t.elapsed();
         Ok(crossings)
@@ -129,6 +132,11 @@ impl Pipeline {
     /// counter.
     pub fn finish(&mut self) -> Vec<Vec<Crossing>> {
         self.counters.iter_mut().map(Counter::finish).collect()
+    }
+
+    /// The tracks as of the last frame the detector looked at.
+    pub fn tracks(&self) -> &[TrackedObject] {
+        &self.tracks
     }
 
     /// The lines counted.

@@ -14,6 +14,7 @@ use crate::systemd;
 use crate::vision::camera::SourceSpec;
 use crate::vision::capture::{Capture, Next};
 use crate::vision::counting_line::Crossing;
+use crate::vision::live_view::{LiveView, Seen};
 use crate::vision::pipeline::Pipeline;
 use crate::vision::pipeline_setup::PipelineSpec;
 
@@ -51,6 +52,8 @@ pub struct Links {
     pub health: watch::Sender<Health>,
     /// The bay's state: the detector rests while it is not loading.
     pub bay: watch::Receiver<BayState>,
+    /// Where each frame is left, with its tracks, for the live view.
+    pub view: LiveView,
 }
 
 /// Starts the pipeline thread. It ends at `shutdown` or when the loop stops taking crossings.
@@ -240,7 +243,14 @@ fn process_frames(
                 times.push(frame.index, frame.captured);
                 let loading = links.bay.borrow().phase == Phase::Loading;
                 pipeline.rest(if loading { None } else { rest });
-                match pipeline.process(&frame) {
+                let processed = pipeline.process(&frame);
+                links.view.put(Seen {
+                    frame,
+                    native: capture.health().native,
+                    tracks: pipeline.tracks().to_vec(),
+                    lines: pipeline.lines().collect(),
+                });
+                match processed {
                     Ok(crossings) => {
                         detector_error = None;
                         if !send(inputs, crossings, &times) {

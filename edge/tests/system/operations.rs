@@ -182,3 +182,46 @@ async fn the_edge_counts_over_mutual_tls_with_its_own_login_only() {
     let count = stop(&relay).await;
     agrees(&relay, &edge, session, count).await;
 }
+
+#[tokio::test]
+async fn the_live_view_shows_what_the_edge_sees_and_an_offline_bay_says_so() {
+    let _serial = SERIAL.lock().await;
+    let relay = TestRelay::start(Which::Embedded).await;
+    let dir = tempfile::tempdir().unwrap();
+    let foot = format!("file:{}", crate::footage::footage().display());
+    // Real footage in real time, the detector looking around the line as by default.
+    let mut edge = Edge::start(
+        dir.path(),
+        relay.mqtt_port,
+        &["--source", &foot, "--line", crate::footage::LINE, "--loop"],
+    );
+    wait_online(&relay).await;
+    let url = relay.url("/api/bays/bay-1/snapshot.jpg");
+    let picture = eventually(60, "a picture of the first frames", || async {
+        let r = relay.client.get(&url).send().await.ok()?;
+        (r.status() == 200).then_some(r.bytes().await.ok()?)
+    })
+    .await;
+    let (rgb, w, h) = baycount_edge::vision::camera::v4l::decode_mjpeg(&picture).expect("a JPEG");
+    // The square part of the 768x576 picture around the line (as the detector sees it), at
+    // 640 px, within the contract's 64 KiB.
+    assert!(picture.len() <= 64 * 1024, "{} bytes", picture.len());
+    assert_eq!((w, h), (640, 640));
+    // The counting line is drawn: yellow pixels down the picture's middle column band.
+    let yellow = (0..h)
+        .filter(|&y| {
+            (w / 2 - 6..w / 2 + 6).any(|x| {
+                let p = ((y * w + x) * 3) as usize;
+                rgb[p] > 180 && rgb[p + 1] > 180 && rgb[p + 2] < 90
+            })
+        })
+        .count();
+    assert!(yellow as u32 > h / 2, "line rows {yellow} of {h}");
+    edge.kill();
+    relay
+        .wait_bay("bay-1", "offline", |b| b["online"] == false)
+        .await;
+    let (status, body) = relay.get("/api/bays/bay-1/snapshot.jpg").await;
+    assert_eq!(status, 503, "{body}");
+    assert_eq!(body["code"], "bay_offline");
+}

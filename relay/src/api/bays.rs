@@ -5,7 +5,8 @@ use std::sync::Arc;
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::State;
-use axum::http::HeaderMap;
+use axum::http::{HeaderMap, header};
+use axum::response::IntoResponse;
 use baycount_protocol::{Actor, ActorKind, BayId, Plate, SessionSummary};
 use serde::{Deserialize, Serialize};
 
@@ -67,6 +68,39 @@ fn api_actor(by: Option<&str>) -> Result<Actor, ApiError> {
 #[utoipa::path(get, path = "/api/state", responses((status = 200, body = StateResponse)))]
 pub async fn state(State(s): State<Arc<AppState>>) -> Json<StateResponse> {
     Json(StateResponse { bays: s.live.all() })
+}
+
+/// The bay's newest frame as its edge sees it, drawn on (boxes, track ids, the counting line
+/// with its `in` arrow, the count): asked of the edge now, or one from the last second.
+#[utoipa::path(get, path = "/api/bays/{bay}/snapshot.jpg",
+    params(("bay" = BayId, Path, description = "bay id")),
+    responses(
+        (status = 200, content_type = "image/jpeg", body = Vec<u8>, description = "the picture; `Last-Modified` is when its frame was captured"),
+        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 404, body = ErrorBody, description = "unknown bay"),
+        (status = 503, body = ErrorBody, description = "bay offline"),
+        (status = 504, body = ErrorBody, description = "no picture within 5 s"),
+    ),
+    security(("bearer" = [])))]
+pub async fn snapshot(
+    State(s): State<Arc<AppState>>,
+    Path(bay): Path<String>,
+) -> Result<impl IntoResponse, ApiError> {
+    let by = Actor::new(ActorKind::Api, None);
+    let picture = s.control.snapshots.picture(&bay, &by).await?;
+    let captured = picture
+        .header
+        .at
+        .format("%a, %d %b %Y %H:%M:%S GMT")
+        .to_string();
+    Ok((
+        [
+            (header::CONTENT_TYPE, "image/jpeg".to_owned()),
+            (header::CACHE_CONTROL, "no-store".to_owned()),
+            (header::LAST_MODIFIED, captured),
+        ],
+        picture.jpeg.clone(),
+    ))
 }
 
 /// Starts loading a truck at a bay.

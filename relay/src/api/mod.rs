@@ -70,6 +70,7 @@ pub fn app(state: Arc<AppState>) -> Router {
         ));
     let reads = Router::new()
         .route("/api/state", get(bays::state))
+        .route("/api/bays/{bay}/snapshot.jpg", get(bays::snapshot))
         .route("/api/sessions", get(sessions::list))
         .route("/api/sessions.csv", get(sessions::csv))
         .route("/api/sessions/{id}", get(sessions::get))
@@ -223,7 +224,7 @@ impl utoipa::Modify for BearerAuth {
 #[openapi(
     info(title = "baycount relay", description = "Live state, control and history of loading bays"),
     paths(
-        bays::state, bays::start, bays::stop,
+        bays::state, bays::snapshot, bays::start, bays::stop,
         sessions::list, sessions::csv, sessions::get, sessions::correct,
         plates, audit, ws::ws, web::site, healthz, metrics
     ),
