@@ -1,5 +1,5 @@
 //! The live view: a bay's newest frame drawn on, asked of its edge only when someone looks (a
-//! `snapshot` command with `picture`) and kept a second, so an idle bay sends nothing and many
+//! `snapshot` command with `picture`) and kept a moment, so an idle bay sends nothing and many
 //! viewers cost one picture.
 
 use std::collections::HashMap;
@@ -14,8 +14,9 @@ use crate::control::{AckOutcome, ControlError};
 use crate::live::Live;
 use crate::mqtt::Outbox;
 
-/// How long a picture is shown again instead of asking for a new one.
-pub const FRESH: Duration = Duration::from_secs(1);
+/// How long a picture is shown again instead of asking for a new one: shorter than the bay
+/// page's half second between pictures, long enough for viewers arriving together.
+pub const FRESH: Duration = Duration::from_millis(400);
 
 /// Pictures asked for and kept.
 #[derive(Debug)]
@@ -51,10 +52,12 @@ impl Snapshots {
         }
     }
 
-    fn fresh(&self, bay: &BayId) -> Option<Arc<Snapshot>> {
+    /// The kept picture of `bay` if it is fresh or came after `asked` (while this viewer
+    /// waited for another's request).
+    fn kept(&self, bay: &BayId, asked: Instant) -> Option<Arc<Snapshot>> {
         lock(&self.kept)
             .get(bay)
-            .filter(|(came, _)| came.elapsed() < FRESH)
+            .filter(|(came, _)| came.elapsed() < FRESH || *came >= asked)
             .map(|(_, s)| s.clone())
     }
 
@@ -66,9 +69,10 @@ impl Snapshots {
         if !view.online {
             return Err(ControlError::Offline(bay));
         }
+        let asked = Instant::now();
         let turn = lock(&self.asking).entry(bay.clone()).or_default().clone();
         let _turn = turn.lock().await;
-        if let Some(s) = self.fresh(&bay) {
+        if let Some(s) = self.kept(&bay, asked) {
             return Ok(s);
         }
         let cmd = Command {

@@ -313,6 +313,17 @@ async fn with_a_viewer_token_the_page_asks_for_it_and_goes_live() {
         ),
     )
     .await;
+    // Its page shows the picture large, one after another, until the bay goes offline.
+    b.click(r#".card[data-bay="bay-1"] a[title="the live view"]"#)
+        .await;
+    b.until(
+        15,
+        "the bay page's pictures coming in",
+        "const i = document.querySelector('#bay-live'); \
+         return !!i && !i.hidden && i.naturalWidth === 64 && Number(i.dataset.frames) >= 3",
+    )
+    .await;
+    b.click(r##"#bay-view a[href="#/"]"##).await;
     // A viewer cannot start: the page says so and asks for an operator's token.
     b.type_in(r#".card[data-bay="bay-1"] input[name="plate"]"#, "KT 1 V")
         .await;
@@ -329,4 +340,15 @@ async fn with_a_viewer_token_the_page_asks_for_it_and_goes_live() {
     )
     .await;
     assert_eq!(edge.state().phase, baycount_protocol::Phase::Loading);
+    // The bay page of a bay gone offline says so.
+    edge.disconnect().await;
+    b.click(r#".card[data-bay="bay-1"] a[title="the live view"]"#)
+        .await;
+    b.until(
+        15,
+        "the bay page saying the bay is offline",
+        "const e = document.querySelector('#bay-error'); \
+         return !!e && !e.hidden && e.textContent.includes('offline')",
+    )
+    .await;
 }

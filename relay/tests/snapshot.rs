@@ -1,6 +1,6 @@
 //! The live view: `GET /api/bays/{bay}/snapshot.jpg` asks the bay's edge for its newest picture
 //! over MQTT (a `snapshot` command with `picture`, answered on the bay's `snapshot` topic),
-//! keeps it a second for every viewer, and says clearly when the bay cannot answer.
+//! keeps it a moment for every viewer, and says clearly when the bay cannot answer.
 
 #![allow(clippy::unwrap_used)]
 
@@ -70,7 +70,7 @@ async fn an_online_bay_sends_its_picture_once_for_many_viewers() {
         "{}",
         asked[0]
     );
-    // A second later the picture is asked for again.
+    // Some time later the picture is asked for again.
     tokio::time::sleep(Duration::from_millis(1100)).await;
     let r = relay.client.get(&url).send().await.expect("request");
     assert_eq!(r.status(), StatusCode::OK);

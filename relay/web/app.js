@@ -84,7 +84,8 @@ function card(bay) {
   if (!c) {
     c = el("article", { class: "card", "data-bay": bay.bay },
       el("h2", {}, bay.bay, " ", el("small", { class: "name" })),
-      el("img", { class: "view", alt: `what bay ${bay.bay}'s camera sees`, hidden: true }),
+      el("a", { href: `#/bay/${encodeURIComponent(bay.bay)}`, title: "the live view" },
+        el("img", { class: "view", alt: `what bay ${bay.bay}'s camera sees`, hidden: true })),
       el("div", { class: "state" }),
       el("div", { class: "count", "data-testid": "count" }),
       el("div", { class: "meta" }),
@@ -348,14 +349,60 @@ async function showSession(id) {
   };
 }
 
+// ---- a bay's page: its camera's picture, large, about twice a second ----
+const LIVE_EVERY_MS = 500;
+let liveBay = null;
+
+/** Shows `bay`'s pictures one after another until the page shows something else. */
+async function showBay(bay) {
+  liveBay = bay;
+  $("#bay-title").textContent = `Bay ${bay}`;
+  const img = $("#bay-live");
+  const err = $("#bay-error");
+  let shown = null;
+  let frames = 0;
+  while (liveBay === bay && !$("#bay-view").hidden) {
+    const b = bays.get(bay);
+    $("#bay-state").textContent = !b ? "" : !b.online ? "offline"
+      : b.phase === "loading" ? `loading ${b.plate || "?"}: ${b.count}` : "idle";
+    const began = Date.now();
+    let wait = LIVE_EVERY_MS;
+    try {
+      const headers = {};
+      const token = localStorage.getItem(TOKEN_KEY);
+      if (token) headers.authorization = `Bearer ${token}`;
+      const r = await fetch(`/api/bays/${encodeURIComponent(bay)}/snapshot.jpg`, { headers });
+      if (!r.ok) {
+        let body = null;
+        try { body = await r.json(); } catch { /* not JSON */ }
+        throw new ApiError((body && body.error) || `${r.status} ${r.statusText}`);
+      }
+      const url = URL.createObjectURL(await r.blob());
+      if (shown) URL.revokeObjectURL(shown);
+      shown = url;
+      img.src = url;
+      img.hidden = false;
+      img.dataset.frames = String(++frames);
+      err.hidden = true;
+    } catch (e) {
+      err.hidden = false;
+      err.textContent = e instanceof ApiError ? e.message : "the relay cannot be reached; check the network";
+      wait = 2000;
+    }
+    await new Promise((done) => setTimeout(done, Math.max(0, wait - (Date.now() - began))));
+  }
+}
+
 // ---- navigation ----
 function route() {
   const [, view, arg] = location.hash.split("/");
-  const name = view === "history" ? "history" : view === "session" ? "session" : "bays";
-  for (const v of ["bays", "history", "session"]) $(`#${v}-view`).hidden = v !== name;
+  const name = ["history", "session", "bay"].includes(view) ? view : "bays";
+  for (const v of ["bays", "history", "session", "bay"]) $(`#${v}-view`).hidden = v !== name;
   document.querySelectorAll("nav a").forEach((a) => a.classList.toggle("active", a.dataset.nav === name));
+  if (name !== "bay") liveBay = null;
   if (name === "history") showHistory();
   if (name === "session") showSession(decodeURIComponent(arg || ""));
+  if (name === "bay") showBay(decodeURIComponent(arg || ""));
 }
 
 $("#filters").addEventListener("submit", (e) => { e.preventDefault(); showHistory(); });
