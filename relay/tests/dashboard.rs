@@ -13,14 +13,8 @@ use baycount_testkit::browser::Browser;
 use baycount_testkit::{Mode, RelayProcess, ScriptedEdge, TestRelay, Which};
 use serde_json::{Value, json};
 
-/// Where screenshots go: the README's with `BAYCOUNT_UPDATE_SCREENSHOTS=1`, cargo's temp dir
-/// otherwise.
 fn shots() -> PathBuf {
-    if std::env::var_os("BAYCOUNT_UPDATE_SCREENSHOTS").is_some() {
-        PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/screenshots"))
-    } else {
-        PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("screenshots")
-    }
+    baycount_testkit::browser::screenshots(env!("CARGO_TARGET_TMPDIR"))
 }
 
 fn card(bay: &str, inner: &str) -> String {

@@ -1,7 +1,7 @@
 //! Debian's headless Chromium driven through chromedriver (WebDriver, fantoccini), for the
 //! dashboard's tests.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
@@ -9,6 +9,17 @@ use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::{Value, json};
 
 use crate::process::Proc;
+
+/// Where screenshots go: the README's (`docs/screenshots/`) with
+/// `BAYCOUNT_UPDATE_SCREENSHOTS=1`, otherwise `screenshots` under `tmp` (the calling test
+/// crate's `CARGO_TARGET_TMPDIR`).
+pub fn screenshots(tmp: &str) -> PathBuf {
+    if std::env::var_os("BAYCOUNT_UPDATE_SCREENSHOTS").is_some() {
+        PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/screenshots"))
+    } else {
+        PathBuf::from(tmp).join("screenshots")
+    }
+}
 
 /// chromedriver on a loopback port it chose, with a fresh Chromium profile; it and its
 /// Chromium are killed on drop.

@@ -217,6 +217,18 @@ async fn the_live_view_shows_what_the_edge_sees_and_an_offline_bay_says_so() {
         })
         .count();
     assert!(yellow as u32 > h / 2, "line rows {yellow} of {h}");
+    // The bay's page in a browser shows the pictures as they come (README's screenshot).
+    let b = baycount_testkit::browser::Browser::start().await;
+    b.client.goto(&relay.url("/#/bay/bay-1")).await.unwrap();
+    b.until(
+        30,
+        "the bay page's pictures",
+        "const i = document.querySelector('#bay-live'); \
+         return !!i && !i.hidden && i.naturalWidth === 640 && Number(i.dataset.frames) >= 3",
+    )
+    .await;
+    b.screenshot(&shots(), "live-view.png").await;
+    b.close().await;
     edge.kill();
     relay
         .wait_bay("bay-1", "offline", |b| b["online"] == false)
@@ -224,4 +236,8 @@ async fn the_live_view_shows_what_the_edge_sees_and_an_offline_bay_says_so() {
     let (status, body) = relay.get("/api/bays/bay-1/snapshot.jpg").await;
     assert_eq!(status, 503, "{body}");
     assert_eq!(body["code"], "bay_offline");
+}
+
+fn shots() -> std::path::PathBuf {
+    baycount_testkit::browser::screenshots(env!("CARGO_TARGET_TMPDIR"))
 }
