@@ -59,6 +59,7 @@ pub struct FileConfig {
     pub mqtt_key: Option<PathBuf>,
     pub journal: Option<PathBuf>,
     pub journal_max_mb: Option<u64>,
+    pub evidence_max_mb: Option<u64>,
     pub socket: Option<PathBuf>,
     #[serde(default)]
     pub camera: CameraSection,
@@ -169,6 +170,9 @@ pub struct EdgeConfig {
     pub journal: PathBuf,
     /// The journal's size limit; past it, counts wait in memory and the bay shows a fault.
     pub journal_max_bytes: u64,
+    /// The budget of the events' pictures kept beside the journal until the relay has them;
+    /// past it the oldest pictures are dropped (never a count).
+    pub evidence_max_bytes: u64,
     pub socket: PathBuf,
     pub counting: PipelineThreadOptions,
     pub gpio: GpioConfig,
@@ -293,6 +297,15 @@ impl EdgeConfig {
                 format!("{journal_max_mb} is not between 1 and 1048576"),
             ));
         }
+        let evidence_max_mb = f
+            .evidence_max_mb
+            .unwrap_or(crate::bay::evidence::DEFAULT_MAX_BYTES >> 20);
+        if !(1..=1 << 20).contains(&evidence_max_mb) {
+            return Err(invalid(
+                "evidence_max_mb",
+                format!("{evidence_max_mb} is not between 1 and 1048576"),
+            ));
+        }
         Ok(Self {
             counting: PipelineThreadOptions {
                 pipeline: PipelineSpec {
@@ -310,6 +323,7 @@ impl EdgeConfig {
             mqtt_tls,
             journal,
             journal_max_bytes: journal_max_mb << 20,
+            evidence_max_bytes: evidence_max_mb << 20,
             socket,
             gpio,
         })

@@ -4,10 +4,17 @@
 use std::time::Duration;
 
 use baycount_edge::bay::event_loop::{self, Input};
+use baycount_edge::bay::evidence::EvidenceStore;
 use baycount_edge::bay::journal::Journal;
 use baycount_edge::bay::link::{Link, LinkOptions};
+use baycount_edge::bay::pictures::Pictures;
+use baycount_edge::vision::camera::Frame;
+use baycount_edge::vision::camera::v4l::decode_mjpeg;
+use baycount_edge::vision::geometry::{BBox, Point};
 use baycount_edge::vision::live_view::LiveView;
+use baycount_edge::vision::shot::Shot;
 use baycount_plumbing::mqtt::Endpoint;
+use baycount_protocol::EvidenceKind;
 use baycount_protocol::{BayId, BayState, Direction, Health};
 use baycount_relay::Relay;
 use baycount_relay::config::{Broker, Config};
@@ -38,6 +45,7 @@ struct Edge {
     /// The pipeline's side, kept so the health stays as it is.
     _health: watch::Sender<Health>,
     journal: Journal,
+    evidence: EvidenceStore,
     shutdown: CancellationToken,
     tasks: (
         tokio::task::JoinHandle<Result<(), baycount_edge::bay::journal::JournalError>>,
@@ -62,6 +70,12 @@ impl Edge {
         let journal = Journal::open(&dir.join("journal.db"))
             .await
             .expect("journal");
+        let evidence = EvidenceStore::beside(&dir.join("journal.db"), 1 << 20).expect("evidence");
+        let pictures = Pictures {
+            view: LiveView::default(),
+            store: evidence.clone(),
+            link: link.clone(),
+        };
         let (inputs, rx) = mpsc::channel(16);
         let (health_tx, health) = watch::channel(Health::default());
         let (shown, _) = watch::channel(BayState::idle(chrono::Utc::now()));
@@ -72,7 +86,7 @@ impl Edge {
             inputs: rx,
             health,
             shown,
-            view: LiveView::default(),
+            pictures,
         };
         let edge = tokio::spawn(event_loop::run(io, shutdown.clone()));
 
@@ -80,6 +94,7 @@ impl Edge {
             inputs,
             _health: health_tx,
             journal,
+            evidence,
             shutdown,
             tasks: (edge, link_task),
         }
@@ -104,6 +119,7 @@ async fn commands_counts_and_the_button_go_through_the_relay() {
     let base = format!("http://{}", relay.http_addr);
     let edge = Edge::start(relay.mqtt_addr.expect("embedded broker").port(), dir.path()).await;
     let (inputs, journal) = (edge.inputs.clone(), edge.journal.clone());
+    let evidence = edge.evidence.clone();
 
     let http = reqwest::Client::new();
     let bay_view = || async {
@@ -142,12 +158,17 @@ async fn commands_counts_and_the_button_go_through_the_relay() {
     // (a crossing is decided up to a second after it happens).
     let seen = chrono::Utc::now();
     tokio::time::sleep(Duration::from_millis(1500)).await;
-    for d in [Direction::In, Direction::In, Direction::Out, Direction::In] {
+    // The first crossing comes without a frame (the footage ended), the others with theirs.
+    for (n, d) in [Direction::In, Direction::In, Direction::Out, Direction::In]
+        .into_iter()
+        .enumerate()
+    {
         inputs
             .send(Input::Crossing {
                 direction: d,
                 track: 1,
                 at: seen,
+                shot: (n > 0).then(shot),
             })
             .await
             .expect("send");
@@ -190,6 +211,37 @@ async fn commands_counts_and_the_button_go_through_the_relay() {
         (json!(3), json!(1))
     );
     assert_eq!(stored["events"].as_array().map(Vec::len), Some(6));
+    // Every event has its evidence kept for the relay: the pictures of the crossings that had a
+    // frame, and word that there is none for the start and stop (no camera here) and the first
+    // crossing.
+    let evidence = eventually(10, "the evidence of six events", || async {
+        let all = evidence.unconfirmed().ok()?;
+        (all.len() == 6).then_some(all)
+    })
+    .await;
+    for (e, (seq, kind, pictured)) in evidence.iter().zip([
+        (1, EvidenceKind::Start, false),
+        (2, EvidenceKind::Crossing, false),
+        (3, EvidenceKind::Crossing, true),
+        (4, EvidenceKind::Crossing, true),
+        (5, EvidenceKind::Crossing, true),
+        (6, EvidenceKind::Stop, false),
+    ]) {
+        let h = &e.header;
+        assert_eq!(
+            (h.session.to_string(), h.seq, h.kind),
+            (session.clone(), seq, kind)
+        );
+        assert_eq!(h.dropped, !pictured, "{h:?}");
+        if pictured {
+            assert!(
+                h.track == Some(1) && h.direction.is_some() && h.at == seen,
+                "{h:?}"
+            );
+            let (_, w, h) = decode_mjpeg(&e.jpeg).expect("a JPEG");
+            assert!(w > 0 && h > 0);
+        }
+    }
     // Each count carries the time its frame was captured, not when it was handled.
     for e in stored["events"].as_array().expect("events") {
         if e["kind"] == "counted" {
@@ -274,6 +326,7 @@ async fn counts_made_while_the_relay_is_down_are_replayed_from_the_journal() {
                 direction: Direction::In,
                 track: 1,
                 at: chrono::Utc::now(),
+                shot: None,
             })
             .await
             .expect("send");
@@ -293,6 +346,7 @@ async fn counts_made_while_the_relay_is_down_are_replayed_from_the_journal() {
                 direction: Direction::In,
                 track: 2,
                 at: chrono::Utc::now(),
+                shot: None,
             })
             .await
             .expect("send");
@@ -317,4 +371,24 @@ async fn counts_made_while_the_relay_is_down_are_replayed_from_the_journal() {
 
     edge.stop().await;
     second.stop().await;
+}
+
+/// A crossing's frame: a 300x300 frame of the whole picture with the object in it.
+fn shot() -> Box<Shot> {
+    Box::new(Shot {
+        frame: Frame {
+            index: 9,
+            time: 0.9,
+            captured: chrono::Utc::now(),
+            width: 300,
+            height: 300,
+            rgb: vec![90; 300 * 300 * 3],
+            region: BBox::FULL,
+        },
+        native: (640, 480),
+        track: 1,
+        bbox: BBox::new(0.4, 0.3, 0.5, 0.7),
+        path: vec![Point::new(0.3, 0.7), Point::new(0.45, 0.7)],
+        lines: vec!["0.5,0,0.5,1".parse().expect("line")],
+    })
 }

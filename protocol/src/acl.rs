@@ -7,12 +7,13 @@
 use crate::topic::{Kind, RELAY_STATUS, ROOT};
 
 /// Kinds a bay publishes on its own topics.
-pub const BAY_PUBLISHES: [Kind; 5] = [
+pub const BAY_PUBLISHES: [Kind; 6] = [
     Kind::Status,
     Kind::State,
     Kind::Event,
     Kind::Ack,
     Kind::Snapshot,
+    Kind::Evidence,
 ];
 /// Kinds a bay reads on its own topics (plus [`RELAY_STATUS`]).
 pub const BAY_READS: [Kind; 2] = [Kind::Cmd, Kind::Stored];
@@ -44,7 +45,7 @@ mod tests {
 
     #[test]
     fn a_bay_stays_under_its_own_topics() {
-        for kind in ["status", "state", "event", "ack", "snapshot"] {
+        for kind in ["status", "state", "event", "ack", "snapshot", "evidence"] {
             assert!(bay_may_publish(
                 "bay-1",
                 &format!("baycount/v1/bay-1/{kind}")

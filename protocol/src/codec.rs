@@ -3,7 +3,9 @@
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use crate::{Ack, BayState, Command, Event, Kind, Snapshot, Status, Stored, Topic, TopicError};
+use crate::{
+    Ack, BayState, Command, Event, Evidence, Kind, Snapshot, Status, Stored, Topic, TopicError,
+};
 
 /// Largest payload accepted, in bytes. Every message of the contract is far smaller, but a
 /// snapshot's picture, which the edge makes fit.
@@ -18,8 +20,8 @@ pub enum DecodeError {
     TooLarge(usize),
     #[error("status payload must be 'online' or 'offline'")]
     Status,
-    #[error("malformed snapshot payload: {0}")]
-    Snapshot(&'static str),
+    #[error("malformed {0} payload: {1}")]
+    Picture(&'static str, &'static str),
     #[error("malformed {kind} payload: {source}")]
     Json {
         kind: &'static str,
@@ -55,6 +57,7 @@ pub enum Message {
     Ack(Box<Ack>),
     Stored(Stored),
     Snapshot(Box<Snapshot>),
+    Evidence(Box<Evidence>),
 }
 
 impl Message {
@@ -73,6 +76,7 @@ impl Message {
             Kind::Ack => Message::Ack(Box::new(decode(kind, payload)?)),
             Kind::Stored => Message::Stored(decode(kind, payload)?),
             Kind::Snapshot => Message::Snapshot(Box::new(Snapshot::decode(payload)?)),
+            Kind::Evidence => Message::Evidence(Box::new(Evidence::decode(payload)?)),
         })
     }
 
@@ -85,6 +89,7 @@ impl Message {
             Message::Ack(_) => Kind::Ack,
             Message::Stored(_) => Kind::Stored,
             Message::Snapshot(_) => Kind::Snapshot,
+            Message::Evidence(_) => Kind::Evidence,
         }
     }
 
@@ -98,6 +103,7 @@ impl Message {
             Message::Ack(m) => encode(m),
             Message::Stored(m) => encode(m),
             Message::Snapshot(m) => m.encode(),
+            Message::Evidence(m) => m.encode(),
         }
     }
 }
@@ -251,6 +257,7 @@ mod tests {
             Message::Stored(Stored {
                 sessions: [(session, 7)].into(),
                 at: Some(t(3)),
+                evidence: Default::default(),
             }),
             Message::Snapshot(Box::new(Snapshot {
                 header: SnapshotHeader {
@@ -258,6 +265,18 @@ mod tests {
                     at: t(4),
                     width: 64,
                     height: 48,
+                },
+                jpeg: vec![0xFF, 0xD8, 0xFF, 0xDB, 0, 0x43, 0xFF, 0xD9],
+            })),
+            Message::Evidence(Box::new(Evidence {
+                header: EvidenceHeader {
+                    session,
+                    seq: 2,
+                    kind: EvidenceKind::Crossing,
+                    at: t(2),
+                    direction: Some(Direction::In),
+                    track: Some(4),
+                    dropped: false,
                 },
                 jpeg: vec![0xFF, 0xD8, 0xFF, 0xDB, 0, 0x43, 0xFF, 0xD9],
             })),

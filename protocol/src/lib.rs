@@ -3,8 +3,8 @@
 //! # Layout
 //! - [`topic`]: `baycount/v1/<bay>/<kind>` topics and subscription filters.
 //! - [`bay`], [`plate`], [`actor`], [`ids`]: the validated values every message is built from.
-//! - [`status`], [`state`], [`event`], [`command`], [`ack`], [`stored`], [`snapshot`]: one
-//!   payload type per topic.
+//! - [`status`], [`state`], [`event`], [`command`], [`ack`], [`stored`]: one payload type per
+//!   topic; [`picture`]: the two that carry a JPEG, `snapshot` and `evidence`.
 //! - [`acl`]: what each bay may touch.
 //! - [`codec`]: JSON encoding and the one decoding entry point, [`codec::Incoming::parse`],
 //!   which turns any topic and payload into a typed message or an error value (never a panic).
@@ -23,8 +23,8 @@ pub mod event;
 pub mod ids;
 #[cfg(feature = "openapi")]
 mod openapi;
+pub mod picture;
 pub mod plate;
-pub mod snapshot;
 pub mod state;
 pub mod status;
 pub mod stored;
@@ -37,8 +37,8 @@ pub use codec::{DecodeError, Incoming, Message, decode, encode};
 pub use command::{Action, Command};
 pub use event::{Direction, Event, EventKind};
 pub use ids::{CommandId, SessionId};
+pub use picture::{Evidence, EvidenceHeader, EvidenceKind, Snapshot, SnapshotHeader};
 pub use plate::{Plate, PlateError};
-pub use snapshot::{Snapshot, SnapshotHeader};
 pub use state::{BayState, Health, HealthLevel, LampMode, Lamps, Phase};
 pub use status::Status;
 pub use stored::Stored;

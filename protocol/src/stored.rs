@@ -13,4 +13,8 @@ use crate::SessionId;
 pub struct Stored {
     pub sessions: BTreeMap<SessionId, u64>,
     pub at: Option<DateTime<Utc>>,
+    /// The same for the sessions' evidence: every picture (or word that it was dropped) of
+    /// events `1..=seq` is stored, and the edge may forget them.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub evidence: BTreeMap<SessionId, u64>,
 }

@@ -36,10 +36,13 @@ pub enum Kind {
     Stored,
     /// edge → relay: the picture a `snapshot` command asked for ([`crate::Snapshot`]).
     Snapshot,
+    /// edge → relay: the picture of one event of a session ([`crate::Evidence`]), kept by the
+    /// edge until `stored` confirms it.
+    Evidence,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 7] = [
+    pub const ALL: [Kind; 8] = [
         Kind::Status,
         Kind::State,
         Kind::Event,
@@ -47,6 +50,7 @@ impl Kind {
         Kind::Ack,
         Kind::Stored,
         Kind::Snapshot,
+        Kind::Evidence,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -58,6 +62,7 @@ impl Kind {
             Kind::Ack => "ack",
             Kind::Stored => "stored",
             Kind::Snapshot => "snapshot",
+            Kind::Evidence => "evidence",
         }
     }
 
@@ -93,7 +98,7 @@ pub enum TopicError {
     #[error("topic {topic:?} names an invalid bay: {source}")]
     Bay { topic: String, source: BayIdError },
     #[error(
-        "topic {0:?} has an unknown kind; expected status, state, event, cmd, ack, stored or snapshot"
+        "topic {0:?} has an unknown kind; expected status, state, event, cmd, ack, stored, snapshot or evidence"
     )]
     UnknownKind(String),
 }

@@ -97,6 +97,15 @@ impl Ingest {
                 }
                 return;
             }
+            Message::Evidence(evidence) => {
+                // Not stored by the relay yet (issue 16): the edge keeps it, within its budget.
+                log::debug!(
+                    "evidence {} of session {} from {bay} not stored: this relay keeps no pictures yet",
+                    evidence.header.seq,
+                    evidence.header.session
+                );
+                return;
+            }
             // The relay's own messages, seen only if a client echoes them: nothing to do.
             Message::Cmd(_) | Message::Stored(_) => return,
         };

@@ -193,6 +193,7 @@ impl Recorder {
         let mut stored = Stored {
             sessions: Default::default(),
             at: Some(Utc::now()),
+            evidence: Default::default(),
         };
         for s in sessions {
             let cursor = match cursors.get(s) {

@@ -6,8 +6,7 @@
 use std::time::Duration;
 
 use baycount_protocol::{
-    Ack, Action, BayId, BayState, Command, Direction, Event, EventKind, Health, HealthLevel, Plate,
-    Stored,
+    Action, BayId, BayState, Direction, Event, EventKind, Health, HealthLevel, Plate, Stored,
 };
 use chrono::{DateTime, Utc};
 use tokio::sync::{mpsc, watch};
@@ -16,21 +15,24 @@ use tokio_util::sync::CancellationToken;
 
 use crate::bay::journal::{Journal, JournalError};
 use crate::bay::link::{Inbound, Link};
+use crate::bay::pictures::Pictures;
 use crate::bay::session::BaySession;
 use crate::panel::lamps;
-use crate::vision::live_view::LiveView;
+use crate::vision::shot::Shot;
 
 /// How often the state is published even when nothing changes.
 pub const STATE_EVERY: Duration = Duration::from_secs(10);
 
 /// What the pipeline and the button send the loop.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum Input {
-    /// A counted crossing, `at` the capture time of the frame it was seen in.
+    /// A counted crossing, `at` the capture time of the frame it was seen in, with what its
+    /// picture is made from (none when there is no frame of it).
     Crossing {
         direction: Direction,
         track: u64,
         at: DateTime<Utc>,
+        shot: Option<Box<Shot>>,
     },
     Press,
 }
@@ -46,41 +48,8 @@ pub struct Io {
     pub health: watch::Receiver<Health>,
     /// The state as last published, for the lamps and the local socket.
     pub shown: watch::Sender<BayState>,
-    /// The newest frame, drawn when a `snapshot` command asks for the picture.
-    pub view: LiveView,
-}
-
-/// Draws the newest frame for `cmd` off the loop and publishes it; a bay without a frame yet
-/// refuses the command instead (its ack says why).
-fn send_picture(
-    view: &LiveView,
-    link: &Link,
-    cmd: &Command,
-    state: &BayState,
-    drawing: &mut JoinSet<()>,
-    ack: &mut Ack,
-) {
-    if !view.has_frame() {
-        ack.ok = false;
-        ack.reason = Some(
-            "no picture yet: the camera has not delivered a frame; check the bay's camera".into(),
-        );
-        return;
-    }
-    let caption = match &state.plate {
-        Some(plate) => format!("{plate}  in {}  out {}", state.count, state.out),
-        None => "idle".to_owned(),
-    };
-    let (view, link, id) = (view.clone(), link.clone(), cmd.id);
-    drawing.spawn_blocking(move || match view.picture(id, &caption) {
-        Some(Ok(snapshot)) => {
-            if let Err(e) = link.snapshot(&snapshot) {
-                log::warn!("cannot send the picture for command {id}: {e}");
-            }
-        }
-        Some(Err(e)) => log::error!("cannot draw the picture for command {id}: {e}"),
-        None => {}
-    });
+    /// The live view's pictures and the events' evidence.
+    pub pictures: Pictures,
 }
 
 /// Whether the pipeline's health is worth a state message now (levels changed, not just fps).
@@ -161,7 +130,7 @@ pub async fn run(mut io: Io, shutdown: CancellationToken) -> Result<(), JournalE
     let mut tick = tokio::time::interval(STATE_EVERY);
     let mut waiting: Vec<Event> = Vec::new();
     let mut journal_full = false;
-    // Pictures being drawn for the live view.
+    // Pictures being drawn, kept or sent.
     let mut drawing = JoinSet::new();
     loop {
         let mut new: Vec<Event> = Vec::new();
@@ -192,6 +161,7 @@ pub async fn run(mut io: Io, shutdown: CancellationToken) -> Result<(), JournalE
                 Some(Inbound::Connected | Inbound::RelayOnline) => {
                     link_up = true;
                     publish(link, &journal.unconfirmed(&stored).await?);
+                    io.pictures.resend(&mut drawing);
                 }
                 Some(Inbound::Disconnected) => link_up = false,
                 Some(Inbound::Stored(s)) => {
@@ -199,16 +169,17 @@ pub async fn run(mut io: Io, shutdown: CancellationToken) -> Result<(), JournalE
                         Ok(_) | Err(JournalError::Full) => {}
                         Err(e) => return Err(e),
                     }
+                    io.pictures.confirm(&s, &mut drawing);
                     stored = s;
                 }
                 Some(Inbound::Command(cmd)) => {
                     let plate = session.state().plate.clone();
                     let (mut ack, events) = session.command(&cmd, Utc::now());
                     if let (true, Action::Snapshot { picture: true }) = (ack.ok, &cmd.action) {
-                        let state = session.state().clone();
-                        send_picture(&io.view, link, &cmd, &state, &mut drawing, &mut ack);
+                        io.pictures.answer(&cmd, session.state(), &mut drawing, &mut ack);
                     }
                     log_events(link.bay(), plate.as_ref(), &events);
+                    io.pictures.evidence(&events, None, session.state(), &mut drawing);
                     journal_full = persist(journal, link, &mut waiting, events).await?;
                     if let (true, Action::Assign { plate }) = (ack.ok, &cmd.action) {
                         match journal.set_assigned_plate(plate.as_ref()).await {
@@ -223,10 +194,17 @@ pub async fn run(mut io: Io, shutdown: CancellationToken) -> Result<(), JournalE
                 let plate = session.state().plate.clone();
                 let events: Vec<Event> = match input {
                     None => break,
-                    Some(Input::Crossing { direction, track, at }) => {
-                        session.crossing(direction, track, at).into_iter().collect()
+                    Some(Input::Crossing { direction, track, at, shot }) => {
+                        let events: Vec<Event> =
+                            session.crossing(direction, track, at).into_iter().collect();
+                        io.pictures.evidence(&events, shot, session.state(), &mut drawing);
+                        events
                     }
-                    Some(Input::Press) => session.press(Utc::now()),
+                    Some(Input::Press) => {
+                        let events = session.press(Utc::now());
+                        io.pictures.evidence(&events, None, session.state(), &mut drawing);
+                        events
+                    }
                 };
                 log_events(link.bay(), plate.as_ref(), &events);
                 new = events;

@@ -397,6 +397,7 @@ mod tests {
         let partly = Stored {
             sessions: [(s1, 1)].into(),
             at: None,
+            evidence: Default::default(),
         };
         let resend = j.unconfirmed(&partly).await.expect("after the cursor");
         assert_eq!(resend.iter().map(|e| e.seq).collect::<Vec<_>>(), vec![2, 3]);
@@ -408,6 +409,7 @@ mod tests {
         let all = Stored {
             sessions: [(s1, 3)].into(),
             at: None,
+            evidence: Default::default(),
         };
         assert_eq!(j.confirm(&all).await.expect("confirm"), 3);
         assert_eq!(j.backlog().await.expect("backlog"), 0);

@@ -8,8 +8,8 @@ use baycount_plumbing::backoff::Backoff;
 use baycount_plumbing::mqtt::{Connection, Endpoint, Happening, QOS};
 use baycount_protocol::topic::RELAY_STATUS;
 use baycount_protocol::{
-    Ack, BayId, BayState, Command, Event, Incoming, Kind, Message, Snapshot, Status, Stored, Topic,
-    encode,
+    Ack, BayId, BayState, Command, Event, Evidence, Incoming, Kind, Message, Snapshot, Status,
+    Stored, Topic, encode,
 };
 use rumqttc::{AsyncClient, LastWill};
 use tokio::sync::mpsc;
@@ -109,6 +109,10 @@ impl Link {
 
     pub fn snapshot(&self, snapshot: &Snapshot) -> Result<(), LinkError> {
         self.publish(Kind::Snapshot, snapshot.encode())
+    }
+
+    pub fn evidence(&self, evidence: &Evidence) -> Result<(), LinkError> {
+        self.publish(Kind::Evidence, evidence.encode())
     }
 }
 

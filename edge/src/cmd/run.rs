@@ -12,8 +12,10 @@ use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 
 use crate::bay::event_loop::{self, Io};
+use crate::bay::evidence::EvidenceStore;
 use crate::bay::journal::Journal;
 use crate::bay::link::{Link, LinkOptions};
+use crate::bay::pictures::Pictures;
 use crate::config::EdgeConfig;
 use crate::panel::{self, gpio, press_socket};
 use crate::systemd;
@@ -74,6 +76,11 @@ pub async fn run(c: EdgeConfig, shutdown: CancellationToken) -> anyhow::Result<(
     };
     drop(inputs_tx);
     systemd::ready();
+    let pictures = Pictures {
+        view,
+        store: EvidenceStore::beside(&c.journal, c.evidence_max_bytes)?,
+        link: link.clone(),
+    };
     let io = Io {
         link,
         inbound,
@@ -81,7 +88,7 @@ pub async fn run(c: EdgeConfig, shutdown: CancellationToken) -> anyhow::Result<(
         inputs,
         health,
         shown,
-        view,
+        pictures,
     };
     let result = event_loop::run(io, shutdown.clone()).await;
     systemd::stopping();

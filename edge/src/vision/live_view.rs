@@ -6,10 +6,11 @@ use std::sync::{Arc, Mutex};
 
 use baycount_protocol::codec::MAX_PAYLOAD;
 use baycount_protocol::{CommandId, Snapshot, SnapshotHeader};
+use chrono::{DateTime, Utc};
 
 use crate::vision::camera::Frame;
 use crate::vision::counting_line::Line;
-use crate::vision::picture::{self, Marks, PictureError};
+use crate::vision::picture::{self, Jpeg, Marks, PictureError};
 use crate::vision::tracker::TrackedObject;
 
 /// The live view's long side, in pixels.
@@ -40,13 +41,10 @@ impl LiveView {
         self.0.lock().unwrap_or_else(|p| p.into_inner()).is_some()
     }
 
-    /// The newest frame drawn on, with `caption`, as the answer to `command`; `None` before
-    /// the first frame. Takes milliseconds: call it off the bay's loop.
-    pub fn picture(
-        &self,
-        command: CommandId,
-        caption: &str,
-    ) -> Option<Result<Snapshot, PictureError>> {
+    /// The newest frame drawn on, with `caption`, as a JPEG that fits a message, and the
+    /// frame's capture time; `None` before the first frame. Takes milliseconds: call it off
+    /// the bay's loop.
+    pub fn drawn(&self, caption: &str) -> Option<Result<(Jpeg, DateTime<Utc>), PictureError>> {
         let seen = self.0.lock().unwrap_or_else(|p| p.into_inner()).clone()?;
         let marks = Marks {
             tracks: &seen.tracks,
@@ -58,15 +56,24 @@ impl LiveView {
             let drawn = picture::render(&seen.frame, seen.native, &marks, MAX_SIDE)?;
             // Room for the header line within the contract's payload limit.
             let jpeg = picture::jpeg_within(&drawn, MAX_PAYLOAD - 1024)?;
-            Ok(Snapshot {
-                header: SnapshotHeader {
-                    command,
-                    at: seen.frame.captured,
-                    width: jpeg.width,
-                    height: jpeg.height,
-                },
-                jpeg: jpeg.bytes,
-            })
+            Ok((jpeg, seen.frame.captured))
         })())
+    }
+
+    /// [`LiveView::drawn`] as the answer to `command`.
+    pub fn picture(
+        &self,
+        command: CommandId,
+        caption: &str,
+    ) -> Option<Result<Snapshot, PictureError>> {
+        Some(self.drawn(caption)?.map(|(jpeg, at)| Snapshot {
+            header: SnapshotHeader {
+                command,
+                at,
+                width: jpeg.width,
+                height: jpeg.height,
+            },
+            jpeg: jpeg.bytes,
+        }))
     }
 }

@@ -12,5 +12,7 @@ pub mod pipeline;
 pub mod pipeline_setup;
 pub mod pipeline_thread;
 pub mod scoring;
+pub mod shot;
 pub mod tracker;
+pub mod trails;
 pub mod truth;

@@ -17,6 +17,8 @@ use crate::vision::counting_line::Crossing;
 use crate::vision::live_view::{LiveView, Seen};
 use crate::vision::pipeline::Pipeline;
 use crate::vision::pipeline_setup::PipelineSpec;
+use crate::vision::shot::Shot;
+use crate::vision::trails::Trails;
 
 /// What to count and from where, and how to keep at it.
 #[derive(Debug, Clone, PartialEq)]
@@ -194,9 +196,14 @@ impl CaptureTimes {
     }
 }
 
-/// Hands counted crossings to the loop, each at the capture time of the frame it crossed in;
-/// false once the loop is gone.
-fn send(inputs: &mpsc::Sender<Input>, crossings: Vec<Crossing>, times: &CaptureTimes) -> bool {
+/// Hands counted crossings to the loop, each at the capture time of the frame it crossed in,
+/// with its picture when `shot` can make one; false once the loop is gone.
+fn send(
+    inputs: &mpsc::Sender<Input>,
+    crossings: Vec<Crossing>,
+    times: &CaptureTimes,
+    shot: impl Fn(&Crossing) -> Option<Box<Shot>>,
+) -> bool {
     crossings.into_iter().all(|c| {
         log::debug!(
             "crossing: track {} {} at {:.2} s",
@@ -209,6 +216,7 @@ fn send(inputs: &mpsc::Sender<Input>, crossings: Vec<Crossing>, times: &CaptureT
             direction: c.direction,
             track: c.track,
             at,
+            shot: shot(&c),
         };
         inputs.blocking_send(input).is_ok()
     })
@@ -232,6 +240,7 @@ fn process_frames(
     let mut last_report = Instant::now() - REPORT_EVERY;
     let mut detector_error: Option<String> = None;
     let mut times = CaptureTimes::default();
+    let mut trails = Trails::new(o.pipeline.counter.anchor);
     loop {
         if shutdown.is_cancelled() {
             return Stop::Shutdown;
@@ -244,26 +253,43 @@ fn process_frames(
                 let loading = links.bay.borrow().phase == Phase::Loading;
                 pipeline.rest(if loading { None } else { rest });
                 let processed = pipeline.process(&frame);
-                links.view.put(Seen {
-                    frame,
-                    native: capture.health().native,
-                    tracks: pipeline.tracks().to_vec(),
-                    lines: pipeline.lines().collect(),
-                });
-                match processed {
+                trails.update(pipeline.tracks(), frame.time);
+                let native = capture.health().native;
+                let lines: Vec<_> = pipeline.lines().collect();
+                // The frame the count was decided on, with the object's box and path.
+                let shot = |c: &Crossing| {
+                    let trail = trails.get(c.track)?;
+                    Some(Box::new(Shot {
+                        frame: frame.clone(),
+                        native,
+                        track: c.track,
+                        bbox: trail.bbox,
+                        path: trail.path.iter().copied().collect(),
+                        lines: lines.clone(),
+                    }))
+                };
+                let sent = match processed {
                     Ok(crossings) => {
                         detector_error = None;
-                        if !send(inputs, crossings, &times) {
-                            return Stop::Shutdown;
-                        }
                         systemd::watchdog();
+                        send(inputs, crossings, &times, shot)
                     }
                     Err(e) => {
                         if detector_error.is_none() {
                             log::error!("detector: {e}");
                         }
                         detector_error = Some(e.to_string());
+                        true
                     }
+                };
+                links.view.put(Seen {
+                    frame,
+                    native,
+                    tracks: pipeline.tracks().to_vec(),
+                    lines,
+                });
+                if !sent {
+                    return Stop::Shutdown;
                 }
                 None
             }
@@ -274,7 +300,8 @@ fn process_frames(
         if let Some(stop) = stop {
             // The tracks end with the frames: crossings not settled yet count now.
             let rest = pipeline.finish().swap_remove(0);
-            if !send(inputs, rest, &times) {
+            // No frame of theirs is left: their pictures are word that there is none.
+            if !send(inputs, rest, &times, |_| None) {
                 return Stop::Shutdown;
             }
             return stop;

@@ -20,7 +20,7 @@ use outbox::relay_will;
 pub use outbox::{Outbox, PublishError};
 
 /// What the relay reads: what the bays publish; the rest of [`ALL_BAYS`] is its own echo.
-const READ: [Kind; 5] = baycount_protocol::acl::BAY_PUBLISHES;
+const READ: [Kind; 6] = baycount_protocol::acl::BAY_PUBLISHES;
 /// First and longest wait between reconnection attempts.
 const FIRST_BACKOFF: Duration = Duration::from_millis(100);
 const MAX_BACKOFF: Duration = Duration::from_secs(2);

@@ -1,0 +1,155 @@
+//! The bay loop's pictures, made off its path on blocking tasks it keeps: the live view's
+//! answer to a `snapshot` command, and the evidence of each event (the whole picture at a
+//! session's start and stop, the counted object at each crossing), kept until the relay has it
+//! and sent. A picture that cannot be made or kept becomes word that it was dropped; a count
+//! never waits for one.
+
+use baycount_protocol::{
+    Ack, BayState, Command, Event, EventKind, Evidence, EvidenceHeader, EvidenceKind, SessionId,
+    Stored,
+};
+use tokio::task::JoinSet;
+
+use crate::bay::evidence::EvidenceStore;
+use crate::bay::link::Link;
+use crate::vision::live_view::LiveView;
+use crate::vision::shot::Shot;
+
+/// What the pictures need, cheap to clone onto their tasks.
+#[derive(Debug, Clone)]
+pub struct Pictures {
+    pub view: LiveView,
+    pub store: EvidenceStore,
+    pub link: Link,
+}
+
+/// The caption of the whole picture: the plate and counts while loading.
+fn caption(state: &BayState) -> String {
+    match &state.plate {
+        Some(plate) => format!("{plate}  in {}  out {}", state.count, state.out),
+        None => "idle".to_owned(),
+    }
+}
+
+impl Pictures {
+    /// Draws the newest frame for `cmd` and publishes it; a bay without a frame yet refuses the
+    /// command instead (its ack says why).
+    pub fn answer(&self, cmd: &Command, state: &BayState, tasks: &mut JoinSet<()>, ack: &mut Ack) {
+        if !self.view.has_frame() {
+            ack.ok = false;
+            ack.reason = Some(
+                "no picture yet: the camera has not delivered a frame; check the bay's camera"
+                    .into(),
+            );
+            return;
+        }
+        let (me, id, caption) = (self.clone(), cmd.id, caption(state));
+        tasks.spawn_blocking(move || match me.view.picture(id, &caption) {
+            Some(Ok(snapshot)) => {
+                if let Err(e) = me.link.snapshot(&snapshot) {
+                    log::warn!("cannot send the picture for command {id}: {e}");
+                }
+            }
+            Some(Err(e)) => log::error!("cannot draw the picture for command {id}: {e}"),
+            None => {}
+        });
+    }
+
+    /// The evidence of `events`: a crossing's from its `shot`, a start's or stop's from the
+    /// newest frame with `state`'s caption.
+    pub fn evidence(
+        &self,
+        events: &[Event],
+        mut shot: Option<Box<Shot>>,
+        state: &BayState,
+        tasks: &mut JoinSet<()>,
+    ) {
+        for event in events {
+            let (kind, direction, track) = match &event.kind {
+                EventKind::Started { .. } => (EvidenceKind::Start, None, None),
+                EventKind::Stopped { .. } => (EvidenceKind::Stop, None, None),
+                EventKind::Counted { direction, track } => {
+                    (EvidenceKind::Crossing, Some(*direction), Some(*track))
+                }
+            };
+            let header = EvidenceHeader {
+                session: event.session,
+                seq: event.seq,
+                kind,
+                at: event.at,
+                direction,
+                track,
+                dropped: false,
+            };
+            let shot = if kind == EvidenceKind::Crossing {
+                shot.take()
+            } else {
+                None
+            };
+            let (me, caption) = (self.clone(), caption(state));
+            tasks.spawn_blocking(move || me.make(header, shot, &caption));
+        }
+    }
+
+    /// Makes, keeps and sends one piece of evidence.
+    fn make(&self, mut header: EvidenceHeader, shot: Option<Box<Shot>>, caption: &str) {
+        let made = match (header.kind, shot) {
+            (EvidenceKind::Crossing, Some(shot)) => Some(shot.jpeg().map(|j| (j, header.at))),
+            (EvidenceKind::Crossing, None) => None,
+            _ => self.view.drawn(caption),
+        };
+        let jpeg = match made {
+            Some(Ok((jpeg, at))) => {
+                header.at = at;
+                jpeg.bytes
+            }
+            Some(Err(e)) => {
+                log::warn!("the picture of event {} could not be made: {e}", header.seq);
+                vec![]
+            }
+            None => vec![],
+        };
+        header.dropped = jpeg.is_empty();
+        let evidence = Evidence { header, jpeg };
+        match self.store.put(&evidence) {
+            Ok(0) => {}
+            Ok(n) => log::warn!("evidence budget full: the {n} oldest pictures were dropped"),
+            Err(e) => log::warn!(
+                "cannot keep the picture of event {}: {e}",
+                evidence.header.seq
+            ),
+        }
+        if let Err(e) = self.link.evidence(&evidence) {
+            log::debug!("evidence not sent now, it will be re-sent: {e}");
+        }
+    }
+
+    /// Sends again whatever the relay has not confirmed (after a reconnect).
+    pub fn resend(&self, tasks: &mut JoinSet<()>) {
+        let me = self.clone();
+        tasks.spawn_blocking(move || match me.store.unconfirmed() {
+            Ok(all) => {
+                for e in all {
+                    if me.link.evidence(&e).is_err() {
+                        break;
+                    }
+                }
+            }
+            Err(e) => log::warn!("cannot read the kept evidence: {e}"),
+        });
+    }
+
+    /// Forgets the evidence the relay has stored.
+    pub fn confirm(&self, stored: &Stored, tasks: &mut JoinSet<()>) {
+        let (me, upto): (_, std::collections::BTreeMap<SessionId, u64>) =
+            (self.clone(), stored.evidence.clone());
+        if upto.is_empty() {
+            return;
+        }
+        tasks.spawn_blocking(move || {
+            if let Err(e) = me.store.confirm(&upto) {
+                log::warn!("cannot forget confirmed evidence: {e}");
+            }
+        });
+    }
+}
