@@ -7,8 +7,8 @@ use crate::{
     Ack, BayState, Command, Event, Evidence, Kind, Snapshot, Status, Stored, Topic, TopicError,
 };
 
-/// Largest payload accepted, in bytes. Every message of the contract is far smaller, but a
-/// snapshot's picture, which the edge makes fit.
+/// Largest payload accepted, in bytes. Every message of the contract is far smaller, but the
+/// pictures (`snapshot`, `evidence`), which the edge makes fit.
 pub const MAX_PAYLOAD: usize = 64 * 1024;
 
 /// Why a payload was not understood. The caller logs it and drops the message.

@@ -81,22 +81,12 @@ impl Snapshot {
 #[serde(rename_all = "snake_case")]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum EvidenceKind {
-    /// The whole picture as the session started.
+    /// The picture the detector sees (boxes, line, count) as the session started.
     Start,
     /// The counted object, cropped, with the line and its path drawn.
     Crossing,
-    /// The whole picture as the session stopped.
+    /// The same as the session stopped.
     Stop,
-}
-
-impl EvidenceKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            EvidenceKind::Start => "start",
-            EvidenceKind::Crossing => "crossing",
-            EvidenceKind::Stop => "stop",
-        }
-    }
 }
 
 /// What a piece of evidence is: one per event of a session, with the event's `seq`.

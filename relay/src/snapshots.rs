@@ -28,16 +28,28 @@ pub struct Snapshots {
     /// Pictures asked for and not yet come, by command id, with the bay asked: the picture, or
     /// the bay's reason for having none.
     pending: Mutex<HashMap<CommandId, Waiting>>,
-    /// Each bay's newest picture and when it came.
-    kept: Mutex<HashMap<BayId, (Instant, Arc<Snapshot>)>>,
+    /// Each bay's newest answer and when it came: a picture, or the edge's silence (`None`),
+    /// which the viewers waiting behind that request share instead of asking again.
+    kept: Mutex<HashMap<BayId, Answer>>,
     /// One request at a time per bay: viewers arriving meanwhile get its picture.
     asking: Mutex<HashMap<BayId, Arc<tokio::sync::Mutex<()>>>>,
 }
 
 type Waiting = (BayId, oneshot::Sender<Result<Snapshot, String>>);
+/// When an answer came, and the picture if there was one.
+type Answer = (Instant, Option<Arc<Snapshot>>);
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// Removes a request from the pending ones when dropped.
+struct Forget<'a>(&'a Mutex<HashMap<CommandId, Waiting>>, CommandId);
+
+impl Drop for Forget<'_> {
+    fn drop(&mut self) {
+        lock(self.0).remove(&self.1);
+    }
 }
 
 impl Snapshots {
@@ -52,16 +64,17 @@ impl Snapshots {
         }
     }
 
-    /// The kept picture of `bay` if it is fresh or came after `asked` (while this viewer
-    /// waited for another's request).
-    fn kept(&self, bay: &BayId, asked: Instant) -> Option<Arc<Snapshot>> {
+    /// The kept answer for `bay` if it came after `asked` (while this viewer waited for
+    /// another's request), or is a fresh picture.
+    fn kept(&self, bay: &BayId, asked: Instant) -> Option<Option<Arc<Snapshot>>> {
         lock(&self.kept)
             .get(bay)
-            .filter(|(came, _)| came.elapsed() < FRESH || *came >= asked)
+            .filter(|(came, s)| *came >= asked || s.is_some() && came.elapsed() < FRESH)
             .map(|(_, s)| s.clone())
     }
 
-    /// The newest picture of `bay`: one from the last second, or a new one from its edge.
+    /// The newest picture of `bay`: one from the last moment ([`FRESH`]), or a new one from its
+    /// edge.
     pub async fn picture(&self, bay: &str, by: &Actor) -> Result<Arc<Snapshot>, ControlError> {
         let unknown = || ControlError::UnknownBay(bay.to_owned());
         let bay = BayId::parse(bay).map_err(|_| unknown())?;
@@ -72,8 +85,15 @@ impl Snapshots {
         let asked = Instant::now();
         let turn = lock(&self.asking).entry(bay.clone()).or_default().clone();
         let _turn = turn.lock().await;
-        if let Some(s) = self.kept(&bay, asked) {
-            return Ok(s);
+        match self.kept(&bay, asked) {
+            Some(Some(s)) => return Ok(s),
+            Some(None) => {
+                return Err(ControlError::NotResponding {
+                    bay,
+                    timeout: self.timeout,
+                });
+            }
+            None => {}
         }
         let cmd = Command {
             id: CommandId::new(),
@@ -84,25 +104,26 @@ impl Snapshots {
         let id = cmd.id;
         let (tx, rx) = oneshot::channel();
         lock(&self.pending).insert(id, (bay.clone(), tx));
+        // Forgotten however this ends, a viewer who went away included.
+        let _forget = Forget(&self.pending, id);
         let answer = match self.outbox.send_command(&bay, cmd).await {
             Ok(()) => tokio::time::timeout(self.timeout, rx).await,
-            Err(e) => {
-                lock(&self.pending).remove(&id);
-                return Err(ControlError::Broker(e.to_string()));
-            }
+            Err(e) => return Err(ControlError::Broker(e.to_string())),
         };
-        lock(&self.pending).remove(&id);
         match answer {
             Ok(Ok(Ok(s))) => {
                 let s = Arc::new(s);
-                lock(&self.kept).insert(bay, (Instant::now(), s.clone()));
+                lock(&self.kept).insert(bay, (Instant::now(), Some(s.clone())));
                 Ok(s)
             }
             Ok(Ok(Err(reason))) => Err(ControlError::Refused { bay, reason }),
-            Ok(Err(_)) | Err(_) => Err(ControlError::NotResponding {
-                bay,
-                timeout: self.timeout,
-            }),
+            Ok(Err(_)) | Err(_) => {
+                lock(&self.kept).insert(bay.clone(), (Instant::now(), None));
+                Err(ControlError::NotResponding {
+                    bay,
+                    timeout: self.timeout,
+                })
+            }
         }
     }
 

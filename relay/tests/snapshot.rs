@@ -135,3 +135,88 @@ async fn viewers_need_their_token_for_the_picture() {
     .await;
     assert_eq!(ok.as_ref(), PICTURE);
 }
+
+/// A bay that answers every command by refusing it with `reason`, as an edge without a frame
+/// refuses a picture.
+async fn refusing_bay(port: u16, reason: &'static str) -> AsyncClient {
+    use baycount_protocol::{Ack, BayState, Command, encode};
+    let mut opts = MqttOptions::new(unique_client_id("bay-7"), "127.0.0.1", port);
+    opts.set_keep_alive(Duration::from_secs(5));
+    let (client, mut events) = AsyncClient::new(opts, 10);
+    client
+        .subscribe("baycount/v1/bay-7/cmd", QoS::AtLeastOnce)
+        .await
+        .unwrap();
+    client
+        .publish("baycount/v1/bay-7/status", QoS::AtLeastOnce, true, "online")
+        .await
+        .unwrap();
+    let replies = client.clone();
+    tokio::spawn(async move {
+        while let Ok(ev) = events.poll().await {
+            if let MqttEvent::Incoming(Packet::Publish(p)) = ev {
+                let Ok(cmd) = serde_json::from_slice::<Command>(&p.payload) else {
+                    continue;
+                };
+                let ack = Ack {
+                    id: cmd.id,
+                    ok: false,
+                    reason: Some(reason.into()),
+                    state: BayState::idle(chrono::Utc::now()),
+                    session: None,
+                };
+                let _ = replies
+                    .publish(
+                        "baycount/v1/bay-7/ack",
+                        QoS::AtLeastOnce,
+                        false,
+                        encode(&ack),
+                    )
+                    .await;
+            }
+        }
+    });
+    client
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bay_without_a_frame_says_why() {
+    let relay = TestRelay::start(Which::Embedded).await;
+    let _bay = refusing_bay(relay.mqtt_port, "no picture yet: check the bay's camera").await;
+    relay
+        .wait_bay("bay-7", "online", |b| b["online"] == true)
+        .await;
+    let (status, body) = relay.get("/api/bays/bay-7/snapshot.jpg").await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    assert_eq!(body["code"], "refused_by_bay");
+    assert!(
+        body["error"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("no picture yet"),
+        "{body}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn viewers_of_a_silent_bay_share_one_wait() {
+    let relay = TestRelay::start_with(Which::Embedded, |c| {
+        c.ack_timeout = Duration::from_secs(2);
+    })
+    .await;
+    let _silent = ScriptedEdge::connect(relay.mqtt_port, "bay-1", Mode::Silent).await;
+    relay
+        .wait_bay("bay-1", "online", |b| b["online"] == true)
+        .await;
+    let (_spy, mut commands) = command_spy(relay.mqtt_port).await;
+    let url = relay.url("/api/bays/bay-1/snapshot.jpg");
+    let viewers = (0..3).map(|_| relay.client.get(&url).send());
+    for r in futures_util::future::join_all(viewers).await {
+        assert_eq!(r.expect("request").status(), StatusCode::GATEWAY_TIMEOUT);
+    }
+    assert_eq!(
+        drain(&mut commands).len(),
+        1,
+        "the viewers waiting behind the first request share its silence"
+    );
+}

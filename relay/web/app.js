@@ -84,8 +84,9 @@ function card(bay) {
   if (!c) {
     c = el("article", { class: "card", "data-bay": bay.bay },
       el("h2", {}, bay.bay, " ", el("small", { class: "name" })),
-      el("a", { href: `#/bay/${encodeURIComponent(bay.bay)}`, title: "the live view" },
-        el("img", { class: "view", alt: `what bay ${bay.bay}'s camera sees`, hidden: true })),
+      el("a", { href: `#/bay/${encodeURIComponent(bay.bay)}`, title: "the live view", class: "live-link" },
+        el("img", { class: "view", alt: `what bay ${bay.bay}'s camera sees`, hidden: true }),
+        el("span", {}, "live view ›")),
       el("div", { class: "state" }),
       el("div", { class: "count", "data-testid": "count" }),
       el("div", { class: "meta" }),

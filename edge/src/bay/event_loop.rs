@@ -20,6 +20,12 @@ use crate::bay::session::BaySession;
 use crate::panel::lamps;
 use crate::vision::shot::Shot;
 
+/// Events whose pictures wait, with the crossing's shot and the session's plate.
+type Unpictured = (Vec<Event>, Option<Box<Shot>>, Option<Plate>);
+
+/// How long the pictures under way may take to finish at shutdown.
+const FINISH_PICTURES: Duration = Duration::from_secs(3);
+
 /// How often the state is published even when nothing changes.
 pub const STATE_EVERY: Duration = Duration::from_secs(10);
 
@@ -132,6 +138,8 @@ pub async fn run(mut io: Io, shutdown: CancellationToken) -> Result<(), JournalE
     let mut journal_full = false;
     // Pictures being drawn, kept or sent.
     let mut drawing = JoinSet::new();
+    // Events whose pictures wait for the events to be journaled (nothing is published before).
+    let mut unpictured: Vec<Unpictured> = Vec::new();
     loop {
         let mut new: Vec<Event> = Vec::new();
         // Sent with the state below, health and all.
@@ -179,7 +187,7 @@ pub async fn run(mut io: Io, shutdown: CancellationToken) -> Result<(), JournalE
                         io.pictures.answer(&cmd, session.state(), &mut drawing, &mut ack);
                     }
                     log_events(link.bay(), plate.as_ref(), &events);
-                    io.pictures.evidence(&events, None, session.state(), &mut drawing);
+                    unpictured.push((events.clone(), None, plate.clone()));
                     journal_full = persist(journal, link, &mut waiting, events).await?;
                     if let (true, Action::Assign { plate }) = (ack.ok, &cmd.action) {
                         match journal.set_assigned_plate(plate.as_ref()).await {
@@ -197,12 +205,12 @@ pub async fn run(mut io: Io, shutdown: CancellationToken) -> Result<(), JournalE
                     Some(Input::Crossing { direction, track, at, shot }) => {
                         let events: Vec<Event> =
                             session.crossing(direction, track, at).into_iter().collect();
-                        io.pictures.evidence(&events, shot, session.state(), &mut drawing);
+                        unpictured.push((events.clone(), shot, plate.clone()));
                         events
                     }
                     Some(Input::Press) => {
                         let events = session.press(Utc::now());
-                        io.pictures.evidence(&events, None, session.state(), &mut drawing);
+                        unpictured.push((events.clone(), None, plate.clone()));
                         events
                     }
                 };
@@ -219,6 +227,12 @@ pub async fn run(mut io: Io, shutdown: CancellationToken) -> Result<(), JournalE
                 }
                 (true, false) => log::info!("the journal has room again; waiting counts written"),
                 _ => {}
+            }
+        }
+        if waiting.is_empty() {
+            for (events, shot, plate) in unpictured.drain(..) {
+                io.pictures
+                    .evidence(&events, shot, plate.as_ref(), &mut drawing);
             }
         }
         let mut state = session.state().clone();
@@ -247,6 +261,15 @@ pub async fn run(mut io: Io, shutdown: CancellationToken) -> Result<(), JournalE
             log::debug!("state not sent now: {e}");
         }
         io.shown.send_replace(state);
+    }
+    // Pictures under way are finished (each event keeps its evidence or its word), for a
+    // while; what is left then is cut short.
+    let finishing = async { while drawing.join_next().await.is_some() {} };
+    if tokio::time::timeout(FINISH_PICTURES, finishing)
+        .await
+        .is_err()
+    {
+        log::warn!("pictures still being made at shutdown were cut short");
     }
     drawing.shutdown().await;
     Ok(())

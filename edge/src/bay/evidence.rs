@@ -5,6 +5,7 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 
 use baycount_protocol::{Evidence, SessionId};
 
@@ -21,24 +22,46 @@ pub enum EvidenceError {
 /// The default budget, in bytes.
 pub const DEFAULT_MAX_BYTES: u64 = 64 << 20;
 
-/// Pictures waiting for the relay, one file per event: `<session>-<seq>.ev`, holding the payload
-/// as published.
+/// Pictures waiting for the relay, one file per event holding the payload as published:
+/// `<session>-<seq>.ev` for a picture, `<session>-<seq>.dropped` for word of one dropped.
+/// Cheap to clone; one operation at a time across clones.
 #[derive(Debug, Clone)]
 pub struct EvidenceStore {
     dir: PathBuf,
     max_bytes: u64,
+    busy: Arc<Mutex<()>>,
 }
+
+const PICTURE: &str = "ev";
+const DROPPED: &str = "dropped";
 
 /// A file's name for an event.
-fn name(session: SessionId, seq: u64) -> String {
-    format!("{session}-{seq:010}.ev")
+fn name(session: SessionId, seq: u64, dropped: bool) -> String {
+    format!(
+        "{session}-{seq:010}.{}",
+        if dropped { DROPPED } else { PICTURE }
+    )
 }
 
-/// The event a file's name says, if it is one of ours.
-fn parse(name: &str) -> Option<(SessionId, u64)> {
-    let stem = name.strip_suffix(".ev")?;
+/// The event a file's name says, and whether it is word of a dropped picture, if it is ours.
+fn parse(name: &str) -> Option<(SessionId, u64, bool)> {
+    let (stem, ext) = name.rsplit_once('.')?;
+    let dropped = match ext {
+        PICTURE => false,
+        DROPPED => true,
+        _ => return None,
+    };
     let (session, seq) = stem.rsplit_once('-')?;
-    Some((session.parse().ok()?, seq.parse().ok()?))
+    Some((session.parse().ok()?, seq.parse().ok()?, dropped))
+}
+
+/// One of the store's files.
+struct File {
+    session: SessionId,
+    seq: u64,
+    dropped: bool,
+    path: PathBuf,
+    len: u64,
 }
 
 impl EvidenceStore {
@@ -57,7 +80,12 @@ impl EvidenceStore {
         Ok(Self {
             dir: dir.to_owned(),
             max_bytes,
+            busy: Arc::default(),
         })
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, ()> {
+        self.busy.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     fn io(&self, source: std::io::Error) -> EvidenceError {
@@ -67,80 +95,105 @@ impl EvidenceStore {
         }
     }
 
-    /// Our files, oldest event first within a session, with their sizes.
-    fn files(&self) -> Result<Vec<(SessionId, u64, PathBuf, u64)>, EvidenceError> {
+    /// Our files, oldest event first (session ids are UUIDv7: in the order sessions started).
+    fn files(&self) -> Result<Vec<File>, EvidenceError> {
         let mut files = vec![];
         for entry in std::fs::read_dir(&self.dir).map_err(|e| self.io(e))? {
-            let entry = entry.map_err(|e| self.io(e))?;
+            let Ok(entry) = entry else { continue };
             let file_name = entry.file_name();
-            let Some((session, seq)) = file_name.to_str().and_then(parse) else {
+            let Some((session, seq, dropped)) = file_name.to_str().and_then(parse) else {
                 continue;
             };
-            let len = entry.metadata().map_err(|e| self.io(e))?.len();
-            files.push((session, seq, entry.path(), len));
+            // Gone since the listing (another clone's work): skipped.
+            let Ok(meta) = entry.metadata() else { continue };
+            files.push(File {
+                session,
+                seq,
+                dropped,
+                path: entry.path(),
+                len: meta.len(),
+            });
         }
-        // Session ids are UUIDv7: in the order sessions started.
-        files.sort_by_key(|(session, seq, ..)| (*session, *seq));
+        files.sort_by_key(|f| (f.session, f.seq));
         Ok(files)
     }
 
-    /// Keeps a picture (written whole, then renamed into place), then makes room: the oldest
-    /// pictures beyond the budget are replaced by word that they were dropped. Returns how
-    /// many were dropped.
-    pub fn put(&self, evidence: &Evidence) -> Result<u64, EvidenceError> {
+    /// Writes `evidence` whole under its name, then renames it into place.
+    fn write(&self, evidence: &Evidence) -> Result<u64, EvidenceError> {
         let h = &evidence.header;
-        let path = self.dir.join(name(h.session, h.seq));
+        let path = self.dir.join(name(h.session, h.seq, h.dropped));
         let partial = path.with_extension("part");
-        std::fs::write(&partial, evidence.encode()).map_err(|e| self.io(e))?;
+        let bytes = evidence.encode();
+        std::fs::write(&partial, &bytes).map_err(|e| self.io(e))?;
         std::fs::rename(&partial, &path).map_err(|e| self.io(e))?;
+        Ok(bytes.len() as u64)
+    }
+
+    /// Keeps a picture (or word of one dropped), then makes room: past the budget the oldest
+    /// pictures become word that they were dropped, and if that is not enough the oldest such
+    /// words go too (the relay then never hears of them: logged). Returns how many pictures
+    /// were dropped.
+    pub fn put(&self, evidence: &Evidence) -> Result<u64, EvidenceError> {
+        let _busy = self.lock();
+        self.write(evidence)?;
         self.make_room()
     }
 
     fn make_room(&self) -> Result<u64, EvidenceError> {
         let files = self.files()?;
-        let mut total: u64 = files.iter().map(|f| f.3).sum();
+        let mut total: u64 = files.iter().map(|f| f.len).sum();
         let mut dropped = 0;
-        for (_, _, path, len) in files {
+        for f in files.iter().filter(|f| !f.dropped) {
+            if total <= self.max_bytes {
+                return Ok(dropped);
+            }
+            let read = std::fs::read(&f.path).ok();
+            if let Some(mut e) = read.and_then(|b| Evidence::decode(&b).ok()) {
+                e.header.dropped = true;
+                e.jpeg.clear();
+                total += self.write(&e)?;
+                dropped += 1;
+            }
+            // Unreadable files have nothing to tell the relay: they just go.
+            std::fs::remove_file(&f.path).map_err(|e| self.io(e))?;
+            total -= f.len;
+        }
+        let mut forgotten = 0;
+        for f in self.files()?.iter().filter(|f| f.dropped) {
             if total <= self.max_bytes {
                 break;
             }
-            let read = std::fs::read(&path).ok();
-            let Some(mut e) = read.and_then(|b| Evidence::decode(&b).ok()) else {
-                // Not readable as evidence: nothing to tell the relay; it goes.
-                std::fs::remove_file(&path).map_err(|e| self.io(e))?;
-                total -= len;
-                continue;
-            };
-            if e.header.dropped {
-                continue;
-            }
-            e.header.dropped = true;
-            e.jpeg.clear();
-            let word = e.encode();
-            let partial = path.with_extension("part");
-            std::fs::write(&partial, &word).map_err(|e| self.io(e))?;
-            std::fs::rename(&partial, &path).map_err(|e| self.io(e))?;
-            total = total - len + word.len() as u64;
-            dropped += 1;
+            std::fs::remove_file(&f.path).map_err(|e| self.io(e))?;
+            total -= f.len;
+            forgotten += 1;
+        }
+        if forgotten > 0 {
+            log::warn!(
+                "evidence budget full of words of dropped pictures: the {forgotten} oldest are forgotten unsent"
+            );
         }
         Ok(dropped)
     }
 
-    /// Every picture (or word of one dropped) the relay has not confirmed, oldest first.
-    pub fn unconfirmed(&self) -> Result<Vec<Evidence>, EvidenceError> {
+    /// Every picture (or word of one dropped) the relay has not confirmed, oldest first; at
+    /// most `limit`.
+    pub fn unconfirmed(&self, limit: usize) -> Result<Vec<Evidence>, EvidenceError> {
+        let _busy = self.lock();
         Ok(self
             .files()?
             .into_iter()
-            .filter_map(|(.., path, _)| Evidence::decode(&std::fs::read(path).ok()?).ok())
+            .filter_map(|f| Evidence::decode(&std::fs::read(f.path).ok()?).ok())
+            .take(limit)
             .collect())
     }
 
     /// Forgets what the relay has stored: each session's events up to its cursor.
     pub fn confirm(&self, stored: &BTreeMap<SessionId, u64>) -> Result<u64, EvidenceError> {
+        let _busy = self.lock();
         let mut forgotten = 0;
-        for (session, seq, path, _) in self.files()? {
-            if stored.get(&session).is_some_and(|&upto| seq <= upto) {
-                std::fs::remove_file(&path).map_err(|e| self.io(e))?;
+        for f in self.files()? {
+            if stored.get(&f.session).is_some_and(|&upto| f.seq <= upto) {
+                std::fs::remove_file(&f.path).map_err(|e| self.io(e))?;
                 forgotten += 1;
             }
         }
@@ -181,7 +234,7 @@ mod tests {
         for (s, seq) in [(a, 1), (a, 2), (a, 3), (b, 1)] {
             assert_eq!(store.put(&picture(s, seq, 1000)).expect("put"), 0);
         }
-        let all = store.unconfirmed().expect("reads");
+        let all = store.unconfirmed(usize::MAX).expect("reads");
         let order: Vec<_> = all
             .iter()
             .map(|e| (e.header.session, e.header.seq))
@@ -192,7 +245,7 @@ mod tests {
         assert_eq!(all[0], first, "read back as written");
         assert_eq!(store.confirm(&[(a, 2)].into()).expect("confirms"), 2);
         let left: Vec<_> = store
-            .unconfirmed()
+            .unconfirmed(usize::MAX)
             .expect("reads")
             .iter()
             .map(|e| (e.header.session, e.header.seq))
@@ -200,7 +253,7 @@ mod tests {
         assert_eq!(left, [(a, 3), (b, 1)]);
         // Files that are not ours are left alone.
         std::fs::write(dir.path().join("j.db.evidence/notes.txt"), "x").expect("write");
-        assert_eq!(store.unconfirmed().expect("reads").len(), 2);
+        assert_eq!(store.unconfirmed(usize::MAX).expect("reads").len(), 2);
     }
 
     #[test]
@@ -214,7 +267,7 @@ mod tests {
         }
         // 5 x ~3.2 KB in 10 KB: the two oldest give way.
         assert_eq!(dropped, 2);
-        let kept = store.unconfirmed().expect("reads");
+        let kept = store.unconfirmed(usize::MAX).expect("reads");
         assert_eq!(
             kept.len(),
             5,
@@ -227,6 +280,33 @@ mod tests {
         }
         // Nothing more goes once the pictures fit.
         assert_eq!(store.put(&picture(s, 6, 100)).expect("put"), 0);
+        assert_eq!(
+            store.unconfirmed(3).expect("reads").len(),
+            3,
+            "as many as asked"
+        );
+    }
+
+    #[test]
+    fn words_of_dropped_pictures_go_last_and_only_when_they_alone_are_too_many() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let store = EvidenceStore::open(dir.path(), 1_000).expect("opens");
+        let s = SessionId::new();
+        for seq in 1..=20 {
+            store.put(&picture(s, seq, 2_000)).expect("put");
+        }
+        let kept = store.unconfirmed(usize::MAX).expect("reads");
+        let size: usize = kept.iter().map(|e| e.encode().len()).sum();
+        assert!(size <= 1_000, "{size} bytes kept");
+        assert!(
+            kept.iter().all(|e| e.header.dropped),
+            "no picture fits 1 KB"
+        );
+        assert_eq!(
+            kept.last().map(|e| e.header.seq),
+            Some(20),
+            "the newest words stay"
+        );
     }
 
     #[test]

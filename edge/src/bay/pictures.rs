@@ -4,9 +4,12 @@
 //! and sent. A picture that cannot be made or kept becomes word that it was dropped; a count
 //! never waits for one.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
 use baycount_protocol::{
-    Ack, BayState, Command, Event, EventKind, Evidence, EvidenceHeader, EvidenceKind, SessionId,
-    Stored,
+    Ack, BayState, Command, Event, EventKind, Evidence, EvidenceHeader, EvidenceKind, Plate,
+    SessionId, Stored,
 };
 use tokio::task::JoinSet;
 
@@ -15,18 +18,25 @@ use crate::bay::link::Link;
 use crate::vision::live_view::LiveView;
 use crate::vision::shot::Shot;
 
+/// Kept pictures sent again at most this many at a time (after a reconnect), so they never
+/// crowd out the events, states and acks queued behind them.
+const RESEND_AT_ONCE: usize = 64;
+
 /// What the pictures need, cheap to clone onto their tasks.
 #[derive(Debug, Clone)]
 pub struct Pictures {
     pub view: LiveView,
     pub store: EvidenceStore,
     pub link: Link,
+    /// Whether the relay keeps evidence (it has confirmed some): only then are kept pictures
+    /// sent again.
+    pub relay_keeps: Arc<AtomicBool>,
 }
 
 /// The caption of the whole picture: the plate and counts while loading.
-fn caption(state: &BayState) -> String {
-    match &state.plate {
-        Some(plate) => format!("{plate}  in {}  out {}", state.count, state.out),
+fn caption(plate: Option<&Plate>, count: u64, out: u64) -> String {
+    match plate {
+        Some(plate) => format!("{plate}  in {count}  out {out}"),
         None => "idle".to_owned(),
     }
 }
@@ -43,7 +53,8 @@ impl Pictures {
             );
             return;
         }
-        let (me, id, caption) = (self.clone(), cmd.id, caption(state));
+        let caption = caption(state.plate.as_ref(), state.count, state.out);
+        let (me, id) = (self.clone(), cmd.id);
         tasks.spawn_blocking(move || match me.view.picture(id, &caption) {
             Some(Ok(snapshot)) => {
                 if let Err(e) = me.link.snapshot(&snapshot) {
@@ -55,22 +66,25 @@ impl Pictures {
         });
     }
 
-    /// The evidence of `events`: a crossing's from its `shot`, a start's or stop's from the
-    /// newest frame with `state`'s caption.
+    /// The evidence of journaled `events` of the session loading `plate`: a crossing's from
+    /// its `shot`, a start's or stop's from the newest frame, captioned with the event's counts.
     pub fn evidence(
         &self,
         events: &[Event],
         mut shot: Option<Box<Shot>>,
-        state: &BayState,
+        plate: Option<&Plate>,
         tasks: &mut JoinSet<()>,
     ) {
         for event in events {
-            let (kind, direction, track) = match &event.kind {
-                EventKind::Started { .. } => (EvidenceKind::Start, None, None),
-                EventKind::Stopped { .. } => (EvidenceKind::Stop, None, None),
-                EventKind::Counted { direction, track } => {
-                    (EvidenceKind::Crossing, Some(*direction), Some(*track))
-                }
+            let (kind, direction, track, plate) = match &event.kind {
+                EventKind::Started { plate, .. } => (EvidenceKind::Start, None, None, Some(plate)),
+                EventKind::Stopped { .. } => (EvidenceKind::Stop, None, None, plate),
+                EventKind::Counted { direction, track } => (
+                    EvidenceKind::Crossing,
+                    Some(*direction),
+                    Some(*track),
+                    plate,
+                ),
             };
             let header = EvidenceHeader {
                 session: event.session,
@@ -86,7 +100,7 @@ impl Pictures {
             } else {
                 None
             };
-            let (me, caption) = (self.clone(), caption(state));
+            let (me, caption) = (self.clone(), caption(plate, event.count, event.out));
             tasks.spawn_blocking(move || me.make(header, shot, &caption));
         }
     }
@@ -94,7 +108,9 @@ impl Pictures {
     /// Makes, keeps and sends one piece of evidence.
     fn make(&self, mut header: EvidenceHeader, shot: Option<Box<Shot>>, caption: &str) {
         let made = match (header.kind, shot) {
-            (EvidenceKind::Crossing, Some(shot)) => Some(shot.jpeg().map(|j| (j, header.at))),
+            (EvidenceKind::Crossing, Some(shot)) => {
+                Some(shot.jpeg().map(|j| (j, shot.frame.captured)))
+            }
             (EvidenceKind::Crossing, None) => None,
             _ => self.view.drawn(caption),
         };
@@ -124,10 +140,14 @@ impl Pictures {
         }
     }
 
-    /// Sends again whatever the relay has not confirmed (after a reconnect).
+    /// Sends again the oldest pictures the relay has not confirmed (after a reconnect), if the
+    /// relay keeps evidence at all.
     pub fn resend(&self, tasks: &mut JoinSet<()>) {
+        if !self.relay_keeps.load(Ordering::Relaxed) {
+            return;
+        }
         let me = self.clone();
-        tasks.spawn_blocking(move || match me.store.unconfirmed() {
+        tasks.spawn_blocking(move || match me.store.unconfirmed(RESEND_AT_ONCE) {
             Ok(all) => {
                 for e in all {
                     if me.link.evidence(&e).is_err() {
@@ -146,6 +166,7 @@ impl Pictures {
         if upto.is_empty() {
             return;
         }
+        self.relay_keeps.store(true, Ordering::Relaxed);
         tasks.spawn_blocking(move || {
             if let Err(e) = me.store.confirm(&upto) {
                 log::warn!("cannot forget confirmed evidence: {e}");

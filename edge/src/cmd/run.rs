@@ -80,6 +80,7 @@ pub async fn run(c: EdgeConfig, shutdown: CancellationToken) -> anyhow::Result<(
         view,
         store: EvidenceStore::beside(&c.journal, c.evidence_max_bytes)?,
         link: link.clone(),
+        relay_keeps: Default::default(),
     };
     let io = Io {
         link,

@@ -36,6 +36,12 @@ impl LiveView {
         *self.0.lock().unwrap_or_else(|p| p.into_inner()) = Some(seen);
     }
 
+    /// Forgets the frame (the camera failed or the footage ended): no picture is made of a
+    /// frame the camera no longer shows.
+    pub fn clear(&self) {
+        *self.0.lock().unwrap_or_else(|p| p.into_inner()) = None;
+    }
+
     /// Whether any frame has been seen yet.
     pub fn has_frame(&self) -> bool {
         self.0.lock().unwrap_or_else(|p| p.into_inner()).is_some()

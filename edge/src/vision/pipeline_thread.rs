@@ -298,6 +298,7 @@ fn process_frames(
             Err(e) => Some(Stop::Again(format!("camera: {e}"))),
         };
         if let Some(stop) = stop {
+            links.view.clear();
             // The tracks end with the frames: crossings not settled yet count now.
             let rest = pipeline.finish().swap_remove(0);
             // No frame of theirs is left: their pictures are word that there is none.
@@ -308,6 +309,7 @@ fn process_frames(
         }
         let stalled = last_frame.elapsed() >= o.stall;
         if stalled && capture.health().connected {
+            links.view.clear();
             return Stop::Again(format!(
                 "camera: no frame for {:.0} s",
                 o.stall.as_secs_f64()

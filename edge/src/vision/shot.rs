@@ -4,11 +4,10 @@
 use crate::vision::camera::Frame;
 use crate::vision::counting_line::Line;
 use crate::vision::geometry::{BBox, Point};
+use crate::vision::live_view::MAX_SIDE;
 use crate::vision::picture::{self, Jpeg, Marks, PictureError};
 use crate::vision::tracker::TrackedObject;
 
-/// The long side the frame is drawn at before the object is cut out of it.
-const DRAWN_SIDE: u32 = 640;
 /// Around the object, this share of its size on each side.
 const MARGIN: f32 = 0.6;
 /// A crossing's picture is at most this big.
@@ -44,7 +43,7 @@ impl Shot {
             caption: None,
             path: &self.path,
         };
-        let drawn = picture::render(&self.frame, self.native, &marks, DRAWN_SIDE)?;
+        let drawn = picture::render(&self.frame, self.native, &marks, MAX_SIDE)?;
         let cut = picture::crop(&drawn, &self.frame.region, &self.bbox, MARGIN)?;
         picture::jpeg_within(&cut, MAX_BYTES)
     }

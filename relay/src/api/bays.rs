@@ -71,15 +71,16 @@ pub async fn state(State(s): State<Arc<AppState>>) -> Json<StateResponse> {
 }
 
 /// The bay's newest frame as its edge sees it, drawn on (boxes, track ids, the counting line
-/// with its `in` arrow, the count): asked of the edge now, or one from the last second.
+/// with its `in` arrow, the count): asked of the edge now, or one from the last 0.4 s.
 #[utoipa::path(get, path = "/api/bays/{bay}/snapshot.jpg",
     params(("bay" = BayId, Path, description = "bay id")),
     responses(
         (status = 200, content_type = "image/jpeg", body = Vec<u8>, description = "the picture; `Last-Modified` is when its frame was captured"),
         (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
         (status = 404, body = ErrorBody, description = "unknown bay"),
+        (status = 409, body = ErrorBody, description = "the bay has no picture yet (its camera has not delivered a frame)"),
         (status = 503, body = ErrorBody, description = "bay offline"),
-        (status = 504, body = ErrorBody, description = "no picture within 5 s"),
+        (status = 504, body = ErrorBody, description = "no picture within the command timeout (5 s by default)"),
     ),
     security(("bearer" = [])))]
 pub async fn snapshot(
