@@ -80,6 +80,18 @@ fn bench_prints_the_documented_json() {
     assert!(v["invoke_ms"].as_f64().expect("number") > 0.0);
     // 55 invokes and 20 frames of a 300x300 SSD take well over a tick of CPU.
     assert!(v["cpu_seconds"].as_f64().expect("number") > 0.05, "{v}");
+    // The pictures' cost: the whole picture drawn as for a start or a stop fits a message.
+    let e = &v["evidence"];
+    for key in [
+        "crossings",
+        "crossing_bytes_median",
+        "crossing_bytes_p99",
+        "whole_ms",
+    ] {
+        assert!(e[key].is_number(), "{key} in {e}");
+    }
+    let whole = e["whole_bytes"].as_u64().expect("number");
+    assert!((1_000..=64 * 1024).contains(&whole), "{e}");
 }
 
 #[test]

@@ -8,12 +8,15 @@ use serde::Serialize;
 
 use crate::config::DEFAULT_LINE;
 use crate::vision::camera::{self, SourceSpec};
-use crate::vision::counting_line::{CounterConfig, Line};
+use crate::vision::counting_line::{Anchor, CounterConfig, Line};
 use crate::vision::detector::model::ModelDetector;
 use crate::vision::detector::runtime::RuntimeKind;
 use crate::vision::detector::{self, Detector, DetectorOptions, ModelChoice, Stages};
+use crate::vision::live_view::{LiveView, Seen};
 use crate::vision::pipeline::PipelineError;
 use crate::vision::pipeline_setup::PipelineSpec;
+use crate::vision::shot::Shot;
+use crate::vision::trails::Trails;
 
 /// What to measure.
 #[derive(Debug, Clone, PartialEq)]
@@ -52,6 +55,22 @@ pub struct BenchReport {
     /// User + system CPU seconds of the whole run (bare invokes and pipeline), this process and
     /// its children (ffmpeg, once ended).
     pub cpu_seconds: f64,
+    /// What the pictures of the counts cost (made here in line, and left out of `seconds`).
+    pub evidence: EvidenceCost,
+}
+
+/// The cost of the pictures: each crossing's (the object cut out of its frame) and the whole
+/// picture's (a session's start and stop, the live view).
+#[derive(Debug, Clone, PartialEq, Default, Serialize)]
+pub struct EvidenceCost {
+    /// Crossings counted on the default line, each pictured.
+    pub crossings: usize,
+    pub crossing_bytes_median: usize,
+    pub crossing_bytes_p99: usize,
+    pub crossing_ms_median: f64,
+    /// The last frame drawn whole (640 px), as for a session's start or stop.
+    pub whole_bytes: usize,
+    pub whole_ms: f64,
 }
 
 /// User + system CPU seconds of this process and its ended children, from /proc/self/stat
@@ -139,14 +158,63 @@ pub fn run(o: &BenchOptions) -> Result<BenchReport, PipelineError> {
     let (capture, mut pipeline) = built.start(None)?;
     let start = Instant::now();
     let mut frames = 0;
+    let mut trails = Trails::new(Anchor::default());
+    let mut pictures = vec![];
+    let mut picturing = Duration::ZERO;
+    let mut last = None;
     while frames < o.frames {
         let t = Instant::now();
         let Some(frame) = capture.next()? else { break };
         pipeline.stages.decode += t.elapsed();
-        pipeline.process(&frame)?;
+        let crossings = pipeline.process(&frame)?;
         frames += 1;
+        let t = Instant::now();
+        trails.update(pipeline.tracks(), frame.time);
+        for c in crossings {
+            let Some(trail) = trails.get(c.track) else {
+                continue;
+            };
+            let shot = Shot {
+                frame: frame.clone(),
+                native: capture.health().native,
+                track: c.track,
+                bbox: trail.bbox,
+                path: trail.path.iter().copied().collect(),
+                lines: pipeline.lines().collect(),
+            };
+            let made = Instant::now();
+            if let Ok(jpeg) = shot.jpeg() {
+                pictures.push((jpeg.bytes.len(), made.elapsed()));
+            }
+        }
+        last = Some(frame);
+        picturing += t.elapsed();
     }
-    let seconds = start.elapsed().as_secs_f64();
+    let seconds = (start.elapsed() - picturing).as_secs_f64();
+    let mut evidence = EvidenceCost::default();
+    if let Some(frame) = last {
+        let view = LiveView::default();
+        view.put(Seen {
+            frame,
+            native: capture.health().native,
+            tracks: pipeline.tracks().to_vec(),
+            lines: pipeline.lines().collect(),
+        });
+        let t = Instant::now();
+        if let Some(Ok((jpeg, _))) = view.drawn("KT 8899 TEST  in 12  out 1") {
+            evidence.whole_bytes = jpeg.bytes.len();
+            evidence.whole_ms = t.elapsed().as_secs_f64() * 1000.0;
+        }
+    }
+    let mut sizes: Vec<usize> = pictures.iter().map(|p| p.0).collect();
+    sizes.sort_unstable();
+    evidence.crossings = sizes.len();
+    evidence.crossing_bytes_median = sizes.get(sizes.len() / 2).copied().unwrap_or(0);
+    evidence.crossing_bytes_p99 = sizes
+        .get((sizes.len() * 99).div_ceil(100).saturating_sub(1))
+        .copied()
+        .unwrap_or(0);
+    evidence.crossing_ms_median = median_ms(pictures.iter().map(|p| p.1).collect());
     let s = pipeline.stages;
     let per = |d: Duration| {
         if frames == 0 {
@@ -193,6 +261,7 @@ pub fn run(o: &BenchOptions) -> Result<BenchReport, PipelineError> {
         dropped,
         peak_rss_mb: peak_rss_mb(),
         cpu_seconds: cpu_seconds(),
+        evidence,
     })
 }
 
