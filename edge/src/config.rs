@@ -288,24 +288,25 @@ impl EdgeConfig {
             .socket
             .or(f.socket)
             .unwrap_or_else(|| default_socket(&bay));
-        let journal_max_mb = f
-            .journal_max_mb
-            .unwrap_or(crate::bay::journal::DEFAULT_MAX_BYTES >> 20);
-        if !(1..=1 << 20).contains(&journal_max_mb) {
-            return Err(invalid(
-                "journal_max_mb",
-                format!("{journal_max_mb} is not between 1 and 1048576"),
-            ));
-        }
-        let evidence_max_mb = f
-            .evidence_max_mb
-            .unwrap_or(crate::bay::evidence::DEFAULT_MAX_BYTES >> 20);
-        if !(1..=1 << 20).contains(&evidence_max_mb) {
-            return Err(invalid(
-                "evidence_max_mb",
-                format!("{evidence_max_mb} is not between 1 and 1048576"),
-            ));
-        }
+        // A size in MB: the file's, or the default.
+        let megabytes = |what: &'static str, given: Option<u64>, default: u64| {
+            let mb = given.unwrap_or(default >> 20);
+            if (1..=1 << 20).contains(&mb) {
+                Ok(mb)
+            } else {
+                Err(invalid(what, format!("{mb} is not between 1 and 1048576")))
+            }
+        };
+        let journal_max_mb = megabytes(
+            "journal_max_mb",
+            f.journal_max_mb,
+            crate::bay::journal::DEFAULT_MAX_BYTES,
+        )?;
+        let evidence_max_mb = megabytes(
+            "evidence_max_mb",
+            f.evidence_max_mb,
+            crate::bay::evidence::DEFAULT_MAX_BYTES,
+        )?;
         Ok(Self {
             counting: PipelineThreadOptions {
                 pipeline: PipelineSpec {
@@ -480,6 +481,7 @@ mod tests {
             "bay = \"b\"\nmqtt = \"http://x\"\n[camera]\nsource = \"synthetic\"\n",
             "bay = \"b\"\n[camera]\nsource = \"synthetic\"\n[counting]\nline = \"1,2\"\n",
             "bay = \"b\"\n[camera]\nsource = \"synthetic\"\nstall_seconds = 0\n",
+            "bay = \"b\"\nevidence_max_mb = 0\n[camera]\nsource = \"synthetic\"\n",
             "bay = \"b\"\n[camera]\nsource = \"synthetic\"\n[gpio]\nbackend = \"gpiod\"\n",
         ] {
             assert!(parse(bad).is_err(), "{bad}");

@@ -14,10 +14,9 @@ use embedded_graphics::primitives::{
     Triangle,
 };
 use embedded_graphics::text::{Baseline, Text};
-use fast_image_resize::images::{Image, ImageRef};
-use fast_image_resize::{FilterType, PixelType, ResizeAlg, ResizeOptions, Resizer};
+use fast_image_resize::Resizer;
 
-use super::camera::Frame;
+use super::camera::{Frame, v4l};
 use super::counting_line::Line;
 use super::geometry::{BBox, Point};
 use super::tracker::TrackedObject;
@@ -397,19 +396,10 @@ fn check(width: u32, height: u32, len: usize) -> Result<(), PictureError> {
     Ok(())
 }
 
-/// Scales RGB24 pixels from `from` to `to` (bilinear).
+/// Scales RGB24 pixels from `from` to `to` (bilinear, as the USB camera's frames are).
 fn scale(rgb: &[u8], from: (u32, u32), to: (u32, u32)) -> Result<Vec<u8>, PictureError> {
-    if from == to {
-        return Ok(rgb.to_vec());
-    }
-    let bad = |e: &dyn fmt::Display| PictureError::Resize(e.to_string());
-    let src = ImageRef::new(from.0, from.1, rgb, PixelType::U8x3).map_err(|e| bad(&e))?;
-    let mut dst = Image::new(to.0, to.1, PixelType::U8x3);
-    let options = ResizeOptions::new().resize_alg(ResizeAlg::Convolution(FilterType::Bilinear));
-    Resizer::new()
-        .resize(&src, &mut dst, &options)
-        .map_err(|e| bad(&e))?;
-    Ok(dst.into_vec())
+    v4l::resize(rgb.to_vec(), from, &BBox::FULL, to, &mut Resizer::new())
+        .map_err(PictureError::Resize)
 }
 
 /// The part of segment a–b inside the rectangle (x0, y0, x1, y1) (Liang–Barsky), `None` if none
