@@ -45,11 +45,10 @@ fn region(lines: &[TruthLine]) -> Region {
     let mut r: Region = std::env::var("REGION")
         .map_or(Ok(Region::lines()), |v| v.parse())
         .unwrap();
-    if let Region::Around { points, margin } = &mut r {
-        points.extend(lines.iter().flat_map(|l| [l.line.p1, l.line.p2]));
+    if let Region::Around { margin, .. } = &mut r {
         *margin = std::env::var("MARGIN").map_or(*margin, |v| v.parse().unwrap());
     }
-    r
+    r.with_lines(lines.iter().map(|l| l.line))
 }
 
 fn detections(source: &Path, region: &Region) -> Frames {

@@ -10,7 +10,7 @@ use baycount_protocol::{Action, Actor, BayId, Command, CommandId, Snapshot};
 use chrono::Utc;
 use tokio::sync::oneshot;
 
-use crate::control::{AckOutcome, ControlError};
+use crate::control::{AckOutcome, ControlError, lock};
 use crate::live::Live;
 use crate::mqtt::Outbox;
 
@@ -38,10 +38,6 @@ pub struct Snapshots {
 type Waiting = (BayId, oneshot::Sender<Result<Snapshot, String>>);
 /// When an answer came, and the picture if there was one.
 type Answer = (Instant, Option<Arc<Snapshot>>);
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|p| p.into_inner())
-}
 
 /// Removes a request from the pending ones when dropped.
 struct Forget<'a>(&'a Mutex<HashMap<CommandId, Waiting>>, CommandId);

@@ -230,7 +230,7 @@ pub async fn run(mut io: Io, shutdown: CancellationToken) -> Result<(), JournalE
             }
         }
         if waiting.is_empty() {
-            for (events, shot, plate) in unpictured.drain(..) {
+            for (events, shot, plate) in unpictured.drain(..).filter(|u| !u.0.is_empty()) {
                 io.pictures
                     .evidence(&events, shot, plate.as_ref(), &mut drawing);
             }

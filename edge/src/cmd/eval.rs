@@ -288,19 +288,20 @@ fn line_groups(
     file: &TruthFile,
 ) -> Result<Vec<(Region, Vec<usize>)>, EvalError> {
     let all = (0..file.lines.len()).collect();
-    let Region::Around { margin, .. } = o.detector.region else {
+    if !matches!(o.detector.region, Region::Around { .. }) {
         return Ok(vec![(o.detector.region.clone(), all)]);
-    };
+    }
     let detector = detector::build(&o.detector).map_err(PipelineError::from)?;
     let out = detector.input_size();
     let native = camera::native_size(source).map_err(PipelineError::from)?;
     let mut groups: Vec<(BBox, Vec<usize>)> = vec![];
     for (k, l) in file.lines.iter().enumerate() {
-        let part = Region::Around {
-            points: vec![l.line.p1, l.line.p2],
-            margin,
-        }
-        .resolve(native, out);
+        let part = o
+            .detector
+            .region
+            .clone()
+            .with_lines([l.line])
+            .resolve(native, out);
         match groups.iter_mut().find(|(p, _)| *p == part) {
             Some((_, g)) => g.push(k),
             None => groups.push((part, vec![k])),

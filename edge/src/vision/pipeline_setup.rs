@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use crate::vision::camera::{self, CameraError, OpenOptions, Region, SourceSpec};
+use crate::vision::camera::{self, CameraError, OpenOptions, SourceSpec};
 use crate::vision::capture::{Capture, Policy};
 use crate::vision::counting_line::CounterConfig;
 use crate::vision::detector::{self, DetectorError, DetectorOptions};
@@ -74,10 +74,8 @@ impl BuiltPipeline {
             Policy::EveryFrame
         };
         let (source, mut frames) = (self.source, self.frames);
-        if let Region::Around { points, .. } = &mut frames.region {
-            // Around every line counted, added since the pipeline was built.
-            points.extend(self.pipeline.lines().flat_map(|l| [l.p1, l.p2]));
-        }
+        // Around every line counted, added since the pipeline was built.
+        frames.region = frames.region.with_lines(self.pipeline.lines());
         let capture = Capture::start(
             Box::new(move || camera::open(&source, &frames)),
             policy,

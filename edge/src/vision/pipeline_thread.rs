@@ -241,6 +241,9 @@ fn process_frames(
     let mut detector_error: Option<String> = None;
     let mut times = CaptureTimes::default();
     let mut trails = Trails::new(o.pipeline.counter.anchor);
+    // The lines are the pipeline's for good; the camera's size is read again with its health.
+    let lines: Vec<_> = pipeline.lines().collect();
+    let mut native = capture.health().native;
     loop {
         if shutdown.is_cancelled() {
             return Stop::Shutdown;
@@ -254,8 +257,6 @@ fn process_frames(
                 pipeline.rest(if loading { None } else { rest });
                 let processed = pipeline.process(&frame);
                 trails.update(pipeline.tracks(), frame.time);
-                let native = capture.health().native;
-                let lines: Vec<_> = pipeline.lines().collect();
                 // The frame the count was decided on, with the object's box and path.
                 let shot = |c: &Crossing| {
                     let trail = trails.get(c.track)?;
@@ -286,7 +287,7 @@ fn process_frames(
                     frame,
                     native,
                     tracks: pipeline.tracks().to_vec(),
-                    lines,
+                    lines: lines.clone(),
                 });
                 if !sent {
                     return Stop::Shutdown;
@@ -334,6 +335,7 @@ fn process_frames(
         window_skipped = pipeline.skipped;
         last_report = Instant::now();
         let cam = capture.health();
+        native = cam.native;
         let (camera, camera_detail) = if cam.connected && !stalled {
             (HealthLevel::Ok, None)
         } else {

@@ -9,6 +9,7 @@ use std::fmt;
 use std::path::PathBuf;
 use std::str::FromStr;
 
+use super::counting_line::Line;
 use super::geometry::{BBox, Point};
 
 pub use ffmpeg::FfmpegSource;
@@ -135,6 +136,15 @@ impl Region {
             points: vec![],
             margin: LINES_MARGIN,
         }
+    }
+
+    /// With `points` as the ends of `lines` when it is [`Region::Around`] (the other kinds
+    /// take no points).
+    pub fn with_lines(mut self, lines: impl IntoIterator<Item = Line>) -> Self {
+        if let Region::Around { points, .. } = &mut self {
+            points.extend(lines.into_iter().flat_map(|l| [l.p1, l.p2]));
+        }
+        self
     }
 
     /// The part of a picture of `native` size delivered as frames of `out` size.
