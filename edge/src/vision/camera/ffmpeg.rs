@@ -79,13 +79,10 @@ fn crop_and_scale(probe: &Probe, options: &OpenOptions) -> (String, BBox) {
         return (scale, BBox::FULL);
     }
     let (pw, ph) = (probe.width as f32, probe.height as f32);
-    // Even numbers, as ffmpeg's crop makes them for subsampled colour (4:2:0), so the region
-    // reported is the one cut.
-    let even = |v: f32| (v / 2.0).floor() * 2.0;
-    let x = even((r.x1 * pw).min(pw - 2.0));
-    let y = even((r.y1 * ph).min(ph - 2.0));
-    let w = even((r.width() * pw).round().clamp(2.0, pw - x));
-    let h = even((r.height() * ph).round().clamp(2.0, ph - y));
+    let x = (r.x1 * pw).floor().min(pw - 2.0);
+    let y = (r.y1 * ph).floor().min(ph - 2.0);
+    let w = (r.width() * pw).round().clamp(2.0, pw - x);
+    let h = (r.height() * ph).round().clamp(2.0, ph - y);
     (
         format!("crop={w}:{h}:{x}:{y},{scale}"),
         BBox::new(x / pw, y / ph, (x + w) / pw, (y + h) / ph),
