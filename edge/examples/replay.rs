@@ -1,7 +1,8 @@
 //! Replays cached detections through the tracker and counters of every line of some truth files
 //! and prints `eval`'s report: seconds per try instead of a model run per try, for working on the
 //! tracker and counter. Detections are cached under /tmp/baycount-detections.
-//! `cargo run -p baycount-edge --example replay -- TRUTH... [--trace LINE:FROM-TO]`; settings
+//! `cargo run -p baycount-edge --example replay -- TRUTH... [--trace LINE:FROM-TO]` (`--trace` prints
+//! each frame's detections and tracks with their anchors' distance from that line); settings
 //! from the environment: SPEED, IOU, NEW, LOW, LOST (tracker), HANDOFF, HANDOFFS, WATCH, SETTLE, SETTLEH, BAND (counter),
 //! STRIDE (pipeline), DROP (a share of frames dropped, as a loaded machine does), EVERY (only every n-th frame); SCORE (the detector's least score),
 //! REGION and MARGIN (where the detector looks). Tune on the training set; judge on the validation set.
@@ -236,7 +237,22 @@ fn main() {
                                 )
                             })
                             .collect();
-                        println!("f{i}: {}", raw.join("  "));
+                        let tracks: Vec<String> = pipeline
+                            .tracks()
+                            .iter()
+                            .map(|o| {
+                                let q = Point::new((o.bbox.x1 + o.bbox.x2) / 2.0, o.bbox.y2);
+                                format!(
+                                    "T{}@({:.3},{:.3}) h={:.2} d={:+.3}",
+                                    o.id,
+                                    q.x,
+                                    q.y,
+                                    o.bbox.height(),
+                                    line.signed_distance(q)
+                                )
+                            })
+                            .collect();
+                        println!("f{i}: {}\n      {}", raw.join("  "), tracks.join("  "));
                     }
                 }
             }

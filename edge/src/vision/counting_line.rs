@@ -151,7 +151,9 @@ pub struct CounterConfig {
     /// a step over the line and straight back is not a crossing.
     pub settle_heights: f32,
     /// A track this near the segment (normalised), or one that has crossed and not settled, is
-    /// watched: the detector runs on every frame (see [`Counter::is_watching`]).
+    /// watched: the detector runs on every frame (see [`Counter::is_watching`]). Tuned on the
+    /// training set (0.15 → 0.1: 31 → 30 wrong, 8 % → 14 % of frames not looked at; the
+    /// validation set 34 wrong either way, 13 % → 20 % not looked at).
     pub watch_distance: f32,
 }
 
@@ -165,7 +167,7 @@ impl CounterConfig {
             handoff_seconds: 1.0,
             settle_seconds: 1.0,
             settle_heights: 0.5,
-            watch_distance: 0.15,
+            watch_distance: 0.1,
         }
     }
 }
