@@ -7,6 +7,7 @@ mod bays;
 mod chain;
 mod commands;
 mod events;
+mod evidence;
 mod sessions;
 
 use std::path::Path;
@@ -21,6 +22,7 @@ pub use bays::{KnownBay, PlateRow};
 pub use chain::{ChainBreak, ChainReport, SessionDigest};
 pub use commands::CommandRecord;
 pub use events::{EventWrite, Refusal, SessionCursor, StoreOutcome};
+pub use evidence::{BadEvidenceId, EvidenceId, EvidenceRow, EvidenceWrite, Picture};
 pub use sessions::{
     Correction, CorrectionInput, EventRow, SessionDetail, SessionFilter, SessionRow,
 };
