@@ -1,0 +1,39 @@
+//! Deletes the pictures of counts (evidence) once they are older than `evidence_days`, hourly, so the history's file does not grow for ever; the counts are never touched.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::Utc;
+use tokio_util::sync::CancellationToken;
+
+use crate::history::History;
+use crate::metrics::Metrics;
+
+/// How often old pictures are looked for (first at start-up).
+pub const PERIOD: Duration = Duration::from_secs(3600);
+
+/// Prunes every [`PERIOD`] until `shutdown`.
+pub async fn run(history: History, days: u32, metrics: Arc<Metrics>, shutdown: CancellationToken) {
+    let mut tick = tokio::time::interval(PERIOD);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = tick.tick() => {}
+        }
+        let now = Utc::now();
+        let before = now - chrono::Duration::days(i64::from(days));
+        match history.prune_evidence(before, now).await {
+            Ok(0) => {}
+            Ok(n) => {
+                metrics.evidence_pruned.inc_by(n);
+                log::info!(
+                    "deleted {n} pictures of counts kept more than {days} days (evidence_days)"
+                );
+            }
+            Err(e) => log::warn!(
+                "cannot delete the pictures of counts older than {days} days: {e}; trying again in an hour"
+            ),
+        }
+    }
+}
