@@ -53,6 +53,13 @@ pub struct Recorder {
     pub metrics: Arc<Metrics>,
 }
 
+/// Which kind of record an outcome is of, for the metrics and the log.
+#[derive(Debug, Clone, Copy)]
+enum Of {
+    Event,
+    Evidence,
+}
+
 /// A write waiting in the recorder's queue.
 #[derive(Debug)]
 enum Pending {
@@ -256,66 +263,53 @@ impl Recorder {
 
     fn account(&self, events: &[EventWrite], outcomes: &[StoreOutcome]) {
         for (e, o) in events.iter().zip(outcomes) {
-            match o {
-                StoreOutcome::Stored => {
-                    self.metrics.events_stored.inc();
-                }
-                StoreOutcome::Duplicate => {
-                    self.metrics.events_duplicate.inc();
-                }
-                StoreOutcome::WrongBay { owner } => {
-                    self.metrics.event_refused("wrong_bay");
-                    log::warn!(
-                        "refused event {} of session {} from bay {}: the session belongs to bay {owner}",
-                        e.event.seq,
-                        e.event.session,
-                        e.bay
-                    )
-                }
-                StoreOutcome::Refused(why) => {
-                    self.metrics.event_refused(why.reason());
-                    log::warn!(
-                        "refused event {} of session {} from bay {}: {why}",
-                        e.event.seq,
-                        e.event.session,
-                        e.bay
-                    )
-                }
-            }
+            self.tally(Of::Event, &e.bay, e.event.session, e.event.seq, o);
         }
     }
 
     fn account_evidence(&self, evidence: &[EvidenceWrite], outcomes: &[StoreOutcome]) {
         for (e, o) in evidence.iter().zip(outcomes) {
             let h = &e.evidence.header;
-            match o {
-                StoreOutcome::Stored => {
-                    self.metrics.evidence_stored.inc();
-                    if h.dropped {
-                        self.metrics.evidence_dropped.inc();
-                    }
-                }
-                StoreOutcome::Duplicate => {
-                    self.metrics.evidence_duplicate.inc();
-                }
-                StoreOutcome::WrongBay { owner } => {
-                    self.metrics.evidence_refused("wrong_bay");
-                    log::warn!(
-                        "refused evidence {} of session {} from bay {}: the session belongs to bay {owner}",
-                        h.seq,
-                        h.session,
-                        e.bay
-                    )
-                }
-                StoreOutcome::Refused(why) => {
-                    self.metrics.evidence_refused(why.reason());
-                    log::warn!(
-                        "refused evidence {} of session {} from bay {}: {why}",
-                        h.seq,
-                        h.session,
-                        e.bay
-                    )
-                }
+            if h.dropped && *o == StoreOutcome::Stored {
+                self.metrics.evidence_dropped.inc();
+            }
+            self.tally(Of::Evidence, &e.bay, h.session, h.seq, o);
+        }
+    }
+
+    /// Counts what became of one record, and logs a refusal with its bay and session.
+    fn tally(&self, of: Of, bay: &BayId, session: SessionId, seq: u64, outcome: &StoreOutcome) {
+        let m = &*self.metrics;
+        let (stored, duplicate, refused, what): (_, _, fn(&Metrics, &str), _) = match of {
+            Of::Event => (
+                &m.events_stored,
+                &m.events_duplicate,
+                Metrics::event_refused,
+                "event",
+            ),
+            Of::Evidence => (
+                &m.evidence_stored,
+                &m.evidence_duplicate,
+                Metrics::evidence_refused,
+                "evidence",
+            ),
+        };
+        match outcome {
+            StoreOutcome::Stored => {
+                stored.inc();
+            }
+            StoreOutcome::Duplicate => {
+                duplicate.inc();
+            }
+            StoreOutcome::WrongBay { owner } => {
+                refused(m, "wrong_bay");
+                log::warn!(
+                    "refused {what} {seq} of session {session} from bay {bay}: the session belongs to bay {owner}"
+                )
+            }
+            StoreOutcome::Refused(why) => {
+                refused(m, why.reason());
+                log::warn!("refused {what} {seq} of session {session} from bay {bay}: {why}")
             }
         }
     }
