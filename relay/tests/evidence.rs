@@ -59,24 +59,12 @@ fn session_events(session: SessionId) -> Vec<Event> {
 /// The picture of `event`: the fixture JPEG with the seq after its end, so that each piece's
 /// bytes differ; none when `dropped`.
 fn evidence_of(event: &Event, dropped: bool) -> Evidence {
-    let (kind, direction, track) = match &event.kind {
-        EventKind::Started { .. } => (EvidenceKind::Start, None, None),
-        EventKind::Counted { direction, track } => {
-            (EvidenceKind::Crossing, Some(*direction), Some(*track))
-        }
-        EventKind::Stopped { .. } => (EvidenceKind::Stop, None, None),
-    };
     let mut jpeg = PICTURE.to_vec();
     jpeg.push(event.seq as u8);
     Evidence {
         header: EvidenceHeader {
-            session: event.session,
-            seq: event.seq,
-            kind,
-            at: event.at,
-            direction,
-            track,
             dropped,
+            ..EvidenceHeader::of(event)
         },
         jpeg: if dropped { vec![] } else { jpeg },
     }
