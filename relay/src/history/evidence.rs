@@ -139,10 +139,9 @@ async fn store_one(
             owner: parse_stored("bay", &owner)?,
         });
     }
-    let jpeg = (!h.dropped).then_some(w.evidence.jpeg.as_slice());
     let inserted = sqlx::query(
-        "INSERT INTO evidence (session, seq, bay, kind, direction, track, at_ms, dropped, received_ms, jpeg)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (session, seq) DO NOTHING",
+        "INSERT INTO evidence (session, seq, bay, kind, direction, track, at_ms, dropped, received_ms)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (session, seq) DO NOTHING",
     )
     .bind(&session)
     .bind(h.seq as i64)
@@ -153,16 +152,19 @@ async fn store_one(
     .bind(to_ms(h.at))
     .bind(h.dropped)
     .bind(to_ms(w.received))
-    .bind(jpeg)
     .execute(&mut *conn)
-    .await?
-    .rows_affected()
-        == 1;
-    Ok(if inserted {
-        StoreOutcome::Stored
-    } else {
-        StoreOutcome::Duplicate
-    })
+    .await?;
+    if inserted.rows_affected() == 0 {
+        return Ok(StoreOutcome::Duplicate);
+    }
+    if !h.dropped {
+        sqlx::query("INSERT INTO evidence_pictures (id, jpeg) VALUES (?, ?)")
+            .bind(inserted.last_insert_rowid())
+            .bind(w.evidence.jpeg.as_slice())
+            .execute(&mut *conn)
+            .await?;
+    }
+    Ok(StoreOutcome::Stored)
 }
 
 fn evidence_row(session: SessionId, r: &SqliteRow) -> Result<EvidenceRow, HistoryError> {
@@ -253,8 +255,9 @@ impl History {
     /// One piece's picture; `None` when there is no such piece (of its session's bay).
     pub async fn evidence_picture(&self, id: EvidenceId) -> Result<Option<Picture>, HistoryError> {
         let Some(r) = sqlx::query(
-            "SELECT e.dropped, e.pruned_ms, e.jpeg
+            "SELECT e.dropped, e.pruned_ms, p.jpeg
              FROM evidence e JOIN sessions s ON s.id = e.session AND s.bay = e.bay
+             LEFT JOIN evidence_pictures p ON p.id = e.id
              WHERE e.session = ? AND e.seq = ?",
         )
         .bind(id.session.to_string())
@@ -266,15 +269,21 @@ impl History {
         };
         let jpeg: Option<Vec<u8>> = r.try_get("jpeg")?;
         let pruned: Option<i64> = r.try_get("pruned_ms")?;
-        Ok(Some(match (jpeg, pruned) {
-            (Some(jpeg), _) => Picture::Jpeg(jpeg),
-            (None, Some(at)) => Picture::Pruned { at: from_ms(at) },
-            (None, None) => Picture::Dropped,
+        let dropped: bool = r.try_get("dropped")?;
+        Ok(Some(match (jpeg, pruned, dropped) {
+            (Some(jpeg), None, false) => Picture::Jpeg(jpeg),
+            (None, Some(at), false) => Picture::Pruned { at: from_ms(at) },
+            (None, None, true) => Picture::Dropped,
+            _ => {
+                return Err(HistoryError::Corrupt(format!(
+                    "evidence {id} with a picture that does not match its dropped and pruned marks"
+                )));
+            }
         }))
     }
 
-    /// Deletes the pictures received before `before` (the rows stay, marked pruned at `now`;
-    /// events and sessions are not touched). Returns how many were pruned.
+    /// Deletes the pictures received before `before` (their rows stay, marked pruned at `now`;
+    /// events and sessions are not touched), a few hundred a transaction. Returns how many.
     pub async fn prune_evidence(
         &self,
         before: DateTime<Utc>,
@@ -282,19 +291,29 @@ impl History {
     ) -> Result<u64, HistoryError> {
         let mut pruned = 0;
         loop {
-            let n = sqlx::query(
-                "UPDATE evidence SET jpeg = NULL, pruned_ms = ?1
-                 WHERE rowid IN (SELECT rowid FROM evidence
-                                 WHERE jpeg IS NOT NULL AND received_ms < ?2 LIMIT ?3)",
+            let mut tx = self.write.begin().await?;
+            let ids: Vec<i64> = sqlx::query_scalar(
+                "SELECT id FROM evidence WHERE dropped = 0 AND pruned_ms IS NULL AND received_ms < ?
+                 ORDER BY received_ms LIMIT ?",
             )
-            .bind(to_ms(now))
             .bind(to_ms(before))
             .bind(PRUNE_CHUNK)
-            .execute(&self.write)
-            .await?
-            .rows_affected();
-            pruned += n;
-            if n < PRUNE_CHUNK as u64 {
+            .fetch_all(&mut *tx)
+            .await?;
+            for id in &ids {
+                sqlx::query("UPDATE evidence SET pruned_ms = ? WHERE id = ?")
+                    .bind(to_ms(now))
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await?;
+                sqlx::query("DELETE FROM evidence_pictures WHERE id = ?")
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            tx.commit().await?;
+            pruned += ids.len() as u64;
+            if ids.len() < PRUNE_CHUNK as usize {
                 return Ok(pruned);
             }
         }
@@ -537,6 +556,110 @@ mod tests {
         assert_eq!(detail.session.count, 2);
         // The confirmed cursor does not go back: a pruned piece was stored.
         assert_eq!(h.evidence_cursor(s, &b).await.expect("reads"), 3);
+    }
+
+    #[tokio::test]
+    async fn a_picture_goes_only_by_pruning_and_its_row_stays_as_sent() {
+        let (h, _dir) = history().await;
+        let (s, b) = (SessionId::new(), bay("bay-1"));
+        events(&h, s, &b, 0).await;
+        store(&h, piece(s, 1, &b, false)).await;
+        for (edit, says) in [
+            ("DELETE FROM evidence_pictures", "only by pruning"),
+            (
+                "UPDATE evidence_pictures SET jpeg = x'00'",
+                "kept as the bay sent it",
+            ),
+            (
+                "UPDATE evidence SET kind = 'stop'",
+                "kept as the bay sent it",
+            ),
+            ("DELETE FROM evidence", "kept as the bay sent it"),
+        ] {
+            let e = sqlx::query(edit)
+                .execute(&h.write)
+                .await
+                .expect_err(edit)
+                .to_string();
+            assert!(e.contains(says), "{edit}: {e}");
+        }
+        let now = Utc::now();
+        assert_eq!(
+            h.prune_evidence(now + Duration::days(1), now)
+                .await
+                .expect("prunes"),
+            1
+        );
+        let e = sqlx::query("UPDATE evidence SET pruned_ms = 1")
+            .execute(&h.write)
+            .await
+            .expect_err("pruned once")
+            .to_string();
+        assert!(e.contains("kept as the bay sent it"), "{e}");
+    }
+
+    /// The history file's size with everything checkpointed out of the WAL.
+    async fn file_bytes(h: &History, path: &std::path::Path) -> u64 {
+        sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
+            .execute(&h.write)
+            .await
+            .expect("checkpoint");
+        std::fs::metadata(path).expect("file").len()
+    }
+
+    /// Stores a session of a start and `n` crossings, each crossing's picture `size` bytes of
+    /// noise (pictures do not compress, and SQLite would not compress them anyway).
+    async fn session_with_pictures(h: &History, n: u64, size: usize, seed: &mut u32) {
+        let (s, b) = (SessionId::new(), bay("bay-1"));
+        events(h, s, &b, n).await;
+        for chunk in (2..n + 2).collect::<Vec<_>>().chunks(10) {
+            let batch: Vec<_> = chunk
+                .iter()
+                .map(|&seq| {
+                    let mut w = piece(s, seq, &b, false);
+                    w.evidence.jpeg = JPEG[..3].to_vec();
+                    w.evidence.jpeg.extend((3..size).map(|_| {
+                        *seed ^= *seed << 13;
+                        *seed ^= *seed >> 17;
+                        *seed ^= *seed << 5;
+                        *seed as u8
+                    }));
+                    w
+                })
+                .collect();
+            h.store_evidence(&batch).await.expect("stores");
+        }
+    }
+
+    #[tokio::test]
+    async fn what_a_thousand_crossings_cost_on_disk() {
+        const N: u64 = 1000;
+        const PICTURE: usize = 2600;
+        let (h, dir) = history().await;
+        let path = dir.path().join("history.db");
+        let mut seed = 2_463_534_242;
+        let before = file_bytes(&h, &path).await;
+        session_with_pictures(&h, N, PICTURE, &mut seed).await;
+        let after = file_bytes(&h, &path).await;
+        let per_crossing = (after - before) as f64 / N as f64;
+        eprintln!(
+            "{N} crossings with {PICTURE} B pictures: {} B on disk, {per_crossing:.0} B a crossing (event, evidence row and picture)",
+            after - before
+        );
+        // SQLite keeps a row of up to about 4 KB in its 4 KiB page, and two such pictures do
+        // not fit one: a page a picture, about 4.1 KB for 2.6 KB, and the event and row beside.
+        assert!(per_crossing < 4096.0 * 1.15, "{per_crossing} B a crossing");
+        // Pruned, their pages take the next pictures: the file grows by the new events and rows.
+        h.prune_evidence(Utc::now() + Duration::days(1), Utc::now())
+            .await
+            .expect("prunes");
+        session_with_pictures(&h, N, PICTURE, &mut seed).await;
+        let reused = file_bytes(&h, &path).await;
+        eprintln!("after pruning them and storing {N} more: {reused} B (was {after} B)");
+        assert!(
+            reused - after < N * PICTURE as u64 / 5,
+            "{reused} B after pruning, was {after} B"
+        );
     }
 
     #[test]
