@@ -37,3 +37,40 @@ pub async fn run(history: History, days: u32, metrics: Arc<Metrics>, shutdown: C
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::history::fixtures::{bay, events, history, piece};
+    use crate::history::{EvidenceId, Picture};
+
+    #[tokio::test]
+    async fn prunes_at_start_and_stops_with_the_shutdown() {
+        let (h, _dir) = history().await;
+        let (s, b) = (baycount_protocol::SessionId::new(), bay("bay-1"));
+        events(&h, s, &b, 1).await;
+        let mut old = piece(s, 1, &b, false);
+        old.received = Utc::now() - chrono::Duration::days(31);
+        h.store_evidence(&[old, piece(s, 2, &b, false)])
+            .await
+            .expect("stores");
+        let metrics = Arc::new(Metrics::default());
+        let shutdown = CancellationToken::new();
+        let task = tokio::spawn(run(h.clone(), 30, metrics.clone(), shutdown.clone()));
+        while metrics.evidence_pruned.get() == 0 {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        let id = |seq| EvidenceId { session: s, seq };
+        assert!(matches!(
+            h.evidence_picture(id(1)).await.expect("reads"),
+            Some(Picture::Pruned { .. })
+        ));
+        assert!(matches!(
+            h.evidence_picture(id(2)).await.expect("reads"),
+            Some(Picture::Jpeg(_))
+        ));
+        shutdown.cancel();
+        task.await.expect("the task ends");
+        assert_eq!(metrics.evidence_pruned.get(), 1);
+    }
+}

@@ -8,6 +8,8 @@ mod chain;
 mod commands;
 mod events;
 mod evidence;
+#[cfg(test)]
+pub(crate) mod fixtures;
 mod sessions;
 
 use std::path::Path;
