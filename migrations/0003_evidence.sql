@@ -1,7 +1,8 @@
 -- Each event's picture, as its bay sent it on `evidence` (DESIGN.md, Pictures): one row per
 -- (session, seq) like the events, kept even when it comes before its event (the two travel on
 -- separate topics), so no foreign key to sessions. A row is shown and confirmed to the edge
--- only when its bay is the session's bay. After `evidence_days` the picture is pruned: its row
+-- only when its bay is the session's bay; the bay is part of the key so that another bay's
+-- piece, kept while the session was not known, cannot take the place of the owner's. After `evidence_days` the picture is pruned: its row
 -- in `evidence_pictures` is deleted and `pruned_ms` says when; this row, and every event, stays.
 CREATE TABLE evidence (
     id          INTEGER PRIMARY KEY,
@@ -19,7 +20,7 @@ CREATE TABLE evidence (
     -- When the relay stored it (its own clock): retention counts from here.
     received_ms INTEGER NOT NULL,
     pruned_ms   INTEGER CHECK (pruned_ms IS NULL OR dropped = 0),
-    UNIQUE (session, seq)
+    UNIQUE (session, seq, bay)
 );
 -- The pictures still held, oldest first, for retention.
 CREATE INDEX evidence_held ON evidence (received_ms) WHERE dropped = 0 AND pruned_ms IS NULL;

@@ -141,7 +141,7 @@ async fn store_one(
     }
     let inserted = sqlx::query(
         "INSERT INTO evidence (session, seq, bay, kind, direction, track, at_ms, dropped, received_ms)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (session, seq) DO NOTHING",
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (session, seq, bay) DO NOTHING",
     )
     .bind(&session)
     .bind(h.seq as i64)
@@ -430,13 +430,27 @@ mod tests {
             StoreOutcome::Refused(Refusal::OutOfRange)
         );
         assert_eq!(h.session_evidence(s).await.expect("reads"), Some(vec![]));
-        // A piece of another bay kept before its session was known is never shown.
+        // A piece of another bay kept before its session was known is never shown, nor
+        // confirmed, and does not stand in the way of the owner's.
         let t = SessionId::new();
         store(&h, piece(t, 1, &other, false)).await;
         events(&h, t, &a, 0).await;
         assert_eq!(h.session_evidence(t).await.expect("reads"), Some(vec![]));
         let id = EvidenceId { session: t, seq: 1 };
         assert_eq!(h.evidence_picture(id).await.expect("reads"), None);
+        assert_eq!(h.evidence_cursor(t, &other).await.expect("reads"), 0);
+        assert_eq!(
+            store(&h, piece(t, 1, &a, false)).await,
+            StoreOutcome::Stored
+        );
+        assert_eq!(
+            h.session_evidence(t).await.expect("reads").map(|r| r.len()),
+            Some(1)
+        );
+        assert_eq!(
+            h.evidence_picture(id).await.expect("reads"),
+            Some(Picture::Jpeg(JPEG.to_vec()))
+        );
     }
 
     #[tokio::test]
