@@ -232,3 +232,31 @@ async fn evidence_is_stored_once_confirmed_listed_and_served() {
         "{log}"
     );
 }
+
+/// An edge that comes back to a restarted relay with only pictures left to send (its events were
+/// confirmed before): the relay has no memory of the session but confirms them all the same.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pictures_alone_are_confirmed_after_a_relay_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut relay = RelayProcess::start(&dir.path().join("history.db"), &[]).await;
+    let mut edge = ScriptedEdge::connect(relay.mqtt_port(), "bay-1", Mode::Respond).await;
+    let session = SessionId::new();
+    let events = session_events(session);
+    for e in &events {
+        edge.publish_raw(Kind::Event, &encode(e));
+    }
+    edge.wait_stored(session, 5).await;
+
+    relay.kill();
+    relay.restart().await;
+    for e in &events {
+        edge.publish_raw(Kind::Evidence, &evidence_of(e, false).encode());
+    }
+    let stored = edge.wait_stored_evidence(session, 5).await;
+    assert_eq!(stored.evidence[&session], 5, "{stored:?}");
+    let (_, body) = relay
+        .api()
+        .get(&format!("/api/sessions/{session}/evidence"))
+        .await;
+    assert_eq!(body["evidence"].as_array().unwrap().len(), 5, "{body}");
+}
