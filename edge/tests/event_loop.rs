@@ -195,15 +195,13 @@ async fn commands_counts_and_the_button_go_through_the_relay() {
         (json!(3), json!(1))
     );
 
+    // A JSON answer of the relay's API, if any.
+    let get_json = |path: String| {
+        let (http, url) = (http.clone(), format!("{base}{path}"));
+        async move { http.get(url).send().await.ok()?.json::<Value>().await.ok() }
+    };
     let stored = eventually(10, "session stored as stopped", || async {
-        let v: Value = http
-            .get(format!("{base}/api/sessions/{session}"))
-            .send()
-            .await
-            .ok()?
-            .json()
-            .await
-            .ok()?;
+        let v = get_json(format!("/api/sessions/{session}")).await?;
         (!v["stopped_at"].is_null()).then_some(v)
     })
     .await;
@@ -216,14 +214,7 @@ async fn commands_counts_and_the_button_go_through_the_relay() {
     // a frame, and word that there is none for the start and stop (no camera here) and the first
     // crossing. Once stored, the edge forgets them.
     let listed = eventually(10, "the relay's evidence of six events", || async {
-        let v: Value = http
-            .get(format!("{base}/api/sessions/{session}/evidence"))
-            .send()
-            .await
-            .ok()?
-            .json()
-            .await
-            .ok()?;
+        let v = get_json(format!("/api/sessions/{session}/evidence")).await?;
         let all = v["evidence"].as_array()?.clone();
         (all.len() == 6).then_some(all)
     })
