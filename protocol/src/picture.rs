@@ -8,7 +8,7 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use crate::codec::{DecodeError, MAX_PAYLOAD};
-use crate::{CommandId, Direction, SessionId};
+use crate::{CommandId, Direction, Event, EventKind, SessionId};
 
 /// What the picture is.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -107,6 +107,29 @@ pub struct EvidenceHeader {
     pub dropped: bool,
 }
 
+impl EvidenceHeader {
+    /// The header of `event`'s picture (not dropped): its session and seq, the kind of event,
+    /// a crossing's direction and track, and the event's time as the frame's.
+    pub fn of(event: &Event) -> Self {
+        let (kind, direction, track) = match &event.kind {
+            EventKind::Started { .. } => (EvidenceKind::Start, None, None),
+            EventKind::Stopped { .. } => (EvidenceKind::Stop, None, None),
+            EventKind::Counted { direction, track } => {
+                (EvidenceKind::Crossing, Some(*direction), Some(*track))
+            }
+        };
+        Self {
+            session: event.session,
+            seq: event.seq,
+            kind,
+            at: event.at,
+            direction,
+            track,
+            dropped: false,
+        }
+    }
+}
+
 /// The picture of one event, or word that it was dropped.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Evidence {
@@ -200,6 +223,39 @@ mod tests {
         let text = String::from_utf8_lossy(&evidence(true).encode()).into_owned();
         assert!(text.contains(r#""kind":"crossing""#) && text.contains(r#""dropped":true"#));
         assert!(text.ends_with('\n'), "nothing after the header: {text}");
+    }
+
+    #[test]
+    fn an_events_header_says_which_event_it_shows() {
+        let event = crate::Event {
+            session: SessionId::new(),
+            seq: 4,
+            at: Utc::now(),
+            count: 3,
+            out: 0,
+            kind: crate::EventKind::Counted {
+                direction: Direction::Out,
+                track: 9,
+            },
+        };
+        let h = EvidenceHeader::of(&event);
+        assert_eq!((h.session, h.seq, h.at), (event.session, 4, event.at));
+        assert_eq!(h.kind, EvidenceKind::Crossing);
+        assert_eq!(
+            (h.direction, h.track, h.dropped),
+            (Some(Direction::Out), Some(9), false)
+        );
+        let stopped = crate::Event {
+            kind: crate::EventKind::Stopped {
+                by: "button".parse().expect("actor"),
+            },
+            ..event
+        };
+        let h = EvidenceHeader::of(&stopped);
+        assert_eq!(
+            (h.kind, h.direction, h.track),
+            (EvidenceKind::Stop, None, None)
+        );
     }
 
     #[test]

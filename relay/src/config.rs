@@ -21,6 +21,10 @@ pub const DEFAULT_MQTT_LISTEN: &str = "127.0.0.1:1883";
 pub const DEFAULT_DB: &str = "./baycount.db";
 /// How long a command waits for the edge's `ack` (DESIGN.md: 5 s).
 pub const DEFAULT_ACK_TIMEOUT_SECONDS: f64 = 5.0;
+/// How long the pictures of counts (evidence) are kept unless told otherwise.
+pub const DEFAULT_EVIDENCE_DAYS: u32 = 90;
+/// The longest retention of evidence taken: a hundred years.
+const MAX_EVIDENCE_DAYS: i64 = 36_500;
 
 /// Why the settings cannot be used. Each says what to change.
 #[derive(Debug, thiserror::Error)]
@@ -33,6 +37,10 @@ pub enum ConfigError {
     BothBrokers,
     #[error("ack_timeout_seconds must be between 0.1 and 60, not {0}")]
     AckTimeout(f64),
+    #[error(
+        "evidence_days must be a whole number of days from 1 to {MAX_EVIDENCE_DAYS}, not {0}: how long the pictures of counts are kept"
+    )]
+    EvidenceDays(i64),
     #[error("bay {0} is declared twice in the config file")]
     DuplicateBay(BayId),
     #[error("{0} is empty; remove it to run without one, or set a real token")]
@@ -87,6 +95,8 @@ pub struct FileConfig {
     /// Who may use the embedded broker.
     pub broker: Option<BrokerSection>,
     pub ack_timeout_seconds: Option<f64>,
+    /// Days the pictures of counts (evidence) are kept; the counts themselves are kept for ever.
+    pub evidence_days: Option<i64>,
     /// IANA zone for the times people read (bot messages, dashboard).
     pub time_zone: Option<String>,
     pub telegram: Option<TelegramSection>,
@@ -178,6 +188,9 @@ pub struct Config {
     pub mqtt_tls: Option<ClientTls>,
     /// How long a command waits for the edge's `ack` before it is "bay not responding".
     pub ack_timeout: Duration,
+    /// Days each picture of a count (evidence) is kept after it was received; then it is
+    /// deleted, its row and the counts kept.
+    pub evidence_days: u32,
     /// Bays listed before they first speak.
     pub bays: Vec<BayDecl>,
     pub time_zone: chrono_tz::Tz,
@@ -199,6 +212,7 @@ impl Config {
             broker_security: Security::default(),
             mqtt_tls: None,
             ack_timeout: Duration::from_secs_f64(DEFAULT_ACK_TIMEOUT_SECONDS),
+            evidence_days: DEFAULT_EVIDENCE_DAYS,
             bays: vec![],
             time_zone: chrono_tz::Asia::Makassar,
             telegram: None,
@@ -243,6 +257,11 @@ impl Config {
         if !(0.1..=60.0).contains(&ack) {
             return Err(ConfigError::AckTimeout(ack));
         }
+        let evidence_days = match file.evidence_days {
+            None => DEFAULT_EVIDENCE_DAYS,
+            Some(d) if (1..=MAX_EVIDENCE_DAYS).contains(&d) => d as u32,
+            Some(d) => return Err(ConfigError::EvidenceDays(d)),
+        };
         let mut seen = std::collections::HashSet::new();
         for b in &file.bays {
             if !seen.insert(&b.id) {
@@ -329,6 +348,7 @@ impl Config {
             broker_security,
             mqtt_tls,
             ack_timeout: Duration::from_secs_f64(ack),
+            evidence_days,
             bays: file.bays,
             time_zone,
             telegram,
@@ -552,7 +572,35 @@ mod tests {
         );
         assert_eq!(cfg.db, PathBuf::from(DEFAULT_DB));
         assert_eq!(cfg.ack_timeout, Duration::from_secs(5));
+        assert_eq!(cfg.evidence_days, DEFAULT_EVIDENCE_DAYS);
         assert!(cfg.api_token.is_none());
+    }
+
+    #[test]
+    fn evidence_days_are_checked() {
+        let with = |text: &str| {
+            Config::resolve(
+                Config::parse_file(Path::new("r.toml"), text)?,
+                Overrides::default(),
+            )
+        };
+        assert_eq!(
+            with("evidence_days = 30\n").expect("valid").evidence_days,
+            30
+        );
+        for bad in ["0", "-5", "36501"] {
+            let err = with(&format!("evidence_days = {bad}\n"))
+                .expect_err(bad)
+                .to_string();
+            assert!(
+                err.contains("evidence_days") && err.contains(bad),
+                "{bad}: {err}"
+            );
+        }
+        let err = with("evidence_days = 1.5\n")
+            .expect_err("a fraction")
+            .to_string();
+        assert!(err.contains("evidence_days"), "{err}");
     }
 
     #[test]

@@ -8,7 +8,7 @@ use chrono::Utc;
 use tokio::sync::mpsc;
 
 use crate::control::{AckOutcome, Control};
-use crate::history::EventWrite;
+use crate::history::{EventWrite, EvidenceWrite};
 use crate::live::Live;
 use crate::metrics::Metrics;
 use crate::recorder::Record;
@@ -98,12 +98,16 @@ impl Ingest {
                 return;
             }
             Message::Evidence(evidence) => {
-                // Not stored by the relay yet (issue 16): the edge keeps it, within its budget.
-                log::debug!(
-                    "evidence {} of session {} from {bay} not stored: this relay keeps no pictures yet",
-                    evidence.header.seq,
-                    evidence.header.session
-                );
+                let write = EvidenceWrite {
+                    bay: bay.clone(),
+                    evidence: *evidence,
+                    received: now,
+                };
+                if self.recorder.send(Record::Evidence(write)).await.is_err() {
+                    log::error!(
+                        "the recorder has stopped; a picture from {bay} was not stored (the edge will re-send it)"
+                    );
+                }
                 return;
             }
             // The relay's own messages, seen only if a client echoes them: nothing to do.

@@ -7,7 +7,8 @@
 //!   [`mqtt::Outbox`] that publishes with the contract's QoS and retain flags; it uses none of
 //!   the modules below, which use only its outbox.
 //! - [`ingest`]: what each message means: live state ([`live`]), history records (the
-//!   [`recorder`] writes them to [`history`] and publishes `stored`) and acks for [`control`].
+//!   [`recorder`] writes them, events and their evidence, to [`history`] and publishes
+//!   `stored`) and acks for [`control`]; [`retention`] deletes old pictures of counts.
 //! - [`control`]: the one command path (start, stop) every surface uses.
 //! - [`bot`]: the operators' Telegram bot (teloxide).
 //! - [`api`]: REST and WebSocket (axum) and the dashboard; [`metrics`]: Prometheus counters;
@@ -34,6 +35,7 @@ pub mod logging;
 pub mod metrics;
 pub mod mqtt;
 pub mod recorder;
+pub mod retention;
 pub mod snapshots;
 pub mod systemd;
 
@@ -168,6 +170,12 @@ impl Relay {
             metrics: metrics.clone(),
         };
         tasks.spawn(recorder.run(record_rx));
+        tasks.spawn(retention::run(
+            history.clone(),
+            config.evidence_days,
+            metrics.clone(),
+            shutdown.clone(),
+        ));
         tasks.spawn(ingest.run(incoming));
         tasks.spawn(link.run(metrics.clone(), connected_tx, shutdown.clone()));
         match config.telegram.clone() {

@@ -22,6 +22,16 @@ pub struct Metrics {
     pub events_duplicate: Counter,
     /// Count events refused (another bay's session, after its stop, a second start...), by reason.
     pub events_refused: Family<Labels, Counter>,
+    /// Pieces of evidence (an event's picture, or word that it was dropped) newly stored.
+    pub evidence_stored: Counter,
+    /// Pieces of evidence received again and ignored.
+    pub evidence_duplicate: Counter,
+    /// Pieces of evidence refused (another bay's session, impossible numbers), by reason.
+    pub evidence_refused: Family<Labels, Counter>,
+    /// Pieces of evidence stored as word that the edge dropped the picture.
+    pub evidence_dropped: Counter,
+    /// Pictures deleted after the retention (`evidence_days`).
+    pub evidence_pruned: Counter,
     /// Acks on one bay's topic for a command sent to another bay, ignored.
     pub acks_refused: Counter,
     /// Commands given, by action and outcome.
@@ -51,6 +61,11 @@ impl Default for Metrics {
             events_stored: Counter::default(),
             events_duplicate: Counter::default(),
             events_refused: Family::default(),
+            evidence_stored: Counter::default(),
+            evidence_duplicate: Counter::default(),
+            evidence_refused: Family::default(),
+            evidence_dropped: Counter::default(),
+            evidence_pruned: Counter::default(),
             acks_refused: Counter::default(),
             commands: Family::default(),
             bays_online: Gauge::default(),
@@ -85,6 +100,31 @@ impl Default for Metrics {
             "events_refused",
             "Count events refused and not stored, by reason",
             m.events_refused.clone(),
+        );
+        registry.register(
+            "evidence_stored",
+            "Pieces of evidence (pictures of events, or word they were dropped) newly stored",
+            m.evidence_stored.clone(),
+        );
+        registry.register(
+            "evidence_duplicate",
+            "Pieces of evidence received again and ignored",
+            m.evidence_duplicate.clone(),
+        );
+        registry.register(
+            "evidence_refused",
+            "Pieces of evidence refused and not stored, by reason",
+            m.evidence_refused.clone(),
+        );
+        registry.register(
+            "evidence_dropped",
+            "Pieces of evidence stored as word that the edge dropped the picture",
+            m.evidence_dropped.clone(),
+        );
+        registry.register(
+            "evidence_pruned",
+            "Evidence pictures deleted after the retention (evidence_days)",
+            m.evidence_pruned.clone(),
         );
         registry.register(
             "acks_refused",
@@ -142,6 +182,12 @@ impl Metrics {
 
     pub fn event_refused(&self, reason: &str) {
         self.events_refused
+            .get_or_create(&vec![("reason", reason.to_owned())])
+            .inc();
+    }
+
+    pub fn evidence_refused(&self, reason: &str) {
+        self.evidence_refused
             .get_or_create(&vec![("reason", reason.to_owned())])
             .inc();
     }

@@ -1,5 +1,5 @@
-//! The one task that writes what the bays report into the history, in batches off the message
-//! path, and publishes `stored` so each edge can forget what is safe.
+//! The one task that writes what the bays report (events and their evidence) into the history,
+//! in batches off the message path, and publishes `stored` so each edge can forget what is safe.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
@@ -11,7 +11,7 @@ use baycount_protocol::{BayId, Kind, SessionId, Stored, Topic};
 use chrono::{DateTime, Utc};
 use tokio::sync::mpsc;
 
-use crate::history::{EventWrite, History, SessionCursor, StoreOutcome};
+use crate::history::{EventWrite, EvidenceWrite, History, SessionCursor, StoreOutcome};
 use crate::metrics::Metrics;
 use crate::mqtt::Outbox;
 
@@ -21,6 +21,11 @@ const MAX_BATCH: usize = 2000;
 pub const QUEUE: usize = 16_384;
 /// Events kept for retry while the database refuses writes.
 const MAX_PENDING: usize = 200_000;
+/// Of those, pieces of evidence (pictures of up to 64 KiB): past this the newest are left to
+/// the edges, which keep them until `stored.evidence` covers them.
+const MAX_PENDING_EVIDENCE: usize = 4096;
+/// Evidence cursors kept in memory before the cache is dropped and reloaded lazily.
+const MAX_CACHED_EVIDENCE_CURSORS: usize = 10_000;
 /// First and longest wait between retries of a refused write.
 const RETRY_FIRST: Duration = Duration::from_millis(250);
 const RETRY_MAX: Duration = Duration::from_secs(4);
@@ -31,6 +36,8 @@ const STORED_SESSIONS_PER_BAY: usize = 8;
 #[derive(Debug)]
 pub enum Record {
     Event(EventWrite),
+    /// A picture of an event (or word that it was dropped).
+    Evidence(EvidenceWrite),
     /// A bay spoke (first time, or its status changed).
     Bay {
         bay: BayId,
@@ -46,13 +53,55 @@ pub struct Recorder {
     pub metrics: Arc<Metrics>,
 }
 
+/// Which kind of record an outcome is of, for the metrics and the log.
+#[derive(Debug, Clone, Copy)]
+enum Of {
+    Event,
+    Evidence,
+}
+
+/// A write waiting in the recorder's queue.
+#[derive(Debug)]
+enum Pending {
+    Event(EventWrite),
+    Evidence(EvidenceWrite),
+}
+
+/// The sessions each bay reported on lately, newest last, for its `stored` message.
+type Recent = HashMap<BayId, VecDeque<SessionId>>;
+
+/// Puts `session` last in `bay`'s recent sessions, keeping the newest few.
+fn remember(recent: &mut Recent, bay: &BayId, session: SessionId) {
+    let list = recent.entry(bay.clone()).or_default();
+    if list.back() != Some(&session) {
+        list.retain(|s| *s != session);
+        list.push_back(session);
+        if list.len() > STORED_SESSIONS_PER_BAY {
+            list.pop_front();
+        }
+    }
+}
+
+/// What the recorder keeps between batches.
+#[derive(Debug, Default)]
+struct Memory {
+    /// Each session's owner and stored cursor.
+    cursors: HashMap<SessionId, SessionCursor>,
+    /// Each bay's sessions with events lately: `stored.sessions`.
+    recent: Recent,
+    /// Each bay's sessions with evidence lately: with `recent`, those of `stored.evidence`.
+    recent_evidence: Recent,
+    /// Each session's evidence cursor for the bay it was read for, dropped when the session has
+    /// new events or evidence.
+    evidence_cursors: HashMap<SessionId, (BayId, u64)>,
+}
+
 impl Recorder {
     pub async fn run(self, mut rx: mpsc::Receiver<Record>) {
-        let mut cursors: HashMap<SessionId, SessionCursor> = HashMap::new();
-        let mut recent: HashMap<BayId, VecDeque<SessionId>> = HashMap::new();
-        // Events to store, oldest first; while the database refuses writes (locked, full) they
+        let mut memory = Memory::default();
+        // Writes to store, oldest first; while the database refuses writes (locked, full) they
         // wait here, the live view carries on, and nothing is confirmed to the edges.
-        let mut queue: VecDeque<EventWrite> = VecDeque::new();
+        let mut queue: VecDeque<Pending> = VecDeque::new();
         let mut retry_at: Option<tokio::time::Instant> = None;
         let mut backoff = Backoff::new(RETRY_FIRST, RETRY_MAX);
         let mut open = true;
@@ -82,69 +131,128 @@ impl Recorder {
                 continue;
             }
             let n = queue.len().min(MAX_BATCH);
-            let events: Vec<EventWrite> = queue.drain(..n).collect();
-            match self.history.store_events(&events, &mut cursors).await {
-                Ok(outcomes) => {
-                    if retry_at.take().is_some() {
-                        log::info!(
-                            "the history takes writes again; waiting events are being stored"
-                        );
-                    }
-                    backoff.reset();
-                    self.account(&events, &outcomes);
+            let batch: Vec<Pending> = queue.drain(..n).collect();
+            let (stored, unstored) = self.store(batch, &mut memory).await;
+            let mut touched: Vec<BayId> = Vec::new();
+            for (bay, session, evidence) in stored {
+                let recent = if evidence {
+                    &mut memory.recent_evidence
+                } else {
+                    &mut memory.recent
+                };
+                remember(recent, &bay, session);
+                memory.evidence_cursors.remove(&session);
+                if !touched.contains(&bay) {
+                    touched.push(bay);
                 }
-                Err(e) if !open => {
+            }
+            for bay in &touched {
+                self.publish_stored(bay, &mut memory).await;
+            }
+            let Some((e, unstored)) = unstored else {
+                if retry_at.take().is_some() {
+                    log::info!("the history takes writes again; waiting events are being stored");
+                }
+                backoff.reset();
+                continue;
+            };
+            if !open {
+                log::error!(
+                    "stopping with {} events and pictures not stored ({e}); the edges still hold them and send them again",
+                    unstored.len() + queue.len()
+                );
+                break;
+            }
+            if transient(&e) {
+                if retry_at.is_none() {
                     log::error!(
-                        "stopping with {} events not stored ({e}); the edges still hold them and send them again",
-                        events.len() + queue.len()
+                        "cannot store events now: {e}; retrying, the live view carries on and the edges keep them until stored"
                     );
-                    break;
                 }
-                Err(e) if transient(&e) => {
-                    if retry_at.is_none() {
-                        log::error!(
-                            "cannot store events now: {e}; retrying, the live view carries on and the edges keep them until stored"
-                        );
-                    }
-                    for e in events.into_iter().rev() {
-                        queue.push_front(e);
-                    }
-                    // Past the bound, the newest are left to the edges' replay on reconnect.
-                    queue.truncate(MAX_PENDING);
-                    retry_at = Some(tokio::time::Instant::now() + backoff.next());
-                    continue;
+                for w in unstored.into_iter().rev() {
+                    queue.push_front(w);
                 }
-                Err(e) => {
-                    // Not stored means not confirmed: the edges send these again.
-                    log::error!("cannot store {} events: {e}", events.len());
-                    continue;
-                }
-            }
-            let mut touched: Vec<&BayId> = Vec::new();
-            for e in &events {
-                let list = recent.entry(e.bay.clone()).or_default();
-                if list.back() != Some(&e.event.session) {
-                    list.retain(|s| *s != e.event.session);
-                    list.push_back(e.event.session);
-                    if list.len() > STORED_SESSIONS_PER_BAY {
-                        list.pop_front();
-                    }
-                }
-                if !touched.contains(&&e.bay) {
-                    touched.push(&e.bay);
-                }
-            }
-            for bay in touched {
-                self.publish_stored(bay, &recent[bay], &cursors).await;
+                // Past the bounds, the newest are left to the edges' replay on reconnect.
+                let mut pictures = 0;
+                queue.retain(|w| {
+                    pictures += usize::from(matches!(w, Pending::Evidence(_)));
+                    !matches!(w, Pending::Evidence(_)) || pictures <= MAX_PENDING_EVIDENCE
+                });
+                queue.truncate(MAX_PENDING);
+                retry_at = Some(tokio::time::Instant::now() + backoff.next());
+            } else {
+                // Not stored means not confirmed: the edges send these again.
+                log::error!("cannot store {} events or pictures: {e}", unstored.len());
             }
         }
         log::debug!("recorder stopped");
     }
 
-    /// Queues an event, or records a bay at once.
-    async fn take(&self, record: Record, queue: &mut VecDeque<EventWrite>) {
+    /// Stores a batch: its events, then its evidence (so that a picture finds the session its
+    /// event opened), each in one transaction. Returns `(bay, session, is evidence)` of what
+    /// was written, and the error with what was not.
+    async fn store(
+        &self,
+        batch: Vec<Pending>,
+        memory: &mut Memory,
+    ) -> (
+        Vec<(BayId, SessionId, bool)>,
+        Option<(crate::history::HistoryError, Vec<Pending>)>,
+    ) {
+        let mut events = Vec::new();
+        let mut evidence = Vec::new();
+        for w in batch {
+            match w {
+                Pending::Event(e) => events.push(e),
+                Pending::Evidence(e) => evidence.push(e),
+            }
+        }
+        let mut stored = Vec::new();
+        if !events.is_empty() {
+            match self
+                .history
+                .store_events(&events, &mut memory.cursors)
+                .await
+            {
+                Ok(outcomes) => {
+                    self.account(&events, &outcomes);
+                    stored.extend(
+                        events
+                            .iter()
+                            .map(|e| (e.bay.clone(), e.event.session, false)),
+                    );
+                }
+                Err(e) => {
+                    let all = events.into_iter().map(Pending::Event);
+                    let all = all.chain(evidence.into_iter().map(Pending::Evidence));
+                    return (stored, Some((e, all.collect())));
+                }
+            }
+        }
+        if !evidence.is_empty() {
+            match self.history.store_evidence(&evidence).await {
+                Ok(outcomes) => {
+                    self.account_evidence(&evidence, &outcomes);
+                    stored.extend(
+                        evidence
+                            .iter()
+                            .map(|e| (e.bay.clone(), e.evidence.header.session, true)),
+                    );
+                }
+                Err(e) => {
+                    let rest = evidence.into_iter().map(Pending::Evidence).collect();
+                    return (stored, Some((e, rest)));
+                }
+            }
+        }
+        (stored, None)
+    }
+
+    /// Queues an event or a piece of evidence, or records a bay at once.
+    async fn take(&self, record: Record, queue: &mut VecDeque<Pending>) {
         match record {
-            Record::Event(e) => queue.push_back(e),
+            Record::Event(e) => queue.push_back(Pending::Event(e)),
+            Record::Evidence(e) => queue.push_back(Pending::Evidence(e)),
             Record::Bay { bay, seen } => {
                 if let Err(e) = self.history.upsert_bay(&bay, None, seen).await {
                     log::error!("cannot record bay {bay}: {e}");
@@ -155,53 +263,96 @@ impl Recorder {
 
     fn account(&self, events: &[EventWrite], outcomes: &[StoreOutcome]) {
         for (e, o) in events.iter().zip(outcomes) {
-            match o {
-                StoreOutcome::Stored => {
-                    self.metrics.events_stored.inc();
-                }
-                StoreOutcome::Duplicate => {
-                    self.metrics.events_duplicate.inc();
-                }
-                StoreOutcome::WrongBay { owner } => {
-                    self.metrics.event_refused("wrong_bay");
-                    log::warn!(
-                        "refused event {} of session {} from bay {}: the session belongs to bay {owner}",
-                        e.event.seq,
-                        e.event.session,
-                        e.bay
-                    )
-                }
-                StoreOutcome::Refused(why) => {
-                    self.metrics.event_refused(why.reason());
-                    log::warn!(
-                        "refused event {} of session {} from bay {}: {why}",
-                        e.event.seq,
-                        e.event.session,
-                        e.bay
-                    )
-                }
+            self.tally(Of::Event, &e.bay, e.event.session, e.event.seq, o);
+        }
+    }
+
+    fn account_evidence(&self, evidence: &[EvidenceWrite], outcomes: &[StoreOutcome]) {
+        for (e, o) in evidence.iter().zip(outcomes) {
+            let h = &e.evidence.header;
+            if h.dropped && *o == StoreOutcome::Stored {
+                self.metrics.evidence_dropped.inc();
+            }
+            self.tally(Of::Evidence, &e.bay, h.session, h.seq, o);
+        }
+    }
+
+    /// Counts what became of one record, and logs a refusal with its bay and session.
+    fn tally(&self, of: Of, bay: &BayId, session: SessionId, seq: u64, outcome: &StoreOutcome) {
+        let m = &*self.metrics;
+        let (stored, duplicate, refused, what): (_, _, fn(&Metrics, &str), _) = match of {
+            Of::Event => (
+                &m.events_stored,
+                &m.events_duplicate,
+                Metrics::event_refused,
+                "event",
+            ),
+            Of::Evidence => (
+                &m.evidence_stored,
+                &m.evidence_duplicate,
+                Metrics::evidence_refused,
+                "evidence",
+            ),
+        };
+        match outcome {
+            StoreOutcome::Stored => {
+                stored.inc();
+            }
+            StoreOutcome::Duplicate => {
+                duplicate.inc();
+            }
+            StoreOutcome::WrongBay { owner } => {
+                refused(m, "wrong_bay");
+                log::warn!(
+                    "refused {what} {seq} of session {session} from bay {bay}: the session belongs to bay {owner}"
+                )
+            }
+            StoreOutcome::Refused(why) => {
+                refused(m, why.reason());
+                log::warn!("refused {what} {seq} of session {session} from bay {bay}: {why}")
             }
         }
     }
 
-    async fn publish_stored(
-        &self,
-        bay: &BayId,
-        sessions: &VecDeque<SessionId>,
-        cursors: &HashMap<SessionId, SessionCursor>,
-    ) {
+    /// Publishes `bay`'s `stored`: how far each of its recent sessions' events are stored, and
+    /// how far their evidence is.
+    async fn publish_stored(&self, bay: &BayId, memory: &mut Memory) {
         let mut stored = Stored {
             sessions: Default::default(),
             at: Some(Utc::now()),
             evidence: Default::default(),
         };
+        let none = VecDeque::new();
+        let sessions = memory.recent.get(bay).unwrap_or(&none);
         for s in sessions {
-            let cursor = match cursors.get(s) {
+            let cursor = match memory.cursors.get(s) {
                 Some(c) => Some(c.clone()),
                 None => self.history.session_cursor(*s).await.ok().flatten(),
             };
             if let Some(c) = cursor.filter(|c| c.bay == *bay) {
                 stored.sessions.insert(*s, c.stored);
+            }
+        }
+        if memory.evidence_cursors.len() > MAX_CACHED_EVIDENCE_CURSORS {
+            memory.evidence_cursors.clear();
+        }
+        let with_evidence = memory.recent_evidence.get(bay).unwrap_or(&none);
+        for s in sessions.iter().chain(with_evidence) {
+            let n = match memory.evidence_cursors.get(s) {
+                Some((b, n)) if b == bay => *n,
+                _ => match self.history.evidence_cursor(*s, bay).await {
+                    Ok(n) => {
+                        memory.evidence_cursors.insert(*s, (bay.clone(), n));
+                        n
+                    }
+                    Err(e) => {
+                        log::warn!("cannot read how far session {s}'s evidence is stored: {e}");
+                        0
+                    }
+                },
+            };
+            if n > 0 {
+                stored.evidence.insert(*s, n);
             }
         }
         if let Err(e) = self.outbox.publish_stored(bay, stored).await {

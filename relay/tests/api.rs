@@ -556,6 +556,8 @@ async fn openapi_document_lists_every_endpoint() {
         "/api/sessions.csv",
         "/api/sessions/{id}",
         "/api/sessions/{id}/corrections",
+        "/api/sessions/{id}/evidence",
+        "/api/evidence/{id}.jpg",
         "/api/plates",
         "/api/ws",
         "/healthz",

@@ -8,6 +8,8 @@ use crate::eventually;
 pub struct Api {
     pub http: SocketAddr,
     pub client: reqwest::Client,
+    /// Sent as `Authorization: Bearer` on every request, when set.
+    pub token: Option<String>,
 }
 
 impl Api {
@@ -15,6 +17,25 @@ impl Api {
         Self {
             http,
             client: reqwest::Client::new(),
+            token: None,
+        }
+    }
+
+    /// The same relay's API, every request sent with `token`.
+    pub fn with_token(&self, token: &str) -> Self {
+        Self {
+            http: self.http,
+            client: self.client.clone(),
+            token: Some(token.to_owned()),
+        }
+    }
+
+    /// A request to `path`, with the token when there is one.
+    pub fn request(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
+        let r = self.client.request(method, self.url(path));
+        match &self.token {
+            Some(t) => r.bearer_auth(t),
+            None => r,
         }
     }
 
@@ -23,7 +44,11 @@ impl Api {
     }
 
     pub async fn get(&self, path: &str) -> (reqwest::StatusCode, serde_json::Value) {
-        let r = self.client.get(self.url(path)).send().await.unwrap();
+        let r = self
+            .request(reqwest::Method::GET, path)
+            .send()
+            .await
+            .unwrap();
         let status = r.status();
         (status, r.json().await.unwrap_or(serde_json::Value::Null))
     }
@@ -34,8 +59,7 @@ impl Api {
         body: serde_json::Value,
     ) -> (reqwest::StatusCode, serde_json::Value) {
         let r = self
-            .client
-            .post(self.url(path))
+            .request(reqwest::Method::POST, path)
             .json(&body)
             .send()
             .await
@@ -46,7 +70,11 @@ impl Api {
 
     /// A response's status and body as text (CSV, `/metrics`).
     pub async fn text(&self, path: &str) -> (reqwest::StatusCode, String) {
-        let r = self.client.get(self.url(path)).send().await.unwrap();
+        let r = self
+            .request(reqwest::Method::GET, path)
+            .send()
+            .await
+            .unwrap();
         (r.status(), r.text().await.unwrap())
     }
 

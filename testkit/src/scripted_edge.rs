@@ -252,14 +252,23 @@ impl ScriptedEdge {
 
     /// Waits until the relay's `stored` cursor for `session` reaches `seq`.
     pub async fn wait_stored(&mut self, session: SessionId, seq: u64) {
-        tokio::time::timeout(
-            Duration::from_secs(10),
-            self.stored
-                .wait_for(|s| s.sessions.get(&session).is_some_and(|&n| n >= seq)),
-        )
-        .await
-        .expect("stored cursor reached in time")
-        .unwrap();
+        self.wait_for_stored(|s| s.sessions.get(&session).is_some_and(|&n| n >= seq))
+            .await;
+    }
+
+    /// Waits until the relay's `stored.evidence` cursor for `session` reaches `seq`.
+    pub async fn wait_stored_evidence(&mut self, session: SessionId, seq: u64) -> Stored {
+        self.wait_for_stored(|s| s.evidence.get(&session).is_some_and(|&n| n >= seq))
+            .await
+    }
+
+    /// Waits (at most 10 s) until the relay's latest `stored` satisfies `f`, and returns it.
+    async fn wait_for_stored(&mut self, f: impl FnMut(&Stored) -> bool) -> Stored {
+        tokio::time::timeout(Duration::from_secs(10), self.stored.wait_for(f))
+            .await
+            .expect("stored cursor reached in time")
+            .unwrap()
+            .clone()
     }
 
     /// Disconnects without a goodbye, so the broker publishes the last will.

@@ -76,26 +76,12 @@ impl Pictures {
         tasks: &mut JoinSet<()>,
     ) {
         for event in events {
-            let (kind, direction, track, plate) = match &event.kind {
-                EventKind::Started { plate, .. } => (EvidenceKind::Start, None, None, Some(plate)),
-                EventKind::Stopped { .. } => (EvidenceKind::Stop, None, None, plate),
-                EventKind::Counted { direction, track } => (
-                    EvidenceKind::Crossing,
-                    Some(*direction),
-                    Some(*track),
-                    plate,
-                ),
+            let plate = match &event.kind {
+                EventKind::Started { plate, .. } => Some(plate),
+                _ => plate,
             };
-            let header = EvidenceHeader {
-                session: event.session,
-                seq: event.seq,
-                kind,
-                at: event.at,
-                direction,
-                track,
-                dropped: false,
-            };
-            let shot = if kind == EvidenceKind::Crossing {
+            let header = EvidenceHeader::of(event);
+            let shot = if header.kind == EvidenceKind::Crossing {
                 shot.take()
             } else {
                 None

@@ -3,6 +3,7 @@
 mod auth;
 mod bays;
 mod error;
+mod evidence;
 mod origin;
 mod sessions;
 mod web;
@@ -74,6 +75,9 @@ pub fn app(state: Arc<AppState>) -> Router {
         .route("/api/sessions", get(sessions::list))
         .route("/api/sessions.csv", get(sessions::csv))
         .route("/api/sessions/{id}", get(sessions::get))
+        .route("/api/sessions/{id}/evidence", get(evidence::list))
+        // `{id}.jpg`: the router takes no suffix after a parameter; the handler strips it.
+        .route("/api/evidence/{file}", get(evidence::picture))
         .route("/api/plates", get(plates))
         .route("/api/audit", get(audit))
         .route("/api/ws", get(ws::ws))
@@ -226,6 +230,7 @@ impl utoipa::Modify for BearerAuth {
     paths(
         bays::state, bays::snapshot, bays::start, bays::stop,
         sessions::list, sessions::csv, sessions::get, sessions::correct,
+        evidence::list, evidence::picture,
         plates, audit, ws::ws, web::site, healthz, metrics
     ),
     components(schemas(sessions::TimeBound)),

@@ -259,7 +259,8 @@ fn spreadsheet_safe(cell: String) -> String {
     }
 }
 
-fn session_id(id: &str) -> Result<SessionId, ApiError> {
+/// A session id from a path, or the API's 404.
+pub(super) fn session_id(id: &str) -> Result<SessionId, ApiError> {
     id.parse()
         .map_err(|_| ApiError::not_found(format!("no session {id:?}: session ids are UUIDs")))
 }

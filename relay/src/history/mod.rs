@@ -7,6 +7,9 @@ mod bays;
 mod chain;
 mod commands;
 mod events;
+mod evidence;
+#[cfg(test)]
+pub(crate) mod fixtures;
 mod sessions;
 
 use std::path::Path;
@@ -21,6 +24,7 @@ pub use bays::{KnownBay, PlateRow};
 pub use chain::{ChainBreak, ChainReport, SessionDigest};
 pub use commands::CommandRecord;
 pub use events::{EventWrite, Refusal, SessionCursor, StoreOutcome};
+pub use evidence::{BadEvidenceId, EvidenceId, EvidenceRow, EvidenceWrite, Picture};
 pub use sessions::{
     Correction, CorrectionInput, EventRow, SessionDetail, SessionFilter, SessionRow,
 };
