@@ -3,15 +3,19 @@
 
 use std::time::Duration;
 
+use baycount_edge::bay::counting::Control;
 use baycount_edge::bay::event_loop::{self, Input};
 use baycount_edge::bay::evidence::EvidenceStore;
 use baycount_edge::bay::journal::Journal;
 use baycount_edge::bay::link::{Link, LinkOptions};
 use baycount_edge::bay::pictures::Pictures;
-use baycount_edge::vision::camera::Frame;
 use baycount_edge::vision::camera::v4l::decode_mjpeg;
+use baycount_edge::vision::camera::{Frame, SourceSpec};
+use baycount_edge::vision::counting_line::CounterConfig;
+use baycount_edge::vision::detector::{DetectorOptions, ModelChoice};
 use baycount_edge::vision::geometry::{BBox, Point};
 use baycount_edge::vision::live_view::LiveView;
+use baycount_edge::vision::pipeline_setup::PipelineSpec;
 use baycount_edge::vision::shot::Shot;
 use baycount_plumbing::mqtt::Endpoint;
 use baycount_protocol::{BayId, BayState, Direction, Health};
@@ -39,9 +43,25 @@ fn embedded() -> Broker {
     }
 }
 
+/// What the loop's bay counts with: the default model (built only to check a change; no
+/// counting thread runs here).
+fn model_spec() -> PipelineSpec {
+    PipelineSpec {
+        source: SourceSpec::Synthetic,
+        detector: DetectorOptions {
+            model: ModelChoice::Default,
+            ..DetectorOptions::default()
+        },
+        counter: CounterConfig::new("0,0.5,1,0.5".parse().expect("line")),
+        realtime: false,
+    }
+}
+
 /// The edge's loop for `bay-1`, linked to the broker on `port`, journaling in `dir`.
 struct Edge {
     inputs: mpsc::Sender<Input>,
+    /// What the counting thread would count with.
+    spec: watch::Receiver<PipelineSpec>,
     /// The pipeline's side, kept so the health stays as it is.
     _health: watch::Sender<Health>,
     journal: Journal,
@@ -80,6 +100,8 @@ impl Edge {
         let (inputs, rx) = mpsc::channel(16);
         let (health_tx, health) = watch::channel(Health::default());
         let (shown, _) = watch::channel(BayState::idle(chrono::Utc::now()));
+        // What the loop counts with; no counting thread here, the spec is only kept.
+        let (counting, spec) = Control::beside(&dir.join("journal.db"), model_spec());
         let io = event_loop::Io {
             link,
             inbound,
@@ -88,11 +110,13 @@ impl Edge {
             health,
             shown,
             pictures,
+            counting,
         };
         let edge = tokio::spawn(event_loop::run(io, shutdown.clone()));
 
         Self {
             inputs,
+            spec,
             _health: health_tx,
             journal,
             evidence,
@@ -410,4 +434,120 @@ fn shot() -> Box<Shot> {
         path: vec![Point::new(0.3, 0.7), Point::new(0.45, 0.7)],
         lines: vec!["0.5,0,0.5,1".parse().expect("line")],
     })
+}
+
+#[tokio::test]
+async fn a_line_set_through_the_api_reaches_the_bay_and_is_refused_while_loading() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let relay = Relay::start(
+        relay_config(dir.path(), embedded()),
+        CancellationToken::new(),
+    )
+    .await
+    .expect("relay");
+    let base = format!("http://{}", relay.http_addr);
+    let mut edge = Edge::start(relay.mqtt_addr.expect("embedded broker").port(), dir.path()).await;
+    let http = reqwest::Client::new();
+    let counting = || async {
+        let r = http
+            .get(format!("{base}/api/bays/bay-1/counting"))
+            .send()
+            .await
+            .ok()?;
+        (r.status() == 200).then_some(r.json::<Value>().await.ok()?)
+    };
+    let before = eventually(10, "the bay reports what it counts", counting).await;
+    assert_eq!(
+        before,
+        json!({"bay": "bay-1", "line": "0,0.5,1,0.5", "classes": ["person"], "band": 0.01, "anchor": "bottom-center"})
+    );
+    let put = |body: Value| {
+        let (http, url) = (http.clone(), format!("{base}/api/bays/bay-1/counting"));
+        async move { http.put(url).json(&body).send().await.expect("put") }
+    };
+
+    let r = put(json!({"line": "0.5,0.1,0.5,0.9", "by": "dashboard:ana"})).await;
+    assert_eq!(r.status(), 200);
+    let now: Value = r.json().await.expect("json");
+    assert_eq!(
+        (now["line"].clone(), now["band"].clone()),
+        (json!("0.5,0.1,0.5,0.9"), json!(0.01))
+    );
+    assert!(
+        edge.spec.has_changed().expect("open"),
+        "the counting thread is told"
+    );
+    assert_eq!(
+        edge.spec.borrow_and_update().counter.line.to_string(),
+        "0.5,0.1,0.5,0.9"
+    );
+    eventually(10, "the state says the new line", || async {
+        counting().await.filter(|c| c["line"] == "0.5,0.1,0.5,0.9")
+    })
+    .await;
+    let audit: Value = http
+        .get(format!("{base}/api/audit"))
+        .send()
+        .await
+        .expect("audit")
+        .json()
+        .await
+        .expect("json");
+    let row = audit["audit"]
+        .as_array()
+        .and_then(|a| a.iter().find(|e| e["action"] == "configure"))
+        .cloned()
+        .unwrap_or_else(|| panic!("a configure row in {audit}"));
+    assert_eq!(
+        (row["actor"].clone(), row["outcome"].clone()),
+        (json!("dashboard:ana"), json!("ok"))
+    );
+    assert!(
+        row["detail"]
+            .as_str()
+            .is_some_and(|d| d.contains("0.5,0.1,0.5,0.9")),
+        "{row}"
+    );
+
+    // Settings nobody could count with: refused by the relay, nothing sent.
+    for bad in [json!({"line": "0,0.5,1"}), json!({"band": 0.9}), json!({})] {
+        let r = put(bad.clone()).await;
+        assert_eq!(r.status(), 422, "{bad}");
+        let e: Value = r.json().await.expect("json");
+        assert_eq!(e["code"], "invalid_settings", "{e}");
+        assert!(e["error"].as_str().is_some_and(|m| !m.is_empty()), "{e}");
+    }
+    let r = put(json!({"lines": "0,0,1,1"})).await;
+    assert!(
+        r.status().is_client_error(),
+        "a misspelt key is refused: {}",
+        r.status()
+    );
+    // A class the model does not know: the bay's detector refuses it, with its reason.
+    let r = put(json!({"classes": ["forklift"]})).await;
+    assert_eq!(r.status(), 409);
+    let e: Value = r.json().await.expect("json");
+    assert!(
+        e["error"].as_str().is_some_and(|m| m.contains("forklift")),
+        "{e}"
+    );
+    assert!(!edge.spec.has_changed().expect("open"), "nothing changed");
+
+    // While loading, the line stays.
+    let r = http
+        .post(format!("{base}/api/bays/bay-1/start"))
+        .json(&json!({"plate": "KT 8899 TEST"}))
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(r.status(), 200);
+    let r = put(json!({"line": "0,0.2,1,0.2"})).await;
+    assert_eq!(r.status(), 409);
+    let e: Value = r.json().await.expect("json");
+    assert_eq!(e["code"], "loading", "{e}");
+    assert_eq!(
+        edge.spec.borrow().counter.line.to_string(),
+        "0.5,0.1,0.5,0.9"
+    );
+    edge.stop().await;
 }

@@ -5,6 +5,8 @@
 //! - [`bay`], [`plate`], [`actor`], [`ids`]: the validated values every message is built from.
 //! - [`status`], [`state`], [`event`], [`command`], [`ack`], [`stored`]: one payload type per
 //!   topic; [`picture`]: the two that carry a JPEG, `snapshot` and `evidence`.
+//! - [`counting`]: what a bay counts (its line, classes, band, anchor), reported in its state
+//!   and changed by a `configure` command.
 //! - [`acl`]: what each bay may touch.
 //! - [`codec`]: JSON encoding and the one decoding entry point, [`codec::Incoming::parse`],
 //!   which turns any topic and payload into a typed message or an error value (never a panic).
@@ -19,6 +21,7 @@ pub mod actor;
 pub mod bay;
 pub mod codec;
 pub mod command;
+pub mod counting;
 pub mod event;
 pub mod ids;
 #[cfg(feature = "openapi")]
@@ -35,6 +38,7 @@ pub use actor::{Actor, ActorKind};
 pub use bay::BayId;
 pub use codec::{DecodeError, Incoming, Message, decode, encode};
 pub use command::{Action, Command};
+pub use counting::{Counting, CountingChange};
 pub use event::{Direction, Event, EventKind};
 pub use ids::{CommandId, SessionId};
 pub use picture::{Evidence, EvidenceHeader, EvidenceKind, Snapshot, SnapshotHeader};

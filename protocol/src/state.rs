@@ -3,7 +3,7 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::{Actor, Plate, SessionId};
+use crate::{Actor, Counting, Plate, SessionId};
 
 /// Whether a bay is counting.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -112,6 +112,10 @@ pub struct BayState {
     pub started_by: Option<Actor>,
     #[serde(default)]
     pub health: Health,
+    /// What the bay counts: its line, classes, band and anchor (from its config file, or the
+    /// latest `configure` command). Absent from edges that do not report it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub counting: Option<Counting>,
     /// When the edge published this.
     pub at: DateTime<Utc>,
 }
@@ -130,6 +134,7 @@ impl BayState {
             started_at: None,
             started_by: None,
             health: Health::default(),
+            counting: None,
             at,
         }
     }

@@ -5,8 +5,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use baycount_protocol::{
-    Ack, Action, Actor, BayId, Command, CommandId, Phase, Plate, PlateError, SessionId,
-    SessionSummary,
+    Ack, Action, Actor, BayId, Command, CommandId, Counting, CountingChange, Phase, Plate,
+    PlateError, SessionId, SessionSummary,
 };
 use chrono::Utc;
 use tokio::sync::oneshot;
@@ -30,6 +30,10 @@ pub enum ControlError {
     AlreadyLoading { bay: BayId, plate: String },
     #[error("bay {0} is not loading; there is nothing to stop")]
     Idle(BayId),
+    #[error("bay {0} is loading: stop its session, then change what it counts")]
+    Loading(BayId),
+    #[error("invalid counting settings: {0}")]
+    InvalidSettings(String),
     #[error("another command for bay {0} is in progress; try again in a few seconds")]
     Busy(BayId),
     #[error("bay {bay} is not responding: no acknowledgement within {} s; nothing was changed by this command", timeout.as_secs_f64())]
@@ -154,7 +158,8 @@ impl Control {
                 .await
         }
         .await;
-        self.record("start", bay, &by, sent, &result).await;
+        self.record("start", bay, &by, sent, Self::session_done(&result))
+            .await;
         result
     }
 
@@ -180,7 +185,57 @@ impl Control {
             .await
         }
         .await;
-        self.record("stop", bay, &by, sent, &result).await;
+        self.record("stop", bay, &by, sent, Self::session_done(&result))
+            .await;
+        result
+    }
+
+    /// Changes what `bay` counts (its line, classes, band, anchor): needs the bay known, online
+    /// and idle, and settings it can take; returns the settings it counts with now. The audit
+    /// row says who asked for what.
+    pub async fn configure(
+        &self,
+        bay: &str,
+        change: CountingChange,
+        by: Actor,
+    ) -> Result<Counting, ControlError> {
+        let mut sent = None;
+        let asked = serde_json::to_string(&change).unwrap_or_default();
+        let result = async {
+            let (bay_id, view) = self.bay(bay)?;
+            change.check().map_err(ControlError::InvalidSettings)?;
+            if !view.online {
+                return Err(ControlError::Offline(bay_id));
+            }
+            if view.phase == Phase::Loading {
+                return Err(ControlError::Loading(bay_id));
+            }
+            let ack = self
+                .send(
+                    &bay_id,
+                    Action::Configure { counting: change },
+                    &by,
+                    &mut sent,
+                )
+                .await?;
+            ack.state.counting.ok_or_else(|| ControlError::Refused {
+                bay: bay_id,
+                reason:
+                    "the bay took the settings without reporting them; update its edge software"
+                        .into(),
+            })
+        }
+        .await;
+        let done = result.as_ref().map(|c| {
+            format!(
+                "asked {asked}; now line {} classes {} band {} anchor {}",
+                c.line,
+                c.classes.join(","),
+                c.band,
+                c.anchor
+            )
+        });
+        self.record("configure", bay, &by, sent, done).await;
         result
     }
 
@@ -208,6 +263,38 @@ impl Control {
         by: &Actor,
         sent: &mut Option<CommandId>,
     ) -> Result<SessionSummary, ControlError> {
+        let expected = match &action {
+            Action::Start { session, .. } => Some(*session),
+            Action::Stop { session } => *session,
+            _ => None,
+        };
+        match self.send(bay, action, by, sent).await?.session {
+            Some(session) if expected.is_none_or(|id| id == session.id) => Ok(session),
+            Some(session) => Err(ControlError::Refused {
+                bay: bay.clone(),
+                reason: format!(
+                    "the bay answered with session {} instead of the one commanded; check its edge software",
+                    session.id
+                ),
+            }),
+            None => Err(ControlError::Refused {
+                bay: bay.clone(),
+                reason:
+                    "the bay acknowledged without reporting the session; update its edge software"
+                        .into(),
+            }),
+        }
+    }
+
+    /// Sends one command, noting its id in `sent`, and waits for its ack, at most
+    /// `ack_timeout`; a refusal is an error with the bay's reason.
+    async fn send(
+        &self,
+        bay: &BayId,
+        action: Action,
+        by: &Actor,
+        sent: &mut Option<CommandId>,
+    ) -> Result<Ack, ControlError> {
         if !lock(&self.busy).insert(bay.clone()) {
             return Err(ControlError::Busy(bay.clone()));
         }
@@ -223,11 +310,6 @@ impl Control {
             action,
         };
         let id = cmd.id;
-        let expected = match &cmd.action {
-            Action::Start { session, .. } => Some(*session),
-            Action::Stop { session } => *session,
-            _ => None,
-        };
         // The history takes a session's facts from this record, not from what the bay says.
         let record = match &cmd.action {
             Action::Start { session, plate } => Some((*session, Some(plate.clone()))),
@@ -263,32 +345,7 @@ impl Control {
         };
         lock(&self.pending).remove(&id);
         match answer {
-            Ok(Ok(Ack {
-                ok: true,
-                session: Some(session),
-                ..
-            })) if expected.is_none_or(|id| id == session.id) => Ok(session),
-            Ok(Ok(Ack {
-                ok: true,
-                session: Some(session),
-                ..
-            })) => Err(ControlError::Refused {
-                bay: bay.clone(),
-                reason: format!(
-                    "the bay answered with session {} instead of the one commanded; check its edge software",
-                    session.id
-                ),
-            }),
-            Ok(Ok(Ack {
-                ok: true,
-                session: None,
-                ..
-            })) => Err(ControlError::Refused {
-                bay: bay.clone(),
-                reason:
-                    "the bay acknowledged without reporting the session; update its edge software"
-                        .into(),
-            }),
+            Ok(Ok(ack)) if ack.ok => Ok(ack),
             Ok(Ok(ack)) => Err(ControlError::Refused {
                 bay: bay.clone(),
                 reason: ack.reason.unwrap_or_else(|| "no reason given".into()),
@@ -300,6 +357,15 @@ impl Control {
         }
     }
 
+    /// The audit's words for a session a command opened or closed.
+    fn session_done(
+        result: &Result<SessionSummary, ControlError>,
+    ) -> Result<String, &ControlError> {
+        result
+            .as_ref()
+            .map(|s| format!("session {} plate {} count {}", s.id, s.plate, s.count))
+    }
+
     /// Writes the audit row and counts the outcome.
     async fn record(
         &self,
@@ -307,13 +373,10 @@ impl Control {
         bay: &str,
         by: &Actor,
         command: Option<CommandId>,
-        result: &Result<SessionSummary, ControlError>,
+        result: Result<String, &ControlError>,
     ) {
         let (outcome, detail) = match result {
-            Ok(s) => (
-                "ok",
-                format!("session {} plate {} count {}", s.id, s.plate, s.count),
-            ),
+            Ok(done) => ("ok", done),
             Err(e) => (e.outcome(), e.to_string()),
         };
         self.metrics.command(action, outcome);

@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, RwLock};
 
 use baycount_protocol::{
-    Actor, BayId, BayState, Event, EventKind, Health, Phase, Plate, SessionId, Status,
+    Actor, BayId, BayState, Counting, Event, EventKind, Health, Phase, Plate, SessionId, Status,
 };
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -35,6 +35,10 @@ pub struct BayView {
     /// When the relay last heard from the bay.
     pub last_seen: Option<DateTime<Utc>>,
     pub health: Health,
+    /// What the bay counts (its line, classes, band, anchor), as its state last said; absent
+    /// until an edge that reports it is heard.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub counting: Option<Counting>,
     /// `seq` of the open session's latest event applied here, so replays never move the count back.
     #[serde(skip)]
     seq: u64,
@@ -56,6 +60,7 @@ impl BayView {
             started_by: None,
             last_seen: None,
             health: Health::default(),
+            counting: None,
             seq: 0,
         }
     }
@@ -71,6 +76,9 @@ impl BayView {
         self.started_at = s.started_at;
         self.started_by = s.started_by.clone();
         self.health = s.health.clone();
+        if s.counting.is_some() {
+            self.counting = s.counting.clone();
+        }
     }
 
     /// Applies an event of the open session (or the start of a new one). Returns whether the

@@ -13,6 +13,7 @@ use tokio::sync::{mpsc, watch};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
+use crate::bay::counting::Control;
 use crate::bay::journal::{Journal, JournalError};
 use crate::bay::link::{Inbound, Link};
 use crate::bay::pictures::Pictures;
@@ -56,6 +57,8 @@ pub struct Io {
     pub shown: watch::Sender<BayState>,
     /// The live view's pictures and the events' evidence.
     pub pictures: Pictures,
+    /// What the bay counts, changed by `configure`.
+    pub counting: Control,
 }
 
 /// Whether the pipeline's health is worth a state message now (levels changed, not just fps).
@@ -129,6 +132,7 @@ pub async fn run(mut io: Io, shutdown: CancellationToken) -> Result<(), JournalE
     let journal = &io.journal;
     let link = &io.link;
     let mut session = BaySession::new(journal.restore(Utc::now()).await?);
+    session.set_counting(io.counting.current(), Utc::now());
     let mut stored = Stored::default();
     let mut link_up = false;
     let mut health = io.health.borrow().clone();
@@ -189,6 +193,20 @@ pub async fn run(mut io: Io, shutdown: CancellationToken) -> Result<(), JournalE
                     log_events(link.bay(), plate.as_ref(), &events);
                     unpictured.push((events.clone(), None, plate.clone()));
                     journal_full = persist(journal, link, &mut waiting, events).await?;
+                    if let (true, Action::Configure { counting }) = (ack.ok, &cmd.action) {
+                        match io.counting.configure(counting, &cmd.by).await {
+                            Ok(now) => {
+                                log::info!("bay {}: {} set the counting line to {}", link.bay(), cmd.by, now.line);
+                                session.set_counting(now, Utc::now());
+                                ack.state = session.state().clone();
+                            }
+                            Err(e) => {
+                                log::warn!("bay {}: configure from {} refused: {e}", link.bay(), cmd.by);
+                                (ack.ok, ack.reason) = (false, Some(e.to_string()));
+                            }
+                        }
+                        session.answered(&ack);
+                    }
                     if let (true, Action::Assign { plate }) = (ack.ok, &cmd.action) {
                         match journal.set_assigned_plate(plate.as_ref()).await {
                             Ok(()) | Err(JournalError::Full) => {}

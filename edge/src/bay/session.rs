@@ -5,8 +5,8 @@
 use std::collections::VecDeque;
 
 use baycount_protocol::{
-    Ack, Action, Actor, ActorKind, BayState, Command, CommandId, Direction, Event, EventKind,
-    Phase, Plate, SessionId, SessionSummary,
+    Ack, Action, Actor, ActorKind, BayState, Command, CommandId, Counting, Direction, Event,
+    EventKind, Phase, Plate, SessionId, SessionSummary,
 };
 use chrono::{DateTime, Utc};
 
@@ -35,6 +35,20 @@ impl BaySession {
 
     pub fn state(&self) -> &BayState {
         &self.state
+    }
+
+    /// The ack finally given for a command the loop finished (a `configure` it refused after
+    /// all): what a resent command with that id gets.
+    pub fn answered(&mut self, ack: &Ack) {
+        if let Some((_, kept)) = self.answered.iter_mut().find(|(id, _)| *id == ack.id) {
+            *kept = ack.clone();
+        }
+    }
+
+    /// What the bay counts now, for its state.
+    pub fn set_counting(&mut self, counting: Counting, now: DateTime<Utc>) {
+        self.state.counting = Some(counting);
+        self.state.at = now;
     }
 
     fn summary(&self, stopped_at: Option<DateTime<Utc>>) -> Option<SessionSummary> {
@@ -155,6 +169,14 @@ impl BaySession {
                     (ack(self, None, None), vec![])
                 }
                 Action::Snapshot { .. } => (ack(self, None, None), vec![]),
+                // Between sessions only; the loop checks, keeps and applies the settings.
+                Action::Configure { .. } => match self.state.phase {
+                    Phase::Loading => {
+                        let reason = crate::bay::counting::CountingError::Loading.to_string();
+                        (ack(self, Some(reason), None), vec![])
+                    }
+                    Phase::Idle => (ack(self, None, None), vec![]),
+                },
             }
         };
         self.answered.push_back((cmd.id, ack.clone()));

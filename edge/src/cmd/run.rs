@@ -11,6 +11,7 @@ use chrono::Utc;
 use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 
+use crate::bay::counting::Control;
 use crate::bay::event_loop::{self, Io};
 use crate::bay::evidence::EvidenceStore;
 use crate::bay::journal::Journal;
@@ -48,6 +49,7 @@ pub async fn run(c: EdgeConfig, shutdown: CancellationToken) -> anyhow::Result<(
     let (health_tx, health) = watch::channel(Health::default());
     let (shown, shown_rx) = watch::channel(BayState::idle(Utc::now()));
     let view = LiveView::default();
+    let (counting, spec) = Control::beside(&c.journal, c.counting.pipeline.clone());
     let pipeline_thread = pipeline_thread::spawn(
         c.counting.clone(),
         pipeline_thread::Links {
@@ -55,6 +57,7 @@ pub async fn run(c: EdgeConfig, shutdown: CancellationToken) -> anyhow::Result<(
             health: health_tx,
             bay: shown_rx.clone(),
             view: view.clone(),
+            spec,
         },
         shutdown.clone(),
     )
@@ -90,6 +93,7 @@ pub async fn run(c: EdgeConfig, shutdown: CancellationToken) -> anyhow::Result<(
         health,
         shown,
         pictures,
+        counting,
     };
     let result = event_loop::run(io, shutdown.clone()).await;
     systemd::stopping();

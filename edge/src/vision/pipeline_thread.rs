@@ -56,6 +56,9 @@ pub struct Links {
     pub bay: watch::Receiver<BayState>,
     /// Where each frame is left, with its tracks, for the live view.
     pub view: LiveView,
+    /// What to count: a change (`configure`, between sessions) starts the pipeline again with
+    /// it. Its first value is counted with, not `PipelineThreadOptions::pipeline`.
+    pub spec: watch::Receiver<PipelineSpec>,
 }
 
 /// Starts the pipeline thread. It ends at `shutdown` or when the loop stops taking crossings.
@@ -95,8 +98,10 @@ fn run(o: &PipelineThreadOptions, links: &Links, shutdown: &CancellationToken) {
         );
         pause(backoff.next(), shutdown)
     };
+    let mut spec_rx = links.spec.clone();
     while !shutdown.is_cancelled() {
-        let built = match o.pipeline.build() {
+        let spec = spec_rx.borrow_and_update().clone();
+        let built = match spec.build() {
             Ok(b) => b,
             Err(e) => {
                 let detail = format!("detector: {e}");
@@ -111,7 +116,7 @@ fn run(o: &PipelineThreadOptions, links: &Links, shutdown: &CancellationToken) {
             }
         };
         log::info!("detector: {}", built.pipeline().detector().describe());
-        let file = matches!(o.pipeline.source, SourceSpec::File(_));
+        let file = matches!(spec.source, SourceSpec::File(_));
         // Cameras are reopened when they fail; files only when looping.
         let reopen = match (file, o.looped) {
             (true, false) => None,
@@ -133,8 +138,9 @@ fn run(o: &PipelineThreadOptions, links: &Links, shutdown: &CancellationToken) {
                 return;
             }
         };
-        match process_frames(o, capture, pipeline, links, shutdown) {
+        match process_frames(o, &spec, capture, pipeline, links, &mut spec_rx, shutdown) {
             Stop::Shutdown => return,
+            Stop::Reconfigure => log::info!("counting again with new settings"),
             Stop::Again(detail) => {
                 report(health, |h| {
                     h.camera = HealthLevel::Down;
@@ -167,6 +173,8 @@ enum Stop {
     Ended,
     /// Start the camera again.
     Again(String),
+    /// The settings changed: build the pipeline again with them.
+    Reconfigure,
 }
 
 /// When recent frames were captured, by frame index: a crossing is decided a little after the
@@ -226,9 +234,11 @@ fn send(
 /// footage ends or the edge shuts down.
 fn process_frames(
     o: &PipelineThreadOptions,
+    spec: &PipelineSpec,
     capture: Capture,
     mut pipeline: Pipeline,
     links: &Links,
+    spec_rx: &mut watch::Receiver<PipelineSpec>,
     shutdown: &CancellationToken,
 ) -> Stop {
     let (inputs, health) = (&links.inputs, &links.health);
@@ -240,7 +250,7 @@ fn process_frames(
     let mut last_report = Instant::now() - REPORT_EVERY;
     let mut detector_error: Option<String> = None;
     let mut times = CaptureTimes::default();
-    let mut trails = Trails::new(o.pipeline.counter.anchor);
+    let mut trails = Trails::new(spec.counter.anchor);
     // The lines are the pipeline's for good; the camera's size is read again with its health.
     let lines: Vec<_> = pipeline.lines().collect();
     let mut native = capture.health().native;
@@ -248,7 +258,9 @@ fn process_frames(
         if shutdown.is_cancelled() {
             return Stop::Shutdown;
         }
+        let reconfigured = spec_rx.has_changed().unwrap_or(false);
         let stop = match capture.next_within(Duration::from_millis(200)) {
+            _ if reconfigured => Some(Stop::Reconfigure),
             Ok(Next::Frame(frame)) => {
                 last_frame = Instant::now();
                 window_frames += 1;

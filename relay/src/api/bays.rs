@@ -1,4 +1,4 @@
-//! `/api/state` and the start/stop commands of `/api/bays/{bay}`.
+//! `/api/state`, the start/stop commands of `/api/bays/{bay}`, its picture and what it counts.
 
 use std::sync::Arc;
 
@@ -7,7 +7,7 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, header};
 use axum::response::IntoResponse;
-use baycount_protocol::{Actor, ActorKind, BayId, Plate, SessionSummary};
+use baycount_protocol::{Actor, ActorKind, BayId, Counting, CountingChange, Plate, SessionSummary};
 use serde::{Deserialize, Serialize};
 
 use super::AppState;
@@ -159,4 +159,98 @@ pub async fn stop(
     let by = api_actor(req.by.as_deref())?;
     let session = s.control.stop(&bay, by).await?;
     Ok(Json(CommandResponse { bay, session }))
+}
+
+/// Body of a change to what a bay counts: any of its settings, the rest stay as they are.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CountingRequest {
+    /// The counting line `x1,y1,x2,y2`, fractions of the picture, y down; crossing it from its
+    /// left to its right counts `in`.
+    #[serde(default)]
+    pub line: Option<String>,
+    /// The classes counted, by the model's label names, e.g. `["person"]`.
+    #[serde(default)]
+    pub classes: Option<Vec<String>>,
+    /// Half-width of the dead band around the line (above 0, at most 0.2).
+    #[serde(default)]
+    pub band: Option<f32>,
+    /// `bottom-center`, `center` or `top-center`.
+    #[serde(default)]
+    pub anchor: Option<String>,
+    /// Who changes it: `api` (default), `api:<name>` or `dashboard:<name>`.
+    #[serde(default)]
+    #[schema(pattern = r"^(api|dashboard)(:[^\x00-\x1f\x7f-\x9f]{1,64})?$")]
+    pub by: Option<String>,
+}
+
+/// What a bay counts.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct CountingResponse {
+    pub bay: String,
+    #[serde(flatten)]
+    pub counting: Counting,
+}
+
+/// What a bay counts: its line, classes, dead band and anchor, as its edge last reported them.
+#[utoipa::path(get, path = "/api/bays/{bay}/counting",
+    params(("bay" = BayId, Path, description = "bay id")),
+    responses(
+        (status = 200, body = CountingResponse),
+        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 404, body = ErrorBody, description = "unknown bay, or a bay that has not reported its settings (its edge is older)"),
+    ),
+    security(("bearer" = [])))]
+pub async fn counting(
+    State(s): State<Arc<AppState>>,
+    Path(bay): Path<String>,
+) -> Result<Json<CountingResponse>, ApiError> {
+    let unknown = || ApiError::from(crate::control::ControlError::UnknownBay(bay.clone()));
+    let id = BayId::parse(&bay).map_err(|_| unknown())?;
+    let view = s.live.get(&id).ok_or_else(unknown)?;
+    let counting = view.counting.ok_or_else(|| {
+        ApiError::not_found(format!(
+            "bay {bay} has not reported what it counts; update its edge software"
+        ))
+    })?;
+    Ok(Json(CountingResponse { bay, counting }))
+}
+
+/// Changes what a bay counts, between sessions: the edge checks the settings (its model's
+/// classes too), keeps them over a restart and counts with them from the next frame.
+#[utoipa::path(put, path = "/api/bays/{bay}/counting", request_body = CountingRequest,
+    params(("bay" = BayId, Path, description = "bay id")),
+    responses(
+        (status = 200, body = CountingResponse, description = "the settings the bay counts with now"),
+        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 404, body = ErrorBody, description = "unknown bay"),
+        (status = 409, body = ErrorBody, description = "the bay is loading, another command is under way, or the bay refused (e.g. a class its model does not know)"),
+        (status = 415, body = ErrorBody, description = "the body is not sent as 'Content-Type: application/json'"),
+        (status = 422, body = ErrorBody, description = "invalid settings, none given, or an invalid 'by'"),
+        (status = 503, body = ErrorBody, description = "bay offline"),
+        (status = 504, body = ErrorBody, description = "no acknowledgement within 5 s"),
+    ),
+    security(("bearer" = [])))]
+pub async fn configure(
+    State(s): State<Arc<AppState>>,
+    Path(bay): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Json<CountingResponse>, ApiError> {
+    let req: CountingRequest = json_body(&headers, &body)?;
+    let by = api_actor(req.by.as_deref())?;
+    let change = CountingChange {
+        line: req.line,
+        classes: req.classes,
+        band: req.band,
+        anchor: req.anchor,
+    };
+    if change.is_empty() {
+        return Err(ApiError::unprocessable(
+            "invalid_settings",
+            "give at least one of line, classes, band and anchor",
+        ));
+    }
+    let counting = s.control.configure(&bay, change, by).await?;
+    Ok(Json(CountingResponse { bay, counting }))
 }

@@ -65,6 +65,10 @@ impl From<ControlError> for ApiError {
             ControlError::Offline(_) => (StatusCode::SERVICE_UNAVAILABLE, "bay_offline"),
             ControlError::AlreadyLoading { .. } => (StatusCode::CONFLICT, "already_loading"),
             ControlError::Idle(_) => (StatusCode::CONFLICT, "not_loading"),
+            ControlError::Loading(_) => (StatusCode::CONFLICT, "loading"),
+            ControlError::InvalidSettings(_) => {
+                (StatusCode::UNPROCESSABLE_ENTITY, "invalid_settings")
+            }
             ControlError::Busy(_) => (StatusCode::CONFLICT, "command_in_progress"),
             ControlError::Refused { .. } => (StatusCode::CONFLICT, "refused_by_bay"),
             ControlError::NotResponding { .. } => {

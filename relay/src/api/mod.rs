@@ -14,7 +14,7 @@ use std::sync::Arc;
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
-use axum::routing::{get, post};
+use axum::routing::{get, post, put};
 use axum::{Json, Router, middleware};
 use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
@@ -64,6 +64,7 @@ pub fn app(state: Arc<AppState>) -> Router {
     let writes = Router::new()
         .route("/api/bays/{bay}/start", post(bays::start))
         .route("/api/bays/{bay}/stop", post(bays::stop))
+        .route("/api/bays/{bay}/counting", put(bays::configure))
         .route("/api/sessions/{id}/corrections", post(sessions::correct))
         .route_layer(middleware::from_fn_with_state(
             state.clone(),
@@ -72,6 +73,7 @@ pub fn app(state: Arc<AppState>) -> Router {
     let reads = Router::new()
         .route("/api/state", get(bays::state))
         .route("/api/bays/{bay}/snapshot.jpg", get(bays::snapshot))
+        .route("/api/bays/{bay}/counting", get(bays::counting))
         .route("/api/sessions", get(sessions::list))
         .route("/api/sessions.csv", get(sessions::csv))
         .route("/api/sessions/{id}", get(sessions::get))
@@ -228,7 +230,7 @@ impl utoipa::Modify for BearerAuth {
 #[openapi(
     info(title = "baycount relay", description = "Live state, control and history of loading bays"),
     paths(
-        bays::state, bays::snapshot, bays::start, bays::stop,
+        bays::state, bays::snapshot, bays::start, bays::stop, bays::counting, bays::configure,
         sessions::list, sessions::csv, sessions::get, sessions::correct,
         evidence::list, evidence::picture,
         plates, audit, ws::ws, web::site, healthz, metrics
