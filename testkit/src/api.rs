@@ -58,12 +58,25 @@ impl Api {
         path: &str,
         body: serde_json::Value,
     ) -> (reqwest::StatusCode, serde_json::Value) {
-        let r = self
-            .request(reqwest::Method::POST, path)
-            .json(&body)
-            .send()
-            .await
-            .unwrap();
+        self.send(reqwest::Method::POST, path, body).await
+    }
+
+    pub async fn put(
+        &self,
+        path: &str,
+        body: serde_json::Value,
+    ) -> (reqwest::StatusCode, serde_json::Value) {
+        self.send(reqwest::Method::PUT, path, body).await
+    }
+
+    /// A JSON request; its status and JSON answer (null when none).
+    async fn send(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: serde_json::Value,
+    ) -> (reqwest::StatusCode, serde_json::Value) {
+        let r = self.request(method, path).json(&body).send().await.unwrap();
         let status = r.status();
         (status, r.json().await.unwrap_or(serde_json::Value::Null))
     }

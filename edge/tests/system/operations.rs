@@ -241,3 +241,63 @@ async fn the_live_view_shows_what_the_edge_sees_and_an_offline_bay_says_so() {
 fn shots() -> std::path::PathBuf {
     baycount_testkit::browser::screenshots(env!("CARGO_TARGET_TMPDIR"))
 }
+
+#[tokio::test]
+async fn a_line_set_from_the_relay_changes_what_the_edge_counts_and_outlives_a_restart() {
+    let _serial = SERIAL.lock().await;
+    let relay = TestRelay::start(Which::Embedded).await;
+    let dir = tempfile::tempdir().unwrap();
+    // The synthetic scene's boxes move down the picture: across `0,0.5,1,0.5` that is `in`.
+    let mut edge = Edge::start(dir.path(), relay.mqtt_port, &synthetic());
+    wait_online(&relay).await;
+    let reported = eventually(10, "the bay reports its line", || async {
+        let (s, b) = relay.get("/api/bays/bay-1/counting").await;
+        (s == 200).then_some(b)
+    })
+    .await;
+    assert_eq!(reported["line"], "0,0.5,1,0.5", "{reported}");
+    // The same line drawn the other way round: the same boxes now go out.
+    let (status, body) = relay
+        .put(
+            "/api/bays/bay-1/counting",
+            serde_json::json!({"line": "1,0.5,0,0.5", "by": "dashboard:ana"}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["line"], "1,0.5,0,0.5");
+    start(&relay, "KT 1 LINE").await;
+    relay
+        .wait_bay("bay-1", "counted out on the new line", |b| {
+            b["out"].as_u64() >= Some(2) && b["count"] == 0
+        })
+        .await;
+    // Not while loading.
+    let (status, body) = relay
+        .put(
+            "/api/bays/bay-1/counting",
+            serde_json::json!({"line": "0,0.3,1,0.3"}),
+        )
+        .await;
+    assert_eq!(status, 409, "{body}");
+    assert_eq!(body["code"], "loading");
+    stop(&relay).await;
+    assert!(
+        edge.log().contains("counting again with new settings"),
+        "{}",
+        edge.log()
+    );
+    // The edge restarted with the same config keeps the line it was given.
+    edge.kill();
+    relay
+        .wait_bay("bay-1", "offline", |b| b["online"] == false)
+        .await;
+    let edge = Edge::start(dir.path(), relay.mqtt_port, &synthetic());
+    wait_online(&relay).await;
+    let (_, after) = relay.get("/api/bays/bay-1/counting").await;
+    assert_eq!(after["line"], "1,0.5,0,0.5", "{after}");
+    assert!(
+        edge.log().contains("counting as dashboard:ana set at"),
+        "{}",
+        edge.log()
+    );
+}
