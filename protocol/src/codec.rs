@@ -265,6 +265,7 @@ mod tests {
                     at: t(4),
                     width: 64,
                     height: 48,
+                    region: None,
                 },
                 jpeg: vec![0xFF, 0xD8, 0xFF, 0xDB, 0, 0x43, 0xFF, 0xD9],
             })),

@@ -11,7 +11,7 @@ use crate::codec::{DecodeError, MAX_PAYLOAD};
 use crate::{CommandId, Direction, Event, EventKind, SessionId};
 
 /// What the picture is.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SnapshotHeader {
     /// The `snapshot` command this answers.
     pub command: CommandId,
@@ -19,10 +19,15 @@ pub struct SnapshotHeader {
     pub at: DateTime<Utc>,
     pub width: u32,
     pub height: u32,
+    /// The part of the camera's picture it shows, `[x1, y1, x2, y2]` normalised (the part the
+    /// detector looks at), so a line drawn on it can be placed on the whole picture; absent
+    /// from older edges, which show the whole picture.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub region: Option<[f32; 4]>,
 }
 
 /// A picture and what it is.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Snapshot {
     pub header: SnapshotHeader,
     pub jpeg: Vec<u8>,
@@ -166,6 +171,7 @@ mod tests {
                 at: Utc::now(),
                 width: 640,
                 height: 480,
+                region: Some([0.1, 0.0, 0.9, 1.0]),
             },
             jpeg: vec![0xFF, 0xD8, 0xFF, 0xE0, 0, 1, b'\n', 2, 0xFF, 0xD9],
         }

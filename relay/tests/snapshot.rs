@@ -60,6 +60,8 @@ async fn an_online_bay_sends_its_picture_once_for_many_viewers() {
         assert_eq!(r.headers()["content-type"], "image/jpeg");
         assert_eq!(r.headers()["cache-control"], "no-store");
         assert!(r.headers().contains_key("last-modified"));
+        // A bay that does not say which part it shows shows the whole picture.
+        assert_eq!(r.headers()["x-baycount-region"], "0,0,1,1");
         assert_eq!(r.bytes().await.expect("body").as_ref(), PICTURE);
     }
     tokio::time::sleep(Duration::from_millis(300)).await;

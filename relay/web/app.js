@@ -357,6 +357,8 @@ let liveBay = null;
 /** Shows `bay`'s pictures one after another until the page shows something else. */
 async function showBay(bay) {
   liveBay = bay;
+  editor.bay = bay;
+  setEditing(false);
   $("#bay-title").textContent = `Bay ${bay}`;
   const img = $("#bay-live");
   const err = $("#bay-error");
@@ -378,6 +380,9 @@ async function showBay(bay) {
         try { body = await r.json(); } catch { /* not JSON */ }
         throw new ApiError((body && body.error) || `${r.status} ${r.statusText}`);
       }
+      const part = (r.headers.get("x-baycount-region") || "0,0,1,1").split(",").map(Number);
+      if (part.length === 4 && part.every(Number.isFinite)) editor.region = part;
+      if (editor.editing) drawEditor();
       const url = URL.createObjectURL(await r.blob());
       if (shown) URL.revokeObjectURL(shown);
       shown = url;
@@ -393,6 +398,94 @@ async function showBay(bay) {
     await new Promise((done) => setTimeout(done, Math.max(0, wait - (Date.now() - began))));
   }
 }
+
+// ---- the line editor on a bay's page: drag the counting line's ends on the live picture ----
+const editor = { bay: null, line: null, region: [0, 0, 1, 1], editing: false };
+
+/** `x1,y1,x2,y2` as numbers. */
+const parseLine = (text) => (text || "0,0.5,1,0.5").split(",").map(Number);
+const round3 = (v) => Math.round(v * 1000) / 1000;
+
+/** Draws the line being edited over the picture, in the picture's part (`editor.region`). */
+function drawEditor() {
+  const [rx1, ry1, rx2, ry2] = editor.region;
+  const u = (x) => (x - rx1) / (rx2 - rx1), v = (y) => (y - ry1) / (ry2 - ry1);
+  const [x1, y1, x2, y2] = editor.line;
+  const at = (id, attrs) => { for (const [k, val] of Object.entries(attrs)) $(id).setAttribute(k, val); };
+  at("#edit-line", { x1: u(x1), y1: v(y1), x2: u(x2), y2: v(y2) });
+  at("#edit-p1", { cx: u(x1), cy: v(y1) });
+  at("#edit-p2", { cx: u(x2), cy: v(y2) });
+  // Crossing from the line's left to its right (image y down) counts `in`: the arrow points right.
+  const mx = (u(x1) + u(x2)) / 2, my = (v(y1) + v(y2)) / 2;
+  const dx = u(x2) - u(x1), dy = v(y2) - v(y1), len = Math.hypot(dx, dy) || 1;
+  at("#edit-arrow", { x1: mx, y1: my, x2: mx - (dy / len) * 0.12, y2: my + (dx / len) * 0.12 });
+  $("#line-value").textContent = `line ${editor.line.map(round3).join(",")}`;
+}
+
+function setEditing(on) {
+  editor.editing = on;
+  // An SVG element has no `hidden` property: the attribute itself.
+  $("#line-editor").toggleAttribute("hidden", !on);
+  $("#edit-line-button").hidden = on;
+  for (const id of ["#flip-line", "#save-line", "#cancel-line", "#line-hint"]) $(id).hidden = !on;
+  if (on) {
+    const b = bays.get(editor.bay);
+    editor.line = parseLine(b && b.counting && b.counting.line);
+    $("#line-error").hidden = true;
+    drawEditor();
+  } else {
+    const b = bays.get(editor.bay);
+    $("#line-value").textContent = b && b.counting ? `line ${b.counting.line}` : "";
+  }
+}
+
+/** Moves an end of the line to where the pointer is, kept inside the camera's picture. */
+function dragEnd(handle, event) {
+  const box = $("#line-editor").getBoundingClientRect();
+  const [rx1, ry1, rx2, ry2] = editor.region;
+  const clamp = (t) => Math.min(1, Math.max(0, t));
+  const x = clamp(rx1 + ((event.clientX - box.left) / box.width) * (rx2 - rx1));
+  const y = clamp(ry1 + ((event.clientY - box.top) / box.height) * (ry2 - ry1));
+  const i = handle.dataset.end === "1" ? 0 : 2;
+  editor.line[i] = round3(x);
+  editor.line[i + 1] = round3(y);
+  drawEditor();
+}
+
+for (const handle of document.querySelectorAll("#line-editor .handle")) {
+  handle.addEventListener("pointerdown", (e) => {
+    e.preventDefault();
+    // Keeps the drag when the pointer outruns the handle (not for pointers the browser does not know).
+    try { handle.setPointerCapture(e.pointerId); } catch { /* no such pointer */ }
+    const move = (m) => dragEnd(handle, m);
+    handle.addEventListener("pointermove", move);
+    handle.addEventListener("pointerup", () => handle.removeEventListener("pointermove", move), { once: true });
+  });
+}
+$("#edit-line-button").addEventListener("click", () => setEditing(true));
+$("#cancel-line").addEventListener("click", () => setEditing(false));
+$("#flip-line").addEventListener("click", () => {
+  const [x1, y1, x2, y2] = editor.line;
+  editor.line = [x2, y2, x1, y1];
+  drawEditor();
+});
+$("#save-line").addEventListener("click", async () => {
+  const err = $("#line-error");
+  err.hidden = true;
+  const line = editor.line.map(round3).join(",");
+  try {
+    const saved = await api(`/api/bays/${encodeURIComponent(editor.bay)}/counting`, {
+      method: "PUT", body: JSON.stringify({ line, by: "dashboard" }),
+    });
+    const b = bays.get(editor.bay);
+    if (b) b.counting = { ...b.counting, line: saved.line };
+    setEditing(false);
+    $("#line-value").textContent = `saved: line ${saved.line}`;
+  } catch (e) {
+    err.hidden = false;
+    err.textContent = e.message;
+  }
+});
 
 // ---- navigation ----
 function route() {

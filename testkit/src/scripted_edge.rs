@@ -310,6 +310,7 @@ fn handle_command(c: &AsyncClient, b: &BayId, i: &Arc<Mutex<EdgeInner>>, cmd: Co
                 at: Utc::now(),
                 width: 64,
                 height: 48,
+                region: None,
             },
             jpeg: PICTURE.to_vec(),
         };

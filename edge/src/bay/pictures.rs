@@ -98,7 +98,10 @@ impl Pictures {
                 Some(shot.jpeg().map(|j| (j, shot.frame.captured)))
             }
             (EvidenceKind::Crossing, None) => None,
-            _ => self.view.drawn(caption),
+            _ => self
+                .view
+                .drawn(caption)
+                .map(|d| d.map(|(jpeg, at, _)| (jpeg, at))),
         };
         let jpeg = match made {
             Some(Ok((jpeg, at))) => {

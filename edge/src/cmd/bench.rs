@@ -201,7 +201,7 @@ pub fn run(o: &BenchOptions) -> Result<BenchReport, PipelineError> {
             lines: pipeline.lines().collect(),
         });
         let t = Instant::now();
-        if let Some(Ok((jpeg, _))) = view.drawn("KT 8899 TEST  in 12  out 1") {
+        if let Some(Ok((jpeg, _, _))) = view.drawn("KT 8899 TEST  in 12  out 1") {
             evidence.whole_bytes = jpeg.bytes.len();
             evidence.whole_ms = t.elapsed().as_secs_f64() * 1000.0;
         }

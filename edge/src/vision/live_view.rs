@@ -10,11 +10,15 @@ use chrono::{DateTime, Utc};
 
 use crate::vision::camera::Frame;
 use crate::vision::counting_line::Line;
+use crate::vision::geometry::BBox;
 use crate::vision::picture::{self, Jpeg, Marks, PictureError};
 use crate::vision::tracker::TrackedObject;
 
 /// The live view's long side, in pixels.
 pub const MAX_SIDE: u32 = 640;
+
+/// A drawn frame: its JPEG, its capture time and the part of the camera's picture it shows.
+pub type Drawn = (Jpeg, DateTime<Utc>, BBox);
 
 /// What the counting thread saw last.
 #[derive(Debug, Clone)]
@@ -47,10 +51,13 @@ impl LiveView {
         self.0.lock().unwrap_or_else(|p| p.into_inner()).is_some()
     }
 
-    /// The newest frame drawn on, with `caption`, as a JPEG that fits a message, and the
-    /// frame's capture time; `None` before the first frame. Takes milliseconds: call it off
-    /// the bay's loop.
-    pub fn drawn(&self, caption: &str) -> Option<Result<(Jpeg, DateTime<Utc>), PictureError>> {
+    /// The newest frame drawn on, with `caption`, as a JPEG that fits a message, the frame's
+    /// capture time and the part of the camera's picture it shows; `None` before the first
+    /// frame. Takes milliseconds: call it off the bay's loop.
+    pub fn drawn(
+        &self,
+        caption: &str,
+    ) -> Option<Result<Drawn, PictureError>> {
         let seen = self.0.lock().unwrap_or_else(|p| p.into_inner()).clone()?;
         let marks = Marks {
             tracks: &seen.tracks,
@@ -62,7 +69,7 @@ impl LiveView {
             let drawn = picture::render(&seen.frame, seen.native, &marks, MAX_SIDE)?;
             // Room for the header line within the contract's payload limit.
             let jpeg = picture::jpeg_within(&drawn, MAX_PAYLOAD - 1024)?;
-            Ok((jpeg, seen.frame.captured))
+            Ok((jpeg, seen.frame.captured, seen.frame.region))
         })())
     }
 
@@ -72,12 +79,13 @@ impl LiveView {
         command: CommandId,
         caption: &str,
     ) -> Option<Result<Snapshot, PictureError>> {
-        Some(self.drawn(caption)?.map(|(jpeg, at)| Snapshot {
+        Some(self.drawn(caption)?.map(|(jpeg, at, r)| Snapshot {
             header: SnapshotHeader {
                 command,
                 at,
                 width: jpeg.width,
                 height: jpeg.height,
+                region: Some([r.x1, r.y1, r.x2, r.y2]),
             },
             jpeg: jpeg.bytes,
         }))

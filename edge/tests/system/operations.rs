@@ -243,7 +243,7 @@ fn shots() -> std::path::PathBuf {
 }
 
 #[tokio::test]
-async fn a_line_set_from_the_relay_changes_what_the_edge_counts_and_outlives_a_restart() {
+async fn a_line_drawn_in_the_dashboard_changes_what_the_edge_counts_and_outlives_a_restart() {
     let _serial = SERIAL.lock().await;
     let relay = TestRelay::start(Which::Embedded).await;
     let dir = tempfile::tempdir().unwrap();
@@ -256,31 +256,78 @@ async fn a_line_set_from_the_relay_changes_what_the_edge_counts_and_outlives_a_r
     })
     .await;
     assert_eq!(reported["line"], "0,0.5,1,0.5", "{reported}");
-    // The same line drawn the other way round: the same boxes now go out.
-    let (status, body) = relay
-        .put(
-            "/api/bays/bay-1/counting",
-            serde_json::json!({"line": "1,0.5,0,0.5", "by": "dashboard:ana"}),
-        )
-        .await;
-    assert_eq!(status, 200, "{body}");
-    assert_eq!(body["line"], "1,0.5,0,0.5");
+    // On the bay's page: flip the line (the same boxes now go out) and drag its far end down
+    // a little, as a person would, over the live picture.
+    let b = baycount_testkit::browser::Browser::start().await;
+    b.client.goto(&relay.url("/#/bay/bay-1")).await.unwrap();
+    b.until(
+        30,
+        "the bay's picture",
+        "const i = document.querySelector('#bay-live'); return !!i && !i.hidden && i.naturalWidth > 0",
+    )
+    .await;
+    b.click("#edit-line-button").await;
+    b.click("#flip-line").await;
+    b.until(
+        10,
+        "the flipped line dragged",
+        "const h = document.querySelector('#edit-p2'), box = document.querySelector('#line-editor').getBoundingClientRect(); \
+         const [rx1, ry1, rx2, ry2] = editor.region; \
+         const at = (x, y) => ({ clientX: box.left + (x - rx1) / (rx2 - rx1) * box.width, \
+           clientY: box.top + (y - ry1) / (ry2 - ry1) * box.height, pointerId: 7, bubbles: true }); \
+         h.dispatchEvent(new PointerEvent('pointerdown', at(0, 0.5))); \
+         h.dispatchEvent(new PointerEvent('pointermove', at(0, 0.53))); \
+         h.dispatchEvent(new PointerEvent('pointermove', at(0, 0.55))); \
+         h.dispatchEvent(new PointerEvent('pointerup', at(0, 0.55))); \
+         return document.querySelector('#line-value').textContent",
+    )
+    .await;
+    assert_eq!(b.text("#line-value").await, "line 1,0.5,0,0.55");
+    b.screenshot(&shots(), "line-editor.png").await;
+    b.click("#save-line").await;
+    b.until(
+        15,
+        "saved",
+        "return document.querySelector('#line-value').textContent.startsWith('saved')",
+    )
+    .await;
+    assert_eq!(b.text("#line-value").await, "saved: line 1,0.5,0,0.55");
+    let (_, now) = relay.get("/api/bays/bay-1/counting").await;
+    assert_eq!(now["line"], "1,0.5,0,0.55", "{now}");
     start(&relay, "KT 1 LINE").await;
     relay
         .wait_bay("bay-1", "counted out on the new line", |b| {
             b["out"].as_u64() >= Some(2) && b["count"] == 0
         })
         .await;
-    // Not while loading.
-    let (status, body) = relay
-        .put(
-            "/api/bays/bay-1/counting",
-            serde_json::json!({"line": "0,0.3,1,0.3"}),
+    // Not while loading: the page says why.
+    b.click("#edit-line-button").await;
+    b.click("#flip-line").await;
+    b.click("#save-line").await;
+    let why = b
+        .until(
+            15,
+            "refused while loading",
+            "const e = document.querySelector('#line-error'); return !e.hidden && e.textContent",
         )
         .await;
-    assert_eq!(status, 409, "{body}");
-    assert_eq!(body["code"], "loading");
+    assert!(why.as_str().is_some_and(|w| w.contains("loading")), "{why}");
+    b.close().await;
     stop(&relay).await;
+    let (_, audit) = relay.get("/api/audit").await;
+    let changes: Vec<&Value> = audit["audit"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["action"] == "configure")
+        .collect();
+    assert_eq!(changes.len(), 2, "{audit}");
+    assert!(
+        changes
+            .iter()
+            .any(|e| e["outcome"] == "ok" && e["actor"] == "dashboard"),
+        "{audit}"
+    );
     assert!(
         edge.log().contains("counting again with new settings"),
         "{}",
@@ -294,9 +341,9 @@ async fn a_line_set_from_the_relay_changes_what_the_edge_counts_and_outlives_a_r
     let edge = Edge::start(dir.path(), relay.mqtt_port, &synthetic());
     wait_online(&relay).await;
     let (_, after) = relay.get("/api/bays/bay-1/counting").await;
-    assert_eq!(after["line"], "1,0.5,0,0.5", "{after}");
+    assert_eq!(after["line"], "1,0.5,0,0.55", "{after}");
     assert!(
-        edge.log().contains("counting as dashboard:ana set at"),
+        edge.log().contains("counting as dashboard set at"),
         "{}",
         edge.log()
     );

@@ -70,12 +70,16 @@ pub async fn state(State(s): State<Arc<AppState>>) -> Json<StateResponse> {
     Json(StateResponse { bays: s.live.all() })
 }
 
+/// The header saying which part of the camera's picture a snapshot shows: `x1,y1,x2,y2`,
+/// normalised.
+pub const REGION_HEADER: header::HeaderName = header::HeaderName::from_static("x-baycount-region");
+
 /// The bay's newest frame as its edge sees it, drawn on (boxes, track ids, the counting line
 /// with its `in` arrow, the count): asked of the edge now, or one from the last 0.4 s.
 #[utoipa::path(get, path = "/api/bays/{bay}/snapshot.jpg",
     params(("bay" = BayId, Path, description = "bay id")),
     responses(
-        (status = 200, content_type = "image/jpeg", body = Vec<u8>, description = "the picture; `Last-Modified` is when its frame was captured"),
+        (status = 200, content_type = "image/jpeg", body = Vec<u8>, description = "the picture; `Last-Modified` is when its frame was captured, `X-Baycount-Region` the part of the camera's picture it shows (`x1,y1,x2,y2`, normalised)"),
         (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
         (status = 404, body = ErrorBody, description = "unknown bay"),
         (status = 409, body = ErrorBody, description = "the bay has no picture yet (its camera has not delivered a frame)"),
@@ -94,11 +98,15 @@ pub async fn snapshot(
         .at
         .format("%a, %d %b %Y %H:%M:%S GMT")
         .to_string();
+    // The part of the camera's picture shown (the whole picture from older edges), for the
+    // dashboard's line editor.
+    let [x1, y1, x2, y2] = picture.header.region.unwrap_or([0.0, 0.0, 1.0, 1.0]);
     Ok((
         [
             (header::CONTENT_TYPE, "image/jpeg".to_owned()),
             (header::CACHE_CONTROL, "no-store".to_owned()),
             (header::LAST_MODIFIED, captured),
+            (REGION_HEADER, format!("{x1},{y1},{x2},{y2}")),
         ],
         picture.jpeg.clone(),
     ))
