@@ -54,10 +54,7 @@ impl LiveView {
     /// The newest frame drawn on, with `caption`, as a JPEG that fits a message, the frame's
     /// capture time and the part of the camera's picture it shows; `None` before the first
     /// frame. Takes milliseconds: call it off the bay's loop.
-    pub fn drawn(
-        &self,
-        caption: &str,
-    ) -> Option<Result<Drawn, PictureError>> {
+    pub fn drawn(&self, caption: &str) -> Option<Result<Drawn, PictureError>> {
         let seen = self.0.lock().unwrap_or_else(|p| p.into_inner()).clone()?;
         let marks = Marks {
             tracks: &seen.tracks,

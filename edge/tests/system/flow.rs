@@ -86,6 +86,65 @@ pub async fn agrees(api: &Api, edge: &Edge, session: SessionId, count: u64) {
     assert_eq!(journaled(api, edge, session).await.0, count);
 }
 
+/// Every count of `session` has its evidence on the relay: a picture of the counted object, or
+/// word that it has none (a track still crossing when the footage ended is counted with no
+/// frame left to show it: at most `unframed` of those); returns (counts, pictures).
+pub async fn every_count_pictured(
+    api: &Api,
+    session: SessionId,
+    unframed: usize,
+) -> (usize, usize) {
+    let detail = stored(api, session).await;
+    let counted: Vec<u64> = detail["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["kind"] == "counted")
+        .map(|e| e["seq"].as_u64().unwrap())
+        .collect();
+    assert!(!counted.is_empty(), "no counts in {detail}");
+    let pieces = eventually(30, "a piece of evidence for every count", || async {
+        let (status, list) = api.get(&format!("/api/sessions/{session}/evidence")).await;
+        let list = (status == StatusCode::OK).then_some(list)?["evidence"]
+            .as_array()?
+            .clone();
+        counted
+            .iter()
+            .all(|seq| {
+                list.iter()
+                    .any(|p| p["seq"] == *seq && p["kind"] == "crossing")
+            })
+            .then_some(list)
+    })
+    .await;
+    let pictured: Vec<&Value> = pieces
+        .iter()
+        .filter(|p| p["kind"] == "crossing" && p["url"].is_string())
+        .collect();
+    // Only the last counts, made when the footage ended, may lack their picture.
+    let last = &counted[counted.len().saturating_sub(unframed)..];
+    for seq in &counted {
+        let has = pictured.iter().any(|p| p["seq"] == *seq);
+        assert!(
+            has || last.contains(seq),
+            "count {seq} has no picture ({} of {} pictured): {pieces:?}",
+            pictured.len(),
+            counted.len()
+        );
+    }
+    // The pictures themselves are there, as JPEGs.
+    for p in pictured.iter().take(3) {
+        let r = api
+            .request(reqwest::Method::GET, p["url"].as_str().unwrap())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::OK);
+        assert!(r.bytes().await.unwrap().starts_with(&[0xFF, 0xD8, 0xFF]));
+    }
+    (counted.len(), pictured.len())
+}
+
 pub fn synthetic() -> [&'static str; 4] {
     ["--source", "synthetic", "--line", "0,0.5,1,0.5"]
 }
