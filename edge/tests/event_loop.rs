@@ -75,6 +75,11 @@ struct Edge {
 
 impl Edge {
     async fn start(port: u16, dir: &std::path::Path) -> Self {
+        Self::start_keeping(port, dir, 1 << 20).await
+    }
+
+    /// With `evidence_bytes` for the pictures the relay has not confirmed.
+    async fn start_keeping(port: u16, dir: &std::path::Path, evidence_bytes: u64) -> Self {
         let shutdown = CancellationToken::new();
         let options = LinkOptions {
             bay: BayId::parse("bay-1").expect("bay"),
@@ -90,7 +95,8 @@ impl Edge {
         let journal = Journal::open(&dir.join("journal.db"))
             .await
             .expect("journal");
-        let evidence = EvidenceStore::beside(&dir.join("journal.db"), 1 << 20).expect("evidence");
+        let evidence =
+            EvidenceStore::beside(&dir.join("journal.db"), evidence_bytes).expect("evidence");
         let pictures = Pictures {
             view: LiveView::default(),
             store: evidence.clone(),
@@ -550,4 +556,93 @@ async fn a_line_set_through_the_api_reaches_the_bay_and_is_refused_while_loading
         "0.5,0.1,0.5,0.9"
     );
     edge.stop().await;
+}
+
+#[tokio::test]
+async fn a_full_evidence_budget_drops_pictures_never_counts() {
+    use baycount_relay::config::MqttUrl;
+    let dir = tempfile::tempdir().expect("tmp");
+    // The relay is away for the whole session (its broker is up): nothing is confirmed, and
+    // the pictures fill a budget of a few of them.
+    let mosquitto = baycount_testkit::Mosquitto::start();
+    let port = mosquitto.port;
+    // Room for three crossings' pictures (and the words of the dropped ones).
+    let picture = shot().jpeg().expect("a picture").bytes.len() as u64;
+    let edge = Edge::start_keeping(port, dir.path(), 3 * picture + 1024).await;
+    let inputs = edge.inputs.clone();
+    inputs.send(Input::Press).await.expect("press: start");
+    // Counts are of frames captured after the start.
+    eventually(10, "the session open", || async {
+        (!edge.journal.held().await.ok()?.is_empty()).then_some(())
+    })
+    .await;
+    for n in 0..8 {
+        inputs
+            .send(Input::Crossing {
+                direction: Direction::In,
+                track: n,
+                at: chrono::Utc::now(),
+                shot: Some(shot()),
+            })
+            .await
+            .expect("send");
+    }
+    inputs.send(Input::Press).await.expect("press: stop");
+    eventually(10, "the pictures made and kept", || async {
+        let kept = edge.evidence.unconfirmed(usize::MAX).ok()?;
+        (kept.len() == 10).then_some(())
+    })
+    .await;
+
+    let broker =
+        Broker::External(MqttUrl::parse(&format!("mqtt://127.0.0.1:{port}")).expect("url"));
+    let relay = Relay::start(relay_config(dir.path(), broker), CancellationToken::new())
+        .await
+        .expect("relay");
+    let base = format!("http://{}", relay.http_addr);
+    let http = reqwest::Client::new();
+    let get = |path: String| {
+        let (http, url) = (http.clone(), format!("{base}{path}"));
+        async move { http.get(url).send().await.ok()?.json::<Value>().await.ok() }
+    };
+    // Every count is there.
+    let session = eventually(
+        20,
+        "the button's session stored with its 8 counts",
+        || async {
+            let v = get("/api/sessions".into()).await?;
+            let s = v["sessions"].as_array()?.first()?.clone();
+            (s["count"] == 8 && !s["stopped_at"].is_null()).then_some(s)
+        },
+    )
+    .await;
+    let id = session["id"].as_str().expect("id").to_owned();
+    // Every event has its evidence: the newest as pictures, the oldest as word that they were
+    // dropped to stay within the budget.
+    let pieces = eventually(20, "ten pieces of evidence", || async {
+        let v = get(format!("/api/sessions/{id}/evidence")).await?;
+        let all = v["evidence"].as_array()?.clone();
+        (all.len() == 10).then_some(all)
+    })
+    .await;
+    let dropped: Vec<u64> = pieces
+        .iter()
+        .filter(|p| p["dropped"] == true)
+        .map(|p| p["seq"].as_u64().expect("seq"))
+        .collect();
+    // The start and stop have no frame here (no camera); of the crossings, the newest are kept
+    // as pictures (two or three, as the words of the dropped ones take room too).
+    let pictured: Vec<u64> = pieces
+        .iter()
+        .filter(|p| p["dropped"] == false)
+        .map(|p| p["seq"].as_u64().expect("seq"))
+        .collect();
+    assert!((2..=3).contains(&pictured.len()), "{pieces:?}");
+    assert_eq!(
+        pictured,
+        (10 - pictured.len() as u64..10).collect::<Vec<_>>()
+    );
+    assert_eq!(dropped.len() + pictured.len(), 10, "{pieces:?}");
+    edge.stop().await;
+    relay.stop().await;
 }

@@ -351,9 +351,9 @@ impl Recorder {
                     }
                 },
             };
-            if n > 0 {
-                stored.evidence.insert(*s, n);
-            }
+            // 0 too: it tells an edge that this relay keeps evidence, so it sends again what it
+            // kept while the relay was away.
+            stored.evidence.insert(*s, n);
         }
         if let Err(e) = self.outbox.publish_stored(bay, stored).await {
             log::warn!(

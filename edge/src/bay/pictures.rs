@@ -155,7 +155,11 @@ impl Pictures {
         if upto.is_empty() {
             return;
         }
-        self.relay_keeps.store(true, Ordering::Relaxed);
+        // The first word that the relay keeps evidence (it may have been away all along, and
+        // has none of ours yet): what was kept for it goes now.
+        if !self.relay_keeps.swap(true, Ordering::Relaxed) {
+            self.resend(tasks);
+        }
         tasks.spawn_blocking(move || {
             if let Err(e) = me.store.confirm(&upto) {
                 log::warn!("cannot forget confirmed evidence: {e}");
