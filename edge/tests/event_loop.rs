@@ -37,6 +37,12 @@ fn relay_config(dir: &std::path::Path, broker: Broker) -> Config {
     )
 }
 
+/// A site's own broker on loopback `port` (it outlives a relay; the embedded one stops with it).
+fn external(port: u16) -> Broker {
+    use baycount_relay::config::MqttUrl;
+    Broker::External(MqttUrl::parse(&format!("mqtt://127.0.0.1:{port}")).expect("url"))
+}
+
 fn embedded() -> Broker {
     Broker::Embedded {
         listen: "127.0.0.1:0".parse().expect("addr"),
@@ -325,14 +331,12 @@ async fn commands_counts_and_the_button_go_through_the_relay() {
 
 #[tokio::test]
 async fn counts_made_while_the_relay_is_down_are_replayed_from_the_journal() {
-    use baycount_relay::config::MqttUrl;
     let dir = tempfile::tempdir().expect("tmp");
     // A broker that outlives the relay, as a site's Mosquitto does (the embedded one stops with
     // its relay).
     let mosquitto = baycount_testkit::Mosquitto::start();
     let port = mosquitto.port;
-    let broker =
-        || Broker::External(MqttUrl::parse(&format!("mqtt://127.0.0.1:{port}")).expect("url"));
+    let broker = || external(port);
     let first = Relay::start(relay_config(dir.path(), broker()), CancellationToken::new())
         .await
         .expect("relay");
@@ -560,7 +564,6 @@ async fn a_line_set_through_the_api_reaches_the_bay_and_is_refused_while_loading
 
 #[tokio::test]
 async fn a_full_evidence_budget_drops_pictures_never_counts() {
-    use baycount_relay::config::MqttUrl;
     let dir = tempfile::tempdir().expect("tmp");
     // The relay is away for the whole session (its broker is up): nothing is confirmed, and
     // the pictures fill a budget of a few of them.
@@ -594,11 +597,12 @@ async fn a_full_evidence_budget_drops_pictures_never_counts() {
     })
     .await;
 
-    let broker =
-        Broker::External(MqttUrl::parse(&format!("mqtt://127.0.0.1:{port}")).expect("url"));
-    let relay = Relay::start(relay_config(dir.path(), broker), CancellationToken::new())
-        .await
-        .expect("relay");
+    let relay = Relay::start(
+        relay_config(dir.path(), external(port)),
+        CancellationToken::new(),
+    )
+    .await
+    .expect("relay");
     let base = format!("http://{}", relay.http_addr);
     let http = reqwest::Client::new();
     let get = |path: String| {
