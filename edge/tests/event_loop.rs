@@ -144,17 +144,20 @@ impl Edge {
     }
 }
 
+/// A relay with its embedded broker, its API's base URL, and the loop linked to it, all in `dir`.
+async fn relay_and_edge(dir: &std::path::Path) -> (Relay, String, Edge) {
+    let relay = Relay::start(relay_config(dir, embedded()), CancellationToken::new())
+        .await
+        .expect("relay");
+    let base = format!("http://{}", relay.http_addr);
+    let edge = Edge::start(relay.mqtt_addr.expect("embedded broker").port(), dir).await;
+    (relay, base, edge)
+}
+
 #[tokio::test]
 async fn commands_counts_and_the_button_go_through_the_relay() {
     let dir = tempfile::tempdir().expect("tmp");
-    let relay = Relay::start(
-        relay_config(dir.path(), embedded()),
-        CancellationToken::new(),
-    )
-    .await
-    .expect("relay");
-    let base = format!("http://{}", relay.http_addr);
-    let edge = Edge::start(relay.mqtt_addr.expect("embedded broker").port(), dir.path()).await;
+    let (relay, base, edge) = relay_and_edge(dir.path()).await;
     let (inputs, journal) = (edge.inputs.clone(), edge.journal.clone());
     let evidence = edge.evidence.clone();
 
@@ -449,14 +452,7 @@ fn shot() -> Box<Shot> {
 #[tokio::test]
 async fn a_line_set_through_the_api_reaches_the_bay_and_is_refused_while_loading() {
     let dir = tempfile::tempdir().expect("tmp");
-    let relay = Relay::start(
-        relay_config(dir.path(), embedded()),
-        CancellationToken::new(),
-    )
-    .await
-    .expect("relay");
-    let base = format!("http://{}", relay.http_addr);
-    let mut edge = Edge::start(relay.mqtt_addr.expect("embedded broker").port(), dir.path()).await;
+    let (_relay, base, mut edge) = relay_and_edge(dir.path()).await;
     let http = reqwest::Client::new();
     let counting = || async {
         let r = http
