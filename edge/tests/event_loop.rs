@@ -516,7 +516,7 @@ async fn a_line_set_through_the_api_reaches_the_bay_and_is_refused_while_loading
     );
 
     // Settings nobody could count with: refused by the relay, nothing sent.
-    for bad in [json!({"line": "0,0.5,1"}), json!({"band": 0.9}), json!({})] {
+    for bad in [json!({"line": "0,0.5,1"}), json!({"band": 0.9})] {
         let r = put(bad.clone()).await;
         assert_eq!(r.status(), 422, "{bad}");
         let e: Value = r.json().await.expect("json");
@@ -528,6 +528,21 @@ async fn a_line_set_through_the_api_reaches_the_bay_and_is_refused_while_loading
         r.status().is_client_error(),
         "a misspelt key is refused: {}",
         r.status()
+    );
+    // Nothing to change: the settings as they are.
+    let r = put(json!({})).await;
+    assert_eq!(r.status(), 200);
+    let same: Value = r.json().await.expect("json");
+    assert_eq!(same["line"], "0.5,0.1,0.5,0.9");
+    // A line no bay can count on, though the document cannot say so: the bay refuses it.
+    let r = put(json!({"line": "0.5,0.5,0.5,0.5"})).await;
+    assert_eq!(r.status(), 409);
+    let e: Value = r.json().await.expect("json");
+    assert!(
+        e["error"]
+            .as_str()
+            .is_some_and(|m| m.contains("same point")),
+        "{e}"
     );
     // A class the model does not know: the bay's detector refuses it, with its reason.
     let r = put(json!({"classes": ["forklift"]})).await;

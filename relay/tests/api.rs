@@ -140,6 +140,10 @@ async fn command_errors(which: Which) {
         .await
         .unwrap();
     assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    // serde would read a body of optional fields from an array of them: refused.
+    let (s, b) = relay.post("/api/bays/bay-1/stop", json!([null])).await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "{b}");
+    assert!(b["error"].as_str().unwrap().contains("array"), "{b}");
     // A body not declared as JSON is refused before it is read.
     let r = relay
         .client

@@ -5,7 +5,6 @@
 
 use std::path::{Path, PathBuf};
 
-use baycount_protocol::counting::MAX_BAND;
 use baycount_protocol::{Actor, Counting, CountingChange};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -58,24 +57,18 @@ pub fn with_settings(
     settings: &Counting,
 ) -> Result<PipelineSpec, CountingError> {
     let invalid = |m: String| CountingError::Invalid(m);
+    // What any bay takes (the relay checks the same), then what this one makes of it.
+    CountingChange {
+        line: Some(settings.line.clone()),
+        // None: a model counting every class it has.
+        classes: (!settings.classes.is_empty()).then(|| settings.classes.clone()),
+        band: Some(settings.band),
+        anchor: Some(settings.anchor.clone()),
+    }
+    .check()
+    .map_err(invalid)?;
     let line: Line = settings.line.parse().map_err(|e| invalid(format!("{e}")))?;
-    if !(settings.band > 0.0 && settings.band <= MAX_BAND) {
-        return Err(invalid(format!(
-            "band must be above 0 and at most {MAX_BAND} (a share of the picture), not {}",
-            settings.band
-        )));
-    }
     let anchor: Anchor = settings.anchor.parse().map_err(invalid)?;
-    if settings.classes.iter().any(|c| c.trim().is_empty()) {
-        return Err(invalid(
-            "a class is a label name, not an empty string".into(),
-        ));
-    }
-    if settings.classes.is_empty() && spec.detector.model == ModelChoice::Default {
-        return Err(invalid(
-            "give at least one class to count (e.g. [\"person\"])".into(),
-        ));
-    }
     let mut new = spec.clone();
     new.counter.line = line;
     new.counter.band = settings.band;

@@ -170,27 +170,72 @@ pub async fn stop(
 }
 
 /// Body of a change to what a bay counts: any of its settings, the rest stay as they are.
+/// The patterns and limits are the ones the bays take, so a request valid by this document is
+/// refused only by the bay itself (409): a class its model lacks, or a line whose two ends are
+/// the same point.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CountingRequest {
     /// The counting line `x1,y1,x2,y2`, fractions of the picture, y down; crossing it from its
     /// left to its right counts `in`.
     #[serde(default)]
+    #[schema(
+        pattern = r"^ *(1(\.0*)?|0?\.[0-9]+|0(\.[0-9]*)?) *(, *(1(\.0*)?|0?\.[0-9]+|0(\.[0-9]*)?) *){3}$",
+        example = "0,0.5,1,0.5"
+    )]
     pub line: Option<String>,
     /// The classes counted, by the model's label names, e.g. `["person"]`.
     #[serde(default)]
+    #[schema(value_type = Option<Vec<ClassName>>, min_items = 1)]
     pub classes: Option<Vec<String>>,
-    /// Half-width of the dead band around the line (above 0, at most 0.2).
+    /// Half-width of the dead band around the line, a share of the picture.
     #[serde(default)]
+    #[schema(minimum = 0.0001, maximum = 0.2)]
     pub band: Option<f32>,
-    /// `bottom-center`, `center` or `top-center`.
+    /// The point of each box tested against the line.
     #[serde(default)]
-    pub anchor: Option<String>,
+    pub anchor: Option<AnchorName>,
     /// Who changes it: `api` (default), `api:<name>` or `dashboard:<name>`.
     #[serde(default)]
     #[schema(pattern = r"^(api|dashboard)(:[^\x00-\x1f\x7f-\x9f]{1,64})?$")]
     pub by: Option<String>,
 }
+
+/// The point of each box tested against the counting line.
+#[derive(Debug, Clone, Copy, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum AnchorName {
+    BottomCenter,
+    Center,
+    TopCenter,
+}
+
+impl AnchorName {
+    fn as_str(self) -> &'static str {
+        match self {
+            AnchorName::BottomCenter => "bottom-center",
+            AnchorName::Center => "center",
+            AnchorName::TopCenter => "top-center",
+        }
+    }
+}
+
+/// A class's label name, as the bay's model knows it.
+pub struct ClassName;
+
+impl utoipa::PartialSchema for ClassName {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::schema::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::schema::Type::String)
+            .description(Some("A label name of the bay's model, e.g. person"))
+            .pattern(Some(r"\S"))
+            .min_length(Some(1))
+            .max_length(Some(64))
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for ClassName {}
 
 /// What a bay counts.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -229,12 +274,12 @@ pub async fn counting(
 #[utoipa::path(put, path = "/api/bays/{bay}/counting", request_body = CountingRequest,
     params(("bay" = BayId, Path, description = "bay id")),
     responses(
-        (status = 200, body = CountingResponse, description = "the settings the bay counts with now"),
+        (status = 200, body = CountingResponse, description = "the settings the bay counts with now (with none given: as they are)"),
         (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
-        (status = 404, body = ErrorBody, description = "unknown bay"),
-        (status = 409, body = ErrorBody, description = "the bay is loading, another command is under way, or the bay refused (e.g. a class its model does not know)"),
+        (status = 404, body = ErrorBody, description = "unknown bay (or, with no settings given, one that has not reported them)"),
+        (status = 409, body = ErrorBody, description = "the bay is loading, another command is under way, or the bay refused (a class its model does not know, a line whose two ends are the same point)"),
         (status = 415, body = ErrorBody, description = "the body is not sent as 'Content-Type: application/json'"),
-        (status = 422, body = ErrorBody, description = "invalid settings, none given, or an invalid 'by'"),
+        (status = 422, body = ErrorBody, description = "invalid settings or 'by'"),
         (status = 503, body = ErrorBody, description = "bay offline"),
         (status = 504, body = ErrorBody, description = "no acknowledgement within 5 s"),
     ),
@@ -251,14 +296,28 @@ pub async fn configure(
         line: req.line,
         classes: req.classes,
         band: req.band,
-        anchor: req.anchor,
+        anchor: req.anchor.map(|a| a.as_str().to_owned()),
     };
+    // Nothing to change: what the bay counts, as GET says.
     if change.is_empty() {
-        return Err(ApiError::unprocessable(
-            "invalid_settings",
-            "give at least one of line, classes, band and anchor",
-        ));
+        return counting(State(s), Path(bay)).await;
     }
     let counting = s.control.configure(&bay, change, by).await?;
     Ok(Json(CountingResponse { bay, counting }))
+}
+
+#[cfg(test)]
+mod tests {
+    use utoipa::OpenApi;
+
+    #[test]
+    fn the_documented_line_is_the_one_the_bays_take() {
+        let doc = serde_json::to_value(super::super::ApiDoc::openapi()).expect("json");
+        let line = &doc["components"]["schemas"]["CountingRequest"]["properties"]["line"];
+        assert_eq!(
+            line["pattern"],
+            baycount_protocol::counting::LINE_PATTERN,
+            "{line}"
+        );
+    }
 }

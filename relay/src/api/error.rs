@@ -121,6 +121,12 @@ pub fn json_body<T: serde::de::DeserializeOwned>(
     body: &[u8],
 ) -> Result<T, ApiError> {
     require_json(headers)?;
+    // serde reads a struct from an array of its fields too; every body here is an object.
+    if body.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'[') {
+        return Err(ApiError::bad_request(
+            "invalid JSON body: an array where an object is expected",
+        ));
+    }
     serde_json::from_slice(body)
         .map_err(|e| ApiError::bad_request(format!("invalid JSON body: {e}")))
 }
