@@ -386,3 +386,53 @@ pub async fn verify(conn: &mut SqliteConnection) -> Result<ChainReport, HistoryE
     }
     Ok(report)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::history::fixtures::history;
+
+    /// A sealed session with a start, one crossing, a stop and a correction, all fixed, as
+    /// SQL: the history every relay so far wrote for such a session.
+    const OLD_SESSION: &str = "
+        INSERT INTO bays (id, first_seen_ms, last_seen_ms) VALUES ('bay-1', 0, 0);
+        INSERT INTO sessions (id, bay, plate, started_at_ms, started_by, stopped_at_ms, stopped_by, created_ms)
+            VALUES ('019aa000-0000-7000-8000-000000000001', 'bay-1', 'KT 1 A', 1764720000000, 'api', 1764720060000, 'button', 1764720000000);
+        INSERT INTO events (session, seq, at_ms, kind, direction, track, count, out, stored_ms) VALUES
+            ('019aa000-0000-7000-8000-000000000001', 1, 1764720000000, 'started', NULL, NULL, 0, 0, 1764720000000),
+            ('019aa000-0000-7000-8000-000000000001', 2, 1764720030000, 'counted', 'in', 7, 1, 0, 1764720030000),
+            ('019aa000-0000-7000-8000-000000000001', 3, 1764720060000, 'stopped', NULL, NULL, 1, 0, 1764720060000);
+        INSERT INTO corrections (id, session, at_ms, by, delta, reason)
+            VALUES (1, '019aa000-0000-7000-8000-000000000001', 1764720050000, 'api:ana', -1, 'counted twice');";
+
+    /// Its link's digest as the relay computed it before corrections could point at evidence:
+    /// SHA-256 of the link's JSON, worked out apart from this code (Python's `json` and
+    /// `hashlib`).
+    const OLD_DIGEST: &str = "8b2e7e987abe00cfe29aebb4f47e65bc36da1da7ad66eba3187ee1083dce6ab5";
+
+    async fn sealed_old_session(pool: &SqlitePool) {
+        sqlx::raw_sql(OLD_SESSION).execute(pool).await.expect("rows");
+        let mut conn = pool.acquire().await.expect("conn");
+        seal(
+            &mut conn,
+            "019aa000-0000-7000-8000-000000000001",
+            "bay-1",
+            from_ms(1764720061000),
+        )
+        .await
+        .expect("sealed");
+    }
+
+    #[tokio::test]
+    async fn a_link_without_evidence_hashes_as_before() {
+        let (h, _dir) = history().await;
+        sealed_old_session(&h.write).await;
+        let mut conn = h.write.acquire().await.expect("conn");
+        let report = verify(&mut conn).await.expect("verifies");
+        assert_eq!(report.broken, None);
+        assert_eq!(
+            report.bays,
+            vec![("bay-1".to_owned(), 1, OLD_DIGEST.to_owned())]
+        );
+    }
+}
