@@ -790,4 +790,10 @@ async fn a_correction_can_point_at_a_picture_of_its_own_session_only() {
         1,
         "nothing refused was kept: {detail}"
     );
+    // The OpenAPI document has the field, asked and answered.
+    let (_, doc) = relay.get("/api/openapi.json").await;
+    for schema in ["CorrectionInput", "Correction"] {
+        let field = &doc["components"]["schemas"][schema]["properties"]["evidence"];
+        assert!(field.is_object(), "{schema}: {field}");
+    }
 }
