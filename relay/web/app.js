@@ -361,9 +361,9 @@ async function showSession(id) {
 // ---- a session's pictures: start and stop, a strip of its crossings, one enlarged ----
 const evidence = { session: null, pieces: [], shown: -1 };
 
-const KIND_WORDS = { start: "start", stop: "stop", crossing: "crossing" };
+const KIND_LABEL = { start: "Start", stop: "Stop", crossing: "Crossing" };
 /** What a piece shows, in words: `#4 · 10:02:33 · in`. */
-const pieceWords = (p) => [`#${p.seq}`, clock(p.time), p.direction || KIND_WORDS[p.kind]].join(" · ");
+const pieceWords = (p) => [`#${p.seq}`, clock(p.time), p.direction || p.kind].join(" · ");
 /** Why a piece has no picture, or `null`. */
 const missing = (p) => p.dropped ? "picture dropped by the bay (the count is kept)"
   : p.pruned ? "picture deleted after the retention (the count is kept)" : null;
@@ -422,7 +422,7 @@ function enlarge(i) {
   img.alt = `${p.kind} ${p.seq}`;
   $("#evidence-missing").hidden = !why;
   $("#evidence-missing").textContent = why || "";
-  $("#evidence-caption").textContent = `${p.kind === "crossing" ? "Crossing" : p.kind === "start" ? "Start" : "Stop"} ${pieceWords(p)}` +
+  $("#evidence-caption").textContent = `${KIND_LABEL[p.kind] || p.kind} ${pieceWords(p)}` +
     (p.track != null ? ` · track ${p.track}` : "");
   $("#evidence-prev").disabled = i === 0;
   $("#evidence-next").disabled = i === evidence.pieces.length - 1;
