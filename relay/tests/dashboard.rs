@@ -496,3 +496,57 @@ async fn a_sessions_pictures_enlarge_and_a_correction_points_at_one() {
     assert!(again.as_str().unwrap().contains(&words[2]), "{again}");
     b.close().await;
 }
+
+#[tokio::test]
+async fn a_long_sessions_page_fetches_only_the_pictures_on_screen() {
+    const CROSSINGS: u64 = 500;
+    let relay = TestRelay::start(Which::Embedded).await;
+    let mut edge = ScriptedEdge::connect(relay.mqtt_port, "bay-1", Mode::Respond).await;
+    relay
+        .wait_bay("bay-1", "online", |b| b["online"] == true)
+        .await;
+    let (_, body) = relay
+        .post("/api/bays/bay-1/start", json!({"plate": "KT 500 A"}))
+        .await;
+    let session: SessionId = body["session"]["id"].as_str().unwrap().parse().unwrap();
+    for _ in 0..CROSSINGS {
+        edge.count(Direction::In).await;
+    }
+    relay.post("/api/bays/bay-1/stop", json!({})).await;
+    for e in edge.events().iter().filter(|e| e.session == session) {
+        edge.send_evidence(e, false).await;
+    }
+    edge.wait_stored_evidence(session, CROSSINGS + 2).await;
+
+    let b = Browser::start().await;
+    b.client
+        .goto(&relay.url(&format!("/#/session/{session}")))
+        .await
+        .unwrap();
+    b.until(
+        20,
+        "the strip of every crossing, its first pictures shown",
+        &format!(
+            "const i = document.querySelector('#strip li:first-child img'); i.scrollIntoView(); \
+             return document.querySelectorAll('#strip li').length === {CROSSINGS} \
+                 && i.complete && i.naturalWidth === 64"
+        ),
+    )
+    .await;
+    let fetched = "return performance.getEntriesByType('resource') \
+                   .filter((r) => r.name.includes('/api/evidence/')).length";
+    let first: Value = b.client.execute(fetched, vec![]).await.unwrap();
+    assert!(
+        (1..CROSSINGS / 2).contains(&first.as_u64().unwrap()),
+        "{first} pictures fetched with the strip's top on screen"
+    );
+    // Scrolled to its end, the last one comes.
+    b.until(
+        20,
+        "the last crossing's picture, once on screen",
+        "const i = document.querySelector('#strip li:last-child img'); i.scrollIntoView(); \
+         return i.complete && i.naturalWidth === 64",
+    )
+    .await;
+    b.close().await;
+}
