@@ -425,6 +425,7 @@ async fn corrections_sit_beside_the_machine_count_and_csv_exports() {
         .await;
     assert_eq!(s, StatusCode::CREATED, "{c}");
     assert_eq!(c["by"], "api:Budi");
+    assert_eq!(c["evidence"], serde_json::Value::Null, "about no picture");
     for bad in [
         json!({"delta": 0, "reason": "x"}),
         json!({"delta": 1, "reason": " "}),
@@ -718,4 +719,85 @@ async fn hostile_requests_get_json_errors_and_change_nothing() {
     assert_eq!(r.status(), StatusCode::PAYLOAD_TOO_LARGE);
     let (_, detail) = relay.get(&format!("/api/sessions/{session}")).await;
     assert_eq!(detail["corrections"].as_array().unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn a_correction_can_point_at_a_picture_of_its_own_session_only() {
+    let relay = TestRelay::start(Which::Embedded).await;
+    let mut edge = ScriptedEdge::connect(relay.mqtt_port, "bay-1", Mode::Respond).await;
+    relay
+        .wait_bay("bay-1", "online", |b| b["online"] == true)
+        .await;
+    // Two sessions, each with a start and a crossing, every event with its picture.
+    let mut ids = vec![];
+    for plate in ["DA 1 A", "DA 2 B"] {
+        let (_, b) = relay
+            .post("/api/bays/bay-1/start", json!({"plate": plate}))
+            .await;
+        let session: SessionId = b["session"]["id"].as_str().unwrap().parse().unwrap();
+        edge.count(Direction::In).await;
+        relay.post("/api/bays/bay-1/stop", json!({})).await;
+        for e in edge.events().iter().filter(|e| e.session == session) {
+            edge.send_evidence(e, false).await;
+        }
+        edge.wait_stored_evidence(session, 3).await;
+        ids.push(session);
+    }
+    let (a, b) = (ids[0], ids[1]);
+    let path = format!("/api/sessions/{a}/corrections");
+
+    let (s, c) = relay
+        .post(
+            &path,
+            json!({"delta": -1, "reason": "counted twice: same sack", "evidence": format!("{a}-2")}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{c}");
+    assert_eq!(c["evidence"], format!("{a}-2"));
+    let (_, detail) = relay.get(&format!("/api/sessions/{a}")).await;
+    assert_eq!(
+        detail["corrections"][0]["evidence"],
+        format!("{a}-2"),
+        "{detail}"
+    );
+
+    for (evidence, says) in [
+        (
+            format!("{b}-2"),
+            format!("is a picture of session {b}, not of session {a}"),
+        ),
+        (
+            format!("{a}-9"),
+            format!("session {a} has no piece of evidence"),
+        ),
+        (
+            "sack".to_owned(),
+            "an evidence id is a session id".to_owned(),
+        ),
+    ] {
+        let (s, e) = relay
+            .post(
+                &path,
+                json!({"delta": -1, "reason": "x", "evidence": evidence}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{evidence}: {e}");
+        assert_eq!(e["code"], "invalid_evidence");
+        assert!(
+            e["error"].as_str().unwrap().contains(&says),
+            "{evidence}: {e}"
+        );
+    }
+    let (_, detail) = relay.get(&format!("/api/sessions/{a}")).await;
+    assert_eq!(
+        detail["corrections"].as_array().unwrap().len(),
+        1,
+        "nothing refused was kept: {detail}"
+    );
+    // The OpenAPI document has the field, asked and answered.
+    let (_, doc) = relay.get("/api/openapi.json").await;
+    for schema in ["CorrectionInput", "Correction"] {
+        let field = &doc["components"]["schemas"][schema]["properties"]["evidence"];
+        assert!(field.is_object(), "{schema}: {field}");
+    }
 }

@@ -8,7 +8,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use baycount_protocol::Direction;
+use baycount_protocol::{Direction, SessionId};
 use baycount_testkit::browser::Browser;
 use baycount_testkit::{Mode, RelayProcess, ScriptedEdge, TestRelay, Which};
 use serde_json::{Value, json};
@@ -345,4 +345,208 @@ async fn with_a_viewer_token_the_page_asks_for_it_and_goes_live() {
          return !!e && !e.hidden && e.textContent.includes('offline')",
     )
     .await;
+}
+
+#[tokio::test]
+async fn a_sessions_pictures_enlarge_and_a_correction_points_at_one() {
+    let relay =
+        TestRelay::start_with(Which::Embedded, |c| c.api_token = Some("s3cret".into())).await;
+    let mut edge = ScriptedEdge::connect(relay.mqtt_port, "bay-1", Mode::Respond).await;
+    relay
+        .wait_bay("bay-1", "online", |b| b["online"] == true)
+        .await;
+    let api = relay.with_token("s3cret");
+    let (_, body) = api
+        .post("/api/bays/bay-1/start", json!({"plate": "KT 8899 TEST"}))
+        .await;
+    let session: SessionId = body["session"]["id"].as_str().unwrap().parse().unwrap();
+    let directions = [Direction::In, Direction::In, Direction::Out, Direction::In];
+    for d in directions {
+        edge.count(d).await;
+    }
+    api.post("/api/bays/bay-1/stop", json!({})).await;
+    // Every event's picture but the second crossing's (seq 3), which the bay dropped.
+    let events: Vec<_> = edge
+        .events()
+        .into_iter()
+        .filter(|e| e.session == session)
+        .collect();
+    assert_eq!(events.len(), 6, "start, four crossings, stop");
+    for e in &events {
+        edge.send_evidence(e, e.seq == 3).await;
+    }
+    edge.wait_stored_evidence(session, 6).await;
+
+    let b = Browser::start().await;
+    b.client
+        .goto(&relay.url(&format!("/#/session/{session}")))
+        .await
+        .unwrap();
+    b.until(
+        10,
+        "the strip of four crossings",
+        "return document.querySelectorAll('#strip li').length === 4",
+    )
+    .await;
+    // In seq order, each with its time (the site's zone) and direction.
+    let tz: chrono_tz::Tz = "Asia/Makassar".parse().unwrap();
+    let words: Vec<String> = events[1..5]
+        .iter()
+        .zip(directions)
+        .map(|(e, d)| {
+            let time = e.at.with_timezone(&tz).format("%H:%M:%S");
+            let d = match d {
+                Direction::In => "in",
+                Direction::Out => "out",
+            };
+            format!("#{} · {time} · {d}", e.seq)
+        })
+        .collect();
+    let shown: Value = b
+        .client
+        .execute(
+            "return [...document.querySelectorAll('#strip li .shot > span')].map((s) => s.textContent)",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(shown, json!(words));
+    let dropped = b.text("#strip li:nth-child(2) .placeholder").await;
+    assert!(dropped.contains("dropped"), "{dropped}");
+    // The start and stop pictures, and the crossings', come (lazily, once on screen).
+    for (what, css) in [
+        ("the start picture", "#start-picture img"),
+        ("the stop picture", "#stop-picture img"),
+        ("the last crossing's picture", "#strip li:nth-child(4) img"),
+    ] {
+        b.until(
+            10,
+            what,
+            &format!(
+                "const i = document.querySelector('{css}'); i.scrollIntoView(); \
+                 return i.loading === 'lazy' && i.complete && i.naturalWidth === 64"
+            ),
+        )
+        .await;
+    }
+
+    // A click enlarges; next and previous go through the pieces, the dropped one says so.
+    b.click("#strip li:nth-child(1) button").await;
+    let caption = "return document.querySelector('#evidence-dialog').open && \
+                   document.querySelector('#evidence-caption').textContent";
+    let first = b.until(10, "the first crossing large", caption).await;
+    assert_eq!(first, format!("Crossing {} · track 1", words[0]));
+    b.until(
+        10,
+        "its picture large",
+        "const i = document.querySelector('#evidence-large'); return !i.hidden && i.complete && i.naturalWidth === 64",
+    )
+    .await;
+    b.click("#evidence-next").await;
+    let second = b.until(10, "the dropped one", caption).await;
+    assert!(second.as_str().unwrap().contains(&words[1]), "{second}");
+    let missing = b.text("#evidence-missing").await;
+    assert!(missing.contains("dropped"), "{missing}");
+    b.click("#evidence-next").await;
+    b.click("#evidence-next").await;
+    let fourth = b.until(10, "the last crossing", caption).await;
+    assert!(fourth.as_str().unwrap().contains(&words[3]), "{fourth}");
+    b.click("#evidence-prev").await;
+    let third = b.until(10, "back to the third", caption).await;
+    assert!(third.as_str().unwrap().contains(&words[2]), "{third}");
+
+    // "Correct this" prefills the form with that piece; the correction shows it, linked.
+    b.click("#evidence-correct").await;
+    let about = b
+        .until(
+            10,
+            "the form about the picture",
+            "const p = document.querySelector('#correct-evidence'); return !p.hidden && p.textContent",
+        )
+        .await;
+    assert!(about.as_str().unwrap().contains(&words[2]), "{about}");
+    let evidence = format!("{session}-4");
+    b.type_in("#correct input[name=delta]", "-1").await;
+    b.type_in("#correct input[name=reason]", "counted twice: same sack")
+        .await;
+    b.click("#correct button[type=submit]").await;
+    b.answer_token_dialog("the token dialog", "s3cret").await;
+    let link = b
+        .until(
+            10,
+            "the correction linked to its picture",
+            "const a = document.querySelector('#corrections tbody tr .evidence-link'); \
+             return a && a.dataset.evidence",
+        )
+        .await;
+    assert_eq!(link, evidence.as_str());
+    let (_, detail) = api.get(&format!("/api/sessions/{session}")).await;
+    assert_eq!(detail["corrections"][0]["evidence"], evidence.as_str());
+    // The README's picture: the strip, and the correction beside the picture it is about.
+    b.client
+        .execute(
+            "const h = document.querySelector('#session-view h2');              window.scrollTo(0, h.getBoundingClientRect().top + window.scrollY - 70); return 1",
+            vec![],
+        )
+        .await
+        .unwrap();
+    b.screenshot(&shots(), "session-strip.png").await;
+    b.click("#corrections tbody tr .evidence-link").await;
+    let again = b.until(10, "its picture large again", caption).await;
+    assert!(again.as_str().unwrap().contains(&words[2]), "{again}");
+    b.close().await;
+}
+
+#[tokio::test]
+async fn a_long_sessions_page_fetches_only_the_pictures_on_screen() {
+    const CROSSINGS: u64 = 500;
+    let relay = TestRelay::start(Which::Embedded).await;
+    let mut edge = ScriptedEdge::connect(relay.mqtt_port, "bay-1", Mode::Respond).await;
+    relay
+        .wait_bay("bay-1", "online", |b| b["online"] == true)
+        .await;
+    let (_, body) = relay
+        .post("/api/bays/bay-1/start", json!({"plate": "KT 500 A"}))
+        .await;
+    let session: SessionId = body["session"]["id"].as_str().unwrap().parse().unwrap();
+    for _ in 0..CROSSINGS {
+        edge.count(Direction::In).await;
+    }
+    relay.post("/api/bays/bay-1/stop", json!({})).await;
+    for e in edge.events().iter().filter(|e| e.session == session) {
+        edge.send_evidence(e, false).await;
+    }
+    edge.wait_stored_evidence(session, CROSSINGS + 2).await;
+
+    let b = Browser::start().await;
+    b.client
+        .goto(&relay.url(&format!("/#/session/{session}")))
+        .await
+        .unwrap();
+    b.until(
+        20,
+        "the strip of every crossing, its first pictures shown",
+        &format!(
+            "const i = document.querySelector('#strip li:first-child img'); i.scrollIntoView(); \
+             return document.querySelectorAll('#strip li').length === {CROSSINGS} \
+                 && i.complete && i.naturalWidth === 64"
+        ),
+    )
+    .await;
+    let fetched = "return performance.getEntriesByType('resource') \
+                   .filter((r) => r.name.includes('/api/evidence/')).length";
+    let first: Value = b.client.execute(fetched, vec![]).await.unwrap();
+    assert!(
+        (1..CROSSINGS / 2).contains(&first.as_u64().unwrap()),
+        "{first} pictures fetched with the strip's top on screen"
+    );
+    // Scrolled to its end, the last one comes.
+    b.until(
+        20,
+        "the last crossing's picture, once on screen",
+        "const i = document.querySelector('#strip li:last-child img'); i.scrollIntoView(); \
+         return i.complete && i.naturalWidth === 64",
+    )
+    .await;
+    b.close().await;
 }

@@ -496,6 +496,15 @@ async fn verify_finds_the_first_session_edited_behind_the_relays_back() {
     assert!(!ok, "{out}");
     assert!(out.contains(&format!("session {}", sessions[1])), "{out}");
 
+    // A correction made to point at a picture after it was sealed.
+    let (ok, out) = verify_tampered(
+        &db,
+        "evidence.db",
+        "DROP TRIGGER corrections_are_immutable; UPDATE corrections SET evidence_seq = 2;",
+    );
+    assert!(!ok, "{out}");
+    assert!(out.contains(&format!("session {}", sessions[1])), "{out}");
+
     let (ok, out) = verify_tampered(
         &db,
         "unlinked.db",

@@ -1,5 +1,5 @@
 // baycount dashboard: live bays over /api/ws (no polling), START/STOP with the API token,
-// the history with totals per day and CSV, and each session's count over time.
+// the history with totals per day and CSV, and each session's count over time and pictures.
 "use strict";
 
 const $ = (sel, el = document) => el.querySelector(sel);
@@ -301,12 +301,15 @@ async function showHistory() {
 let chart = null;
 async function showSession(id) {
   let s;
+  if ($("#correct").evidence.value && evidence.session !== id) correctAbout(null);
+  const pictures = showEvidence(id);
   try {
     s = await api(`/api/sessions/${encodeURIComponent(id)}`);
   } catch (e) {
     $("#session-title").textContent = e.message;
     return;
   }
+  await pictures;
   $("#session-title").textContent = `${s.plate || "?"} at ${s.bay}`;
   const facts = [
     ["Machine count", s.count], ["Corrected count", s.corrected_count], ["Out", s.out],
@@ -316,7 +319,8 @@ async function showSession(id) {
   ];
   $("#session-facts").replaceChildren(...facts.flatMap(([k, v]) => [el("dt", {}, k), el("dd", {}, String(v))]));
   $("#corrections tbody").replaceChildren(...s.corrections.map((c) => el("tr", {},
-    el("td", {}, dayTime(c.at)), el("td", {}, c.by), el("td", { class: "num" }, (c.delta > 0 ? "+" : "") + c.delta), el("td", {}, c.reason))));
+    el("td", {}, dayTime(c.at)), el("td", {}, c.by), el("td", { class: "num" }, (c.delta > 0 ? "+" : "") + c.delta), el("td", {}, c.reason),
+    el("td", {}, c.evidence ? evidenceLink(c.evidence) : ""))));
   const xs = s.events.map((e) => Date.parse(e.at) / 1000);
   const ys = s.events.map((e) => e.count);
   const box = $("#chart");
@@ -339,9 +343,13 @@ async function showSession(id) {
     try {
       await api(`/api/sessions/${encodeURIComponent(id)}/corrections`, {
         method: "POST",
-        body: JSON.stringify({ delta: Number(form.delta.value), reason: form.reason.value, by: form.by.value || null }),
+        body: JSON.stringify({
+          delta: Number(form.delta.value), reason: form.reason.value, by: form.by.value || null,
+          evidence: form.evidence.value || null,
+        }),
       });
       form.reset();
+      correctAbout(null);
       showSession(id);
     } catch (x) {
       err.hidden = false;
@@ -349,6 +357,115 @@ async function showSession(id) {
     }
   };
 }
+
+// ---- a session's pictures: start and stop, a strip of its crossings, one enlarged ----
+const evidence = { session: null, pieces: [], shown: -1 };
+
+const KIND_LABEL = { start: "Start", stop: "Stop", crossing: "Crossing" };
+/** What a piece shows, in words: `#4 · 10:02:33 · in`. */
+const pieceWords = (p) => [`#${p.seq}`, clock(p.time), p.direction || p.kind].join(" · ");
+/** Why a piece has no picture, or `null`. */
+const missing = (p) => p.dropped ? "picture dropped by the bay (the count is kept)"
+  : p.pruned ? "picture deleted after the retention (the count is kept)" : null;
+const pictureSrc = (p) => `${p.url}${tokenQuery("?")}`;
+
+/** A piece's picture, lazily loaded, or a placeholder saying why there is none. */
+function picture(p, alt) {
+  const why = missing(p);
+  if (why) return el("p", { class: "placeholder", "data-testid": "no-picture" }, why);
+  return el("img", { loading: "lazy", decoding: "async", alt, src: pictureSrc(p) });
+}
+
+/** One picture that enlarges when clicked. */
+function shot(p, caption) {
+  const button = el("button", { type: "button", title: "see it large" },
+    picture(p, `${p.kind} ${p.seq}`));
+  button.addEventListener("click", () => enlarge(evidence.pieces.indexOf(p)));
+  return el("div", { class: "shot", "data-seq": String(p.seq), "data-kind": p.kind }, button, caption);
+}
+
+async function showEvidence(id) {
+  const err = $("#evidence-error");
+  err.hidden = true;
+  evidence.session = id;
+  evidence.pieces = [];
+  let list = [];
+  try {
+    ({ evidence: list } = await api(`/api/sessions/${encodeURIComponent(id)}/evidence`));
+  } catch (e) {
+    err.hidden = false;
+    err.textContent = `pictures: ${e.message}`;
+  }
+  if (evidence.session !== id) return;
+  evidence.pieces = list;
+  const end = (kind, label) => {
+    const p = list.find((x) => x.kind === kind);
+    return p ? [el("strong", {}, label), shot(p, el("span", {}, pieceWords(p)))]
+      : [el("strong", {}, label), el("p", { class: "placeholder" }, "no picture stored")];
+  };
+  $("#start-picture").replaceChildren(...end("start", "Start"));
+  $("#stop-picture").replaceChildren(...end("stop", "Stop"));
+  $("#strip").replaceChildren(...list.filter((p) => p.kind === "crossing").map((p) =>
+    el("li", {}, shot(p, el("span", {}, `#${p.seq} · ${clock(p.time)} · `,
+      el("span", { class: `dir-${p.direction}` }, p.direction))))));
+}
+
+/** Shows piece `i` of the session large, with its words and the way to the ones beside it. */
+function enlarge(i) {
+  const p = evidence.pieces[i];
+  if (!p) return;
+  evidence.shown = i;
+  const img = $("#evidence-large");
+  const why = missing(p);
+  img.hidden = !!why;
+  if (why) img.removeAttribute("src"); else img.src = pictureSrc(p);
+  img.alt = `${p.kind} ${p.seq}`;
+  $("#evidence-missing").hidden = !why;
+  $("#evidence-missing").textContent = why || "";
+  $("#evidence-caption").textContent = `${KIND_LABEL[p.kind] || p.kind} ${pieceWords(p)}` +
+    (p.track != null ? ` · track ${p.track}` : "");
+  $("#evidence-prev").disabled = i === 0;
+  $("#evidence-next").disabled = i === evidence.pieces.length - 1;
+  const dialog = $("#evidence-dialog");
+  if (!dialog.open) dialog.showModal();
+}
+
+/** The link a correction has to the picture it is about. */
+function evidenceLink(id) {
+  const p = evidence.pieces.find((x) => x.id === id);
+  const seq = id.slice(id.lastIndexOf("-") + 1);
+  const a = el("a", { class: "evidence-link", href: `/api/evidence/${id}.jpg${tokenQuery("?")}`, "data-evidence": id },
+    p && !missing(p) ? el("img", { loading: "lazy", alt: `picture ${seq}`, src: pictureSrc(p) }) : "",
+    `#${seq}`);
+  a.addEventListener("click", (e) => {
+    const i = evidence.pieces.findIndex((x) => x.id === id);
+    if (i >= 0) { e.preventDefault(); enlarge(i); }
+  });
+  return a;
+}
+
+/** The correction form is about piece `p` (or about none). */
+function correctAbout(p) {
+  const form = $("#correct");
+  form.evidence.value = p ? p.id : "";
+  const about = $("#correct-evidence");
+  about.hidden = !p;
+  $("span", about).textContent = p ? `About picture ${pieceWords(p)}` : "";
+}
+
+$("#evidence-prev").addEventListener("click", () => enlarge(evidence.shown - 1));
+$("#evidence-next").addEventListener("click", () => enlarge(evidence.shown + 1));
+$("#evidence-close").addEventListener("click", () => $("#evidence-dialog").close());
+$("#evidence-correct").addEventListener("click", () => {
+  correctAbout(evidence.pieces[evidence.shown]);
+  $("#evidence-dialog").close();
+  $("#correct").delta.focus();
+});
+$("#correct-evidence button").addEventListener("click", () => correctAbout(null));
+$("#evidence-dialog").addEventListener("keydown", (e) => {
+  if (e.key === "ArrowLeft") enlarge(evidence.shown - 1);
+  if (e.key === "ArrowRight") enlarge(evidence.shown + 1);
+});
 
 // ---- a bay's page: its camera's picture, large, about twice a second ----
 const LIVE_EVERY_MS = 500;

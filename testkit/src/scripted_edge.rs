@@ -16,6 +16,20 @@ use crate::unique_client_id;
 /// The picture a scripted edge sends when a `snapshot` command asks for one: a real 64x48 JPEG.
 pub const PICTURE: &[u8] = include_bytes!("../fixtures/picture.jpg");
 
+/// The picture of `event` as a bay sends it on `evidence`: the fixture [`PICTURE`] with the
+/// event's seq after its end, so that each piece's bytes differ; none when `dropped`.
+pub fn evidence_of(event: &Event, dropped: bool) -> Evidence {
+    let mut jpeg = PICTURE.to_vec();
+    jpeg.push(event.seq as u8);
+    Evidence {
+        header: EvidenceHeader {
+            dropped,
+            ..EvidenceHeader::of(event)
+        },
+        jpeg: if dropped { vec![] } else { jpeg },
+    }
+}
+
 /// What the scripted edge does with commands.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Mode {
@@ -243,6 +257,14 @@ impl ScriptedEdge {
             .expect("counting needs an open session");
         i.events.push(ev.clone());
         (ev, i.published_state())
+    }
+
+    /// Sends the picture of `event` on `evidence` ([`evidence_of`]), or word that it was dropped.
+    pub async fn send_evidence(&self, event: &Event, dropped: bool) {
+        let piece = evidence_of(event, dropped).encode();
+        publish_waiting(&self.client, &self.bay, Kind::Evidence, piece)
+            .await
+            .unwrap();
     }
 
     /// Publishes anything on one of this bay's topics.

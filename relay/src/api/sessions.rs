@@ -13,7 +13,9 @@ use serde::{Deserialize, Serialize};
 
 use super::AppState;
 use super::error::{ApiError, ErrorBody, Path, Query, json_body};
-use crate::history::{Correction, CorrectionInput, SessionDetail, SessionFilter, SessionRow};
+use crate::history::{
+    Corrected, Correction, CorrectionInput, EvidenceId, SessionDetail, SessionFilter, SessionRow,
+};
 
 /// Default and largest page of sessions.
 const DEFAULT_LIMIT: i64 = 100;
@@ -334,12 +336,43 @@ pub async fn correct(
         }
         None => "api".to_owned(),
     };
-    let correction = s
+    let evidence = input
+        .evidence
+        .as_deref()
+        .map(|e| evidence_of(sid, e))
+        .transpose()?;
+    match s
         .history
-        .add_correction(sid, &by, input.delta, reason, Utc::now())
+        .add_correction(sid, &by, input.delta, reason, evidence, Utc::now())
         .await?
-        .ok_or_else(|| ApiError::not_found(format!("no session {id}")))?;
-    Ok((StatusCode::CREATED, Json(correction)))
+    {
+        Corrected::Added(correction) => Ok((StatusCode::CREATED, Json(correction))),
+        Corrected::NoSession => Err(ApiError::not_found(format!("no session {id}"))),
+        Corrected::NoEvidence => Err(ApiError::unprocessable(
+            "invalid_evidence",
+            format!(
+                "'evidence': session {sid} has no piece of evidence {:?} stored; use an id that GET /api/sessions/{sid}/evidence lists",
+                input.evidence.unwrap_or_default()
+            ),
+        )),
+    }
+}
+
+/// The seq of the piece of `session`'s evidence a correction names, or why it cannot be one.
+fn evidence_of(session: SessionId, text: &str) -> Result<u64, ApiError> {
+    let id: EvidenceId = text.trim().parse().map_err(|e| {
+        ApiError::unprocessable("invalid_evidence", format!("'evidence' {text:?}: {e}"))
+    })?;
+    if id.session != session {
+        return Err(ApiError::unprocessable(
+            "invalid_evidence",
+            format!(
+                "'evidence' {text:?} is a picture of session {}, not of session {session}: a correction can point only at its own session's evidence, as GET /api/sessions/{session}/evidence lists it",
+                id.session
+            ),
+        ));
+    }
+    Ok(id.seq)
 }
 
 #[cfg(test)]

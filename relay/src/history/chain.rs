@@ -29,8 +29,15 @@ pub struct SessionDigest {
 
 /// An event as hashed: `[seq, at_ms, kind, direction, track, count, out]`.
 type EventCells = (i64, i64, String, Option<String>, Option<i64>, i64, i64);
-/// A correction as hashed: `[id, at_ms, by, delta, reason]`.
-type CorrectionCells = (i64, i64, String, i64, String);
+/// A correction as hashed: `[id, at_ms, by, delta, reason]`, and its evidence's seq after
+/// them only when it points at a picture, so a correction without one (every correction made
+/// before they could) hashes as it always did.
+#[derive(Serialize)]
+#[serde(untagged)]
+enum CorrectionCells {
+    Plain((i64, i64, String, i64, String)),
+    WithEvidence((i64, i64, String, i64, String, i64)),
+}
 
 /// What one link covers, in the order hashed. Changing it changes every digest: bump `v`.
 #[derive(Serialize)]
@@ -91,7 +98,7 @@ async fn digest(
     })
     .collect::<Result<_, sqlx::Error>>()?;
     let corrections = sqlx::query(
-        "SELECT id, at_ms, by, delta, reason FROM corrections WHERE session = ? AND id <= ? ORDER BY id",
+        "SELECT id, at_ms, by, delta, reason, evidence_seq FROM corrections WHERE session = ? AND id <= ? ORDER BY id",
     )
     .bind(&link.session)
     .bind(link.corrections_upto)
@@ -99,13 +106,20 @@ async fn digest(
     .await?
     .iter()
     .map(|r| {
-        Ok((
+        let cells = (
             r.try_get("id")?,
             r.try_get("at_ms")?,
             r.try_get("by")?,
             r.try_get("delta")?,
             r.try_get("reason")?,
-        ))
+        );
+        Ok(match r.try_get::<Option<i64>, _>("evidence_seq")? {
+            None => CorrectionCells::Plain(cells),
+            Some(seq) => {
+                let (id, at, by, delta, reason) = cells;
+                CorrectionCells::WithEvidence((id, at, by, delta, reason, seq))
+            }
+        })
     })
     .collect::<Result<_, sqlx::Error>>()?;
     let get = |col: &str| -> Result<Option<String>, sqlx::Error> {
@@ -385,4 +399,135 @@ pub async fn verify(conn: &mut SqliteConnection) -> Result<ChainReport, HistoryE
         });
     }
     Ok(report)
+}
+
+#[cfg(test)]
+mod tests {
+    use baycount_protocol::SessionId;
+
+    use super::*;
+    use crate::history::fixtures::history;
+    use crate::history::{Corrected, History};
+
+    /// A sealed session with a start, one crossing, a stop and a correction, all fixed, as
+    /// SQL: the history every relay so far wrote for such a session.
+    const OLD_SESSION: &str = "
+        INSERT INTO bays (id, first_seen_ms, last_seen_ms) VALUES ('bay-1', 0, 0);
+        INSERT INTO sessions (id, bay, plate, started_at_ms, started_by, stopped_at_ms, stopped_by, created_ms)
+            VALUES ('019aa000-0000-7000-8000-000000000001', 'bay-1', 'KT 1 A', 1764720000000, 'api', 1764720060000, 'button', 1764720000000);
+        INSERT INTO events (session, seq, at_ms, kind, direction, track, count, out, stored_ms) VALUES
+            ('019aa000-0000-7000-8000-000000000001', 1, 1764720000000, 'started', NULL, NULL, 0, 0, 1764720000000),
+            ('019aa000-0000-7000-8000-000000000001', 2, 1764720030000, 'counted', 'in', 7, 1, 0, 1764720030000),
+            ('019aa000-0000-7000-8000-000000000001', 3, 1764720060000, 'stopped', NULL, NULL, 1, 0, 1764720060000);
+        INSERT INTO corrections (id, session, at_ms, by, delta, reason)
+            VALUES (1, '019aa000-0000-7000-8000-000000000001', 1764720050000, 'api:ana', -1, 'counted twice');";
+
+    /// Its link's digest as the relay computed it before corrections could point at evidence:
+    /// SHA-256 of the link's JSON, worked out apart from this code (Python's `json` and
+    /// `hashlib`).
+    const OLD_DIGEST: &str = "8b2e7e987abe00cfe29aebb4f47e65bc36da1da7ad66eba3187ee1083dce6ab5";
+
+    async fn sealed_old_session(pool: &SqlitePool) {
+        sqlx::raw_sql(OLD_SESSION)
+            .execute(pool)
+            .await
+            .expect("rows");
+        let mut conn = pool.acquire().await.expect("conn");
+        seal(
+            &mut conn,
+            "019aa000-0000-7000-8000-000000000001",
+            "bay-1",
+            from_ms(1764720061000),
+        )
+        .await
+        .expect("sealed");
+    }
+
+    #[tokio::test]
+    async fn a_link_without_evidence_hashes_as_before() {
+        let (h, _dir) = history().await;
+        sealed_old_session(&h.write).await;
+        let mut conn = h.write.acquire().await.expect("conn");
+        let report = verify(&mut conn).await.expect("verifies");
+        assert_eq!(report.broken, None);
+        assert_eq!(
+            report.bays,
+            vec![("bay-1".to_owned(), 1, OLD_DIGEST.to_owned())]
+        );
+    }
+
+    /// What `verify` says of the history in `pool` after `sql` ran on it.
+    async fn verify_after(pool: &SqlitePool, sql: &'static str) -> ChainReport {
+        if !sql.is_empty() {
+            sqlx::raw_sql(sql).execute(pool).await.expect("tampered");
+        }
+        let mut conn = pool.acquire().await.expect("conn");
+        verify(&mut conn).await.expect("verifies")
+    }
+
+    /// The old session with the picture of its crossing, and a correction pointing at it.
+    async fn corrected_with_evidence() -> (History, tempfile::TempDir) {
+        let (h, dir) = history().await;
+        sealed_old_session(&h.write).await;
+        sqlx::raw_sql(
+            "INSERT INTO evidence (session, seq, bay, kind, direction, track, at_ms, dropped, received_ms)
+             VALUES ('019aa000-0000-7000-8000-000000000001', 2, 'bay-1', 'crossing', 'in', 7, 1764720030000, 0, 1764720031000)",
+        )
+        .execute(&h.write)
+        .await
+        .expect("evidence");
+        let session: SessionId = "019aa000-0000-7000-8000-000000000001".parse().expect("id");
+        let added = h
+            .add_correction(
+                session,
+                "api:ana",
+                1,
+                "same sack",
+                Some(2),
+                from_ms(1764720100000),
+            )
+            .await
+            .expect("adds");
+        assert!(matches!(added, Corrected::Added(_)), "{added:?}");
+        (h, dir)
+    }
+
+    #[tokio::test]
+    async fn a_correction_pointing_at_evidence_is_sealed_with_it() {
+        let (h, _dir) = corrected_with_evidence().await;
+        let report = verify_after(&h.write, "").await;
+        assert_eq!(report.broken, None);
+        assert_eq!(report.bays[0].1, 2, "the correction's own link");
+        let first: String = sqlx::query_scalar("SELECT digest FROM chain WHERE n = 1")
+            .fetch_one(&h.write)
+            .await
+            .expect("link 1");
+        assert_eq!(first, OLD_DIGEST, "the link before it is as it was");
+    }
+
+    #[tokio::test]
+    async fn verify_finds_a_corrections_evidence_changed() {
+        // Pointing the correction at another picture, or at none, breaks its link; so does
+        // giving the old correction one.
+        const DROP: &str = "DROP TRIGGER corrections_are_immutable; ";
+        for (sql, link) in [
+            ("UPDATE corrections SET evidence_seq = 3 WHERE id = 2", 2),
+            ("UPDATE corrections SET evidence_seq = NULL WHERE id = 2", 2),
+            ("UPDATE corrections SET evidence_seq = 2 WHERE id = 1", 1),
+        ] {
+            let (h, _dir) = corrected_with_evidence().await;
+            sqlx::raw_sql(DROP)
+                .execute(&h.write)
+                .await
+                .expect("dropped");
+            let report = verify_after(&h.write, sql).await;
+            let broken = report.broken.expect(sql);
+            assert!(
+                broken.what.starts_with(&format!(
+                    "link {link}: the session does not match its digest"
+                )),
+                "{sql}: {broken}"
+            );
+        }
+    }
 }

@@ -34,6 +34,13 @@ impl fmt::Display for EvidenceId {
     }
 }
 
+/// As its text, `<session>-<seq>`.
+impl serde::Serialize for EvidenceId {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
 /// Why a string is not an evidence id.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error(

@@ -26,7 +26,7 @@ pub use commands::CommandRecord;
 pub use events::{EventWrite, Refusal, SessionCursor, StoreOutcome};
 pub use evidence::{BadEvidenceId, EvidenceId, EvidenceRow, EvidenceWrite, Picture};
 pub use sessions::{
-    Correction, CorrectionInput, EventRow, SessionDetail, SessionFilter, SessionRow,
+    Corrected, Correction, CorrectionInput, EventRow, SessionDetail, SessionFilter, SessionRow,
 };
 
 /// Why the history could not be read or written.

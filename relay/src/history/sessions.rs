@@ -7,6 +7,7 @@ use sqlx::sqlite::SqliteRow;
 use sqlx::{QueryBuilder, Row, Sqlite};
 
 use super::chain::{self, SessionDigest};
+use super::evidence::EvidenceId;
 use super::{History, HistoryError, from_ms, parse_stored, to_ms};
 
 /// A session as the history holds it.
@@ -56,6 +57,20 @@ pub struct Correction {
     pub by: String,
     pub delta: i64,
     pub reason: String,
+    /// The piece of the session's evidence it is about (`<session>-<seq>`, its picture
+    /// `/api/evidence/{evidence}.jpg`); `null` when it points at none.
+    #[schema(value_type = Option<String>, example = "019abc12-3456-7def-8123-456789abcdef-3")]
+    pub evidence: Option<EvidenceId>,
+}
+
+/// What came of a correction.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Corrected {
+    Added(Correction),
+    /// There is no such session.
+    NoSession,
+    /// The session has no such piece of evidence (of its own bay).
+    NoEvidence,
 }
 
 /// A correction to add.
@@ -77,6 +92,12 @@ pub struct CorrectionInput {
     #[serde(default)]
     #[schema(max_length = 64, pattern = r"^[^\x00-\x1f\x7f-\x9f]*$")]
     pub by: Option<String>,
+    /// The piece of this session's evidence the correction is about ("counted twice: same
+    /// sack"): its id as `GET /api/sessions/{id}/evidence` lists it, `<session>-<seq>`.
+    /// A piece of another session, or one not stored, is refused (422).
+    #[serde(default)]
+    #[schema(example = "019abc12-3456-7def-8123-456789abcdef-3")]
+    pub evidence: Option<String>,
 }
 
 /// An integer as JSON Schema means it: `-1` and `-1.0` alike. Anything else (a fraction, a
@@ -260,33 +281,41 @@ impl History {
 
     async fn corrections(&self, session: &str) -> Result<Vec<Correction>, HistoryError> {
         let rows = sqlx::query(
-            "SELECT id, at_ms, by, delta, reason FROM corrections WHERE session = ? ORDER BY id",
+            "SELECT id, at_ms, by, delta, reason, evidence_seq FROM corrections WHERE session = ? ORDER BY id",
         )
         .bind(session)
         .fetch_all(&self.read)
         .await?;
+        let session: SessionId = parse_stored("session id", session)?;
         rows.iter()
             .map(|r| {
+                let seq: Option<i64> = r.try_get("evidence_seq")?;
                 Ok(Correction {
                     id: r.try_get("id")?,
                     at: from_ms(r.try_get("at_ms")?),
                     by: r.try_get("by")?,
                     delta: r.try_get("delta")?,
                     reason: r.try_get("reason")?,
+                    evidence: seq.map(|seq| EvidenceId {
+                        session,
+                        seq: seq as u64,
+                    }),
                 })
             })
             .collect()
     }
 
-    /// Adds a correction to a session; `None` when there is no such session.
+    /// Adds a correction to a session, about one of its pieces of evidence when `evidence`
+    /// (its seq) is given: one of the session's own bay, stored already.
     pub async fn add_correction(
         &self,
         session: SessionId,
         by: &str,
         delta: i64,
         reason: &str,
+        evidence: Option<u64>,
         at: DateTime<Utc>,
-    ) -> Result<Option<Correction>, HistoryError> {
+    ) -> Result<Corrected, HistoryError> {
         let key = session.to_string();
         let mut tx = self.write.begin().await?;
         let exists = sqlx::query("SELECT 1 FROM sessions WHERE id = ?")
@@ -295,27 +324,43 @@ impl History {
             .await?
             .is_some();
         if !exists {
-            return Ok(None);
+            return Ok(Corrected::NoSession);
+        }
+        if let Some(seq) = evidence {
+            let stored = sqlx::query(
+                "SELECT 1 FROM evidence e JOIN sessions s ON s.id = e.session AND s.bay = e.bay
+                 WHERE e.session = ? AND e.seq = ?",
+            )
+            .bind(&key)
+            .bind(i64::try_from(seq).unwrap_or(i64::MAX))
+            .fetch_optional(&mut *tx)
+            .await?
+            .is_some();
+            if !stored {
+                return Ok(Corrected::NoEvidence);
+            }
         }
         let id = sqlx::query(
-            "INSERT INTO corrections (session, at_ms, by, delta, reason) VALUES (?, ?, ?, ?, ?)",
+            "INSERT INTO corrections (session, at_ms, by, delta, reason, evidence_seq) VALUES (?, ?, ?, ?, ?, ?)",
         )
         .bind(&key)
         .bind(to_ms(at))
         .bind(by)
         .bind(delta)
         .bind(reason)
+        .bind(evidence.map(|seq| seq as i64))
         .execute(&mut *tx)
         .await?
         .last_insert_rowid();
         chain::amend(&mut tx, &key, id, at).await?;
         tx.commit().await?;
-        Ok(Some(Correction {
+        Ok(Corrected::Added(Correction {
             id,
             at: from_ms(to_ms(at)),
             by: by.to_owned(),
             delta,
             reason: reason.to_owned(),
+            evidence: evidence.map(|seq| EvidenceId { session, seq }),
         }))
     }
 }
