@@ -152,6 +152,7 @@ impl SessionQuery {
             plate,
             from,
             to,
+            id_prefix: None,
             limit,
         })
     }
