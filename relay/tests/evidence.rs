@@ -56,20 +56,6 @@ fn session_events(session: SessionId) -> Vec<Event> {
     events
 }
 
-/// The picture of `event`: the fixture JPEG with the seq after its end, so that each piece's
-/// bytes differ; none when `dropped`.
-fn evidence_of(event: &Event, dropped: bool) -> Evidence {
-    let mut jpeg = PICTURE.to_vec();
-    jpeg.push(event.seq as u8);
-    Evidence {
-        header: EvidenceHeader {
-            dropped,
-            ..EvidenceHeader::of(event)
-        },
-        jpeg: if dropped { vec![] } else { jpeg },
-    }
-}
-
 /// The piece of seq 3 is dropped on the edge.
 const DROPPED: u64 = 3;
 

@@ -30,7 +30,7 @@ pub use mosquitto::Mosquitto;
 pub use partition::Partition;
 pub use process::Proc;
 pub use relay::{RelayProcess, TestRelay, Which, relay_binary};
-pub use scripted_edge::{Mode, PICTURE, ScriptedEdge};
+pub use scripted_edge::{Mode, PICTURE, ScriptedEdge, evidence_of};
 
 use std::time::Duration;
 

@@ -16,6 +16,20 @@ use crate::unique_client_id;
 /// The picture a scripted edge sends when a `snapshot` command asks for one: a real 64x48 JPEG.
 pub const PICTURE: &[u8] = include_bytes!("../fixtures/picture.jpg");
 
+/// The picture of `event` as a bay sends it on `evidence`: [`PICTURE`] with the seq after its
+/// end, so that each piece's bytes differ; none when `dropped`.
+pub fn evidence_of(event: &Event, dropped: bool) -> Evidence {
+    let mut jpeg = PICTURE.to_vec();
+    jpeg.push(event.seq as u8);
+    Evidence {
+        header: EvidenceHeader {
+            dropped,
+            ..EvidenceHeader::of(event)
+        },
+        jpeg: if dropped { vec![] } else { jpeg },
+    }
+}
+
 /// What the scripted edge does with commands.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Mode {
