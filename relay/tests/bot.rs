@@ -446,3 +446,40 @@ async fn an_edit_that_changes_nothing_is_not_an_error() {
     .await;
     assert!(gone.is_err());
 }
+
+#[tokio::test]
+async fn a_malformed_upload_is_refused_as_telegram_does() {
+    let fake = FakeTelegram::start().await;
+    let client = reqwest::Client::new();
+    let url = format!("{}bot{TOKEN}/sendPhoto", fake.url);
+    // A form that names a part it does not carry, and one that is not a form at all.
+    let form = "--b\r\nContent-Disposition: form-data; name=\"chat_id\"\r\n\r\n42\r\n--b\r\nContent-Disposition: form-data; name=\"photo\"\r\n\r\nattach://nothing\r\n--b--\r\n";
+    for (content_type, body) in [
+        ("multipart/form-data; boundary=b", form.to_owned()),
+        (
+            "multipart/form-data; boundary=b",
+            "--b\r\nnot a part".to_owned(),
+        ),
+        ("multipart/form-data", form.to_owned()),
+    ] {
+        let response = client
+            .post(&url)
+            .header("content-type", content_type)
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+        let answer: serde_json::Value = response.json().await.unwrap();
+        assert_eq!(answer["ok"], false, "{answer}");
+        assert_eq!(answer["error_code"], 400, "{answer}");
+        assert!(
+            answer["description"]
+                .as_str()
+                .unwrap()
+                .starts_with("Bad Request: "),
+            "{answer}"
+        );
+    }
+    assert!(fake.photos(42).is_empty());
+}
