@@ -7,9 +7,9 @@ mod fake_telegram;
 
 use std::time::{Duration, Instant};
 
-use baycount_protocol::Direction;
+use baycount_protocol::{Direction, Event, EventKind, Kind};
 use baycount_relay::bot::BotConfig;
-use baycount_testkit::{Mode, ScriptedEdge, TestRelay, Which, eventually};
+use baycount_testkit::{Mode, ScriptedEdge, TestRelay, Which, eventually, evidence_of};
 use fake_telegram::{FakeTelegram, Sent, TOKEN};
 use reqwest::StatusCode;
 use serde_json::json;
@@ -72,6 +72,45 @@ async fn control_for(fake: &FakeTelegram, plate: &str) -> Sent {
     fake.type_text(OPERATOR, plate);
     wait(fake, "control message", |m| {
         m.id > menu.id && m.buttons().contains(&"▶️ START LOADING".to_owned())
+    })
+    .await
+}
+
+/// Starts loading from the control message `control`, counts `n` in and stops from Telegram:
+/// the summary (the control message, edited) and the stop event the bay sent.
+async fn load_and_stop(
+    fake: &FakeTelegram,
+    edge: &ScriptedEdge,
+    control: &Sent,
+    n: u64,
+) -> (Sent, Event) {
+    press(fake, control, "▶️ START LOADING").await;
+    let started = wait(fake, "started", |m| {
+        m.id == control.id && m.text.starts_with("🚀 Started at")
+    })
+    .await;
+    for _ in 0..n {
+        edge.count(Direction::In).await;
+    }
+    press(fake, &started, "⏹️ STOP LOADING").await;
+    let summary = wait(fake, "stopped", |m| {
+        m.id == control.id && m.text.starts_with("🛑 Stopped at")
+    })
+    .await;
+    let stop = edge.events().last().cloned().unwrap();
+    assert!(matches!(stop.kind, EventKind::Stopped { .. }), "{stop:?}");
+    (summary, stop)
+}
+
+/// The plate menu that follows a summary, back on the control screen for its first plate.
+async fn next_control(fake: &FakeTelegram, summary: &Sent, plate: &str) -> Sent {
+    let menu = wait(fake, "menu after the summary", |m| {
+        m.id > summary.id && m.buttons().contains(&plate.to_owned())
+    })
+    .await;
+    press(fake, &menu, plate).await;
+    wait(fake, "control message", |m| {
+        m.id == menu.id && m.buttons().contains(&"▶️ START LOADING".to_owned())
     })
     .await
 }
@@ -398,6 +437,17 @@ async fn sessions_started_elsewhere_show_up_in_the_chat() {
     .await;
     assert!(m.text.contains("Total: 2"), "{}", m.text);
     assert!(m.text.contains("Stopped by: api"), "{}", m.text);
+    // The stop's photo follows there too.
+    let stop = edge.events().last().cloned().unwrap();
+    let piece = evidence_of(&stop, false);
+    edge.publish_raw(Kind::Evidence, &piece.encode());
+    let photo = wait(&fake, "stop photo", |m| m.photo.is_some()).await;
+    assert_eq!(photo.reply_to, Some(menu.id));
+    assert_eq!(photo.photo.as_deref(), Some(piece.jpeg.as_slice()));
+    assert_eq!(
+        photo.text,
+        format!("{}\nDA 1 API · total 2", m.text.lines().next().unwrap())
+    );
 }
 
 #[tokio::test]
@@ -445,6 +495,80 @@ async fn an_edit_that_changes_nothing_is_not_an_error() {
     )
     .await;
     assert!(gone.is_err());
+}
+
+#[tokio::test]
+async fn the_stop_photo_follows_the_summary_with_the_bays_picture() {
+    let fake = FakeTelegram::start().await;
+    let relay = relay_with_bot(&fake).await;
+    let edge = bay_online(&relay, "bay-1", Mode::Respond).await;
+    let control = control_for(&fake, "KT 8899 TEST").await;
+    let (summary, stop) = load_and_stop(&fake, &edge, &control, 3).await;
+    assert!(summary.text.contains("Total: 3"), "{}", summary.text);
+    let piece = evidence_of(&stop, false);
+    edge.publish_raw(Kind::Evidence, &piece.encode());
+
+    let photo = wait(&fake, "stop photo", |m| m.photo.is_some()).await;
+    // The same time as the summary's (the site's zone), the plate and the total.
+    let stopped_at = summary.text.lines().next().unwrap();
+    assert_eq!(photo.text, format!("{stopped_at}\nKT 8899 TEST · total 3"));
+    assert_eq!(
+        photo.photo.as_deref(),
+        Some(piece.jpeg.as_slice()),
+        "the bay's bytes"
+    );
+    assert_eq!(photo.reply_to, Some(summary.id), "under its summary");
+    assert!(photo.id > summary.id);
+    // One photo, and the summary says nothing of a missing one.
+    assert_eq!(fake.photos(OPERATOR as i64).len(), 1);
+    let calls = fake.calls("sendPhoto");
+    assert_eq!(calls.len(), 1, "{calls:?}");
+    let shown = fake
+        .messages(OPERATOR as i64)
+        .into_iter()
+        .find(|m| m.id == summary.id)
+        .unwrap();
+    assert_eq!(shown.text, summary.text);
+}
+
+#[tokio::test]
+async fn a_stop_without_a_picture_keeps_its_summary_and_says_why() {
+    let fake = FakeTelegram::start().await;
+    let relay = relay_with_bot(&fake).await;
+    let edge = bay_online(&relay, "bay-1", Mode::Respond).await;
+
+    // The bay dropped the stop's picture: said at once.
+    let control = control_for(&fake, "B 5 DROP").await;
+    let (summary, stop) = load_and_stop(&fake, &edge, &control, 1).await;
+    edge.publish_raw(Kind::Evidence, &evidence_of(&stop, true).encode());
+    let said = wait(&fake, "no picture: dropped", |m| {
+        m.id == summary.id && m.text.contains("📷")
+    })
+    .await;
+    assert_eq!(
+        said.text,
+        format!(
+            "{}\n📷 No picture of the stop: the bay dropped it.",
+            summary.text
+        )
+    );
+
+    // The picture never comes: said after the bounded wait.
+    let control = next_control(&fake, &summary, "B 5 DROP").await;
+    let (summary, _stop) = load_and_stop(&fake, &edge, &control, 2).await;
+    let said = wait(&fake, "no picture: not come", |m| {
+        m.id == summary.id && m.text.contains("📷")
+    })
+    .await;
+    assert_eq!(
+        said.text,
+        format!(
+            "{}\n📷 No picture of the stop came from the bay.",
+            summary.text
+        )
+    );
+    assert!(summary.text.contains("Total: 2"), "{}", summary.text);
+    assert_eq!(fake.calls("sendPhoto").len(), 0, "no photo, only the word");
 }
 
 #[tokio::test]

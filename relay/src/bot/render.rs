@@ -2,7 +2,7 @@
 //! (edited in place as the loading goes), the stop summary, `/status` and `/history`, with
 //! times in the site's time zone. Pure: the same inputs always give the same message.
 
-use baycount_protocol::{BayId, Phase, Plate};
+use baycount_protocol::{BayId, Phase, Plate, SessionId};
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 
@@ -148,6 +148,7 @@ pub fn control(
 /// A finished session, as the control message ends.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Finished {
+    pub session: SessionId,
     pub bay: String,
     pub plate: String,
     pub count: u64,
@@ -174,6 +175,37 @@ pub fn stopped(f: &Finished, tz: Tz) -> Screen {
         ),
         buttons: vec![],
     }
+}
+
+/// The stop photo's caption: `🛑 Stopped at 14:03:27`, then the plate and the total.
+pub fn stop_caption(f: &Finished, tz: Tz) -> String {
+    format!(
+        "🛑 Stopped at {}\n{} · total {}",
+        clock(f.stopped_at, tz),
+        f.plate,
+        f.count
+    )
+}
+
+/// Why a stopped session's summary is not followed by its photo.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NoStopPhoto {
+    /// The bay had no picture to send (its budget was full, or no frame was there).
+    Dropped,
+    /// The picture was deleted after the retention already.
+    Pruned,
+    /// The picture did not come within the wait.
+    NotCome,
+}
+
+/// The summary with a last line saying why no photo follows.
+pub fn without_stop_photo(summary: &str, why: NoStopPhoto) -> String {
+    let line = match why {
+        NoStopPhoto::Dropped => "📷 No picture of the stop: the bay dropped it.",
+        NoStopPhoto::Pruned => "📷 The picture of the stop is deleted (the relay's retention).",
+        NoStopPhoto::NotCome => "📷 No picture of the stop came from the bay.",
+    };
+    format!("{summary}\n{line}")
 }
 
 /// `/status`: every bay on a line.
@@ -298,6 +330,29 @@ mod tests {
         );
         assert!(loading.text.contains("Count: 42"));
         assert_eq!(loading.buttons[0][0].0, "⏹️ STOP LOADING");
+    }
+
+    #[test]
+    fn the_stop_photo_caption_has_the_site_time_the_plate_and_the_total() {
+        let tz: Tz = "Asia/Makassar".parse().expect("zone");
+        let at = |h, m, s| {
+            Utc.with_ymd_and_hms(2026, 11, 26, h, m, s)
+                .single()
+                .expect("t")
+        };
+        let f = Finished {
+            session: SessionId::new(),
+            bay: "bay-1".into(),
+            plate: "KT 8899 TEST".into(),
+            count: 37,
+            started_at: at(5, 50, 0),
+            stopped_at: at(6, 3, 27),
+            stopped_by: None,
+        };
+        assert_eq!(
+            stop_caption(&f, tz),
+            "🛑 Stopped at 14:03:27\nKT 8899 TEST · total 37"
+        );
     }
 
     #[test]
