@@ -7,7 +7,7 @@ mod fake_telegram;
 
 use std::time::{Duration, Instant};
 
-use baycount_protocol::{Direction, Event, EventKind, Kind};
+use baycount_protocol::{Direction, Event, EventKind, Evidence, Kind};
 use baycount_relay::bot::BotConfig;
 use baycount_testkit::{Mode, ScriptedEdge, TestRelay, Which, eventually, evidence_of};
 use fake_telegram::{FakeTelegram, Sent, TOKEN};
@@ -569,6 +569,149 @@ async fn a_stop_without_a_picture_keeps_its_summary_and_says_why() {
     );
     assert!(summary.text.contains("Total: 2"), "{}", summary.text);
     assert_eq!(fake.calls("sendPhoto").len(), 0, "no photo, only the word");
+}
+
+#[tokio::test]
+async fn evidence_sends_a_sessions_crossings_as_albums_of_ten() {
+    let fake = FakeTelegram::start().await;
+    let relay = relay_with_bot(&fake).await;
+    let mut edge = bay_online(&relay, "bay-1", Mode::Respond).await;
+    let (status, body) = relay
+        .post("/api/bays/bay-1/start", json!({"plate": "KT 8899 TEST"}))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    for _ in 0..13 {
+        edge.count(Direction::In).await;
+    }
+    let (status, _) = relay.post("/api/bays/bay-1/stop", json!({})).await;
+    assert_eq!(status, StatusCode::OK);
+    // Start, 13 crossings (seqs 2 to 14; the picture of the last was dropped) and the stop.
+    let events = edge.events();
+    assert_eq!(events.len(), 15);
+    let session = events[0].session;
+    let pieces: Vec<Evidence> = events.iter().map(|e| evidence_of(e, e.seq == 14)).collect();
+    for p in &pieces {
+        edge.publish_raw(Kind::Evidence, &p.encode());
+    }
+    edge.wait_stored_evidence(session, 15).await;
+
+    let id = session.to_string();
+    fake.type_text(OPERATOR, &format!("/evidence #{}", &id[..8]));
+    let intro = wait(&fake, "what the pictures are", |m| {
+        m.text.starts_with("📷 Session")
+    })
+    .await;
+    assert!(
+        intro.text.starts_with(&format!(
+            "📷 Session #{} · KT 8899 TEST · bay-1 · ",
+            &id[..8]
+        )),
+        "{}",
+        intro.text
+    );
+    assert!(
+        intro.text.contains("13 crossings, 12 with a picture:")
+            && intro.text.contains("1 dropped by the bay"),
+        "{}",
+        intro.text
+    );
+    let photos = eventually(10, "twelve photos", || async {
+        let photos = fake.photos(OPERATOR as i64);
+        (photos.len() >= 12).then_some(photos)
+    })
+    .await;
+    assert_eq!(photos.len(), 12);
+    assert!(photos.iter().all(|p| p.id > intro.id), "after the intro");
+    let tz: chrono_tz::Tz = "Asia/Makassar".parse().unwrap();
+    for (photo, event) in photos.iter().zip(&events[1..13]) {
+        let piece = evidence_of(event, false);
+        assert_eq!(
+            photo.photo.as_deref(),
+            Some(piece.jpeg.as_slice()),
+            "seq {}",
+            event.seq
+        );
+        let clock = event.at.with_timezone(&tz).format("%H:%M:%S");
+        assert_eq!(photo.text, format!("#{} · {clock} · in", event.seq));
+    }
+    let albums: Vec<Option<String>> = photos.iter().map(|p| p.media_group.clone()).collect();
+    assert!(
+        albums[..10].iter().all(|a| a.is_some() && *a == albums[0]),
+        "{albums:?}"
+    );
+    assert!(
+        albums[10..].iter().all(|a| a.is_some() && *a == albums[10]),
+        "{albums:?}"
+    );
+    assert_ne!(albums[0], albums[10]);
+    assert_eq!(fake.calls("sendMediaGroup").len(), 2);
+
+    // The chat's latest session by default, and by plate, say the same.
+    fake.type_text(OPERATOR, "/evidence");
+    fake.type_text(OPERATOR, "/evidence kt 8899 test");
+    eventually(10, "two more intros", || async {
+        let intros = fake
+            .messages(OPERATOR as i64)
+            .into_iter()
+            .filter(|m| m.text == intro.text)
+            .count();
+        (intros == 3).then_some(())
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn evidence_of_an_unknown_session_is_said_so_and_strangers_get_nothing() {
+    let fake = FakeTelegram::start().await;
+    let relay = relay_with_bot(&fake).await;
+    let _edge = bay_online(&relay, "bay-1", Mode::Respond).await;
+    fake.type_text(OPERATOR, "/evidence");
+    wait(&fake, "no sessions yet", |m| {
+        m.text.starts_with("No sessions yet")
+    })
+    .await;
+    fake.type_text(OPERATOR, "/evidence #ffffffff");
+    let m = wait(&fake, "unknown id", |m| {
+        m.text.starts_with("No session matches")
+    })
+    .await;
+    assert!(m.text.contains("\"#ffffffff\""), "{}", m.text);
+    fake.type_text(OPERATOR, "/evidence ZZ 9 NONE");
+    wait(&fake, "unknown plate", |m| {
+        m.text.starts_with("No session matches \"ZZ 9 NONE\"")
+    })
+    .await;
+
+    fake.type_text(STRANGER, "/evidence");
+    let m = fake
+        .wait_message(STRANGER as i64, 10, "refusal", |m| {
+            m.text.starts_with("Sorry")
+        })
+        .await;
+    fake.type_text(STRANGER, "/status");
+    eventually(10, "the same refusal for /status", || async {
+        let sent = fake.messages(STRANGER as i64);
+        (sent.len() == 2).then_some(sent)
+    })
+    .await
+    .iter()
+    .for_each(|r| assert_eq!(r.text, m.text, "the same refusal as any command"));
+    assert!(fake.photos(STRANGER as i64).is_empty());
+    let audit = eventually(10, "refusal audited", || async {
+        let (_, log) = relay.get("/api/audit").await;
+        log["audit"]
+            .as_array()?
+            .iter()
+            .find(|e| {
+                e["actor"] == format!("telegram:{STRANGER}")
+                    && e["detail"]
+                        .as_str()
+                        .is_some_and(|d| d.ends_with("/evidence"))
+            })
+            .cloned()
+    })
+    .await;
+    assert_eq!(audit["outcome"], "rejected");
 }
 
 #[tokio::test]

@@ -1,7 +1,7 @@
 //! The operators' Telegram bot (teloxide, long polling): bay and plate menus, one control
 //! message per chat edited in place as the loading goes, START and STOP through the same
-//! control path as the API, the stop's photo, `/status` and `/history`; only allow-listed users
-//! act, and every refusal is in the audit log.
+//! control path as the API, the stop's photo, `/status`, `/history` and `/evidence`; only
+//! allow-listed users act, and every refusal is in the audit log.
 //!
 //! # Layout
 //! - this file: the bot's settings, what it works with, and what every handler shares (the
@@ -9,7 +9,8 @@
 //! - `poller`: long polling of the Bot API; `watcher`: following the bays;
 //! - `commands`: text commands; `buttons`: button presses, START and STOP;
 //! - `control_message`: each chat's control message, rendered and edited in place;
-//! - `stop_photo`: the stop's picture after a session's summary;
+//! - `stop_photo`: the stop's picture after a session's summary; `evidence`: `/evidence`, a
+//!   session's crossing pictures as albums;
 //! - [`render`]: what the bot shows, as pure functions; [`callback`]: button data and nonces;
 //!   `chats`: what the bot remembers per chat; [`telegram`]: calls under the Bot API's rules.
 
@@ -18,6 +19,7 @@ pub mod callback;
 mod chats;
 mod commands;
 mod control_message;
+mod evidence;
 mod poller;
 pub mod render;
 mod stop_photo;
