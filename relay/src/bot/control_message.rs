@@ -35,7 +35,13 @@ impl Inner {
                 session: finished.session,
                 caption: render::stop_caption(finished, self.tz),
             };
-            self.tasks.spawn(photo.send());
+            let shutdown = self.shutdown.clone();
+            self.tasks.spawn(async move {
+                tokio::select! {
+                    _ = shutdown.cancelled() => {}
+                    () = photo.send() => {}
+                }
+            });
         }
         chat.note = None;
         chat.view = View::Plates;

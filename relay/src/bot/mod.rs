@@ -80,6 +80,8 @@ struct Inner {
     tz: Tz,
     chats: Chats,
     tasks: TaskTracker,
+    /// Ends the tasks the handlers start (the stop's photo).
+    shutdown: CancellationToken,
 }
 
 /// Starts the bot's tasks on `tasks`; they end with `shutdown`.
@@ -100,6 +102,7 @@ pub fn start(config: BotConfig, deps: Deps, tasks: &TaskTracker, shutdown: Cance
         tz: config.time_zone,
         chats: Chats::default(),
         tasks: tasks.clone(),
+        shutdown: shutdown.clone(),
     });
     tasks.spawn(poller::poll(inner.clone(), shutdown.clone()));
     tasks.spawn(watcher::watch(inner, shutdown));
