@@ -7,7 +7,7 @@ mod fake_telegram;
 
 use std::time::{Duration, Instant};
 
-use baycount_protocol::{Direction, Event, EventKind, Evidence, Kind};
+use baycount_protocol::{Direction, Event, EventKind, Kind};
 use baycount_relay::bot::BotConfig;
 use baycount_testkit::{Mode, ScriptedEdge, TestRelay, Which, eventually, evidence_of};
 use fake_telegram::{FakeTelegram, Sent, TOKEN};
@@ -571,29 +571,42 @@ async fn a_stop_without_a_picture_keeps_its_summary_and_says_why() {
     assert_eq!(fake.calls("sendPhoto").len(), 0, "no photo, only the word");
 }
 
+/// A session of `crossings` crossings started and stopped through the API, its pictures sent by
+/// the bay (but those of `dropped`, dropped) and stored: its events.
+async fn session_with_pictures(
+    relay: &TestRelay,
+    edge: &mut ScriptedEdge,
+    crossings: usize,
+    dropped: &[u64],
+) -> Vec<Event> {
+    let (status, body) = relay
+        .post("/api/bays/bay-1/start", json!({"plate": "KT 8899 TEST"}))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    for _ in 0..crossings {
+        edge.count(Direction::In).await;
+    }
+    let (status, _) = relay.post("/api/bays/bay-1/stop", json!({})).await;
+    assert_eq!(status, StatusCode::OK);
+    let events = edge.events();
+    for e in &events {
+        let piece = evidence_of(e, dropped.contains(&e.seq));
+        edge.publish_raw(Kind::Evidence, &piece.encode());
+    }
+    let last = events.last().unwrap();
+    edge.wait_stored_evidence(last.session, last.seq).await;
+    events
+}
+
 #[tokio::test]
 async fn evidence_sends_a_sessions_crossings_as_albums_of_ten() {
     let fake = FakeTelegram::start().await;
     let relay = relay_with_bot(&fake).await;
     let mut edge = bay_online(&relay, "bay-1", Mode::Respond).await;
-    let (status, body) = relay
-        .post("/api/bays/bay-1/start", json!({"plate": "KT 8899 TEST"}))
-        .await;
-    assert_eq!(status, StatusCode::OK, "{body}");
-    for _ in 0..13 {
-        edge.count(Direction::In).await;
-    }
-    let (status, _) = relay.post("/api/bays/bay-1/stop", json!({})).await;
-    assert_eq!(status, StatusCode::OK);
     // Start, 13 crossings (seqs 2 to 14; the picture of the last was dropped) and the stop.
-    let events = edge.events();
+    let events = session_with_pictures(&relay, &mut edge, 13, &[14]).await;
     assert_eq!(events.len(), 15);
     let session = events[0].session;
-    let pieces: Vec<Evidence> = events.iter().map(|e| evidence_of(e, e.seq == 14)).collect();
-    for p in &pieces {
-        edge.publish_raw(Kind::Evidence, &p.encode());
-    }
-    edge.wait_stored_evidence(session, 15).await;
 
     let id = session.to_string();
     fake.type_text(OPERATOR, &format!("/evidence #{}", &id[..8]));
@@ -658,6 +671,30 @@ async fn evidence_sends_a_sessions_crossings_as_albums_of_ten() {
         (intros == 3).then_some(())
     })
     .await;
+}
+
+/// An album takes two photos at least: the eleventh goes alone, as a photo.
+#[tokio::test]
+async fn evidence_sends_a_lone_last_picture_as_a_photo() {
+    let fake = FakeTelegram::start().await;
+    let relay = relay_with_bot(&fake).await;
+    let mut edge = bay_online(&relay, "bay-1", Mode::Respond).await;
+    let events = session_with_pictures(&relay, &mut edge, 11, &[]).await;
+    fake.type_text(OPERATOR, "/evidence");
+    let photos = eventually(10, "eleven photos", || async {
+        let photos = fake.photos(OPERATOR as i64);
+        (photos.len() >= 11).then_some(photos)
+    })
+    .await;
+    let last = &events[11];
+    assert_eq!(
+        photos[10].photo.as_deref(),
+        Some(evidence_of(last, false).jpeg.as_slice())
+    );
+    assert_eq!(photos[10].media_group, None);
+    assert!(photos[10].text.starts_with("#12 · "), "{}", photos[10].text);
+    assert_eq!(fake.calls("sendMediaGroup").len(), 1);
+    assert_eq!(fake.calls("sendPhoto").len(), 1);
 }
 
 #[tokio::test]
