@@ -7,9 +7,9 @@ mod fake_telegram;
 
 use std::time::{Duration, Instant};
 
-use baycount_protocol::Direction;
+use baycount_protocol::{Direction, Event, EventKind, Kind};
 use baycount_relay::bot::BotConfig;
-use baycount_testkit::{Mode, ScriptedEdge, TestRelay, Which, eventually};
+use baycount_testkit::{Mode, ScriptedEdge, TestRelay, Which, eventually, evidence_of};
 use fake_telegram::{FakeTelegram, Sent, TOKEN};
 use reqwest::StatusCode;
 use serde_json::json;
@@ -72,6 +72,45 @@ async fn control_for(fake: &FakeTelegram, plate: &str) -> Sent {
     fake.type_text(OPERATOR, plate);
     wait(fake, "control message", |m| {
         m.id > menu.id && m.buttons().contains(&"▶️ START LOADING".to_owned())
+    })
+    .await
+}
+
+/// Starts loading from the control message `control`, counts `n` in and stops from Telegram:
+/// the summary (the control message, edited) and the stop event the bay sent.
+async fn load_and_stop(
+    fake: &FakeTelegram,
+    edge: &ScriptedEdge,
+    control: &Sent,
+    n: u64,
+) -> (Sent, Event) {
+    press(fake, control, "▶️ START LOADING").await;
+    let started = wait(fake, "started", |m| {
+        m.id == control.id && m.text.starts_with("🚀 Started at")
+    })
+    .await;
+    for _ in 0..n {
+        edge.count(Direction::In).await;
+    }
+    press(fake, &started, "⏹️ STOP LOADING").await;
+    let summary = wait(fake, "stopped", |m| {
+        m.id == control.id && m.text.starts_with("🛑 Stopped at")
+    })
+    .await;
+    let stop = edge.events().last().cloned().unwrap();
+    assert!(matches!(stop.kind, EventKind::Stopped { .. }), "{stop:?}");
+    (summary, stop)
+}
+
+/// The plate menu that follows a summary, back on the control screen for its first plate.
+async fn next_control(fake: &FakeTelegram, summary: &Sent, plate: &str) -> Sent {
+    let menu = wait(fake, "menu after the summary", |m| {
+        m.id > summary.id && m.buttons().contains(&plate.to_owned())
+    })
+    .await;
+    press(fake, &menu, plate).await;
+    wait(fake, "control message", |m| {
+        m.id == menu.id && m.buttons().contains(&"▶️ START LOADING".to_owned())
     })
     .await
 }
@@ -398,6 +437,17 @@ async fn sessions_started_elsewhere_show_up_in_the_chat() {
     .await;
     assert!(m.text.contains("Total: 2"), "{}", m.text);
     assert!(m.text.contains("Stopped by: api"), "{}", m.text);
+    // The stop's photo follows there too.
+    let stop = edge.events().last().cloned().unwrap();
+    let piece = evidence_of(&stop, false);
+    edge.publish_raw(Kind::Evidence, &piece.encode());
+    let photo = wait(&fake, "stop photo", |m| m.photo.is_some()).await;
+    assert_eq!(photo.reply_to, Some(menu.id));
+    assert_eq!(photo.photo.as_deref(), Some(piece.jpeg.as_slice()));
+    assert_eq!(
+        photo.text,
+        format!("{}\nDA 1 API · total 2", m.text.lines().next().unwrap())
+    );
 }
 
 #[tokio::test]
@@ -445,4 +495,295 @@ async fn an_edit_that_changes_nothing_is_not_an_error() {
     )
     .await;
     assert!(gone.is_err());
+}
+
+#[tokio::test]
+async fn the_stop_photo_follows_the_summary_with_the_bays_picture() {
+    let fake = FakeTelegram::start().await;
+    let relay = relay_with_bot(&fake).await;
+    let edge = bay_online(&relay, "bay-1", Mode::Respond).await;
+    let control = control_for(&fake, "KT 8899 TEST").await;
+    let (summary, stop) = load_and_stop(&fake, &edge, &control, 3).await;
+    assert!(summary.text.contains("Total: 3"), "{}", summary.text);
+    let piece = evidence_of(&stop, false);
+    edge.publish_raw(Kind::Evidence, &piece.encode());
+
+    let photo = wait(&fake, "stop photo", |m| m.photo.is_some()).await;
+    // The same time as the summary's (the site's zone), the plate and the total.
+    let stopped_at = summary.text.lines().next().unwrap();
+    assert_eq!(photo.text, format!("{stopped_at}\nKT 8899 TEST · total 3"));
+    assert_eq!(
+        photo.photo.as_deref(),
+        Some(piece.jpeg.as_slice()),
+        "the bay's bytes"
+    );
+    assert_eq!(photo.reply_to, Some(summary.id), "under its summary");
+    assert!(photo.id > summary.id);
+    // One photo, and the summary says nothing of a missing one.
+    assert_eq!(fake.photos(OPERATOR as i64).len(), 1);
+    let calls = fake.calls("sendPhoto");
+    assert_eq!(calls.len(), 1, "{calls:?}");
+    let shown = fake
+        .messages(OPERATOR as i64)
+        .into_iter()
+        .find(|m| m.id == summary.id)
+        .unwrap();
+    assert_eq!(shown.text, summary.text);
+}
+
+#[tokio::test]
+async fn a_stop_without_a_picture_keeps_its_summary_and_says_why() {
+    let fake = FakeTelegram::start().await;
+    let relay = relay_with_bot(&fake).await;
+    let edge = bay_online(&relay, "bay-1", Mode::Respond).await;
+
+    // The bay dropped the stop's picture: said at once.
+    let control = control_for(&fake, "B 5 DROP").await;
+    let (summary, stop) = load_and_stop(&fake, &edge, &control, 1).await;
+    edge.publish_raw(Kind::Evidence, &evidence_of(&stop, true).encode());
+    let said = wait(&fake, "no picture: dropped", |m| {
+        m.id == summary.id && m.text.contains("📷")
+    })
+    .await;
+    assert_eq!(
+        said.text,
+        format!(
+            "{}\n📷 No picture of the stop: the bay dropped it.",
+            summary.text
+        )
+    );
+
+    // The picture never comes: said after the bounded wait.
+    let control = next_control(&fake, &summary, "B 5 DROP").await;
+    let (summary, _stop) = load_and_stop(&fake, &edge, &control, 2).await;
+    let said = wait(&fake, "no picture: not come", |m| {
+        m.id == summary.id && m.text.contains("📷")
+    })
+    .await;
+    assert_eq!(
+        said.text,
+        format!(
+            "{}\n📷 No picture of the stop came from the bay.",
+            summary.text
+        )
+    );
+    assert!(summary.text.contains("Total: 2"), "{}", summary.text);
+    assert_eq!(fake.calls("sendPhoto").len(), 0, "no photo, only the word");
+}
+
+/// A session of `crossings` crossings started and stopped through the API, its pictures sent by
+/// the bay (but those of `dropped`, dropped) and stored: its events.
+async fn session_with_pictures(
+    relay: &TestRelay,
+    edge: &mut ScriptedEdge,
+    crossings: usize,
+    dropped: &[u64],
+) -> Vec<Event> {
+    let (status, body) = relay
+        .post("/api/bays/bay-1/start", json!({"plate": "KT 8899 TEST"}))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    for _ in 0..crossings {
+        edge.count(Direction::In).await;
+    }
+    let (status, _) = relay.post("/api/bays/bay-1/stop", json!({})).await;
+    assert_eq!(status, StatusCode::OK);
+    let events = edge.events();
+    for e in &events {
+        let piece = evidence_of(e, dropped.contains(&e.seq));
+        edge.publish_raw(Kind::Evidence, &piece.encode());
+    }
+    let last = events.last().unwrap();
+    edge.wait_stored_evidence(last.session, last.seq).await;
+    events
+}
+
+#[tokio::test]
+async fn evidence_sends_a_sessions_crossings_as_albums_of_ten() {
+    let fake = FakeTelegram::start().await;
+    let relay = relay_with_bot(&fake).await;
+    let mut edge = bay_online(&relay, "bay-1", Mode::Respond).await;
+    // Start, 13 crossings (seqs 2 to 14; the picture of the last was dropped) and the stop.
+    let events = session_with_pictures(&relay, &mut edge, 13, &[14]).await;
+    assert_eq!(events.len(), 15);
+    let session = events[0].session;
+
+    let id = session.to_string();
+    fake.type_text(OPERATOR, &format!("/evidence #{}", &id[..8]));
+    let intro = wait(&fake, "what the pictures are", |m| {
+        m.text.starts_with("📷 Session")
+    })
+    .await;
+    assert!(
+        intro.text.starts_with(&format!(
+            "📷 Session #{} · KT 8899 TEST · bay-1 · ",
+            &id[..8]
+        )),
+        "{}",
+        intro.text
+    );
+    assert!(
+        intro.text.contains("13 crossings, 12 with a picture:")
+            && intro.text.contains("1 dropped by the bay"),
+        "{}",
+        intro.text
+    );
+    let photos = eventually(10, "twelve photos", || async {
+        let photos = fake.photos(OPERATOR as i64);
+        (photos.len() >= 12).then_some(photos)
+    })
+    .await;
+    assert_eq!(photos.len(), 12);
+    assert!(photos.iter().all(|p| p.id > intro.id), "after the intro");
+    let tz: chrono_tz::Tz = "Asia/Makassar".parse().unwrap();
+    for (photo, event) in photos.iter().zip(&events[1..13]) {
+        let piece = evidence_of(event, false);
+        assert_eq!(
+            photo.photo.as_deref(),
+            Some(piece.jpeg.as_slice()),
+            "seq {}",
+            event.seq
+        );
+        let clock = event.at.with_timezone(&tz).format("%H:%M:%S");
+        assert_eq!(photo.text, format!("#{} · {clock} · in", event.seq));
+    }
+    let albums: Vec<Option<String>> = photos.iter().map(|p| p.media_group.clone()).collect();
+    assert!(
+        albums[..10].iter().all(|a| a.is_some() && *a == albums[0]),
+        "{albums:?}"
+    );
+    assert!(
+        albums[10..].iter().all(|a| a.is_some() && *a == albums[10]),
+        "{albums:?}"
+    );
+    assert_ne!(albums[0], albums[10]);
+    assert_eq!(fake.calls("sendMediaGroup").len(), 2);
+
+    // The chat's latest session by default, and by plate, say the same.
+    fake.type_text(OPERATOR, "/evidence");
+    fake.type_text(OPERATOR, "/evidence kt 8899 test");
+    eventually(10, "two more intros", || async {
+        let intros = fake
+            .messages(OPERATOR as i64)
+            .into_iter()
+            .filter(|m| m.text == intro.text)
+            .count();
+        (intros == 3).then_some(())
+    })
+    .await;
+}
+
+/// An album takes two photos at least: the eleventh goes alone, as a photo.
+#[tokio::test]
+async fn evidence_sends_a_lone_last_picture_as_a_photo() {
+    let fake = FakeTelegram::start().await;
+    let relay = relay_with_bot(&fake).await;
+    let mut edge = bay_online(&relay, "bay-1", Mode::Respond).await;
+    let events = session_with_pictures(&relay, &mut edge, 11, &[]).await;
+    fake.type_text(OPERATOR, "/evidence");
+    let photos = eventually(10, "eleven photos", || async {
+        let photos = fake.photos(OPERATOR as i64);
+        (photos.len() >= 11).then_some(photos)
+    })
+    .await;
+    let last = &events[11];
+    assert_eq!(
+        photos[10].photo.as_deref(),
+        Some(evidence_of(last, false).jpeg.as_slice())
+    );
+    assert_eq!(photos[10].media_group, None);
+    assert!(photos[10].text.starts_with("#12 · "), "{}", photos[10].text);
+    assert_eq!(fake.calls("sendMediaGroup").len(), 1);
+    assert_eq!(fake.calls("sendPhoto").len(), 1);
+}
+
+#[tokio::test]
+async fn evidence_of_an_unknown_session_is_said_so_and_strangers_get_nothing() {
+    let fake = FakeTelegram::start().await;
+    let relay = relay_with_bot(&fake).await;
+    let _edge = bay_online(&relay, "bay-1", Mode::Respond).await;
+    fake.type_text(OPERATOR, "/evidence");
+    wait(&fake, "no sessions yet", |m| {
+        m.text.starts_with("No sessions yet")
+    })
+    .await;
+    fake.type_text(OPERATOR, "/evidence #ffffffff");
+    let m = wait(&fake, "unknown id", |m| {
+        m.text.starts_with("No session matches")
+    })
+    .await;
+    assert!(m.text.contains("\"#ffffffff\""), "{}", m.text);
+    fake.type_text(OPERATOR, "/evidence ZZ 9 NONE");
+    wait(&fake, "unknown plate", |m| {
+        m.text.starts_with("No session matches \"ZZ 9 NONE\"")
+    })
+    .await;
+
+    fake.type_text(STRANGER, "/evidence");
+    let m = fake
+        .wait_message(STRANGER as i64, 10, "refusal", |m| {
+            m.text.starts_with("Sorry")
+        })
+        .await;
+    fake.type_text(STRANGER, "/status");
+    eventually(10, "the same refusal for /status", || async {
+        let sent = fake.messages(STRANGER as i64);
+        (sent.len() == 2).then_some(sent)
+    })
+    .await
+    .iter()
+    .for_each(|r| assert_eq!(r.text, m.text, "the same refusal as any command"));
+    assert!(fake.photos(STRANGER as i64).is_empty());
+    let audit = eventually(10, "refusal audited", || async {
+        let (_, log) = relay.get("/api/audit").await;
+        log["audit"]
+            .as_array()?
+            .iter()
+            .find(|e| {
+                e["actor"] == format!("telegram:{STRANGER}")
+                    && e["detail"]
+                        .as_str()
+                        .is_some_and(|d| d.ends_with("/evidence"))
+            })
+            .cloned()
+    })
+    .await;
+    assert_eq!(audit["outcome"], "rejected");
+}
+
+#[tokio::test]
+async fn a_malformed_upload_is_refused_as_telegram_does() {
+    let fake = FakeTelegram::start().await;
+    let client = reqwest::Client::new();
+    let url = format!("{}bot{TOKEN}/sendPhoto", fake.url);
+    // A form that names a part it does not carry, and one that is not a form at all.
+    let form = "--b\r\nContent-Disposition: form-data; name=\"chat_id\"\r\n\r\n42\r\n--b\r\nContent-Disposition: form-data; name=\"photo\"\r\n\r\nattach://nothing\r\n--b--\r\n";
+    for (content_type, body) in [
+        ("multipart/form-data; boundary=b", form.to_owned()),
+        (
+            "multipart/form-data; boundary=b",
+            "--b\r\nnot a part".to_owned(),
+        ),
+        ("multipart/form-data", form.to_owned()),
+    ] {
+        let response = client
+            .post(&url)
+            .header("content-type", content_type)
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+        let answer: serde_json::Value = response.json().await.unwrap();
+        assert_eq!(answer["ok"], false, "{answer}");
+        assert_eq!(answer["error_code"], 400, "{answer}");
+        assert!(
+            answer["description"]
+                .as_str()
+                .unwrap()
+                .starts_with("Bad Request: "),
+            "{answer}"
+        );
+    }
+    assert!(fake.photos(42).is_empty());
 }

@@ -154,6 +154,7 @@ impl SessionQuery {
             plate,
             from,
             to,
+            id_prefix: None,
             limit,
         })
     }

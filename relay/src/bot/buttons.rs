@@ -116,6 +116,7 @@ impl Inner {
             Ok(summary) => {
                 chat.session = None;
                 let finished = render::Finished {
+                    session: summary.id,
                     bay: bay.to_string(),
                     plate: summary.plate.to_string(),
                     count: summary.count,

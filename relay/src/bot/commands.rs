@@ -1,5 +1,5 @@
-//! The bot's text commands: `/menu` (`/start`), `/status`, `/history`, `/help`, and plates
-//! typed for the menu.
+//! The bot's text commands: `/menu` (`/start`), `/status`, `/history`, `/evidence`, `/help`,
+//! and plates typed for the menu.
 
 use baycount_protocol::Plate;
 use teloxide::prelude::*;
@@ -40,6 +40,12 @@ impl Inner {
             return;
         }
         let chat = self.chats.get(m.chat.id);
+        if command.as_deref() == Some("evidence") {
+            // Not under the chat's lock: the albums take a while, and the watcher waits on it.
+            let bay = chat.lock().await.bay.clone();
+            self.evidence(m.chat.id, bay, arg).await;
+            return;
+        }
         let mut chat = chat.lock().await;
         match command.as_deref() {
             Some("start" | "menu") => {

@@ -11,6 +11,7 @@ use tokio::time::Instant;
 
 use super::chats::{Chat, Shown, View};
 use super::render::Screen;
+use super::stop_photo::StopPhoto;
 use super::telegram::{Sent, send};
 use crate::history::SessionDetail;
 
@@ -18,9 +19,30 @@ use super::*;
 
 impl Inner {
     /// Ends the control message with the session's summary; the plate menu comes back below.
+    /// The stop's photo follows the summary, on its own task (see [`StopPhoto`]).
     pub(super) async fn finish(&self, chat: &mut Chat, finished: &render::Finished) {
         let screen = render::stopped(finished, self.tz);
-        self.put(chat, screen).await;
+        self.put(chat, screen.clone()).await;
+        if let (Some(summary), Some(shown)) = (chat.message, chat.sent.as_ref())
+            && *shown == screen
+        {
+            let photo = StopPhoto {
+                bot: self.bot.clone(),
+                history: self.deps.history.clone(),
+                chat: chat.id,
+                summary,
+                summary_text: screen.text,
+                session: finished.session,
+                caption: render::stop_caption(finished, self.tz),
+            };
+            let shutdown = self.shutdown.clone();
+            self.tasks.spawn(async move {
+                tokio::select! {
+                    _ = shutdown.cancelled() => {}
+                    () = photo.send() => {}
+                }
+            });
+        }
         chat.note = None;
         chat.view = View::Plates;
         chat.new_message();
@@ -43,6 +65,7 @@ impl Inner {
             let stored = self.stored_session(ended.id).await;
             let row = stored.as_ref().map(|d| &d.session);
             let finished = render::Finished {
+                session: ended.id,
                 bay: bay.to_string(),
                 plate: ended.plate.to_string(),
                 count: row.map_or(ended.count, |r| r.count.max(0) as u64),

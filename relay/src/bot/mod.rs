@@ -1,7 +1,7 @@
 //! The operators' Telegram bot (teloxide, long polling): bay and plate menus, one control
 //! message per chat edited in place as the loading goes, START and STOP through the same
-//! control path as the API, `/status` and `/history`; only allow-listed users act, and every
-//! refusal is in the audit log.
+//! control path as the API, the stop's photo, `/status`, `/history` and `/evidence`; only
+//! allow-listed users act, and every refusal is in the audit log.
 //!
 //! # Layout
 //! - this file: the bot's settings, what it works with, and what every handler shares (the
@@ -9,6 +9,8 @@
 //! - `poller`: long polling of the Bot API; `watcher`: following the bays;
 //! - `commands`: text commands; `buttons`: button presses, START and STOP;
 //! - `control_message`: each chat's control message, rendered and edited in place;
+//! - `stop_photo`: the stop's picture after a session's summary; `evidence`: `/evidence`, a
+//!   session's crossing pictures as albums;
 //! - [`render`]: what the bot shows, as pure functions; [`callback`]: button data and nonces;
 //!   `chats`: what the bot remembers per chat; [`telegram`]: calls under the Bot API's rules.
 
@@ -17,8 +19,10 @@ pub mod callback;
 mod chats;
 mod commands;
 mod control_message;
+mod evidence;
 mod poller;
 pub mod render;
+mod stop_photo;
 pub mod telegram;
 mod watcher;
 
@@ -76,6 +80,8 @@ struct Inner {
     tz: Tz,
     chats: Chats,
     tasks: TaskTracker,
+    /// Ends the tasks the handlers start (the stop's photo).
+    shutdown: CancellationToken,
 }
 
 /// Starts the bot's tasks on `tasks`; they end with `shutdown`.
@@ -96,6 +102,7 @@ pub fn start(config: BotConfig, deps: Deps, tasks: &TaskTracker, shutdown: Cance
         tz: config.time_zone,
         chats: Chats::default(),
         tasks: tasks.clone(),
+        shutdown: shutdown.clone(),
     });
     tasks.spawn(poller::poll(inner.clone(), shutdown.clone()));
     tasks.spawn(watcher::watch(inner, shutdown));

@@ -56,6 +56,10 @@ pub(super) async fn poll(inner: Arc<Inner>, shutdown: CancellationToken) {
             "history",
             "the latest sessions (of a plate: /history B 1234 XY)",
         ),
+        (
+            "evidence",
+            "a session's pictures (of a plate: /evidence B 1234 XY)",
+        ),
         ("help", "what the bot does"),
     ]
     .map(|(c, d)| BotCommand::new(c, d));

@@ -2,12 +2,12 @@
 //! (edited in place as the loading goes), the stop summary, `/status` and `/history`, with
 //! times in the site's time zone. Pure: the same inputs always give the same message.
 
-use baycount_protocol::{BayId, Phase, Plate};
+use baycount_protocol::{BayId, Direction, Phase, Plate, SessionId};
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 
 use super::callback::{Action, Callback};
-use crate::history::SessionRow;
+use crate::history::{EvidenceRow, SessionRow};
 use crate::live::BayView;
 
 /// A message: text and rows of `(label, callback data)` buttons.
@@ -148,6 +148,7 @@ pub fn control(
 /// A finished session, as the control message ends.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Finished {
+    pub session: SessionId,
     pub bay: String,
     pub plate: String,
     pub count: u64,
@@ -173,6 +174,122 @@ pub fn stopped(f: &Finished, tz: Tz) -> Screen {
             duration((f.stopped_at - f.started_at).num_seconds())
         ),
         buttons: vec![],
+    }
+}
+
+/// The stop photo's caption: `🛑 Stopped at 14:03:27`, then the plate and the total.
+pub fn stop_caption(f: &Finished, tz: Tz) -> String {
+    format!(
+        "🛑 Stopped at {}\n{} · total {}",
+        clock(f.stopped_at, tz),
+        f.plate,
+        f.count
+    )
+}
+
+/// Why a stopped session's summary is not followed by its photo.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NoStopPhoto {
+    /// The bay had no picture to send (its budget was full, or no frame was there).
+    Dropped,
+    /// The picture was deleted after the retention already.
+    Pruned,
+    /// The picture did not come within the wait.
+    NotCome,
+}
+
+/// The summary with a last line saying why no photo follows.
+pub fn without_stop_photo(summary: &str, why: NoStopPhoto) -> String {
+    let line = match why {
+        NoStopPhoto::Dropped => "📷 No picture of the stop: the bay dropped it.",
+        NoStopPhoto::Pruned => "📷 The picture of the stop is deleted (the relay's retention).",
+        NoStopPhoto::NotCome => "📷 No picture of the stop came from the bay.",
+    };
+    format!("{summary}\n{line}")
+}
+
+/// What became of a session's crossing pictures, for `/evidence`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct CrossingPictures {
+    pub crossings: usize,
+    /// Those with a picture at the relay.
+    pub pictures: usize,
+    /// Dropped on the edge: there never was one here.
+    pub dropped: usize,
+    /// Deleted after the retention (`evidence_days`).
+    pub pruned: usize,
+    /// Of the pictures, how many are sent.
+    pub sent: usize,
+}
+
+/// The start of a session's id that the bot shows and `/evidence` takes.
+fn short_id(id: SessionId) -> String {
+    id.to_string()[..8].to_owned()
+}
+
+/// When a session ran: `26/11 14:00–14:05`, or `26/11 14:00 (loading)`.
+fn span(s: &SessionRow, tz: Tz) -> String {
+    let when = s.started_at.map_or_else(
+        || "?".to_owned(),
+        |t| t.with_timezone(&tz).format("%d/%m %H:%M").to_string(),
+    );
+    let until = match s.stopped_at {
+        Some(t) => t.with_timezone(&tz).format("–%H:%M").to_string(),
+        None => " (loading)".to_owned(),
+    };
+    format!("{when}{until}")
+}
+
+/// `/evidence`: the session, and what its crossings' pictures came to, before the albums.
+pub fn evidence(s: &SessionRow, p: &CrossingPictures, tz: Tz) -> String {
+    let mut lines = vec![format!(
+        "📷 Session #{} · {} · {} · {}",
+        short_id(s.id),
+        s.plate.as_ref().map_or("?", |p| p.as_str()),
+        s.bay,
+        span(s, tz)
+    )];
+    lines.push(match (p.crossings, p.pictures) {
+        (0, _) => "No crossings: there are no pictures to show.".to_owned(),
+        (n, 0) => format!("{n} crossings, none with a picture left."),
+        (n, k) if n == k => format!("{n} crossings, each with its picture:"),
+        (n, k) => format!("{n} crossings, {k} with a picture:"),
+    });
+    if p.dropped > 0 {
+        lines.push(format!(
+            "{} dropped by the bay (its picture budget was full, or no frame was there).",
+            p.dropped
+        ));
+    }
+    if p.pruned > 0 {
+        lines.push(format!(
+            "{} deleted after the relay's retention (evidence_days).",
+            p.pruned
+        ));
+    }
+    if p.sent < p.pictures {
+        lines.push(format!(
+            "Here are the first {}; GET /api/sessions/{}/evidence lists them all.",
+            p.sent, s.id
+        ));
+    }
+    lines.join("\n")
+}
+
+/// A crossing picture's caption: `#3 · 14:03:27 · in`.
+pub fn crossing_caption(row: &EvidenceRow, tz: Tz) -> String {
+    let direction = row.direction.map_or("?", Direction::as_str);
+    format!("#{} · {} · {direction}", row.id.seq, clock(row.at, tz))
+}
+
+/// `/evidence` found no such session.
+pub fn no_session(asked: &str) -> String {
+    if asked.is_empty() {
+        "No sessions yet: /evidence shows a session's pictures once one has started.".to_owned()
+    } else {
+        format!(
+            "No session matches \"{asked}\": give a plate (/evidence KT 8899 TEST) or the start of a session's id (/history shows them after #)."
+        )
     }
 }
 
@@ -212,24 +329,18 @@ pub fn history(sessions: &[SessionRow], plate: Option<&Plate>, tz: Tz) -> String
         return format!("{title}\nnone yet.");
     }
     let lines = sessions.iter().map(|s| {
-        let when = s.started_at.map_or_else(
-            || "?".to_owned(),
-            |t| t.with_timezone(&tz).format("%d/%m %H:%M").to_string(),
-        );
-        let until = match s.stopped_at {
-            Some(t) => t.with_timezone(&tz).format("–%H:%M").to_string(),
-            None => " (loading)".to_owned(),
-        };
         let corrected = if s.correction != 0 {
             format!(" ({:+} corrected: {})", s.correction, s.corrected_count)
         } else {
             String::new()
         };
         format!(
-            "{when}{until}  {}  {}  {}{corrected}",
+            "{}  {}  {}  {}{corrected}  #{}",
+            span(s, tz),
             s.bay,
             s.plate.as_ref().map_or("?", |p| p.as_str()),
-            s.count
+            s.count,
+            short_id(s.id)
         )
     });
     std::iter::once(title)
@@ -241,7 +352,8 @@ pub fn history(sessions: &[SessionRow], plate: Option<&Plate>, tz: Tz) -> String
 pub const HELP: &str = "baycount counts the goods loaded onto trucks at the bays.\n\n\
 /start or /menu: choose the bay and the truck's plate, then START LOADING and STOP LOADING.\n\
 /status: every bay now.\n\
-/history [plate]: the latest sessions, of one plate if given.\n\
+/history [plate]: the latest sessions (with their ids after #), of one plate if given.\n\
+/evidence [plate or session id]: the pictures of a session's crossings (the latest session of this chat's bay, of the plate, or with an id starting so).\n\
 /help: this.";
 
 /// The answer to someone who is not on the allow-list.
@@ -298,6 +410,71 @@ mod tests {
         );
         assert!(loading.text.contains("Count: 42"));
         assert_eq!(loading.buttons[0][0].0, "⏹️ STOP LOADING");
+    }
+
+    #[test]
+    fn the_stop_photo_caption_has_the_site_time_the_plate_and_the_total() {
+        let tz: Tz = "Asia/Makassar".parse().expect("zone");
+        let at = |h, m, s| {
+            Utc.with_ymd_and_hms(2026, 11, 26, h, m, s)
+                .single()
+                .expect("t")
+        };
+        let f = Finished {
+            session: SessionId::new(),
+            bay: "bay-1".into(),
+            plate: "KT 8899 TEST".into(),
+            count: 37,
+            started_at: at(5, 50, 0),
+            stopped_at: at(6, 3, 27),
+            stopped_by: None,
+        };
+        assert_eq!(
+            stop_caption(&f, tz),
+            "🛑 Stopped at 14:03:27\nKT 8899 TEST · total 37"
+        );
+    }
+
+    #[test]
+    fn evidence_counts_what_is_missing_and_what_is_not_sent() {
+        let tz: Tz = "Asia/Makassar".parse().expect("zone");
+        let v = view(true);
+        let row = SessionRow {
+            id: v.session.expect("session"),
+            bay: v.bay.clone(),
+            plate: v.plate.clone(),
+            count: 130,
+            out: 0,
+            correction: 0,
+            corrected_count: 130,
+            started_at: v.started_at,
+            stopped_at: None,
+            started_by: None,
+            stopped_by: None,
+            duration_seconds: None,
+            digest: None,
+        };
+        let counts = CrossingPictures {
+            crossings: 130,
+            pictures: 120,
+            dropped: 7,
+            pruned: 3,
+            sent: 100,
+        };
+        let text = evidence(&row, &counts, tz);
+        let lines: Vec<&str> = text.lines().collect();
+        assert!(
+            lines[0].ends_with("· KT 8899 TEST · bay-1 · 26/11 08:15 (loading)"),
+            "{text}"
+        );
+        assert_eq!(lines[1], "130 crossings, 120 with a picture:");
+        assert!(lines[2].starts_with("7 dropped by the bay"), "{text}");
+        assert!(lines[3].starts_with("3 deleted after"), "{text}");
+        assert!(lines[4].starts_with("Here are the first 100;"), "{text}");
+        let none = CrossingPictures::default();
+        assert!(
+            evidence(&row, &none, tz).ends_with("No crossings: there are no pictures to show.")
+        );
     }
 
     #[test]

@@ -159,6 +159,9 @@ pub struct SessionFilter {
     pub from: Option<DateTime<Utc>>,
     /// Sessions started before this.
     pub to: Option<DateTime<Utc>>,
+    /// Sessions whose id starts with this (lower-case, as ids are stored): the bot's
+    /// `/evidence` takes the start of an id, as people copy it.
+    pub id_prefix: Option<String>,
     pub limit: i64,
 }
 
@@ -227,6 +230,12 @@ impl History {
         if let Some(to) = f.to {
             q.push(" AND COALESCE(s.started_at_ms, s.created_ms) < ")
                 .push_bind(to_ms(to));
+        }
+        if let Some(prefix) = &f.id_prefix {
+            q.push(" AND substr(s.id, 1, ")
+                .push_bind(prefix.len() as i64)
+                .push(") = ")
+                .push_bind(prefix.to_ascii_lowercase());
         }
         q.push(" ORDER BY COALESCE(s.started_at_ms, s.created_ms) DESC, s.id DESC LIMIT ")
             .push_bind(f.limit);
@@ -362,5 +371,36 @@ impl History {
             reason: reason.to_owned(),
             evidence: evidence.map(|seq| EvidenceId { session, seq }),
         }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::history::fixtures::{bay, events, history};
+
+    #[tokio::test]
+    async fn sessions_are_found_by_the_start_of_their_id() {
+        let (h, _dir) = history().await;
+        let (a, b) = (SessionId::new(), SessionId::new());
+        for s in [a, b] {
+            events(&h, s, &bay("bay-1"), 0).await;
+        }
+        let find = |prefix: String| {
+            let h = h.clone();
+            async move {
+                let filter = SessionFilter {
+                    id_prefix: Some(prefix),
+                    limit: 10,
+                    ..SessionFilter::default()
+                };
+                let rows = h.sessions(&filter).await.expect("reads");
+                rows.into_iter().map(|r| r.id).collect::<Vec<_>>()
+            }
+        };
+        let whole = a.to_string();
+        assert_eq!(find(whole.clone()).await, [a]);
+        assert!(find(whole[..8].to_ascii_uppercase()).await.contains(&a));
+        assert_eq!(find(whole[whole.len() - 12..].to_owned()).await, []);
     }
 }

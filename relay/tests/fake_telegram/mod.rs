@@ -1,8 +1,10 @@
 //! A fake Telegram Bot API server on loopback: it speaks the real Bot API's JSON for getMe,
 //! getUpdates (long polling), sendMessage, editMessageText, editMessageReplyMarkup,
-//! answerCallbackQuery, setMyCommands and sendPhoto; keeps the messages it was sent (refusing
-//! an edit that changes nothing, as the real one does); records every call; injects updates;
-//! and fails calls on demand (429 with `retry_after`).
+//! answerCallbackQuery, setMyCommands, sendPhoto and sendMediaGroup; reads uploads as the real
+//! one does (`multipart/form-data`, files as parts or `attach://<part>`; a malformed form is a
+//! 400); keeps the messages it was sent, photos with their bytes (refusing an edit that changes
+//! nothing, as the real one does); records every call; injects updates; and fails calls on
+//! demand (429 with `retry_after`).
 
 #![allow(dead_code, clippy::unwrap_used)]
 
@@ -13,7 +15,8 @@ use std::time::{Duration, Instant};
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
-use axum::response::Json;
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Json, Response};
 use axum::routing::post;
 use serde_json::{Value, json};
 use tokio::sync::Notify;
@@ -34,8 +37,15 @@ pub struct Call {
 pub struct Sent {
     pub chat: i64,
     pub id: i64,
+    /// The text, or a photo's caption.
     pub text: String,
     pub markup: Value,
+    /// A photo's bytes, as uploaded.
+    pub photo: Option<Bytes>,
+    /// The album (`sendMediaGroup`) it came in.
+    pub media_group: Option<String>,
+    /// The message it answers.
+    pub reply_to: Option<i64>,
 }
 
 impl Sent {
@@ -70,6 +80,7 @@ struct Inner {
     calls: Vec<Call>,
     messages: Vec<Sent>,
     next_message: i64,
+    next_album: i64,
     /// Error responses to give the next calls of a method.
     failures: HashMap<String, VecDeque<Value>>,
 }
@@ -83,6 +94,15 @@ struct Shared {
 impl Shared {
     fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
         self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Keeps a sent message under the next id.
+    fn keep(&self, mut m: Sent) -> Sent {
+        let mut s = self.lock();
+        s.next_message += 1;
+        m.id = s.next_message;
+        s.messages.push(m.clone());
+        m
     }
 }
 
@@ -115,12 +135,21 @@ fn chat(id: i64) -> Value {
     json!({"id": id, "type": "private", "first_name": format!("Operator {id}")})
 }
 
-fn ok(result: Value) -> Json<Value> {
-    Json(json!({"ok": true, "result": result}))
+fn ok(result: Value) -> Response {
+    Json(json!({"ok": true, "result": result})).into_response()
 }
 
-fn error(code: u16, description: &str) -> Json<Value> {
-    Json(json!({"ok": false, "error_code": code, "description": description}))
+/// An error as the Bot API gives it: the HTTP status and the same code in the JSON.
+fn failure(body: Value) -> Response {
+    let status = body["error_code"]
+        .as_u64()
+        .and_then(|c| StatusCode::from_u16(c as u16).ok())
+        .unwrap_or(StatusCode::BAD_REQUEST);
+    (status, Json(body)).into_response()
+}
+
+fn error(code: u16, description: &str) -> Response {
+    failure(json!({"ok": false, "error_code": code, "description": description}))
 }
 
 fn message_json(m: &Sent) -> Value {
@@ -129,20 +158,132 @@ fn message_json(m: &Sent) -> Value {
         "date": now_unix(),
         "chat": chat(m.chat),
         "from": bot_user(),
-        "text": m.text,
     });
+    match &m.photo {
+        Some(jpeg) => {
+            // As Telegram: the sizes it made of the upload (here one, the upload itself).
+            v["photo"] = json!([{
+                "file_id": format!("photo-{}-{}", m.chat, m.id),
+                "file_unique_id": format!("u{}-{}", m.chat, m.id),
+                "width": 64, "height": 48, "file_size": jpeg.len(),
+            }]);
+            if !m.text.is_empty() {
+                v["caption"] = json!(m.text);
+            }
+        }
+        None => v["text"] = json!(m.text),
+    }
+    if let Some(album) = &m.media_group {
+        v["media_group_id"] = json!(album);
+    }
+    if let Some(to) = m.reply_to {
+        v["reply_to_message"] = json!({
+            "message_id": to, "date": now_unix(), "chat": chat(m.chat), "from": bot_user(), "text": "",
+        });
+    }
     if !m.markup.is_null() {
         v["reply_markup"] = m.markup.clone();
     }
     v
 }
 
-/// teloxide sends `reply_markup` as an object (or, in forms, as a JSON string).
-fn markup(body: &Value) -> Value {
-    match &body["reply_markup"] {
+/// An upload's fields: its text fields as a JSON object, and its files by part name.
+struct Form {
+    fields: Value,
+    files: HashMap<String, Bytes>,
+}
+
+impl Form {
+    /// The file a field names: a part of that name, or the part its `attach://<name>` names.
+    fn file(&self, field: &Value, name: &str) -> Result<Bytes, String> {
+        let part = match field.as_str() {
+            Some(s) => s.strip_prefix("attach://").ok_or_else(|| {
+                format!("Bad Request: wrong remote file identifier specified in {name}")
+            })?,
+            None => name,
+        };
+        self.files
+            .get(part)
+            .cloned()
+            .ok_or_else(|| format!("Bad Request: there is no {name} in the request"))
+    }
+}
+
+/// Reads a `multipart/form-data` body with the `boundary` of its content type.
+async fn read_form(content_type: &str, body: Bytes) -> Result<Form, String> {
+    let boundary = multer::parse_boundary(content_type)
+        .map_err(|e| format!("Bad Request: cannot read the form: {e}"))?;
+    let stream = futures_util::stream::once(async move { Ok::<_, std::io::Error>(body) });
+    let mut multipart = multer::Multipart::new(stream, boundary);
+    let mut form = Form {
+        fields: json!({}),
+        files: HashMap::new(),
+    };
+    while let Some(field) = multipart
+        .next_field()
+        .await
+        .map_err(|e| format!("Bad Request: cannot read the form: {e}"))?
+    {
+        let name = field
+            .name()
+            .ok_or("Bad Request: a part of the form has no name")?
+            .to_owned();
+        let is_file = field.file_name().is_some();
+        let bytes = field
+            .bytes()
+            .await
+            .map_err(|e| format!("Bad Request: cannot read the form: {e}"))?;
+        if is_file {
+            form.files.insert(name, bytes);
+        } else {
+            let text = String::from_utf8(bytes.to_vec())
+                .map_err(|_| format!("Bad Request: field {name} is not UTF-8"))?;
+            form.fields[name] = Value::String(text);
+        }
+    }
+    Ok(form)
+}
+
+/// A JSON field of a form (`media`, `reply_parameters`): sent as a string there.
+fn json_field(v: &Value) -> Value {
+    match v {
         Value::String(s) => serde_json::from_str(s).unwrap_or(Value::Null),
         v => v.clone(),
     }
+}
+
+/// The message a send answers (`reply_parameters.message_id`).
+fn reply_to(body: &Value) -> Option<i64> {
+    json_field(&body["reply_parameters"])["message_id"].as_i64()
+}
+
+/// The photos of a `sendMediaGroup`: each item of `media` with its file and caption.
+fn album(form: &Form) -> Result<Vec<(Bytes, String)>, String> {
+    let media = json_field(&form.fields["media"]);
+    let items = media
+        .as_array()
+        .ok_or("Bad Request: can't parse media JSON object")?;
+    if !(2..=10).contains(&items.len()) {
+        return Err("Bad Request: media must include 2-10 items".into());
+    }
+    items
+        .iter()
+        .map(|item| {
+            if item["type"] != "photo" {
+                return Err(format!(
+                    "Bad Request: unsupported media type {}",
+                    item["type"]
+                ));
+            }
+            let jpeg = form.file(&item["media"], "media")?;
+            Ok((jpeg, item["caption"].as_str().unwrap_or("").to_owned()))
+        })
+        .collect()
+}
+
+/// teloxide sends `reply_markup` as an object (or, in forms, as a JSON string).
+fn markup(body: &Value) -> Value {
+    json_field(&body["reply_markup"])
 }
 
 fn int(v: &Value) -> i64 {
@@ -154,17 +295,30 @@ fn int(v: &Value) -> i64 {
 async fn method(
     State(shared): State<Shared>,
     Path((bot, method)): Path<(String, String)>,
+    headers: HeaderMap,
     body: Bytes,
-) -> Json<Value> {
+) -> Response {
     if bot != format!("bot{TOKEN}") {
         return error(401, "Unauthorized");
     }
     // Method names are case-insensitive in the Bot API (teloxide sends `GetMe`).
     let method = method.to_ascii_lowercase();
-    let body: Value = serde_json::from_slice(&body).unwrap_or_else(|_| {
-        // Multipart (sendPhoto): kept as text.
-        Value::String(String::from_utf8_lossy(&body).into_owned())
-    });
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let form = if content_type.starts_with("multipart/form-data") {
+        match read_form(content_type, body).await {
+            Ok(form) => form,
+            Err(e) => return error(400, &e),
+        }
+    } else {
+        Form {
+            fields: serde_json::from_slice(&body).unwrap_or(Value::Null),
+            files: HashMap::new(),
+        }
+    };
+    let body = form.fields.clone();
     {
         let mut s = shared.lock();
         s.calls.push(Call {
@@ -175,7 +329,7 @@ async fn method(
         if let Some(fail) = s.failures.get_mut(&method).and_then(VecDeque::pop_front) {
             drop(s);
             shared.changed.notify_waiters();
-            return Json(fail);
+            return failure(fail);
         }
     }
     shared.changed.notify_waiters();
@@ -208,21 +362,60 @@ async fn method(
                 let _ = tokio::time::timeout(left, notified).await;
             }
         }
-        "sendmessage" | "sendphoto" => {
-            let mut s = shared.lock();
-            s.next_message += 1;
-            let m = Sent {
+        "sendmessage" => {
+            let m = shared.keep(Sent {
                 chat: int(&body["chat_id"]),
-                id: s.next_message,
-                text: body["text"]
-                    .as_str()
-                    .or(body["caption"].as_str())
-                    .unwrap_or("")
-                    .to_owned(),
+                id: 0,
+                text: body["text"].as_str().unwrap_or("").to_owned(),
                 markup: markup(&body),
-            };
-            s.messages.push(m.clone());
+                photo: None,
+                media_group: None,
+                reply_to: reply_to(&body),
+            });
             ok(message_json(&m))
+        }
+        "sendphoto" => {
+            let jpeg = match form.file(&body["photo"], "photo") {
+                Ok(jpeg) => jpeg,
+                Err(e) => return error(400, &e),
+            };
+            let m = shared.keep(Sent {
+                chat: int(&body["chat_id"]),
+                id: 0,
+                text: body["caption"].as_str().unwrap_or("").to_owned(),
+                markup: markup(&body),
+                photo: Some(jpeg),
+                media_group: None,
+                reply_to: reply_to(&body),
+            });
+            ok(message_json(&m))
+        }
+        "sendmediagroup" => {
+            let photos = match album(&form) {
+                Ok(photos) => photos,
+                Err(e) => return error(400, &e),
+            };
+            let group = {
+                let mut s = shared.lock();
+                s.next_album += 1;
+                format!("album-{}", s.next_album)
+            };
+            let sent: Vec<Value> = photos
+                .into_iter()
+                .map(|(jpeg, caption)| {
+                    let m = shared.keep(Sent {
+                        chat: int(&body["chat_id"]),
+                        id: 0,
+                        text: caption,
+                        markup: Value::Null,
+                        photo: Some(jpeg),
+                        media_group: Some(group.clone()),
+                        reply_to: reply_to(&body),
+                    });
+                    message_json(&m)
+                })
+                .collect();
+            ok(Value::Array(sent))
         }
         "editmessagetext" | "editmessagereplymarkup" => {
             let mut s = shared.lock();
@@ -234,6 +427,9 @@ async fn method(
             else {
                 return error(400, "Bad Request: message to edit not found");
             };
+            if m.photo.is_some() && method == "editmessagetext" {
+                return error(400, "Bad Request: there is no text in the message to edit");
+            }
             let text = body["text"].as_str().map_or(m.text.clone(), str::to_owned);
             let new_markup = markup(&body);
             if text == m.text && new_markup == m.markup {
@@ -373,6 +569,14 @@ impl FakeTelegram {
             }
             let _ = tokio::time::timeout(left.min(Duration::from_millis(100)), notified).await;
         }
+    }
+
+    /// The photos sent to `chat`, oldest first.
+    pub fn photos(&self, chat: i64) -> Vec<Sent> {
+        self.messages(chat)
+            .into_iter()
+            .filter(|m| m.photo.is_some())
+            .collect()
     }
 
     /// Waits for the answer to callback `id`.
