@@ -761,18 +761,24 @@ async fn a_correction_can_point_at_a_picture_of_its_own_session_only() {
         "{detail}"
     );
 
-    for (evidence, says) in [
+    for (evidence, says, status, code) in [
         (
             format!("{b}-2"),
             format!("is a picture of session {b}, not of session {a}"),
+            StatusCode::CONFLICT,
+            "unknown_evidence",
         ),
         (
             format!("{a}-9"),
             format!("session {a} has no piece of evidence"),
+            StatusCode::CONFLICT,
+            "unknown_evidence",
         ),
         (
             "sack".to_owned(),
             "an evidence id is a session id".to_owned(),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_evidence",
         ),
     ] {
         let (s, e) = relay
@@ -781,8 +787,8 @@ async fn a_correction_can_point_at_a_picture_of_its_own_session_only() {
                 json!({"delta": -1, "reason": "x", "evidence": evidence}),
             )
             .await;
-        assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{evidence}: {e}");
-        assert_eq!(e["code"], "invalid_evidence");
+        assert_eq!(s, status, "{evidence}: {e}");
+        assert_eq!(e["code"], code);
         assert!(
             e["error"].as_str().unwrap().contains(&says),
             "{evidence}: {e}"

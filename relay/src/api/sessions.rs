@@ -288,6 +288,7 @@ pub async fn get(
     params(("id" = String, Path, description = "session id")),
     responses((status = 201, body = Correction), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
         (status = 404, body = ErrorBody),
+        (status = 409, body = ErrorBody, description = "'evidence' names a piece of another session, or one not stored (yet)"),
         (status = 415, body = ErrorBody, description = "the body is not sent as 'Content-Type: application/json'"),
         (status = 422, body = ErrorBody)),
     security(("bearer" = [])))]
@@ -349,8 +350,9 @@ pub async fn correct(
     {
         Corrected::Added(correction) => Ok((StatusCode::CREATED, Json(correction))),
         Corrected::NoSession => Err(ApiError::not_found(format!("no session {id}"))),
-        Corrected::NoEvidence => Err(ApiError::unprocessable(
-            "invalid_evidence",
+        Corrected::NoEvidence => Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "unknown_evidence",
             format!(
                 "'evidence': session {sid} has no piece of evidence {:?} stored; use an id that GET /api/sessions/{sid}/evidence lists",
                 input.evidence.unwrap_or_default()
@@ -365,8 +367,9 @@ fn evidence_of(session: SessionId, text: &str) -> Result<u64, ApiError> {
         ApiError::unprocessable("invalid_evidence", format!("'evidence' {text:?}: {e}"))
     })?;
     if id.session != session {
-        return Err(ApiError::unprocessable(
-            "invalid_evidence",
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "unknown_evidence",
             format!(
                 "'evidence' {text:?} is a picture of session {}, not of session {session}: a correction can point only at its own session's evidence, as GET /api/sessions/{session}/evidence lists it",
                 id.session

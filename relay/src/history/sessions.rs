@@ -94,9 +94,12 @@ pub struct CorrectionInput {
     pub by: Option<String>,
     /// The piece of this session's evidence the correction is about ("counted twice: same
     /// sack"): its id as `GET /api/sessions/{id}/evidence` lists it, `<session>-<seq>`.
-    /// A piece of another session, or one not stored, is refused (422).
+    /// A piece of another session, or one not stored (yet), is refused (409).
     #[serde(default)]
-    #[schema(example = "019abc12-3456-7def-8123-456789abcdef-3")]
+    #[schema(
+        example = "019abc12-3456-7def-8123-456789abcdef-3",
+        pattern = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}-[1-9][0-9]{0,17}$"
+    )]
     pub evidence: Option<String>,
 }
 
