@@ -46,6 +46,11 @@ impl LiveView {
         *self.0.lock().unwrap_or_else(|p| p.into_inner()) = None;
     }
 
+    /// Forgets the frame, handing it over (the last pictures of a source that stopped).
+    pub fn take(&self) -> Option<Seen> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).take()
+    }
+
     /// Whether any frame has been seen yet.
     pub fn has_frame(&self) -> bool {
         self.0.lock().unwrap_or_else(|p| p.into_inner()).is_some()

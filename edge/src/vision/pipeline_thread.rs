@@ -230,6 +230,35 @@ fn send(
     })
 }
 
+/// The frames have stopped (`stop` says why): the tracks end with them, so crossings not settled
+/// yet count now, pictured on the last frame seen (the live view's, which is forgotten).
+fn finish(
+    mut pipeline: Pipeline,
+    links: &Links,
+    trails: &Trails,
+    times: &CaptureTimes,
+    stop: Stop,
+) -> Stop {
+    let last = links.view.take();
+    let rest = pipeline.finish().swap_remove(0);
+    let shot = |c: &Crossing| {
+        let (seen, trail) = (last.as_ref()?, trails.get(c.track)?);
+        Some(Box::new(Shot {
+            frame: seen.frame.clone(),
+            native: seen.native,
+            track: c.track,
+            bbox: trail.bbox,
+            path: trail.path.iter().copied().collect(),
+            lines: seen.lines.clone(),
+        }))
+    };
+    if send(&links.inputs, rest, times, shot) {
+        stop
+    } else {
+        Stop::Shutdown
+    }
+}
+
 /// Feeds the capture's frames through the pipeline until the camera has to start again, the
 /// footage ends or the edge shuts down.
 fn process_frames(
@@ -311,22 +340,12 @@ fn process_frames(
             Err(e) => Some(Stop::Again(format!("camera: {e}"))),
         };
         if let Some(stop) = stop {
-            links.view.clear();
-            // The tracks end with the frames: crossings not settled yet count now.
-            let rest = pipeline.finish().swap_remove(0);
-            // No frame of theirs is left: their pictures are word that there is none.
-            if !send(inputs, rest, &times, |_| None) {
-                return Stop::Shutdown;
-            }
-            return stop;
+            return finish(pipeline, links, &trails, &times, stop);
         }
         let stalled = last_frame.elapsed() >= o.stall;
         if stalled && capture.health().connected {
-            links.view.clear();
-            return Stop::Again(format!(
-                "camera: no frame for {:.0} s",
-                o.stall.as_secs_f64()
-            ));
+            let why = format!("camera: no frame for {:.0} s", o.stall.as_secs_f64());
+            return finish(pipeline, links, &trails, &times, Stop::Again(why));
         }
         if last_report.elapsed() < REPORT_EVERY {
             continue;
