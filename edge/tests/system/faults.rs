@@ -27,12 +27,9 @@ async fn recorded_footage_without_faults_counts_what_count_counts() {
     eprintln!("footage, no fault: {final_count} (count command: {reference})");
     assert_eq!(final_count, reference);
     assert_eq!(journaled(&relay, &edge, session).await.0, final_count);
-    let (counts, pictures) = every_count_pictured(&relay, session, UNFRAMED).await;
+    let (counts, pictures) = every_count_pictured(&relay, session).await;
     eprintln!("footage, no fault: {pictures} of {counts} counts pictured");
 }
-
-/// Tracks still crossing when vtest's footage ends: counted with no frame left to picture them.
-const UNFRAMED: usize = 2;
 
 #[tokio::test]
 async fn edge_sigkilled_mid_session_resumes_and_loses_nothing() {
@@ -337,7 +334,7 @@ async fn relay_sigkilled_mid_session_changes_no_count() {
     assert_eq!(bay["session"], session.to_string());
     counts_as_without_the_fault(&api, &edge, session, reference, "relay's crash").await;
     // The pictures the dead relay had not stored are sent again, like the counts.
-    let (counts, pictures) = every_count_pictured(&api, session, UNFRAMED).await;
+    let (counts, pictures) = every_count_pictured(&api, session).await;
     eprintln!("relay SIGKILL: {pictures} of {counts} counts pictured");
 }
 

@@ -86,14 +86,9 @@ pub async fn agrees(api: &Api, edge: &Edge, session: SessionId, count: u64) {
     assert_eq!(journaled(api, edge, session).await.0, count);
 }
 
-/// Every count of `session` has its evidence on the relay: a picture of the counted object, or
-/// word that it has none (a track still crossing when the footage ended is counted with no
-/// frame left to show it: at most `unframed` of those); returns (counts, pictures).
-pub async fn every_count_pictured(
-    api: &Api,
-    session: SessionId,
-    unframed: usize,
-) -> (usize, usize) {
+/// Every count of `session` has its picture on the relay (those still crossing when the
+/// footage ended, on its last frame); returns (counts, pictures).
+pub async fn every_count_pictured(api: &Api, session: SessionId) -> (usize, usize) {
     let detail = stored(api, session).await;
     let counted: Vec<u64> = detail["events"]
         .as_array()
@@ -121,12 +116,9 @@ pub async fn every_count_pictured(
         .iter()
         .filter(|p| p["kind"] == "crossing" && p["url"].is_string())
         .collect();
-    // Only the last counts, made when the footage ended, may lack their picture.
-    let last = &counted[counted.len().saturating_sub(unframed)..];
     for seq in &counted {
-        let has = pictured.iter().any(|p| p["seq"] == *seq);
         assert!(
-            has || last.contains(seq),
+            pictured.iter().any(|p| p["seq"] == *seq),
             "count {seq} has no picture ({} of {} pictured): {pieces:?}",
             pictured.len(),
             counted.len()
