@@ -126,7 +126,7 @@ impl Control {
     }
 
     /// A known bay and its live view.
-    fn bay(&self, bay: &str) -> Result<(BayId, BayView), ControlError> {
+    pub fn bay(&self, bay: &str) -> Result<(BayId, BayView), ControlError> {
         let unknown = || ControlError::UnknownBay(bay.to_owned());
         let id = BayId::parse(bay).map_err(|_| unknown())?;
         let view = self.live.get(&id).ok_or_else(unknown)?;

@@ -38,15 +38,7 @@ pub fn of_spec(spec: &PipelineSpec) -> Counting {
         line: c.line.to_string(),
         classes,
         band: c.band,
-        anchor: anchor_name(c.anchor).to_owned(),
-    }
-}
-
-fn anchor_name(a: Anchor) -> &'static str {
-    match a {
-        Anchor::BottomCenter => "bottom-center",
-        Anchor::Center => "center",
-        Anchor::TopCenter => "top-center",
+        anchor: c.anchor.as_str().to_owned(),
     }
 }
 

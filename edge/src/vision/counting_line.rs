@@ -119,6 +119,17 @@ impl Anchor {
     }
 }
 
+impl Anchor {
+    /// Its name, as [`Anchor::from_str`] takes it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Anchor::BottomCenter => "bottom-center",
+            Anchor::Center => "center",
+            Anchor::TopCenter => "top-center",
+        }
+    }
+}
+
 impl FromStr for Anchor {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, Self::Err> {

@@ -11,9 +11,10 @@ use tokio_util::sync::CancellationToken;
 
 use crate::bay::event_loop::Input;
 use crate::systemd;
+use crate::vision::camera::Frame;
 use crate::vision::camera::SourceSpec;
 use crate::vision::capture::{Capture, Next};
-use crate::vision::counting_line::Crossing;
+use crate::vision::counting_line::{Crossing, Line};
 use crate::vision::live_view::{LiveView, Seen};
 use crate::vision::pipeline::Pipeline;
 use crate::vision::pipeline_setup::PipelineSpec;
@@ -230,6 +231,25 @@ fn send(
     })
 }
 
+/// What the picture of crossing `c` is made from: `frame`, with the object's box and path.
+fn shot_of(
+    c: &Crossing,
+    trails: &Trails,
+    frame: &Frame,
+    native: (u32, u32),
+    lines: &[Line],
+) -> Option<Box<Shot>> {
+    let trail = trails.get(c.track)?;
+    Some(Box::new(Shot {
+        frame: frame.clone(),
+        native,
+        track: c.track,
+        bbox: trail.bbox,
+        path: trail.path.iter().copied().collect(),
+        lines: lines.to_vec(),
+    }))
+}
+
 /// The frames have stopped (`stop` says why): the tracks end with them, so crossings not settled
 /// yet count now, pictured on the last frame seen (the live view's, which is forgotten).
 fn finish(
@@ -242,15 +262,8 @@ fn finish(
     let last = links.view.take();
     let rest = pipeline.finish().swap_remove(0);
     let shot = |c: &Crossing| {
-        let (seen, trail) = (last.as_ref()?, trails.get(c.track)?);
-        Some(Box::new(Shot {
-            frame: seen.frame.clone(),
-            native: seen.native,
-            track: c.track,
-            bbox: trail.bbox,
-            path: trail.path.iter().copied().collect(),
-            lines: seen.lines.clone(),
-        }))
+        let seen = last.as_ref()?;
+        shot_of(c, trails, &seen.frame, seen.native, &seen.lines)
     };
     if send(&links.inputs, rest, times, shot) {
         stop
@@ -299,17 +312,7 @@ fn process_frames(
                 let processed = pipeline.process(&frame);
                 trails.update(pipeline.tracks(), frame.time);
                 // The frame the count was decided on, with the object's box and path.
-                let shot = |c: &Crossing| {
-                    let trail = trails.get(c.track)?;
-                    Some(Box::new(Shot {
-                        frame: frame.clone(),
-                        native,
-                        track: c.track,
-                        bbox: trail.bbox,
-                        path: trail.path.iter().copied().collect(),
-                        lines: lines.clone(),
-                    }))
-                };
+                let shot = |c: &Crossing| shot_of(c, &trails, &frame, native, &lines);
                 let sent = match processed {
                     Ok(crossings) => {
                         detector_error = None;

@@ -258,9 +258,7 @@ pub async fn counting(
     State(s): State<Arc<AppState>>,
     Path(bay): Path<String>,
 ) -> Result<Json<CountingResponse>, ApiError> {
-    let unknown = || ApiError::from(crate::control::ControlError::UnknownBay(bay.clone()));
-    let id = BayId::parse(&bay).map_err(|_| unknown())?;
-    let view = s.live.get(&id).ok_or_else(unknown)?;
+    let (_, view) = s.control.bay(&bay)?;
     let counting = view.counting.ok_or_else(|| {
         ApiError::not_found(format!(
             "bay {bay} has not reported what it counts; update its edge software"
