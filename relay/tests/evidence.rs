@@ -7,7 +7,7 @@
 
 use baycount_protocol::*;
 use baycount_testkit::*;
-use chrono::{Duration, SubsecRound, Utc};
+use chrono::{SubsecRound, Utc};
 use reqwest::StatusCode;
 
 const OPERATOR: &str = "op-7c1f";
@@ -15,45 +15,8 @@ const VIEWER: &str = "view-2b9e";
 
 /// A session of a start, three crossings (the second `out`) and a stop: seqs 1 to 5.
 fn session_events(session: SessionId) -> Vec<Event> {
-    let t0 = Utc::now() - Duration::minutes(5);
-    let by = Actor::new(ActorKind::Button, None);
-    let mut events = vec![Event {
-        session,
-        seq: 1,
-        at: t0,
-        count: 0,
-        out: 0,
-        kind: EventKind::Started {
-            plate: Plate::parse("KT 8899 TEST").unwrap(),
-            by: by.clone(),
-        },
-    }];
-    for (i, direction) in [Direction::In, Direction::Out, Direction::In]
-        .into_iter()
-        .enumerate()
-    {
-        let i = i as u64;
-        events.push(Event {
-            session,
-            seq: i + 2,
-            at: t0 + Duration::seconds(i as i64 + 1),
-            count: [1, 1, 2][i as usize],
-            out: [0, 1, 1][i as usize],
-            kind: EventKind::Counted {
-                direction,
-                track: 10 + i,
-            },
-        });
-    }
-    events.push(Event {
-        session,
-        seq: 5,
-        at: t0 + Duration::seconds(30),
-        count: 2,
-        out: 1,
-        kind: EventKind::Stopped { by },
-    });
-    events
+    use Direction::{In, Out};
+    baycount_testkit::session::events(session, "KT 8899 TEST", &[In, Out, In], 10, 30)
 }
 
 /// The piece of seq 3 is dropped on the edge.

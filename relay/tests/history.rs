@@ -5,57 +5,20 @@
 
 use baycount_protocol::*;
 use baycount_testkit::*;
-use chrono::{Duration, Utc};
 use serde_json::json;
 
 /// A session of 1 start, 30 crossings (every third one `out`) and a stop.
 fn session_events() -> Vec<Event> {
-    let session = SessionId::new();
-    let t0 = Utc::now() - Duration::minutes(10);
-    let by = Actor::new(ActorKind::Button, None);
-    let mut events = vec![Event {
-        session,
-        seq: 1,
-        at: t0,
-        count: 0,
-        out: 0,
-        kind: EventKind::Started {
-            plate: Plate::parse("B 1234 XYZ").unwrap(),
-            by: by.clone(),
-        },
-    }];
-    let (mut n_in, mut n_out) = (0, 0);
-    for i in 0..30u64 {
-        let direction = if i % 3 == 2 {
-            Direction::Out
-        } else {
-            Direction::In
-        };
-        match direction {
-            Direction::In => n_in += 1,
-            Direction::Out => n_out += 1,
-        }
-        events.push(Event {
-            session,
-            seq: i + 2,
-            at: t0 + Duration::seconds(i as i64 + 1),
-            count: n_in,
-            out: n_out,
-            kind: EventKind::Counted {
-                direction,
-                track: 100 + i,
-            },
-        });
-    }
-    events.push(Event {
-        session,
-        seq: 32,
-        at: t0 + Duration::seconds(60),
-        count: n_in,
-        out: n_out,
-        kind: EventKind::Stopped { by },
-    });
-    events
+    let crossings: Vec<Direction> = (0..30)
+        .map(|i| {
+            if i % 3 == 2 {
+                Direction::Out
+            } else {
+                Direction::In
+            }
+        })
+        .collect();
+    baycount_testkit::session::events(SessionId::new(), "B 1234 XYZ", &crossings, 100, 60)
 }
 
 /// A fixed shuffle with every event sent twice and some three times.

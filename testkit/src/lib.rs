@@ -24,6 +24,7 @@ pub mod partition;
 pub mod process;
 pub mod relay;
 pub mod scripted_edge;
+pub mod session;
 
 pub use api::Api;
 pub use mosquitto::Mosquitto;
