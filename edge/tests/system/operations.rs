@@ -270,6 +270,12 @@ async fn a_line_drawn_in_the_dashboard_changes_what_the_edge_counts_and_outlives
     b.click("#flip-line").await;
     b.until(
         10,
+        "the line flipped",
+        "return document.querySelector('#line-value').textContent === 'line 1,0.5,0,0.5'",
+    )
+    .await;
+    b.until(
+        10,
         "the flipped line dragged",
         "const h = document.querySelector('#edit-p2'), box = document.querySelector('#line-editor').getBoundingClientRect(); \
          const [rx1, ry1, rx2, ry2] = editor.region; \
