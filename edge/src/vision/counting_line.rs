@@ -228,12 +228,19 @@ struct TrackLine {
 #[derive(Debug, Clone, Copy)]
 struct Pending {
     to: Side,
+    /// When it crossed: the frame it left the line for the other side, the last time it had
+    /// been back over the line's centre (a box flickering into the band is not a new crossing).
     frame: u64,
     time: f64,
+    /// When it last left the line for the other side: settling is timed from there.
+    left: f64,
     /// Frames the track has been seen on the side it crossed to since it was last on the line.
     seen: u32,
-    /// The track has been on the line (in the band) since it crossed.
+    /// The track has been on the line (in the band) since it crossed, since `entered`.
     near: bool,
+    entered: f64,
+    /// ...and on the side it came from of the line's centre.
+    back: bool,
 }
 
 /// How long the state of a track that is not seen is remembered, in seconds.
@@ -320,8 +327,11 @@ impl Counter {
                             to: side,
                             frame,
                             time,
+                            left: time,
+                            entered: time,
                             seen: 0,
                             near: true,
+                            back: true,
                         }),
                         // Round the end of the segment.
                         _ => None,
@@ -332,19 +342,26 @@ impl Counter {
             }
             if let Some(p) = &mut state.pending {
                 if now_side != Some(p.to) {
-                    p.near = true;
+                    if !p.near {
+                        (p.near, p.entered) = (true, time);
+                    }
+                    let d = self.config.line.signed_distance(q);
+                    p.back |= (d > 0.0) != (p.to == Side::Right);
                 } else {
-                    // Leaving the line for the other side: the crossing is now (someone who
-                    // stood on the line crosses when they leave it).
+                    // Leaving the line for the other side: settling starts now, and someone who
+                    // stood on the line (or went back over its centre) crosses now.
+                    if p.back || p.near && time - p.entered >= self.config.settle_seconds {
+                        (p.frame, p.time, p.back) = (frame, time, false);
+                    }
                     if p.near {
-                        (p.frame, p.time, p.seen, p.near) = (frame, time, 0, false);
+                        (p.left, p.seen, p.near) = (time, 0, false);
                     }
                     p.seen += 1;
                     // Far past the line in two frames running: no box flickers that much.
                     let far = p.seen >= 2
                         && self.config.line.signed_distance(q).abs()
                             >= self.config.settle_heights * obj.bbox.height();
-                    if far || time - p.time >= self.config.settle_seconds {
+                    if far || time - p.left >= self.config.settle_seconds {
                         let p = *p;
                         state.pending = None;
                         crossings.push(self.count(obj.id, p));
@@ -573,6 +590,25 @@ mod tests {
         let crossings = run(&mut c, 1, &ys);
         assert_eq!((c.count_in(), c.count_out()), (1, 0));
         assert_eq!(crossings[0].frame, 34, "the frame it left the line");
+    }
+
+    #[test]
+    fn a_box_flickering_back_into_the_band_does_not_move_the_crossing() {
+        let mut c = middle();
+        // Off the line at frame 3, then one box short enough to dip into the band (still past
+        // the centre) at frame 5, then on: crossed at 3, not again at 6.
+        let mut ys = vec![0.3, 0.4, 0.48, 0.515, 0.52, 0.505, 0.515, 0.518];
+        ys.extend([0.52; 10]);
+        let crossings = run(&mut c, 1, &ys);
+        assert_eq!((c.count_in(), c.count_out()), (1, 0));
+        assert_eq!(crossings[0].frame, 3);
+        // The same dip over the centre and back (a step back onto the line) does move it.
+        let mut c = middle();
+        let mut ys = vec![0.3, 0.4, 0.48, 0.515, 0.52, 0.495, 0.515, 0.518];
+        ys.extend([0.52; 10]);
+        let crossings = run(&mut c, 1, &ys);
+        assert_eq!((c.count_in(), c.count_out()), (1, 0));
+        assert_eq!(crossings[0].frame, 6);
     }
 
     #[test]
