@@ -157,6 +157,7 @@ fn main() {
             new_track_score: env("NEW", base.new_track_score as f64) as f32,
             low_score: env("LOW", base.low_score as f64) as f32,
             max_lost_seconds: env("LOST", base.max_lost_seconds),
+            duplicate_iou: env("DUP", base.duplicate_iou as f64) as f32,
             ..base
         };
         let config = |l: &TruthLine| {

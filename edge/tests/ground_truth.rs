@@ -33,10 +33,9 @@ fn training(model: ModelChoice, labels: Option<PathBuf>, classes: Vec<String>) -
 #[test]
 fn the_training_lines_match_their_ground_truth() {
     let report = training(ModelChoice::Default, None, vec![]);
-    // Measured (threads 1): 7 wrong on the two lines, as before the settled-crossing rule (2 and
-    // 4, with exact totals then). The rule costs here what an id swap at the line gave back by
-    // luck; the tracker settings tuned on this set and the training scenes give it back.
-    for (l, most) in report.lines.iter().zip([9, 6]) {
+    // Measured (threads 1): 5 wrong on the two lines (4 and 1); 7 before a person seen twice
+    // in a frame stopped starting a second track, as before the settled-crossing rule.
+    for (l, most) in report.lines.iter().zip([6, 3]) {
         assert!(
             l.count_in.abs_diff(l.truth_in) <= 3 && l.out.abs_diff(l.truth_out) <= 3,
             "{}: in {} of {}, out {} of {}",

@@ -58,13 +58,14 @@ fn real_footage_lines_nobody_tuned_on() {
     let report = evaluate(data("real"));
     assert_eq!(report.totals.lines, 4);
     assert_eq!(report.totals.truth, 53);
-    // Measured (the detector looking around each line): 10 wrong of 53 (6 missed, 3 of them
-    // ambiguous; 4 extra). Two of the horizontal line's are crossings counted 13-16 frames after
-    // the true frame (outside the window; the boxes' feet hover in the band), the totals right.
+    // Measured (the detector looking around each line): 11 wrong of 53 (6 missed, 3 of them
+    // ambiguous; 5 extra). Three of the horizontal line's are crossings counted 13-16 frames
+    // after the true frame (outside the window; the boxes' feet hover in the band), the totals
+    // right.
     check(
         &report,
         &[
-            ("horizontal", 5),
+            ("horizontal", 6),
             ("diagonal", 0),
             ("short", 3),
             ("edge", 2),
@@ -77,7 +78,7 @@ fn composite_scenes_with_exact_truth() {
     let report = evaluate(data("scenes"));
     assert_eq!(report.totals.lines, 20);
     assert_eq!(report.totals.truth, 100);
-    // Measured (the detector looking around each line): 22 wrong of 100 (13 missed, 9 extra).
+    // Measured (the detector looking around each line): 20 wrong of 100 (13 missed, 7 extra).
     // The target is none.
     check(
         &report,
@@ -91,7 +92,7 @@ fn composite_scenes_with_exact_truth() {
             ("pair", 4),
             ("runner", 2),
             ("stand", 2),
-            ("step-back", 2),
+            ("step-back", 0),
             ("stream", 1),
         ],
     );
