@@ -78,7 +78,7 @@ fn composite_scenes_with_exact_truth() {
     let report = evaluate(data("scenes"));
     assert_eq!(report.totals.lines, 20);
     assert_eq!(report.totals.truth, 100);
-    // Measured (the detector looking around each line): 20 wrong of 100 (13 missed, 7 extra).
+    // Measured (the detector looking around each line): 19 wrong of 100 (12 missed, 7 extra).
     // The target is none.
     check(
         &report,
@@ -90,7 +90,7 @@ fn composite_scenes_with_exact_truth() {
             ("occlusion", 2),
             ("opposite", 0),
             ("pair", 4),
-            ("runner", 2),
+            ("runner", 1),
             ("stand", 2),
             ("step-back", 0),
             ("stream", 1),

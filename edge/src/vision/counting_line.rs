@@ -220,9 +220,19 @@ struct TrackLine {
     /// Where it last was at all.
     last: Point,
     last_time: f64,
+    /// How fast it moved lately (normalised units a second, smoothed over a few frames).
+    velocity: Point,
     /// A crossing through the segment that is not counted yet: the track has not settled on
     /// the other side.
     pending: Option<Pending>,
+}
+
+impl TrackLine {
+    /// Where it would be at `time` had it gone on as it went: a fast mover lost for a moment
+    /// is looked for ahead of where it was last seen, not behind.
+    fn predicted(&self, time: f64) -> Point {
+        self.last + self.velocity * (time - self.last_time) as f32
+    }
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -242,6 +252,9 @@ struct Pending {
     /// ...and on the side it came from of the line's centre.
     back: bool,
 }
+
+/// A track's speed is measured between sightings at most this far apart, in seconds.
+const VELOCITY_GAP: f32 = 0.5;
 
 /// How long the state of a track that is not seen is remembered, in seconds.
 const FORGET_SECONDS: f64 = 10.0;
@@ -315,6 +328,7 @@ impl Counter {
                     outside: q,
                     last: q,
                     last_time: time,
+                    velocity: Point::new(0.0, 0.0),
                     pending: None,
                 }),
             };
@@ -368,6 +382,11 @@ impl Counter {
                     }
                 }
             }
+            let dt = (time - state.last_time) as f32;
+            if dt > 0.0 && dt <= VELOCITY_GAP {
+                let step = (q - state.last) * (1.0 / dt);
+                state.velocity = state.velocity * 0.5 + step * 0.5;
+            }
             state.last = q;
             state.last_time = time;
             self.tracks.insert(obj.id, state);
@@ -413,7 +432,8 @@ impl Counter {
             .collect()
     }
 
-    /// The state of the nearest track that vanished close to `q` moments ago, if any.
+    /// The state of the nearest track that vanished moments ago and would be close to `q` now, if
+    /// any.
     fn take_over(&mut self, q: Point, time: f64, seen: &[TrackedObject]) -> Option<TrackLine> {
         let cfg = &self.config;
         let id = self
@@ -422,10 +442,13 @@ impl Counter {
             .filter(|(id, s)| {
                 s.last_time < time
                     && time - s.last_time <= cfg.handoff_seconds
-                    && s.last.dist(q) <= cfg.handoff_radius
+                    && s.predicted(time).dist(q) <= cfg.handoff_radius
                     && !seen.iter().any(|o| o.id == **id)
             })
-            .min_by(|a, b| a.1.last.dist(q).total_cmp(&b.1.last.dist(q)))
+            .min_by(|a, b| {
+                let (da, db) = (a.1.predicted(time).dist(q), b.1.predicted(time).dist(q));
+                da.total_cmp(&db)
+            })
             .map(|(id, _)| *id)?;
         self.tracks.remove(&id)
     }
@@ -678,6 +701,26 @@ mod tests {
             (1, 0),
             "the new id inherits the counted in; its one frame at 0.4 is a touch"
         );
+    }
+
+    #[test]
+    fn a_fast_mover_lost_before_the_line_is_found_again_ahead_and_counts() {
+        let mut c = middle();
+        // Half the picture a second towards the line, then unseen for four frames (0.2 past its
+        // last sighting by then, farther than the hand-off radius)...
+        run(&mut c, 1, &[0.2, 0.25, 0.3, 0.35]);
+        // ...then back as track 2, already past the line, where it would be by its speed.
+        for (i, y) in [0.58f32, 0.63, 0.68, 0.73].into_iter().enumerate() {
+            c.update(&[at(2, 0.5, y)], 8 + i as u64, 0.8 + i as f64 / 10.0);
+        }
+        assert_eq!((c.count_in(), c.count_out()), (1, 0));
+        // Someone appearing there with no one heading that way is nobody's successor.
+        let mut c = middle();
+        run(&mut c, 1, &[0.35, 0.35, 0.35, 0.35]);
+        for (i, y) in [0.58f32, 0.63, 0.68, 0.73].into_iter().enumerate() {
+            c.update(&[at(2, 0.5, y)], 8 + i as u64, 0.8 + i as f64 / 10.0);
+        }
+        assert_eq!((c.count_in(), c.count_out()), (0, 0));
     }
 
     #[test]

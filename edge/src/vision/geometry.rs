@@ -30,6 +30,20 @@ impl std::ops::Sub for Point {
     }
 }
 
+impl std::ops::Add for Point {
+    type Output = Point;
+    fn add(self, o: Point) -> Point {
+        Point::new(self.x + o.x, self.y + o.y)
+    }
+}
+
+impl std::ops::Mul<f32> for Point {
+    type Output = Point;
+    fn mul(self, k: f32) -> Point {
+        Point::new(self.x * k, self.y * k)
+    }
+}
+
 /// An axis-aligned box in normalised image coordinates.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct BBox {
