@@ -32,6 +32,35 @@ async fn recorded_footage_without_faults_counts_what_count_counts() {
 }
 
 #[tokio::test]
+async fn footage_played_in_real_time_on_a_busy_machine_counts_what_count_counts() {
+    let _serial = SERIAL.lock().await;
+    let reference = reference_count().await;
+    // Another process keeps one core busy for the whole run, so the edge has less time than
+    // the footage's frame rate asks for now and then, and drops frames as with a camera.
+    let dir = tempfile::tempdir().unwrap();
+    let _busy = Proc::spawn(
+        "busy loop",
+        {
+            let mut c = Command::new("sh");
+            c.args(["-c", "while :; do :; done"]);
+            c
+        },
+        &dir.path().join("busy.log"),
+    );
+    let relay = TestRelay::start(Which::Embedded).await;
+    let (edge, session) = real_time_footage_edge(dir.path(), relay.mqtt_port, "B 1 LIVE").await;
+    wait_footage_end(&relay).await;
+    let final_count = stop(&relay).await;
+    eprintln!("footage in real time, one core busy: {final_count} (count command: {reference})");
+    assert!(
+        final_count.abs_diff(reference) <= 1,
+        "in real time on a busy machine {final_count}, as fast as it goes {reference}: dropped \
+         frames must not become missed or double counts"
+    );
+    agrees(&relay, &edge, session, final_count).await;
+}
+
+#[tokio::test]
 async fn edge_sigkilled_mid_session_resumes_and_loses_nothing() {
     let _serial = SERIAL.lock().await;
     let relay = TestRelay::start(Which::Embedded).await;

@@ -85,12 +85,29 @@ pub async fn open_session_in_journal(journal: &Path, plate: &str) -> SessionId {
 
 /// The edge on the whole footage once, as fast as it goes, with `session` open from frame 0.
 pub async fn footage_edge(dir: &Path, mqtt_port: u16, plate: &str) -> (Edge, SessionId) {
+    played_footage_edge(dir, mqtt_port, plate, &["--no-realtime"]).await
+}
+
+/// The same, the footage played at its own frame rate like a camera: frames the edge has no
+/// time for are dropped.
+pub async fn real_time_footage_edge(dir: &Path, mqtt_port: u16, plate: &str) -> (Edge, SessionId) {
+    played_footage_edge(dir, mqtt_port, plate, &[]).await
+}
+
+async fn played_footage_edge(
+    dir: &Path,
+    mqtt_port: u16,
+    plate: &str,
+    playback: &[&str],
+) -> (Edge, SessionId) {
     let mut edge = Edge::new(dir, mqtt_port, &[]);
     let session = open_session_in_journal(&edge.journal(), plate).await;
     let foot = format!("file:{}", footage().display());
-    edge.extra = ["--source", &foot, "--line", LINE, "--no-realtime"]
-        .map(str::to_owned)
-        .to_vec();
+    edge.extra = ["--source", &foot, "--line", LINE]
+        .iter()
+        .chain(playback)
+        .map(|s| s.to_string())
+        .collect();
     edge.spawn();
     (edge, session)
 }
