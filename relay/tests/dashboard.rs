@@ -498,6 +498,69 @@ async fn a_sessions_pictures_enlarge_and_a_correction_points_at_one() {
 }
 
 #[tokio::test]
+async fn a_loading_sessions_page_shows_its_counts_and_pictures_as_they_come() {
+    let relay = TestRelay::start(Which::Embedded).await;
+    let mut edge = ScriptedEdge::connect(relay.mqtt_port, "bay-1", Mode::Respond).await;
+    relay
+        .wait_bay("bay-1", "online", |b| b["online"] == true)
+        .await;
+    let (_, body) = relay
+        .post("/api/bays/bay-1/start", json!({"plate": "KT 7 LIVE"}))
+        .await;
+    let session: SessionId = body["session"]["id"].as_str().unwrap().parse().unwrap();
+    edge.count(Direction::In).await;
+    let sent = |edge: &ScriptedEdge| {
+        edge.events()
+            .into_iter()
+            .filter(|e| e.session == session)
+            .collect::<Vec<_>>()
+    };
+    for e in sent(&edge) {
+        edge.send_evidence(&e, false).await;
+    }
+    edge.wait_stored_evidence(session, 2).await;
+
+    let b = Browser::start().await;
+    b.client
+        .goto(&relay.url(&format!("/#/session/{session}")))
+        .await
+        .unwrap();
+    b.until(
+        10,
+        "one crossing",
+        "return document.querySelectorAll('#strip li').length === 1",
+    )
+    .await;
+    assert!(b.text("#session-facts").await.contains("still loading"));
+    // The bay counts on and its picture follows, with no reload.
+    let second = edge.count(Direction::In).await;
+    edge.send_evidence(&second, false).await;
+    b.until(
+        15,
+        "the second crossing in the strip",
+        "return document.querySelectorAll('#strip li img').length === 2",
+    )
+    .await;
+    // Stopped: the page says so, and the stop picture, sent a moment later, comes too.
+    relay.post("/api/bays/bay-1/stop", json!({})).await;
+    b.until(
+        15,
+        "stopped",
+        "return !document.querySelector('#session-facts').textContent.includes('still loading')",
+    )
+    .await;
+    let stop = sent(&edge).into_iter().last().unwrap();
+    edge.send_evidence(&stop, false).await;
+    b.until(
+        15,
+        "the stop picture",
+        "return !!document.querySelector('#stop-picture img')",
+    )
+    .await;
+    b.close().await;
+}
+
+#[tokio::test]
 async fn a_long_sessions_page_fetches_only_the_pictures_on_screen() {
     const CROSSINGS: u64 = 500;
     let relay = TestRelay::start(Which::Embedded).await;

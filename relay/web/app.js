@@ -299,7 +299,37 @@ async function showHistory() {
 
 // ---- one session ----
 let chart = null;
+/** A session still loading, or stopped a moment ago, gains counts and pictures (a bay sends a
+ * picture after its count, and one away for a while sends them late): while its page is on
+ * screen it is looked at again every few seconds, and drawn again when something changed. */
+const SESSION_POLL_MS = 3000;
+const SESSION_SETTLES_MS = 120000;
+let sessionPoll = null;
+
+/** What of a session and its pictures the page shows: two looks that agree changed nothing. */
+const sessionShown = (s, pieces) => JSON.stringify([s.count, s.corrected_count, s.out, s.stopped_at,
+  s.events.length, s.corrections.length, pieces.map((p) => [p.id, p.dropped, p.pruned])]);
+
+function watchSession(id, shown, stoppedAt) {
+  clearTimeout(sessionPoll);
+  if (stoppedAt && Date.now() - Date.parse(stoppedAt) > SESSION_SETTLES_MS) return;
+  const onScreen = () => !$("#session-view").hidden && evidence.session === id;
+  sessionPoll = setTimeout(async () => {
+    if (!onScreen()) return;
+    try {
+      const path = `/api/sessions/${encodeURIComponent(id)}`;
+      const [s, { evidence: pieces }] = await Promise.all([api(path), api(`${path}/evidence`)]);
+      if (!onScreen()) return;
+      if (sessionShown(s, pieces) !== shown) showSession(id);
+      else watchSession(id, shown, s.stopped_at);
+    } catch {
+      if (onScreen()) watchSession(id, shown, stoppedAt);
+    }
+  }, SESSION_POLL_MS);
+}
+
 async function showSession(id) {
+  clearTimeout(sessionPoll);
   let s;
   if ($("#correct").evidence.value && evidence.session !== id) correctAbout(null);
   const pictures = showEvidence(id);
@@ -335,6 +365,7 @@ async function showSession(id) {
     }],
     axes: [{}, { label: "count", incrs: [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000] }],
   }, [xs, ys], box);
+  watchSession(id, sessionShown(s, evidence.pieces), s.stopped_at);
   const form = $("#correct");
   form.onsubmit = async (e) => {
     e.preventDefault();
