@@ -17,6 +17,22 @@ fn shots() -> PathBuf {
     baycount_testkit::browser::screenshots(env!("CARGO_TARGET_TMPDIR"))
 }
 
+/// A browser on `session`'s page, once its strip shows `crossings` crossings.
+async fn session_page(relay: &TestRelay, session: SessionId, crossings: usize) -> Browser {
+    let b = Browser::start().await;
+    b.client
+        .goto(&relay.url(&format!("/#/session/{session}")))
+        .await
+        .unwrap();
+    b.until(
+        10,
+        &format!("the strip of {crossings} crossings"),
+        &format!("return document.querySelectorAll('#strip li').length === {crossings}"),
+    )
+    .await;
+    b
+}
+
 fn card(bay: &str, inner: &str) -> String {
     format!(r#"document.querySelector('.card[data-bay="{bay}"] {inner}')"#)
 }
@@ -377,17 +393,7 @@ async fn a_sessions_pictures_enlarge_and_a_correction_points_at_one() {
     }
     edge.wait_stored_evidence(session, 6).await;
 
-    let b = Browser::start().await;
-    b.client
-        .goto(&relay.url(&format!("/#/session/{session}")))
-        .await
-        .unwrap();
-    b.until(
-        10,
-        "the strip of four crossings",
-        "return document.querySelectorAll('#strip li').length === 4",
-    )
-    .await;
+    let b = session_page(&relay, session, 4).await;
     // In seq order, each with its time (the site's zone) and direction.
     let tz: chrono_tz::Tz = "Asia/Makassar".parse().unwrap();
     let words: Vec<String> = events[1..5]
@@ -520,17 +526,7 @@ async fn a_loading_sessions_page_shows_its_counts_and_pictures_as_they_come() {
     }
     edge.wait_stored_evidence(session, 2).await;
 
-    let b = Browser::start().await;
-    b.client
-        .goto(&relay.url(&format!("/#/session/{session}")))
-        .await
-        .unwrap();
-    b.until(
-        10,
-        "one crossing",
-        "return document.querySelectorAll('#strip li').length === 1",
-    )
-    .await;
+    let b = session_page(&relay, session, 1).await;
     assert!(b.text("#session-facts").await.contains("still loading"));
     // The bay counts on and its picture follows, with no reload.
     let second = edge.count(Direction::In).await;
