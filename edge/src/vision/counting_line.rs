@@ -238,8 +238,9 @@ impl TrackLine {
 #[derive(Debug, Clone, Copy)]
 struct Pending {
     to: Side,
-    /// When it crossed: the frame it left the line for the other side, the last time it had
-    /// been back over the line's centre (a box flickering into the band is not a new crossing).
+    /// When it crossed: the frame it left the line for the other side, first, or again after
+    /// going back over the line's centre or standing on the line (a box flickering back into
+    /// the band is not a new crossing).
     frame: u64,
     time: f64,
     /// When it last left the line for the other side: settling is timed from there.

@@ -37,9 +37,9 @@ impl Default for TrackerConfig {
     /// Tuned on the training set (vtest.avi's two lines and the composite training scenes,
     /// 175 crossings; `match_iou` and `max_lost_seconds` last, 57 → 44 wrong there, 40 → 37 on
     /// the validation set; then `duplicate_iou` 0.5, from 0.3-0.7 and off: 30 → 24 there,
-    /// 32 → 31 on the validation set) with the default model, whose person scores are lower than the
-    /// detectors ByteTrack was made with; each setting can be tried on cached detections with
-    /// the `replay` example (`LOST=1 cargo run -p baycount-edge --example replay --
+    /// 32 → 31 on the validation set) with the default model, whose person scores are lower
+    /// than the detectors ByteTrack was made with; each setting can be tried on cached
+    /// detections with the `replay` example (`LOST=1 cargo run -p baycount-edge --example replay --
     /// edge/tests/data/vtest_ground_truth.json edge/tests/data/training/scenes`).
     fn default() -> Self {
         Self {
