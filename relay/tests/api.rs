@@ -724,20 +724,14 @@ async fn hostile_requests_get_json_errors_and_change_nothing() {
 #[tokio::test]
 async fn a_correction_can_point_at_a_picture_of_its_own_session_only() {
     let relay = TestRelay::start(Which::Embedded).await;
-    let mut edge = ScriptedEdge::connect(relay.mqtt_port, "bay-1", Mode::Respond).await;
-    relay
-        .wait_bay("bay-1", "online", |b| b["online"] == true)
-        .await;
+    let mut edge = relay.scripted_edge("bay-1", Mode::Respond).await;
     // Two sessions, each with a start and a crossing, every event with its picture.
     let mut ids = vec![];
     for plate in ["DA 1 A", "DA 2 B"] {
-        let (_, b) = relay
-            .post("/api/bays/bay-1/start", json!({"plate": plate}))
-            .await;
-        let session: SessionId = b["session"]["id"].as_str().unwrap().parse().unwrap();
+        let session = relay.start_session("bay-1", plate).await;
         edge.count(Direction::In).await;
         relay.post("/api/bays/bay-1/stop", json!({})).await;
-        for e in edge.events().iter().filter(|e| e.session == session) {
+        for e in &edge.events_of(session) {
             edge.send_evidence(e, false).await;
         }
         edge.wait_stored_evidence(session, 3).await;

@@ -30,14 +30,6 @@ async fn relay_with_bot(fake: &FakeTelegram) -> TestRelay {
     .await
 }
 
-async fn bay_online(relay: &TestRelay, bay: &str, mode: Mode) -> ScriptedEdge {
-    let edge = ScriptedEdge::connect(relay.mqtt_port, bay, mode).await;
-    relay
-        .wait_bay(bay, "bay online", |b| b["online"] == true)
-        .await;
-    edge
-}
-
 /// The operator's chat: the newest message that `f` accepts.
 async fn wait(fake: &FakeTelegram, what: &str, f: impl Fn(&Sent) -> bool) -> Sent {
     fake.wait_message(OPERATOR as i64, 10, what, f).await
@@ -119,7 +111,7 @@ async fn next_control(fake: &FakeTelegram, summary: &Sent, plate: &str) -> Sent 
 async fn start_count_and_stop_from_telegram() {
     let fake = FakeTelegram::start().await;
     let relay = relay_with_bot(&fake).await;
-    let edge = bay_online(&relay, "bay-1", Mode::Respond).await;
+    let edge = relay.scripted_edge("bay-1", Mode::Respond).await;
 
     let control = control_for(&fake, "kt  8899 test").await;
     assert!(
@@ -210,7 +202,7 @@ async fn start_count_and_stop_from_telegram() {
 async fn a_bad_plate_gets_a_clear_reply_and_the_menu_again() {
     let fake = FakeTelegram::start().await;
     let relay = relay_with_bot(&fake).await;
-    let _edge = bay_online(&relay, "bay-1", Mode::Respond).await;
+    let _edge = relay.scripted_edge("bay-1", Mode::Respond).await;
     let menu = plate_menu(&fake).await;
     press(&fake, &menu, "➕ New plate").await;
     wait(&fake, "asked", |m| {
@@ -239,7 +231,7 @@ async fn a_bad_plate_gets_a_clear_reply_and_the_menu_again() {
 async fn a_bay_that_does_not_answer_or_is_offline_is_said_so() {
     let fake = FakeTelegram::start().await;
     let relay = relay_with_bot(&fake).await;
-    let edge = bay_online(&relay, "bay-1", Mode::Silent).await;
+    let edge = relay.scripted_edge("bay-1", Mode::Silent).await;
     let control = control_for(&fake, "B 1 SLOW").await;
     let t = Instant::now();
     press(&fake, &control, "▶️ START LOADING").await;
@@ -278,7 +270,7 @@ async fn a_bay_that_does_not_answer_or_is_offline_is_said_so() {
 async fn strangers_are_refused_politely_and_audited() {
     let fake = FakeTelegram::start().await;
     let relay = relay_with_bot(&fake).await;
-    let _edge = bay_online(&relay, "bay-1", Mode::Respond).await;
+    let _edge = relay.scripted_edge("bay-1", Mode::Respond).await;
     fake.type_text(STRANGER, "/start");
     let m = fake
         .wait_message(STRANGER as i64, 10, "refusal", |m| {
@@ -318,7 +310,7 @@ async fn strangers_are_refused_politely_and_audited() {
 async fn a_stranger_can_use_no_command_and_no_button() {
     let fake = FakeTelegram::start().await;
     let relay = relay_with_bot(&fake).await;
-    let _edge = bay_online(&relay, "bay-1", Mode::Respond).await;
+    let _edge = relay.scripted_edge("bay-1", Mode::Respond).await;
     let control = control_for(&fake, "B 4 OPS").await;
     press(&fake, &control, "▶️ START LOADING").await;
     let started = wait(&fake, "started", |m| {
@@ -363,7 +355,7 @@ async fn a_stranger_can_use_no_command_and_no_button() {
 async fn a_button_of_an_old_message_cannot_stop_a_newer_session() {
     let fake = FakeTelegram::start().await;
     let relay = relay_with_bot(&fake).await;
-    let _edge = bay_online(&relay, "bay-1", Mode::Respond).await;
+    let _edge = relay.scripted_edge("bay-1", Mode::Respond).await;
     let old = control_for(&fake, "B 3 OLD").await;
     press(&fake, &old, "▶️ START LOADING").await;
     let old_started = wait(&fake, "started", |m| {
@@ -389,7 +381,7 @@ async fn a_button_of_an_old_message_cannot_stop_a_newer_session() {
 async fn rate_limits_are_waited_out() {
     let fake = FakeTelegram::start().await;
     let relay = relay_with_bot(&fake).await;
-    let _edge = bay_online(&relay, "bay-1", Mode::Respond).await;
+    let _edge = relay.scripted_edge("bay-1", Mode::Respond).await;
     fake.rate_limit("sendMessage", 1, 1);
     let t = Instant::now();
     plate_menu(&fake).await;
@@ -408,7 +400,7 @@ async fn rate_limits_are_waited_out() {
 async fn sessions_started_elsewhere_show_up_in_the_chat() {
     let fake = FakeTelegram::start().await;
     let relay = relay_with_bot(&fake).await;
-    let edge = bay_online(&relay, "bay-1", Mode::Respond).await;
+    let edge = relay.scripted_edge("bay-1", Mode::Respond).await;
     let menu = plate_menu(&fake).await;
     let (status, body) = relay
         .post("/api/bays/bay-1/start", json!({"plate": "DA 1 API"}))
@@ -454,8 +446,8 @@ async fn sessions_started_elsewhere_show_up_in_the_chat() {
 async fn several_bays_get_a_bay_picker() {
     let fake = FakeTelegram::start().await;
     let relay = relay_with_bot(&fake).await;
-    let _a = bay_online(&relay, "bay-1", Mode::Respond).await;
-    let _b = bay_online(&relay, "bay-2", Mode::Respond).await;
+    let _a = relay.scripted_edge("bay-1", Mode::Respond).await;
+    let _b = relay.scripted_edge("bay-2", Mode::Respond).await;
     fake.type_text(OPERATOR, "/start");
     let picker = wait(&fake, "bay picker", |m| m.text == "Choose the bay:").await;
     assert_eq!(picker.buttons(), vec!["🟢 bay-1", "🟢 bay-2"]);
@@ -501,7 +493,7 @@ async fn an_edit_that_changes_nothing_is_not_an_error() {
 async fn the_stop_photo_follows_the_summary_with_the_bays_picture() {
     let fake = FakeTelegram::start().await;
     let relay = relay_with_bot(&fake).await;
-    let edge = bay_online(&relay, "bay-1", Mode::Respond).await;
+    let edge = relay.scripted_edge("bay-1", Mode::Respond).await;
     let control = control_for(&fake, "KT 8899 TEST").await;
     let (summary, stop) = load_and_stop(&fake, &edge, &control, 3).await;
     assert!(summary.text.contains("Total: 3"), "{}", summary.text);
@@ -535,7 +527,7 @@ async fn the_stop_photo_follows_the_summary_with_the_bays_picture() {
 async fn a_stop_without_a_picture_keeps_its_summary_and_says_why() {
     let fake = FakeTelegram::start().await;
     let relay = relay_with_bot(&fake).await;
-    let edge = bay_online(&relay, "bay-1", Mode::Respond).await;
+    let edge = relay.scripted_edge("bay-1", Mode::Respond).await;
 
     // The bay dropped the stop's picture: said at once.
     let control = control_for(&fake, "B 5 DROP").await;
@@ -602,7 +594,7 @@ async fn session_with_pictures(
 async fn evidence_sends_a_sessions_crossings_as_albums_of_ten() {
     let fake = FakeTelegram::start().await;
     let relay = relay_with_bot(&fake).await;
-    let mut edge = bay_online(&relay, "bay-1", Mode::Respond).await;
+    let mut edge = relay.scripted_edge("bay-1", Mode::Respond).await;
     // Start, 13 crossings (seqs 2 to 14; the picture of the last was dropped) and the stop.
     let events = session_with_pictures(&relay, &mut edge, 13, &[14]).await;
     assert_eq!(events.len(), 15);
@@ -678,7 +670,7 @@ async fn evidence_sends_a_sessions_crossings_as_albums_of_ten() {
 async fn evidence_sends_a_lone_last_picture_as_a_photo() {
     let fake = FakeTelegram::start().await;
     let relay = relay_with_bot(&fake).await;
-    let mut edge = bay_online(&relay, "bay-1", Mode::Respond).await;
+    let mut edge = relay.scripted_edge("bay-1", Mode::Respond).await;
     let events = session_with_pictures(&relay, &mut edge, 11, &[]).await;
     fake.type_text(OPERATOR, "/evidence");
     let photos = eventually(10, "eleven photos", || async {
@@ -701,7 +693,7 @@ async fn evidence_sends_a_lone_last_picture_as_a_photo() {
 async fn evidence_of_an_unknown_session_is_said_so_and_strangers_get_nothing() {
     let fake = FakeTelegram::start().await;
     let relay = relay_with_bot(&fake).await;
-    let _edge = bay_online(&relay, "bay-1", Mode::Respond).await;
+    let _edge = relay.scripted_edge("bay-1", Mode::Respond).await;
     fake.type_text(OPERATOR, "/evidence");
     wait(&fake, "no sessions yet", |m| {
         m.text.starts_with("No sessions yet")

@@ -367,26 +367,16 @@ async fn with_a_viewer_token_the_page_asks_for_it_and_goes_live() {
 async fn a_sessions_pictures_enlarge_and_a_correction_points_at_one() {
     let relay =
         TestRelay::start_with(Which::Embedded, |c| c.api_token = Some("s3cret".into())).await;
-    let mut edge = ScriptedEdge::connect(relay.mqtt_port, "bay-1", Mode::Respond).await;
-    relay
-        .wait_bay("bay-1", "online", |b| b["online"] == true)
-        .await;
+    let mut edge = relay.scripted_edge("bay-1", Mode::Respond).await;
     let api = relay.with_token("s3cret");
-    let (_, body) = api
-        .post("/api/bays/bay-1/start", json!({"plate": "KT 8899 TEST"}))
-        .await;
-    let session: SessionId = body["session"]["id"].as_str().unwrap().parse().unwrap();
+    let session = api.start_session("bay-1", "KT 8899 TEST").await;
     let directions = [Direction::In, Direction::In, Direction::Out, Direction::In];
     for d in directions {
         edge.count(d).await;
     }
     api.post("/api/bays/bay-1/stop", json!({})).await;
     // Every event's picture but the second crossing's (seq 3), which the bay dropped.
-    let events: Vec<_> = edge
-        .events()
-        .into_iter()
-        .filter(|e| e.session == session)
-        .collect();
+    let events = edge.events_of(session);
     assert_eq!(events.len(), 6, "start, four crossings, stop");
     for e in &events {
         edge.send_evidence(e, e.seq == 3).await;
@@ -506,22 +496,10 @@ async fn a_sessions_pictures_enlarge_and_a_correction_points_at_one() {
 #[tokio::test]
 async fn a_loading_sessions_page_shows_its_counts_and_pictures_as_they_come() {
     let relay = TestRelay::start(Which::Embedded).await;
-    let mut edge = ScriptedEdge::connect(relay.mqtt_port, "bay-1", Mode::Respond).await;
-    relay
-        .wait_bay("bay-1", "online", |b| b["online"] == true)
-        .await;
-    let (_, body) = relay
-        .post("/api/bays/bay-1/start", json!({"plate": "KT 7 LIVE"}))
-        .await;
-    let session: SessionId = body["session"]["id"].as_str().unwrap().parse().unwrap();
+    let mut edge = relay.scripted_edge("bay-1", Mode::Respond).await;
+    let session = relay.start_session("bay-1", "KT 7 LIVE").await;
     edge.count(Direction::In).await;
-    let sent = |edge: &ScriptedEdge| {
-        edge.events()
-            .into_iter()
-            .filter(|e| e.session == session)
-            .collect::<Vec<_>>()
-    };
-    for e in sent(&edge) {
+    for e in edge.events_of(session) {
         edge.send_evidence(&e, false).await;
     }
     edge.wait_stored_evidence(session, 2).await;
@@ -545,7 +523,7 @@ async fn a_loading_sessions_page_shows_its_counts_and_pictures_as_they_come() {
         "return !document.querySelector('#session-facts').textContent.includes('still loading')",
     )
     .await;
-    let stop = sent(&edge).into_iter().last().unwrap();
+    let stop = edge.events_of(session).pop().unwrap();
     edge.send_evidence(&stop, false).await;
     b.until(
         15,
@@ -560,19 +538,13 @@ async fn a_loading_sessions_page_shows_its_counts_and_pictures_as_they_come() {
 async fn a_long_sessions_page_fetches_only_the_pictures_on_screen() {
     const CROSSINGS: u64 = 500;
     let relay = TestRelay::start(Which::Embedded).await;
-    let mut edge = ScriptedEdge::connect(relay.mqtt_port, "bay-1", Mode::Respond).await;
-    relay
-        .wait_bay("bay-1", "online", |b| b["online"] == true)
-        .await;
-    let (_, body) = relay
-        .post("/api/bays/bay-1/start", json!({"plate": "KT 500 A"}))
-        .await;
-    let session: SessionId = body["session"]["id"].as_str().unwrap().parse().unwrap();
+    let mut edge = relay.scripted_edge("bay-1", Mode::Respond).await;
+    let session = relay.start_session("bay-1", "KT 500 A").await;
     for _ in 0..CROSSINGS {
         edge.count(Direction::In).await;
     }
     relay.post("/api/bays/bay-1/stop", json!({})).await;
-    for e in edge.events().iter().filter(|e| e.session == session) {
+    for e in &edge.events_of(session) {
         edge.send_evidence(e, false).await;
     }
     edge.wait_stored_evidence(session, CROSSINGS + 2).await;

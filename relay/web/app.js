@@ -320,7 +320,7 @@ function watchSession(id, shown, stoppedAt) {
       const path = `/api/sessions/${encodeURIComponent(id)}`;
       const [s, { evidence: pieces }] = await Promise.all([api(path), api(`${path}/evidence`)]);
       if (!onScreen()) return;
-      if (sessionShown(s, pieces) !== shown) showSession(id);
+      if (sessionShown(s, pieces) !== shown) showSession(id, { s, pieces });
       else watchSession(id, shown, s.stopped_at);
     } catch {
       if (onScreen()) watchSession(id, shown, stoppedAt);
@@ -328,13 +328,14 @@ function watchSession(id, shown, stoppedAt) {
   }, SESSION_POLL_MS);
 }
 
-async function showSession(id) {
+/** Draws session `id`, fetched now or as `looked` at it a moment ago (`{ s, pieces }`). */
+async function showSession(id, looked = null) {
   clearTimeout(sessionPoll);
   let s;
   if ($("#correct").evidence.value && evidence.session !== id) correctAbout(null);
-  const pictures = showEvidence(id);
+  const pictures = showEvidence(id, looked && looked.pieces);
   try {
-    s = await api(`/api/sessions/${encodeURIComponent(id)}`);
+    s = looked ? looked.s : await api(`/api/sessions/${encodeURIComponent(id)}`);
   } catch (e) {
     $("#session-title").textContent = e.message;
     return;
@@ -415,15 +416,16 @@ function shot(p, caption) {
   return el("div", { class: "shot", "data-seq": String(p.seq), "data-kind": p.kind }, button, caption);
 }
 
-async function showEvidence(id) {
+/** Draws session `id`'s pictures: `list`, or fetched now. */
+async function showEvidence(id, list = null) {
   const err = $("#evidence-error");
   err.hidden = true;
   evidence.session = id;
   evidence.pieces = [];
-  let list = [];
   try {
-    ({ evidence: list } = await api(`/api/sessions/${encodeURIComponent(id)}/evidence`));
+    if (!list) ({ evidence: list } = await api(`/api/sessions/${encodeURIComponent(id)}/evidence`));
   } catch (e) {
+    list = [];
     err.hidden = false;
     err.textContent = `pictures: ${e.message}`;
   }

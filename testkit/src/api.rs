@@ -61,6 +61,22 @@ impl Api {
         self.send(reqwest::Method::POST, path, body).await
     }
 
+    /// Starts loading `plate` at `bay` through the API; the new session's id.
+    pub async fn start_session(&self, bay: &str, plate: &str) -> baycount_protocol::SessionId {
+        let (status, body) = self
+            .post(
+                &format!("/api/bays/{bay}/start"),
+                serde_json::json!({ "plate": plate }),
+            )
+            .await;
+        assert_eq!(
+            status,
+            reqwest::StatusCode::OK,
+            "start {plate} at {bay}: {body}"
+        );
+        body["session"]["id"].as_str().unwrap().parse().unwrap()
+    }
+
     pub async fn put(
         &self,
         path: &str,

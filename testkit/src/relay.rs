@@ -11,7 +11,7 @@ use baycount_relay::config::{Broker, Config, MqttUrl};
 use tokio_util::sync::CancellationToken;
 
 use crate::process::Proc;
-use crate::{Api, Mosquitto, eventually};
+use crate::{Api, Mode, Mosquitto, ScriptedEdge, eventually};
 
 /// Which broker a test runs against.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -85,6 +85,14 @@ impl TestRelay {
         })
         .await;
         t
+    }
+
+    /// A scripted edge for `bay` on this relay's broker, once the relay sees it online.
+    pub async fn scripted_edge(&self, bay: &str, mode: Mode) -> ScriptedEdge {
+        let edge = ScriptedEdge::connect(self.mqtt_port, bay, mode).await;
+        self.wait_bay(bay, "bay online", |b| b["online"] == true)
+            .await;
+        edge
     }
 
     pub async fn stop(&mut self) {

@@ -235,6 +235,13 @@ impl ScriptedEdge {
         self.inner.lock().unwrap().events.clone()
     }
 
+    /// The events of `session` this edge has published.
+    pub fn events_of(&self, session: SessionId) -> Vec<Event> {
+        let mut events = self.events();
+        events.retain(|e| e.session == session);
+        events
+    }
+
     /// One object crosses the line: an event (and the new state) is published.
     pub async fn count(&self, direction: Direction) -> Event {
         let _publishing = self.publishing.lock().await;
