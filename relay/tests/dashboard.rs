@@ -17,13 +17,19 @@ fn shots() -> PathBuf {
     baycount_testkit::browser::screenshots(env!("CARGO_TARGET_TMPDIR"))
 }
 
-/// A browser on `session`'s page, once its strip shows `crossings` crossings.
-async fn session_page(relay: &TestRelay, session: SessionId, crossings: usize) -> Browser {
+/// A browser on `session`'s page.
+async fn open_session_page(relay: &TestRelay, session: SessionId) -> Browser {
     let b = Browser::start().await;
     b.client
         .goto(&relay.url(&format!("/#/session/{session}")))
         .await
         .unwrap();
+    b
+}
+
+/// A browser on `session`'s page, once its strip shows `crossings` crossings.
+async fn session_page(relay: &TestRelay, session: SessionId, crossings: usize) -> Browser {
+    let b = open_session_page(relay, session).await;
     b.until(
         10,
         &format!("the strip of {crossings} crossings"),
@@ -549,11 +555,7 @@ async fn a_long_sessions_page_fetches_only_the_pictures_on_screen() {
     }
     edge.wait_stored_evidence(session, CROSSINGS + 2).await;
 
-    let b = Browser::start().await;
-    b.client
-        .goto(&relay.url(&format!("/#/session/{session}")))
-        .await
-        .unwrap();
+    let b = open_session_page(&relay, session).await;
     b.until(
         20,
         "the strip of every crossing, its first pictures shown",
