@@ -11,7 +11,10 @@
 //! of the picture). A track that comes back before that has touched the line, not crossed it;
 //! one that crosses, settles and comes back counts once each way. A track that vanishes near the
 //! line hands its state to a new track that appears close by soon after, so an id switch
-//! mid-crossing neither loses nor doubles a count.
+//! mid-crossing neither loses nor doubles a count. Next to the picture's edge, where the detector
+//! finds someone only once most of them is in view, a track first seen on the line came in
+//! through the edge its box touches, and one that vanishes at the edge beyond the line, making
+//! for it, went out through it.
 
 use std::collections::HashMap;
 use std::fmt;
@@ -225,6 +228,9 @@ struct TrackLine {
     /// A crossing through the segment that is not counted yet: the track has not settled on
     /// the other side.
     pending: Option<Pending>,
+    /// The crossing it makes if it vanishes now: it was last seen at the picture's edge, making
+    /// for it, with the line between it and the edge.
+    exit: Option<Pending>,
 }
 
 impl TrackLine {
@@ -324,13 +330,20 @@ impl Counter {
             let now_side = self.side(q);
             let mut state = match self.tracks.remove(&obj.id) {
                 Some(s) => s,
-                None => self.take_over(q, time, objects).unwrap_or(TrackLine {
-                    side: now_side,
-                    outside: q,
-                    last: q,
-                    last_time: time,
-                    velocity: Point::new(0.0, 0.0),
-                    pending: None,
+                None => self.take_over(q, time, objects).unwrap_or_else(|| {
+                    let (side, outside) = match now_side {
+                        None => self.came_through_edge(&obj.bbox, q),
+                        _ => (now_side, q),
+                    };
+                    TrackLine {
+                        side,
+                        outside,
+                        last: q,
+                        last_time: time,
+                        velocity: Point::new(0.0, 0.0),
+                        pending: None,
+                        exit: None,
+                    }
                 }),
             };
             if let Some(side) = now_side {
@@ -390,12 +403,24 @@ impl Counter {
             }
             state.last = q;
             state.last_time = time;
+            state.exit = match state.pending {
+                None => self.leaving_through_edge(&state, &obj.bbox, frame, time),
+                Some(_) => None,
+            };
             self.tracks.insert(obj.id, state);
         }
         // A track that vanished on the other side (out of the picture, or lost for good) and
         // that nobody took over has crossed.
         let handoff = self.config.handoff_seconds;
         crossings.extend(self.count_pending(|s| time - s.last_time > handoff));
+        // So has one that vanished at the picture's edge beyond the line, making for it.
+        let exits: Vec<(u64, Pending)> = self
+            .tracks
+            .iter_mut()
+            .filter(|(_, s)| time - s.last_time > handoff)
+            .filter_map(|(id, s)| s.exit.take().map(|p| (*id, p)))
+            .collect();
+        crossings.extend(exits.into_iter().map(|(id, p)| self.count(id, p)));
         self.tracks
             .retain(|_, s| time - s.last_time <= FORGET_SECONDS);
         crossings.sort_by_key(|c| c.frame);
@@ -433,6 +458,45 @@ impl Counter {
             .collect()
     }
 
+    /// Where a track first seen on the line came from: through the picture's edge its box
+    /// touches, when that edge is off the line (the detector often finds someone only once
+    /// most of them is in the picture), with the point of the edge they came through; else
+    /// nowhere known.
+    fn came_through_edge(&self, b: &BBox, q: Point) -> (Option<Side>, Point) {
+        edges_touched(b, q)
+            .find_map(|p| self.side(p).map(|side| (Some(side), p)))
+            .unwrap_or((None, q))
+    }
+
+    /// The crossing a track makes if it vanishes now: its box touches an edge of the picture
+    /// on the other side of the line, it is making for that edge, and its way there goes
+    /// through the segment. Someone half out of the picture is often not found at all.
+    fn leaving_through_edge(
+        &self,
+        s: &TrackLine,
+        b: &BBox,
+        frame: u64,
+        time: f64,
+    ) -> Option<Pending> {
+        let from = s.side?;
+        let q = s.last;
+        edges_touched(b, q).find_map(|p| {
+            let to = self.side(p).filter(|to| *to != from)?;
+            let way = p - q;
+            let making_for = way.x * s.velocity.x + way.y * s.velocity.y > 0.0;
+            (making_for && self.config.line.crossed_by(s.outside, p)).then_some(Pending {
+                to,
+                frame,
+                time,
+                left: time,
+                entered: time,
+                seen: 0,
+                near: false,
+                back: false,
+            })
+        })
+    }
+
     /// The state of the nearest track that vanished moments ago and would be close to `q` now, if
     /// any.
     fn take_over(&mut self, q: Point, time: f64, seen: &[TrackedObject]) -> Option<TrackLine> {
@@ -453,6 +517,21 @@ impl Counter {
             .map(|(id, _)| *id)?;
         self.tracks.remove(&id)
     }
+}
+
+/// A box this near an edge of the picture (normalised) touches it.
+const EDGE: f32 = 0.01;
+
+/// The points of the picture's edges that box `b` touches, level with its anchor `q`.
+fn edges_touched(b: &BBox, q: Point) -> impl Iterator<Item = Point> {
+    [
+        (b.y1 <= EDGE, Point::new(q.x, 0.0)),
+        (b.y2 >= 1.0 - EDGE, Point::new(q.x, 1.0)),
+        (b.x1 <= EDGE, Point::new(0.0, q.y)),
+        (b.x2 >= 1.0 - EDGE, Point::new(1.0, q.y)),
+    ]
+    .into_iter()
+    .filter_map(|(touches, p)| touches.then_some(p))
 }
 
 #[cfg(test)]
@@ -722,6 +801,60 @@ mod tests {
             c.update(&[at(2, 0.5, y)], 8 + i as u64, 0.8 + i as f64 / 10.0);
         }
         assert_eq!((c.count_in(), c.count_out()), (0, 0));
+    }
+
+    #[test]
+    fn someone_found_first_on_a_line_by_the_edge_came_in_through_that_edge() {
+        // A line 5 % below the top of the picture; walking down it is `in`.
+        let mut c = Counter::new(CounterConfig::new(
+            "0.2,0.05,0.8,0.05".parse().expect("line"),
+        ));
+        let entering = TrackedObject {
+            bbox: BBox::new(0.48, 0.0, 0.52, 0.05),
+            ..at(1, 0.5, 0.05)
+        };
+        c.update(&[entering], 0, 0.0);
+        for (i, y) in [0.1f32, 0.15, 0.2, 0.25].into_iter().enumerate() {
+            c.update(&[at(1, 0.5, y)], 1 + i as u64, 0.1 + i as f64 / 10.0);
+        }
+        assert_eq!((c.count_in(), c.count_out()), (1, 0));
+        // Found first on a line in the middle of the picture: where they came from is unknown.
+        let mut c = middle();
+        run(&mut c, 1, &[0.5, 0.55, 0.6, 0.65, 0.7]);
+        assert_eq!((c.count_in(), c.count_out()), (0, 0));
+    }
+
+    #[test]
+    fn someone_last_seen_half_out_of_the_picture_beyond_the_line_left_through_it() {
+        // A line down the picture 5 % from its right edge; walking right over it is `out`.
+        let line: Line = "0.95,0.2,0.95,0.9".parse().expect("line");
+        let walk = |xs: &[f32], last: BBox| {
+            let mut c = Counter::new(CounterConfig::new(line));
+            let mut crossings = vec![];
+            for (i, &x) in xs.iter().enumerate() {
+                c.update(&[at(1, x, 0.6)], i as u64, i as f64 / 10.0);
+            }
+            let n = xs.len() as u64;
+            let half_out = TrackedObject {
+                bbox: last,
+                ..at(1, 0.0, 0.0)
+            };
+            crossings.extend(c.update(&[half_out], n, n as f64 / 10.0));
+            // Then nobody, for longer than a hand-off.
+            for i in n + 1..n + 15 {
+                crossings.extend(c.update(&[], i, i as f64 / 10.0));
+            }
+            (c.count_in(), c.count_out(), crossings)
+        };
+        // Walking right; last seen with the box at the edge, the feet still short of the line.
+        let at_the_edge = BBox::new(0.86, 0.5, 1.0, 0.6);
+        let (ins, outs, crossings) = walk(&[0.8, 0.84, 0.88, 0.91], at_the_edge);
+        assert_eq!((ins, outs), (0, 1));
+        assert_eq!(crossings[0].frame, 4, "dated when last seen");
+        // Lost before the edge, or at the edge while walking away from it: nothing known.
+        let short = BBox::new(0.88, 0.5, 0.96, 0.6);
+        assert_eq!(walk(&[0.8, 0.84, 0.88, 0.91], short).1, 0);
+        assert_eq!(walk(&[0.93, 0.935, 0.94, 0.94], at_the_edge).1, 0);
     }
 
     #[test]
