@@ -33,9 +33,10 @@ fn training(model: ModelChoice, labels: Option<PathBuf>, classes: Vec<String>) -
 #[test]
 fn the_training_lines_match_their_ground_truth() {
     let report = training(ModelChoice::Default, None, vec![]);
-    // Measured (threads 1): 4 wrong on the two lines (3 and 1); 7 before a person seen twice
-    // in a frame stopped starting a second track and a lost track was looked for ahead.
-    for (l, most) in report.lines.iter().zip([6, 3]) {
+    // Measured (threads 1): 3 wrong on the two lines (3 and 0); 7 before a person seen twice
+    // in a frame stopped starting a second track and a lost track was looked for ahead, 4
+    // before a track first seen on the line took the side of its centre it was on.
+    for (l, most) in report.lines.iter().zip([6, 2]) {
         assert!(
             l.count_in.abs_diff(l.truth_in) <= 3 && l.out.abs_diff(l.truth_out) <= 3,
             "{}: in {} of {}, out {} of {}",

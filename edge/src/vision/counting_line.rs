@@ -14,7 +14,8 @@
 //! mid-crossing neither loses nor doubles a count. Next to the picture's edge, where the detector
 //! finds someone only once most of them is in view, a track first seen on the line came in
 //! through the edge its box touches, and one that vanishes at the edge beyond the line, making
-//! for it, went out through it.
+//! for it, went out through it. Elsewhere a track first seen on the line came from the side of
+//! its centre it is on, when it is more than half the band off it.
 
 use std::collections::HashMap;
 use std::fmt;
@@ -332,7 +333,7 @@ impl Counter {
                 Some(s) => s,
                 None => self.take_over(q, time, objects).unwrap_or_else(|| {
                     let (side, outside) = match now_side {
-                        None => self.came_through_edge(&obj.bbox, q),
+                        None => self.first_side(&obj.bbox, q),
                         _ => (now_side, q),
                     };
                     TrackLine {
@@ -458,14 +459,24 @@ impl Counter {
             .collect()
     }
 
-    /// Where a track first seen on the line came from: through the picture's edge its box
-    /// touches, when that edge is off the line (the detector often finds someone only once
-    /// most of them is in the picture), with the point of the edge they came through; else
+    /// Where a track first seen on the line (in the band) came from, and the point it came
+    /// from: through the picture's edge its box touches, when that edge is off the line (the
+    /// detector often finds someone only once most of them is in the picture); else from the
+    /// side of the line's centre it is on, when it is more than half the band off it; else
     /// nowhere known.
-    fn came_through_edge(&self, b: &BBox, q: Point) -> (Option<Side>, Point) {
-        edges_touched(b, q)
-            .find_map(|p| self.side(p).map(|side| (Some(side), p)))
-            .unwrap_or((None, q))
+    fn first_side(&self, b: &BBox, q: Point) -> (Option<Side>, Point) {
+        if let Some(edge) = edges_touched(b, q).find_map(|p| self.side(p).map(|s| (Some(s), p))) {
+            return edge;
+        }
+        let d = self.config.line.signed_distance(q);
+        let side = if d > self.config.band / 2.0 {
+            Some(Side::Right)
+        } else if d < -self.config.band / 2.0 {
+            Some(Side::Left)
+        } else {
+            None
+        };
+        (side, q)
     }
 
     /// The crossing a track makes if it vanishes now: its box touches an edge of the picture
@@ -804,7 +815,7 @@ mod tests {
     }
 
     #[test]
-    fn someone_found_first_on_a_line_by_the_edge_came_in_through_that_edge() {
+    fn someone_found_first_on_a_line_came_from_the_edge_or_the_side_they_are_on() {
         // A line 5 % below the top of the picture; walking down it is `in`.
         let mut c = Counter::new(CounterConfig::new(
             "0.2,0.05,0.8,0.05".parse().expect("line"),
@@ -818,10 +829,17 @@ mod tests {
             c.update(&[at(1, 0.5, y)], 1 + i as u64, 0.1 + i as f64 / 10.0);
         }
         assert_eq!((c.count_in(), c.count_out()), (1, 0));
-        // Found first on a line in the middle of the picture: where they came from is unknown.
+        // Found first on a line in the middle of the picture: from the side of its centre they
+        // are on, when they are clearly on one (the band is 0.01 each way)...
         let mut c = middle();
-        run(&mut c, 1, &[0.5, 0.55, 0.6, 0.65, 0.7]);
-        assert_eq!((c.count_in(), c.count_out()), (0, 0));
+        run(&mut c, 1, &[0.507, 0.5, 0.47, 0.44, 0.4, 0.35]);
+        assert_eq!((c.count_in(), c.count_out()), (0, 1));
+        // ...else from nowhere known.
+        for first in [0.5, 0.503] {
+            let mut c = middle();
+            run(&mut c, 1, &[first, 0.5, 0.55, 0.6, 0.65, 0.7]);
+            assert_eq!((c.count_in(), c.count_out()), (0, 0), "first at {first}");
+        }
     }
 
     #[test]
