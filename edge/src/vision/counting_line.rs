@@ -83,10 +83,8 @@ impl Line {
     /// Distance of `q` from the segment (not its extension).
     pub fn distance_to_segment(&self, q: Point) -> f32 {
         let d = self.p2 - self.p1;
-        let len2 = d.x * d.x + d.y * d.y;
-        let u = ((q.x - self.p1.x) * d.x + (q.y - self.p1.y) * d.y) / len2;
-        let u = u.clamp(0.0, 1.0);
-        q.dist(Point::new(self.p1.x + u * d.x, self.p1.y + u * d.y))
+        let u = ((q - self.p1).dot(d) / d.dot(d)).clamp(0.0, 1.0);
+        q.dist(self.p1 + d * u)
     }
 
     /// Whether the path `a→b` (whose ends are on opposite sides) meets the segment itself.
@@ -261,6 +259,23 @@ struct Pending {
     back: bool,
 }
 
+impl Pending {
+    /// A crossing to `to` in frame `frame` at `time`, made from the line: it has been on the
+    /// line, on the side of its centre it came from.
+    fn new(to: Side, frame: u64, time: f64) -> Self {
+        Self {
+            to,
+            frame,
+            time,
+            left: time,
+            entered: time,
+            seen: 0,
+            near: true,
+            back: true,
+        }
+    }
+}
+
 /// A track's speed is measured between sightings at most this far apart, in seconds.
 const VELOCITY_GAP: f32 = 0.5;
 
@@ -298,11 +313,17 @@ impl Counter {
         &self.config
     }
 
+    /// The side of the line `q` is on, outside the band.
     fn side(&self, q: Point) -> Option<Side> {
+        self.side_beyond(q, self.config.band)
+    }
+
+    /// The side of the line `q` is on, more than `margin` off it.
+    fn side_beyond(&self, q: Point, margin: f32) -> Option<Side> {
         let d = self.config.line.signed_distance(q);
-        if d > self.config.band {
+        if d > margin {
             Some(Side::Right)
-        } else if d < -self.config.band {
+        } else if d < -margin {
             Some(Side::Left)
         } else {
             None
@@ -352,16 +373,9 @@ impl Counter {
                     state.pending = match state.pending {
                         // Back to where it came from before settling: a touch, not a crossing.
                         Some(p) if p.to != side => None,
-                        _ if self.config.line.crossed_by(state.outside, q) => Some(Pending {
-                            to: side,
-                            frame,
-                            time,
-                            left: time,
-                            entered: time,
-                            seen: 0,
-                            near: true,
-                            back: true,
-                        }),
+                        _ if self.config.line.crossed_by(state.outside, q) => {
+                            Some(Pending::new(side, frame, time))
+                        }
                         // Round the end of the segment.
                         _ => None,
                     };
@@ -413,15 +427,10 @@ impl Counter {
         // A track that vanished on the other side (out of the picture, or lost for good) and
         // that nobody took over has crossed.
         let handoff = self.config.handoff_seconds;
-        crossings.extend(self.count_pending(|s| time - s.last_time > handoff));
+        let gone = |s: &TrackLine| time - s.last_time > handoff;
+        crossings.extend(self.count_taken(gone, |s| &mut s.pending));
         // So has one that vanished at the picture's edge beyond the line, making for it.
-        let exits: Vec<(u64, Pending)> = self
-            .tracks
-            .iter_mut()
-            .filter(|(_, s)| time - s.last_time > handoff)
-            .filter_map(|(id, s)| s.exit.take().map(|p| (*id, p)))
-            .collect();
-        crossings.extend(exits.into_iter().map(|(id, p)| self.count(id, p)));
+        crossings.extend(self.count_taken(gone, |s| &mut s.exit));
         self.tracks
             .retain(|_, s| time - s.last_time <= FORGET_SECONDS);
         crossings.sort_by_key(|c| c.frame);
@@ -440,18 +449,23 @@ impl Counter {
 
     /// The source has ended: every track that crossed and has not come back counts.
     pub fn finish(&mut self) -> Vec<Crossing> {
-        let mut crossings = self.count_pending(|_| true);
+        let mut crossings = self.count_taken(|_| true, |s| &mut s.pending);
         crossings.sort_by_key(|c| c.frame);
         crossings
     }
 
-    /// Counts the pending crossings of the tracks `which` picks.
-    fn count_pending(&mut self, which: impl Fn(&TrackLine) -> bool) -> Vec<Crossing> {
+    /// Counts the crossings `crossing` holds (the pending one, or the exit) of the tracks
+    /// `which` picks.
+    fn count_taken(
+        &mut self,
+        which: impl Fn(&TrackLine) -> bool,
+        crossing: impl Fn(&mut TrackLine) -> &mut Option<Pending>,
+    ) -> Vec<Crossing> {
         let pending: Vec<(u64, Pending)> = self
             .tracks
             .iter_mut()
             .filter(|(_, s)| which(s))
-            .filter_map(|(id, s)| s.pending.take().map(|p| (*id, p)))
+            .filter_map(|(id, s)| crossing(s).take().map(|p| (*id, p)))
             .collect();
         pending
             .into_iter()
@@ -465,18 +479,9 @@ impl Counter {
     /// side of the line's centre it is on, when it is more than half the band off it; else
     /// nowhere known.
     fn first_side(&self, b: &BBox, q: Point) -> (Option<Side>, Point) {
-        if let Some(edge) = edges_touched(b, q).find_map(|p| self.side(p).map(|s| (Some(s), p))) {
-            return edge;
-        }
-        let d = self.config.line.signed_distance(q);
-        let side = if d > self.config.band / 2.0 {
-            Some(Side::Right)
-        } else if d < -self.config.band / 2.0 {
-            Some(Side::Left)
-        } else {
-            None
-        };
-        (side, q)
+        edges_touched(b, q)
+            .find_map(|p| self.side(p).map(|s| (Some(s), p)))
+            .unwrap_or_else(|| (self.side_beyond(q, self.config.band / 2.0), q))
     }
 
     /// The crossing a track makes if it vanishes now: its box touches an edge of the picture
@@ -493,17 +498,11 @@ impl Counter {
         let q = s.last;
         edges_touched(b, q).find_map(|p| {
             let to = self.side(p).filter(|to| *to != from)?;
-            let way = p - q;
-            let making_for = way.x * s.velocity.x + way.y * s.velocity.y > 0.0;
+            let making_for = (p - q).dot(s.velocity) > 0.0;
             (making_for && self.config.line.crossed_by(s.outside, p)).then_some(Pending {
-                to,
-                frame,
-                time,
-                left: time,
-                entered: time,
-                seen: 0,
                 near: false,
                 back: false,
+                ..Pending::new(to, frame, time)
             })
         })
     }
@@ -568,9 +567,14 @@ mod tests {
 
     /// Feeds one track along the given y positions at x = 0.5, 10 frames a second.
     fn run(counter: &mut Counter, id: u64, ys: &[f32]) -> Vec<Crossing> {
+        run_from(counter, id, 0, ys)
+    }
+
+    /// The same from frame `first` on.
+    fn run_from(counter: &mut Counter, id: u64, first: u64, ys: &[f32]) -> Vec<Crossing> {
         let mut all = vec![];
-        for (i, &y) in ys.iter().enumerate() {
-            all.extend(counter.update(&[at(id, 0.5, y)], i as u64, i as f64 / 10.0));
+        for (i, &y) in (first..).zip(ys) {
+            all.extend(counter.update(&[at(id, 0.5, y)], i, i as f64 / 10.0));
         }
         all
     }
@@ -774,9 +778,7 @@ mod tests {
         let mut c = middle();
         run(&mut c, 1, &[0.3, 0.4, 0.48, 0.5]);
         // Track 1 is lost on the line; the tracker brings the object back as track 2.
-        for (i, y) in [0.51f32, 0.55, 0.6, 0.7].into_iter().enumerate() {
-            c.update(&[at(2, 0.5, y)], 5 + i as u64, 0.5 + i as f64 / 10.0);
-        }
+        run_from(&mut c, 2, 5, &[0.51, 0.55, 0.6, 0.7]);
         assert_eq!((c.count_in(), c.count_out()), (1, 0));
     }
 
@@ -784,9 +786,7 @@ mod tests {
     fn an_id_switch_after_crossing_does_not_count_again() {
         let mut c = middle();
         run(&mut c, 1, &[0.3, 0.4, 0.6, 0.62]);
-        for (i, y) in [0.63f32, 0.64, 0.4, 0.7].into_iter().enumerate() {
-            c.update(&[at(2, 0.5, y)], 5 + i as u64, 0.5 + i as f64 / 10.0);
-        }
+        run_from(&mut c, 2, 5, &[0.63, 0.64, 0.4, 0.7]);
         assert_eq!(
             (c.count_in(), c.count_out()),
             (1, 0),
@@ -801,16 +801,12 @@ mod tests {
         // last sighting by then, farther than the hand-off radius)...
         run(&mut c, 1, &[0.2, 0.25, 0.3, 0.35]);
         // ...then back as track 2, already past the line, where it would be by its speed.
-        for (i, y) in [0.58f32, 0.63, 0.68, 0.73].into_iter().enumerate() {
-            c.update(&[at(2, 0.5, y)], 8 + i as u64, 0.8 + i as f64 / 10.0);
-        }
+        run_from(&mut c, 2, 8, &[0.58, 0.63, 0.68, 0.73]);
         assert_eq!((c.count_in(), c.count_out()), (1, 0));
         // Someone appearing there with no one heading that way is nobody's successor.
         let mut c = middle();
         run(&mut c, 1, &[0.35, 0.35, 0.35, 0.35]);
-        for (i, y) in [0.58f32, 0.63, 0.68, 0.73].into_iter().enumerate() {
-            c.update(&[at(2, 0.5, y)], 8 + i as u64, 0.8 + i as f64 / 10.0);
-        }
+        run_from(&mut c, 2, 8, &[0.58, 0.63, 0.68, 0.73]);
         assert_eq!((c.count_in(), c.count_out()), (0, 0));
     }
 
@@ -825,9 +821,7 @@ mod tests {
             ..at(1, 0.5, 0.05)
         };
         c.update(&[entering], 0, 0.0);
-        for (i, y) in [0.1f32, 0.15, 0.2, 0.25].into_iter().enumerate() {
-            c.update(&[at(1, 0.5, y)], 1 + i as u64, 0.1 + i as f64 / 10.0);
-        }
+        run_from(&mut c, 1, 1, &[0.1, 0.15, 0.2, 0.25]);
         assert_eq!((c.count_in(), c.count_out()), (1, 0));
         // Found first on a line in the middle of the picture: from the side of its centre they
         // are on, when they are clearly on one (the band is 0.01 each way)...

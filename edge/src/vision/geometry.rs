@@ -12,6 +12,11 @@ impl Point {
         Self { x, y }
     }
 
+    /// The dot product `self · o`.
+    pub fn dot(self, o: Point) -> f32 {
+        self.x * o.x + self.y * o.y
+    }
+
     /// The z component of the 2-D cross product `self × o`.
     pub fn cross(self, o: Point) -> f32 {
         self.x * o.y - self.y * o.x
@@ -19,7 +24,7 @@ impl Point {
 
     pub fn dist(self, o: Point) -> f32 {
         let d = self - o;
-        (d.x * d.x + d.y * d.y).sqrt()
+        d.dot(d).sqrt()
     }
 }
 
