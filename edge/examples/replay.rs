@@ -5,7 +5,7 @@
 //! each frame's detections and tracks with their anchors' distance from that line); settings
 //! from the environment: SPEED, IOU, NEW, LOW, LOST (tracker), HANDOFF, HANDOFFS, WATCH, SETTLE, SETTLEH, BAND (counter),
 //! STRIDE (pipeline), DROP (a share of frames dropped, as a loaded machine does), EVERY (only every n-th frame); SCORE (the detector's least score),
-//! REGION and MARGIN (where the detector looks). Tune on the training set; judge on the validation set.
+//! REGION and MARGIN (where the detector looks); WINDOW (`eval`'s, in frames). Tune on the training set; judge on the validation set.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -284,7 +284,7 @@ fn main() {
             detector: options(),
             anchor: Default::default(),
             band: 0.01,
-            window: 10,
+            window: std::env::var("WINDOW").map_or(10, |v| v.parse().unwrap()),
             realtime: false,
             max_frames: None,
         },

@@ -2,7 +2,7 @@
 //! near misses that must not count. Coordinates are scene pixels of the feet; speeds px a frame.
 //! The training split's scenes, other scripts of the same kinds, are in `training.rs`.
 
-use crate::script::{Actor, LineDef, Scene, View};
+use crate::script::{Actor, FPS, LineDef, Scene, View};
 use crate::training;
 
 /// Which set of scenes: the validation set (what accuracy is reported on; nothing is tuned on
@@ -22,11 +22,17 @@ impl Split {
         }
     }
 
-    /// Where the split's videos go, from the repository root.
-    pub fn videos(self) -> &'static str {
-        match self {
+    /// Where the split's videos at `fps` go, from the repository root: beside the ones at the
+    /// scripts' own [`FPS`], in a folder of their own for another rate.
+    pub fn videos(self, fps: u32) -> String {
+        let dir = match self {
             Split::Validation => "assets/scenes",
             Split::Training => "assets/scenes-training",
+        };
+        if fps == FPS {
+            dir.to_string()
+        } else {
+            format!("{dir}-{fps}fps")
         }
     }
 

@@ -50,6 +50,11 @@ struct Cli {
     /// Also write the plate and each sprite's cutouts as PNGs here, for looking at.
     #[arg(long)]
     dump: Option<PathBuf>,
+    /// Film the scenes at this many frames a second (the scripts are written at 10): the same
+    /// paths in the same seconds, for checking that a count does not depend on the camera's
+    /// rate. The truth's `source` then names `<videos>-<fps>fps/`.
+    #[arg(long, default_value_t = FPS, value_parser = clap::value_parser!(u32).range(1..=60))]
+    fps: u32,
 }
 
 fn main() -> ExitCode {
@@ -71,7 +76,12 @@ fn who(name: &str) -> String {
 }
 
 fn run(cli: Cli) -> Result<()> {
-    let mut scenes = cli.split.scenes();
+    let mut scenes: Vec<Scene> = cli
+        .split
+        .scenes()
+        .into_iter()
+        .map(|s| s.at_fps(cli.fps))
+        .collect();
     if !cli.only.is_empty() {
         if let Some(bad) = cli
             .only
@@ -86,7 +96,7 @@ fn run(cli: Cli) -> Result<()> {
     if let Some(dir) = &cli.truth_dir {
         let mut stale = vec![];
         for s in &scenes {
-            let text = truth::to_json(&truth::truth(s, cli.split, who)?)?;
+            let text = truth::to_json(&truth::truth(s, cli.split, cli.fps, who)?)?;
             let path = dir.join(format!("{}.json", s.name));
             if cli.check {
                 let old = std::fs::read_to_string(&path).unwrap_or_default();
@@ -124,7 +134,7 @@ fn run(cli: Cli) -> Result<()> {
     if let Some(out) = &cli.out {
         std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
         for s in &scenes {
-            make_video(s, &plate, &sprites, out)?;
+            make_video(s, cli.fps, &plate, &sprites, out)?;
         }
     }
     Ok(())
@@ -208,6 +218,7 @@ fn dump(dir: &Path, plate: &Rgb, sprites: &HashMap<&str, Sprite>) -> Result<()> 
 
 fn make_video(
     scene: &Scene,
+    fps: u32,
     plate: &Rgb,
     sprites: &HashMap<&str, Sprite>,
     out: &Path,
@@ -216,7 +227,7 @@ fn make_video(
     let bg = render::background(plate, &scene.view);
     let front = render::occluders(plate, &scene.view);
     let (w, h) = scene.view.size;
-    let mut enc = video::Encoder::create(&path, w, h, FPS)?;
+    let mut enc = video::Encoder::create(&path, w, h, fps)?;
     render::render(scene, sprites, &bg, &front, |img| enc.push(img))
         .with_context(|| format!("rendering {}", path.display()))?;
     enc.finish()?;
@@ -245,7 +256,7 @@ mod tests {
             let scenes = split.scenes();
             for s in &scenes {
                 let path = dir.join(format!("{}.json", s.name));
-                let want = truth::to_json(&truth::truth(s, split, who).unwrap()).unwrap();
+                let want = truth::to_json(&truth::truth(s, split, FPS, who).unwrap()).unwrap();
                 let got = std::fs::read_to_string(&path).unwrap_or_default();
                 assert!(
                     got == want,
@@ -269,7 +280,7 @@ mod tests {
             .scenes()
             .iter()
             .map(|s| {
-                let t = truth::truth(s, split, who).unwrap();
+                let t = truth::truth(s, split, FPS, who).unwrap();
                 t.lines.iter().map(|l| l.events.len()).sum::<usize>()
             })
             .sum()

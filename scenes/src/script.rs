@@ -201,6 +201,24 @@ fn segments_meet(a: (f64, f64), b: (f64, f64), c: (f64, f64), d: (f64, f64)) -> 
 }
 
 impl Scene {
+    /// The same scene filmed at `fps` frames a second instead of [`FPS`]: every time and speed
+    /// of the script is rescaled, so people walk the same paths in the same seconds (a camera's
+    /// rate is the site's choice; the counter must not depend on it).
+    pub fn at_fps(mut self, fps: u32) -> Self {
+        let k = f64::from(fps) / f64::from(FPS);
+        self.frames = (self.frames as f64 * k).round() as usize;
+        for a in &mut self.actors {
+            a.start *= k;
+            for leg in &mut a.legs {
+                *leg = match *leg {
+                    Leg::To(x, y, speed) => Leg::To(x, y, speed / k),
+                    Leg::Wait(frames) => Leg::Wait(frames * k),
+                };
+            }
+        }
+        self
+    }
+
     /// Nobody appears or vanishes inside the picture: an actor whose path starts (after the
     /// first frame) or ends (before the last) inside it first walks in from, or last walks out
     /// to, the left or right edge, level, by the nearer edge whose way crosses no counting line

@@ -7,11 +7,11 @@ use serde::Serialize;
 use crate::catalogue::Split;
 use crate::script::{FPS, Key, Scene, position};
 
-/// A step over the line and back within this many frames (a second) is a touch: not counted.
-pub const TOUCH_FRAMES: f64 = 10.0;
-/// Staying over the line at least this long (2 s) before coming back counts both ways; between
-/// the two is unclear by the rules, and a script doing that is refused.
-pub const SETTLE_FRAMES: f64 = 20.0;
+/// A step over the line and back within this many seconds is a touch: not counted.
+pub const TOUCH_SECONDS: f64 = 1.0;
+/// Staying over the line at least this many seconds before coming back counts both ways;
+/// between the two is unclear by the rules, and a script doing that is refused.
+pub const SETTLE_SECONDS: f64 = 2.0;
 /// Feet closer to the line than this (pixels) are on it.
 const ON_LINE: f64 = 1e-6;
 
@@ -104,7 +104,7 @@ pub fn side_changes(keys: &[Key], p1: (f64, f64), p2: (f64, f64)) -> Vec<SideCha
 }
 
 /// The crossings of one actor's path that count by the rules, in a `size` picture of
-/// `frames` frames: over the segment (1), not touches that go back within a second (2, 3),
+/// `frames` frames at `fps`: over the segment (1), not touches that go back within a second (2, 3),
 /// with the feet seen inside the picture on both sides (4), stops on the line counted once
 /// when left to the other side (5).
 pub fn crossings(
@@ -113,8 +113,10 @@ pub fn crossings(
     p2: (f64, f64),
     size: (usize, usize),
     frames: usize,
+    fps: u32,
 ) -> Result<Vec<Crossing>> {
     let changes = side_changes(keys, p1, p2);
+    let (touch, settle) = (TOUCH_SECONDS * fps as f64, SETTLE_SECONDS * fps as f64);
     // Rule 2: pairs of opposite crossings of the segment within a second are touches.
     let mut counted = vec![true; changes.len()];
     for i in 0..changes.len() {
@@ -125,13 +127,13 @@ pub fn crossings(
             continue;
         }
         let gap = b.t - a.t;
-        if gap <= TOUCH_FRAMES {
+        if gap <= touch {
             counted[i] = false;
             counted[i + 1] = false;
-        } else if gap < SETTLE_FRAMES {
+        } else if gap < settle {
             bail!(
                 "back over the line after {gap:.1} frames (frames {:.1} and {:.1}): between a \
-                 touch ({TOUCH_FRAMES}) and settling ({SETTLE_FRAMES}) the rules are unclear; \
+                 touch ({touch}) and settling ({settle}) the rules are unclear; \
                  change the script",
                 a.t,
                 b.t
@@ -209,9 +211,9 @@ pub struct NearMiss {
     pub note: String,
 }
 
-/// Where the composite videos of `split` are written, from the repository root.
-pub fn video_path(scene: &Scene, split: Split) -> String {
-    format!("{}/{}.mkv", split.videos(), scene.name)
+/// Where the composite videos of `split` at `fps` are written, from the repository root.
+pub fn video_path(scene: &Scene, split: Split, fps: u32) -> String {
+    format!("{}/{}.mkv", split.videos(fps), scene.name)
 }
 
 /// The frames (first-last) in which the actor's feet are within `reach` px of the segment, or
@@ -238,8 +240,14 @@ fn frames_near(keys: &[Key], p1: (f64, f64), p2: (f64, f64), frames: usize) -> S
     }
 }
 
-/// The truth of `scene` of `split`; `who` names a sprite for the notes.
-pub fn truth(scene: &Scene, split: Split, who: impl Fn(&str) -> String) -> Result<TruthFile> {
+/// The truth of `scene` of `split` played at `fps` (see [`Scene::at_fps`]); `who` names a
+/// sprite for the notes.
+pub fn truth(
+    scene: &Scene,
+    split: Split,
+    fps: u32,
+    who: impl Fn(&str) -> String,
+) -> Result<TruthFile> {
     let size = scene.view.size;
     let mut lines = vec![];
     for l in &scene.lines {
@@ -248,7 +256,7 @@ pub fn truth(scene: &Scene, split: Split, who: impl Fn(&str) -> String) -> Resul
         let mut near_misses = vec![];
         for a in &scene.actors {
             let keys = a.keys()?;
-            let cs = crossings(&keys, p1, p2, size, scene.frames)
+            let cs = crossings(&keys, p1, p2, size, scene.frames, fps)
                 .with_context(|| format!("scene {}, line {}, {}", scene.name, l.name, a.label))?;
             for c in &cs {
                 events.push((
@@ -262,6 +270,11 @@ pub fn truth(scene: &Scene, split: Split, who: impl Fn(&str) -> String) -> Resul
             }
             for (line, note) in &a.near_misses {
                 if *line != l.name {
+                    continue;
+                }
+                if !cs.is_empty() && fps != FPS {
+                    // A runner the scripts' rate never sees between the edge and the line is
+                    // seen there at a higher one: then it is a crossing like any other.
                     continue;
                 }
                 if !cs.is_empty() {
@@ -298,14 +311,14 @@ pub fn truth(scene: &Scene, split: Split, who: impl Fn(&str) -> String) -> Resul
         }
     }
     Ok(TruthFile {
-        source: video_path(scene, split),
-        fps: FPS,
+        source: video_path(scene, split, fps),
+        fps,
         size: [size.0, size.1],
         provenance: format!(
             "Composite scene made by baycount-scenes (scenes/ in this repository): people cut out \
              of vtest.avi (OpenCV sample data, BSD licence, from Debian's opencv-doc) and moved \
              on scripted paths over a clean plate (the per-pixel median of the footage), {}x{} at \
-             {FPS} fps, {} frames. The truth is exact by construction: each event is the frame at \
+             {fps} fps, {} frames. The truth is exact by construction: each event is the frame at \
              which a scripted feet point (bottom-centre of the sprite's mask) crosses the segment, \
              with the counting rules of {} applied to the script.{}",
             size.0,
@@ -339,7 +352,7 @@ mod tests {
     const SIZE: (usize, usize) = (768, 576);
 
     fn run(a: Actor, p1: (f64, f64), p2: (f64, f64)) -> Vec<(u64, bool)> {
-        crossings(&a.keys().unwrap(), p1, p2, SIZE, 400)
+        crossings(&a.keys().unwrap(), p1, p2, SIZE, 400, FPS)
             .unwrap()
             .iter()
             .map(|c| (c.frame, c.dir_in))
@@ -409,7 +422,7 @@ mod tests {
             .to(400.0, 320.0, 5.0)
             .wait(10.0)
             .to(400.0, 260.0, 5.0);
-        assert!(crossings(&unclear.keys().unwrap(), H1, H2, SIZE, 400).is_err());
+        assert!(crossings(&unclear.keys().unwrap(), H1, H2, SIZE, 400, FPS).is_err());
         // A touch of the line without going over is nothing.
         let touch = Actor::new("t", "s", 0.0, (400.0, 260.0))
             .to(400.0, 300.0, 5.0)
@@ -449,5 +462,49 @@ mod tests {
         assert_eq!(run(out, b1, b2), vec![]);
         let out = Actor::new("o", "s", 0.0, (400.0, 510.0)).to(400.0, 606.0, 20.0);
         assert_eq!(run(out, b1, b2), vec![(3, true)]);
+    }
+
+    #[test]
+    fn a_scene_at_another_frame_rate_has_the_same_crossings_at_the_same_seconds() {
+        use crate::script::{LineDef, View};
+        let scene = Scene {
+            name: "rate",
+            view: View::FULL,
+            frames: 100,
+            lines: vec![LineDef {
+                name: "L",
+                line: "0.25,0.5,0.75,0.5",
+                kind: "test",
+            }],
+            actors: vec![
+                // Over the line (y 288) at frame 10 (1 s), back over it 5 s later: both count.
+                Actor::new("c", "s", 0.0, (380.0, 238.0))
+                    .to(380.0, 338.0, 5.0)
+                    .wait(40.0)
+                    .to(380.0, 238.0, 5.0),
+                // Over and back within 0.8 s: a touch at any rate.
+                Actor::new("t", "s", 10.0, (300.0, 268.0))
+                    .to(300.0, 298.0, 5.0)
+                    .to(300.0, 268.0, 5.0),
+            ],
+        };
+        let frames = |fps: u32| -> Vec<(u64, &str)> {
+            let t = truth(&scene.clone().at_fps(fps), Split::Validation, fps, |s| {
+                s.into()
+            })
+            .unwrap();
+            t.lines[0]
+                .events
+                .iter()
+                .map(|e| (e.frame, e.direction))
+                .collect()
+        };
+        assert_eq!(frames(FPS), vec![(10, "in"), (70, "out")]);
+        assert_eq!(frames(30), vec![(30, "in"), (210, "out")]);
+        let t = truth(&scene.clone().at_fps(30), Split::Training, 30, |s| s.into()).unwrap();
+        assert_eq!(
+            (t.fps, t.source.as_str()),
+            (30, "assets/scenes-training-30fps/rate.mkv")
+        );
     }
 }

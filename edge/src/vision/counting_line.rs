@@ -160,8 +160,8 @@ pub struct CounterConfig {
     pub handoff_seconds: f64,
     /// A crossing counts once the track has stayed on the other side this long (seconds)...
     pub settle_seconds: f64,
-    /// ...or has been this far past the line (in heights of its own box) in two frames running:
-    /// a step over the line and straight back is not a crossing.
+    /// ...or is this far past the line (in heights of its own box) a tenth of a second or more
+    /// after it left the line: a step over the line and straight back is not a crossing.
     pub settle_heights: f32,
     /// A track this near the segment (normalised), or one that has crossed and not settled, is
     /// watched: the detector runs on every frame (see [`Counter::is_watching`]). Tuned on the
@@ -250,8 +250,6 @@ struct Pending {
     time: f64,
     /// When it last left the line for the other side: settling is timed from there.
     left: f64,
-    /// Frames the track has been seen on the side it crossed to since it was last on the line.
-    seen: u32,
     /// The track has been on the line (in the band) since it crossed, since `entered`.
     near: bool,
     entered: f64,
@@ -269,7 +267,6 @@ impl Pending {
             time,
             left: time,
             entered: time,
-            seen: 0,
             near: true,
             back: true,
         }
@@ -278,6 +275,14 @@ impl Pending {
 
 /// A track's speed is measured between sightings at most this far apart, in seconds.
 const VELOCITY_GAP: f32 = 0.5;
+
+/// A track's speed forgets half of what it was in this many seconds, whatever the frame rate.
+const VELOCITY_HALF_LIFE: f32 = 0.1;
+
+/// A track far past the line counts only if it is still there this long after it left the line
+/// (about two readings at 10 frames a second, less a margin for rounding): no box flickers that
+/// long, at any frame rate.
+const FAR_SECONDS: f64 = 0.095;
 
 /// How long the state of a track that is not seen is remembered, in seconds.
 const FORGET_SECONDS: f64 = 10.0;
@@ -397,11 +402,9 @@ impl Counter {
                         (p.frame, p.time, p.back) = (frame, time, false);
                     }
                     if p.near {
-                        (p.left, p.seen, p.near) = (time, 0, false);
+                        (p.left, p.near) = (time, false);
                     }
-                    p.seen += 1;
-                    // Far past the line in two frames running: no box flickers that much.
-                    let far = p.seen >= 2
+                    let far = time - p.left >= FAR_SECONDS
                         && self.config.line.signed_distance(q).abs()
                             >= self.config.settle_heights * obj.bbox.height();
                     if far || time - p.left >= self.config.settle_seconds {
@@ -414,7 +417,8 @@ impl Counter {
             let dt = (time - state.last_time) as f32;
             if dt > 0.0 && dt <= VELOCITY_GAP {
                 let step = (q - state.last) * (1.0 / dt);
-                state.velocity = state.velocity * 0.5 + step * 0.5;
+                let keep = 0.5f32.powf(dt / VELOCITY_HALF_LIFE);
+                state.velocity = state.velocity * keep + step * (1.0 - keep);
             }
             state.last = q;
             state.last_time = time;
@@ -572,9 +576,14 @@ mod tests {
 
     /// The same from frame `first` on.
     fn run_from(counter: &mut Counter, id: u64, first: u64, ys: &[f32]) -> Vec<Crossing> {
+        run_at(counter, id, first, 10.0, ys)
+    }
+
+    /// The same at `fps` frames a second.
+    fn run_at(counter: &mut Counter, id: u64, first: u64, fps: f64, ys: &[f32]) -> Vec<Crossing> {
         let mut all = vec![];
         for (i, &y) in (first..).zip(ys) {
-            all.extend(counter.update(&[at(id, 0.5, y)], i, i as f64 / 10.0));
+            all.extend(counter.update(&[at(id, 0.5, y)], i, i as f64 / fps));
         }
         all
     }
@@ -653,6 +662,31 @@ mod tests {
             &[0.3, 0.4, 0.47, 0.52, 0.53, 0.53, 0.53, 0.52, 0.47, 0.4, 0.3],
         );
         assert_eq!((c.count_in(), c.count_out()), (0, 0));
+    }
+
+    #[test]
+    fn a_lunge_far_over_the_line_counts_only_if_it_lasts_a_tenth_of_a_second_at_any_frame_rate() {
+        // More than half its 0.1 height past the line in two readings 1/30 s apart, then back:
+        // a box flickering, at 30 frames a second.
+        let mut c = middle();
+        run_at(
+            &mut c,
+            1,
+            0,
+            30.0,
+            &[0.3, 0.4, 0.45, 0.57, 0.57, 0.45, 0.4, 0.3],
+        );
+        assert_eq!((c.count_in(), c.count_out()), (0, 0), "a flicker at 30 fps");
+        // Still there a tenth of a second after it left the line: gone over, at 30 fps as at 10.
+        for fps in [10.0, 30.0] {
+            let mut c = middle();
+            let n = (fps / 10.0) as usize + 1;
+            let mut ys = vec![0.3, 0.4, 0.45];
+            ys.extend(vec![0.57; n]);
+            let crossings = run_at(&mut c, 1, 0, fps, &ys);
+            assert_eq!(crossings.len(), 1, "{fps} fps");
+            assert_eq!(crossings[0].frame, 3, "{fps} fps");
+        }
     }
 
     #[test]
