@@ -4,6 +4,8 @@
 #   assets/footage/  the sample footage vtest.avi (from Debian's opencv-doc package)
 #   assets/scenes/   the composite validation scenes, made from it (scripts/make-scenes.sh)
 #   assets/scenes-training/  the composite training scenes, likewise
+#   assets/scenes-30fps/     three validation scenes at 30 frames a second, with their truth in
+#                            assets/truth-30fps/, likewise
 # Downloads are cached under ~/.cache/baycount/downloads; only the ordinary package clients
 # (npm, apt-get) are used, by package name.
 set -euo pipefail
@@ -108,8 +110,8 @@ if [ ! -s "$LITERT" ]; then
 fi
 
 # The composite validation and training scenes (assets/scenes/*.mkv,
-# assets/scenes-training/*.mkv), made from the footage by baycount-scenes when missing or older
+# assets/scenes-training/*.mkv, assets/scenes-30fps/*.mkv), made from the footage by baycount-scenes when missing or older
 # than its source.
 scripts/make-scenes.sh
 
-echo "fetch-assets: ok ($MODEL, $FOOTAGE, $LITERT, assets/scenes, assets/scenes-training)"
+echo "fetch-assets: ok ($MODEL, $FOOTAGE, $LITERT, assets/scenes, assets/scenes-training, assets/scenes-30fps)"

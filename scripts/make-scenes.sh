@@ -3,6 +3,8 @@
 # (scenes/), idempotently: only when a video is missing or older than the generator's source.
 #   validation: assets/scenes/<scene>.mkv, truth edge/tests/data/validation/scenes/<scene>.json
 #   training:   assets/scenes-training/<scene>.mkv, truth edge/tests/data/training/scenes/<scene>.json
+#   30 fps:     three validation scenes filmed at 30 frames a second, assets/scenes-30fps/<scene>.mkv,
+#               truth (made here, not committed) assets/truth-30fps/<scene>.json
 # The truth files are committed; this checks that they are what the scripts give (and, with
 # --truth, rewrites them).
 #   scripts/make-scenes.sh           videos if stale; fails if the committed truth is stale
@@ -11,10 +13,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR="${BAYCOUNT_SCENES_TARGET:-${BAYCOUNT_CACHE:-$HOME/.cache/baycount}/target-scenes}"
-# split, truth directory, video directory
+# split, truth directory, video directory, frames a second, only these scenes (none: all)
 SPLITS=(
-  "validation edge/tests/data/validation/scenes assets/scenes"
-  "training edge/tests/data/training/scenes assets/scenes-training"
+  "validation edge/tests/data/validation/scenes assets/scenes 10"
+  "training edge/tests/data/training/scenes assets/scenes-training 10"
+  "validation assets/truth-30fps assets/scenes-30fps 30 runners step-back stand"
 )
 write_truth=0
 force=0
@@ -47,24 +50,34 @@ stale() {
 
 todo=()
 for s in "${SPLITS[@]}"; do
-  read -r split truth out <<<"$s"
+  read -r split truth out fps only <<<"$s"
   if stale "$truth" "$out"; then todo+=("$s"); else echo "make-scenes: ok ($out up to date)"; fi
 done
 if [ "${#todo[@]}" = 0 ]; then exit 0; fi
 
 nice cargo build --locked --quiet -p baycount-scenes
 bin="$CARGO_TARGET_DIR/debug/baycount-scenes"
+# The scenes a split entry names, as --only arguments.
+only_args() {
+  local n
+  for n in $1; do printf -- '--only\n%s\n' "$n"; done
+}
 for s in "${todo[@]}"; do
-  read -r split truth out <<<"$s"
-  if [ "$write_truth" = 1 ]; then
+  read -r split truth out fps only <<<"$s"
+  mapfile -t pick < <(only_args "$only")
+  if [ "$fps" != 10 ]; then
+    # Not committed: made from the scripts every time.
+    "$bin" --split "$split" --fps "$fps" "${pick[@]}" --truth-dir "$truth"
+  elif [ "$write_truth" = 1 ]; then
     "$bin" --split "$split" --truth-dir "$truth"
   else
     "$bin" --split "$split" --truth-dir "$truth" --check
   fi
 done
 for s in "${todo[@]}"; do
-  read -r split truth out <<<"$s"
+  read -r split truth out fps only <<<"$s"
+  mapfile -t pick < <(only_args "$only")
   mkdir -p "$out"
-  nice "$bin" --split "$split" --out "$out"
+  nice "$bin" --split "$split" --fps "$fps" "${pick[@]}" --out "$out"
   echo "make-scenes: ok ($out)"
 done
