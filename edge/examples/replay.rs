@@ -5,7 +5,7 @@
 //! each frame's detections and tracks with their anchors' distance from that line); settings
 //! from the environment: SPEED, IOU, NEW, LOW, LOST (tracker), HANDOFF, HANDOFFS, WATCH, SETTLE, SETTLEH, BAND (counter),
 //! STRIDE (pipeline), DROP (a share of frames dropped, as a loaded machine does), EVERY (only every n-th frame); SCORE (the detector's least score),
-//! REGION and MARGIN (where the detector looks); WINDOW (`eval`'s, in frames). Tune on the training set; judge on the validation set.
+//! MODEL (a model file), REGION and MARGIN (where the detector looks); WINDOW (`eval`'s, in frames). Tune on the training set; judge on the validation set.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -28,7 +28,7 @@ type Frames = Vec<(u64, f64, Vec<Detection>)>;
 
 fn options() -> DetectorOptions {
     DetectorOptions {
-        model: ModelChoice::Default,
+        model: model().map_or(ModelChoice::Default, |v| v.parse().unwrap()),
         labels: None,
         classes: vec![],
         score_threshold: std::env::var("SCORE").map_or(0.2, |v| v.parse().unwrap()),
@@ -38,6 +38,11 @@ fn options() -> DetectorOptions {
         // The region is replay's own (REGION): detections are mapped out of it as they are made.
         region: Region::Full,
     }
+}
+
+/// MODEL: another model file than the default one.
+fn model() -> Option<String> {
+    std::env::var("MODEL").ok().filter(|m| !m.is_empty())
 }
 
 /// REGION (lines, full or x1,y1,x2,y2; lines by default, as the edge) and MARGIN: where the
@@ -62,7 +67,8 @@ fn detections(source: &Path, region: &Region) -> Frames {
         .unwrap()
         .as_secs();
     let cache = PathBuf::from("/tmp/baycount-detections").join(format!(
-        "{}-{}-{stamp}-{}{}",
+        "{}{}-{}-{stamp}-{}{}",
+        model().map_or(String::new(), |m| m.replace(['/', '.'], "_") + "-"),
         source.display().to_string().replace(['/', '.'], "_"),
         meta.len(),
         options().score_threshold,
