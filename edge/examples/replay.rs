@@ -290,7 +290,7 @@ fn main() {
             detector: options(),
             anchor: Default::default(),
             band: 0.01,
-            window: std::env::var("WINDOW").map_or(10, |v| v.parse().unwrap()),
+            window: std::env::var("WINDOW").ok().map(|v| v.parse().unwrap()),
             realtime: false,
             max_frames: None,
         },

@@ -226,9 +226,10 @@ struct EvalArgs {
     counted: Vec<PathBuf>,
     #[command(flatten)]
     detector: DetectorArgs,
-    /// How many frames a counted crossing may be from the true one.
-    #[arg(long, default_value_t = 10)]
-    window: u64,
+    /// How many frames a counted crossing may be from the true one [default: a second of the
+    /// footage, by the truth file's "fps"; 10 when it gives none]
+    #[arg(long)]
+    window: Option<u64>,
     #[command(flatten)]
     crossing: CrossingArgs,
     /// Play the footage at its own frame rate, dropping frames the pipeline has no time for.

@@ -261,6 +261,44 @@ fn eval_scores_crossings_one_to_one_within_the_window() {
 }
 
 #[test]
+fn eval_judges_footage_at_any_rate_within_a_second_unless_told() {
+    // Footage at 30 frames a second: a crossing counted 20 frames (two thirds of a second) late
+    // is the true one; at 10 frames a second 20 frames are two seconds, and it is not.
+    let truth = |fps: &str| {
+        format!(
+            r#"{{"source": "x.avi", {fps} "lines": [{{"name": "A", "line": "0,0.5,1,0.5",
+                "events": [{{"frame": 100, "direction": "in"}}]}}]}}"#
+        )
+    };
+    let counted = r#"{"lines": [{"name": "A", "crossings": [{"frame": 120, "direction": "in"}]}]}"#;
+    for (fps, window, args, matched) in [
+        (r#""fps": 30,"#, 30, vec![], 1),
+        (r#""fps": 30,"#, 10, vec!["--window", "10"], 0),
+        (r#""fps": 10,"#, 10, vec![], 0),
+        ("", 10, vec![], 0),
+    ] {
+        let (_dir, t, c) = eval_files(&truth(fps), counted);
+        let out = edge()
+            .args(["eval", "--truth", &t, "--counted", &c, "--json"])
+            .args(&args)
+            .output()
+            .expect("runs");
+        let v = json(&out);
+        assert_eq!(v["lines"][0]["matched"], matched, "{fps} {args:?}: {v}");
+        assert_eq!(v["lines"][0]["window"], window, "{fps} {args:?}");
+        assert_eq!(v["window"], window, "{fps} {args:?}");
+    }
+    let (_dir, t, c) = eval_files(&truth(r#""fps": 0,"#), counted);
+    let out = edge()
+        .args(["eval", "--truth", &t, "--counted", &c])
+        .output()
+        .expect("runs");
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("give the footage's frames a second"), "{err}");
+}
+
+#[test]
 fn eval_counts_footage_and_matches_it() {
     // The synthetic scene's boxes cross the middle every 2 s from 1.72 s: frames 17, 37, ...
     let events: Vec<String> = (0..10)

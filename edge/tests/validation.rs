@@ -103,16 +103,17 @@ fn the_same_scenes_filmed_at_30_frames_a_second() {
     // Three of the scenes above (runners, step-back, stand: the cases timed by the counter)
     // filmed at 30 frames a second by scripts/make-scenes.sh, not committed: the same paths in
     // the same seconds. The counter and the tracker work in seconds, so a camera's rate must
-    // not change the count; the window is the same second, 30 frames.
+    // not change the count; the window is the same second, 30 frames (a second of footage is
+    // eval's window when the truth gives its frames a second).
     let dir = PathBuf::from(concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/../assets/truth-30fps"
     ));
     let files = truth::files(std::slice::from_ref(&dir))
         .unwrap_or_else(|e| panic!("{}: {e}: run scripts/make-scenes.sh", dir.display()));
-    let mut options = EvalOptions::new(files);
-    options.window = 30;
-    let report = eval::run(&options, |_| {}).expect("evaluates the scenes at 30 fps");
+    let report =
+        eval::run(&EvalOptions::new(files), |_| {}).expect("evaluates the scenes at 30 fps");
+    assert!(report.lines.iter().all(|l| l.window == 30));
     eprint!("{}", eval::text(&report));
     assert_eq!(report.totals.lines, 5);
     assert_eq!(report.totals.truth, 21);

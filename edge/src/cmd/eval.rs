@@ -17,6 +17,17 @@ use crate::vision::pipeline_setup::PipelineSpec;
 use crate::vision::scoring::{self, Counted};
 use crate::vision::truth::{self, TruthError, TruthFile, TruthLine};
 
+/// The window, in frames, for a truth file that does not give its footage's rate: a second at
+/// 10 frames a second.
+pub const DEFAULT_WINDOW: u64 = 10;
+
+/// How many frames a counted crossing may be from the true one when nobody said: a second of
+/// the footage, so that footage at 30 frames a second is judged as strictly as at 10.
+pub fn window_of(file: &TruthFile) -> u64 {
+    file.fps
+        .map_or(DEFAULT_WINDOW, |fps| (fps.round() as u64).max(1))
+}
+
 /// What to evaluate, and how.
 #[derive(Debug, Clone, PartialEq)]
 pub struct EvalOptions {
@@ -31,8 +42,9 @@ pub struct EvalOptions {
     pub detector: DetectorOptions,
     pub anchor: Anchor,
     pub band: f32,
-    /// How many frames a counted crossing may be from the true one.
-    pub window: u64,
+    /// How many frames a counted crossing may be from the true one; `None`: a second of the
+    /// footage (see [`window_of`]).
+    pub window: Option<u64>,
     /// Play the footage at its own rate, dropping frames the pipeline has no time for.
     pub realtime: bool,
     /// Stop each file's count after this many frames.
@@ -41,7 +53,7 @@ pub struct EvalOptions {
 
 impl EvalOptions {
     /// The truth files with the command line's defaults: each file's own footage, the default
-    /// detector, the bottom-centre anchor, a band of 0.01 and a window of 10 frames.
+    /// detector, the bottom-centre anchor, a band of 0.01 and a window of a second of footage.
     pub fn new(truth: Vec<PathBuf>) -> Self {
         Self {
             truth,
@@ -50,7 +62,7 @@ impl EvalOptions {
             detector: DetectorOptions::default(),
             anchor: Anchor::BottomCenter,
             band: 0.01,
-            window: 10,
+            window: None,
             realtime: false,
             max_frames: None,
         }
@@ -106,6 +118,8 @@ pub struct LineReport {
     pub extra: Vec<Extra>,
     /// Missed plus extra.
     pub wrong: usize,
+    /// How many frames a counted crossing could be from the true one.
+    pub window: u64,
 }
 
 /// Errors summed over lines (all of them, or those of one kind).
@@ -144,6 +158,7 @@ impl Totals {
 pub struct EvalReport {
     /// What counted: this edge's detector, or the file another counter's crossings came from.
     pub counter: String,
+    /// The widest window any line was scored with (each line's is in its report).
     pub window: u64,
     pub lines: Vec<LineReport>,
     pub totals: Totals,
@@ -189,7 +204,7 @@ pub fn run(o: &EvalOptions, mut progress: impl FnMut(&Path)) -> Result<EvalRepor
             ModelChoice::File(m) => format!("baycount-edge, {}", m.display()),
             ModelChoice::Blob => "baycount-edge, blob detector".into(),
         },
-        window: o.window,
+        window: o.window.unwrap_or(DEFAULT_WINDOW),
         lines: vec![],
         totals: Totals::default(),
         by_kind: BTreeMap::new(),
@@ -206,9 +221,13 @@ pub fn run(o: &EvalOptions, mut progress: impl FnMut(&Path)) -> Result<EvalRepor
             }
             None => count(o, &file, &mut report)?,
         };
+        let window = o.window.unwrap_or_else(|| window_of(&file));
         for (line, crossings) in file.lines.iter().zip(counted) {
-            report.lines.push(score(path, line, &crossings, o.window));
+            report.lines.push(score(path, line, &crossings, window));
         }
+    }
+    if let Some(widest) = report.lines.iter().map(|l| l.window).max() {
+        report.window = widest;
     }
     for l in &report.lines {
         report.totals.add(l);
@@ -400,6 +419,7 @@ fn score(path: &Path, line: &TruthLine, counted: &[Counted], window: u64) -> Lin
         wrong: missed.len() + extra.len(),
         missed,
         extra,
+        window,
     }
 }
 
@@ -441,6 +461,12 @@ pub fn text(r: &EvalReport) -> String {
         }
     }
     let t = &r.totals;
+    let narrowest = r.lines.iter().map(|l| l.window).min().unwrap_or(r.window);
+    let window = if narrowest == r.window {
+        r.window.to_string()
+    } else {
+        format!("{narrowest}-{}", r.window)
+    };
     s += &format!(
         "total: {} lines, {} exact; {} true crossings, {} counted, {} matched, {} missed ({} ambiguous), {} extra: {} wrong (window {} frames)\n",
         t.lines,
@@ -452,7 +478,7 @@ pub fn text(r: &EvalReport) -> String {
         t.missed_ambiguous,
         t.extra,
         t.wrong,
-        r.window
+        window
     );
     if r.by_kind.len() > 1 {
         for (kind, k) in &r.by_kind {

@@ -46,6 +46,8 @@ pub struct TruthFile {
     pub path: PathBuf,
     /// The footage, as the file names it.
     pub source: Option<PathBuf>,
+    /// The footage's frames a second, as the file gives them.
+    pub fps: Option<f64>,
     pub lines: Vec<TruthLine>,
 }
 
@@ -94,6 +96,7 @@ pub enum TruthError {
 #[derive(Deserialize)]
 struct FileJson {
     source: Option<PathBuf>,
+    fps: Option<f64>,
     lines: Vec<LineJson>,
 }
 
@@ -160,7 +163,7 @@ pub fn load(path: &Path) -> Result<TruthFile, TruthError> {
         reason,
     };
     let value: serde_json::Value = serde_json::from_str(&text).map_err(json)?;
-    let (source, lines) = if value.get("lines").is_some() {
+    let (source, fps, lines) = if value.get("lines").is_some() {
         let file: FileJson = serde_json::from_value(value).map_err(|e| {
             invalid(format!(
                 "{e} (the layout is in edge/tests/data/validation/README.md)"
@@ -171,9 +174,14 @@ pub fn load(path: &Path) -> Result<TruthFile, TruthError> {
             .into_iter()
             .map(|l| current_line(l).map_err(invalid))
             .collect::<Result<Vec<_>, _>>()?;
-        (file.source, lines)
+        if let Some(fps) = file.fps.filter(|f| !(f.is_finite() && *f > 0.0)) {
+            return Err(invalid(format!(
+                "\"fps\" is {fps}: give the footage's frames a second, e.g. 10"
+            )));
+        }
+        (file.source, file.fps, lines)
     } else {
-        (None, legacy_lines(&value).map_err(invalid)?)
+        (None, None, legacy_lines(&value).map_err(invalid)?)
     };
     if lines.is_empty() {
         return Err(invalid("no lines: add a \"lines\" array".into()));
@@ -186,6 +194,7 @@ pub fn load(path: &Path) -> Result<TruthFile, TruthError> {
     Ok(TruthFile {
         path: path.to_owned(),
         source,
+        fps,
         lines,
     })
 }
