@@ -288,6 +288,30 @@ fn eval_judges_footage_at_any_rate_within_a_second_unless_told() {
         assert_eq!(v["lines"][0]["window"], window, "{fps} {args:?}");
         assert_eq!(v["window"], window, "{fps} {args:?}");
     }
+    // Files at two rates in one evaluation: each judged by its own second.
+    let (dir, t30, c) = eval_files(&truth(r#""fps": 30,"#), counted);
+    let t10 = dir.path().join("ten.json");
+    std::fs::write(&t10, truth(r#""fps": 10,"#)).expect("write");
+    let t10 = t10.display().to_string();
+    let out = edge()
+        .args([
+            "eval",
+            "--truth",
+            &t30,
+            "--counted",
+            &c,
+            "--truth",
+            &t10,
+            "--counted",
+            &c,
+        ])
+        .output()
+        .expect("runs");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("1 matched, 1 missed (0 ambiguous), 1 extra: 2 wrong (window 10-30 frames)"),
+        "{text}"
+    );
     let (_dir, t, c) = eval_files(&truth(r#""fps": 0,"#), counted);
     let out = edge()
         .args(["eval", "--truth", &t, "--counted", &c])
