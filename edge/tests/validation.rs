@@ -111,10 +111,8 @@ fn the_same_scenes_filmed_at_30_frames_a_second() {
     ));
     let files = truth::files(std::slice::from_ref(&dir))
         .unwrap_or_else(|e| panic!("{}: {e}: run scripts/make-scenes.sh", dir.display()));
-    let report =
-        eval::run(&EvalOptions::new(files), |_| {}).expect("evaluates the scenes at 30 fps");
+    let report = evaluate(files);
     assert!(report.lines.iter().all(|l| l.window == 30));
-    eprint!("{}", eval::text(&report));
     assert_eq!(report.totals.lines, 5);
     assert_eq!(report.totals.truth, 21);
     // Measured: 5 wrong of 21 (at 10 frames a second the same scenes have 3).

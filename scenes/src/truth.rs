@@ -272,12 +272,12 @@ pub fn truth(
                 if *line != l.name {
                     continue;
                 }
-                if !cs.is_empty() && fps != FPS {
-                    // A runner the scripts' rate never sees between the edge and the line is
-                    // seen there at a higher one: then it is a crossing like any other.
-                    continue;
-                }
                 if !cs.is_empty() {
+                    if fps != FPS {
+                        // A runner the scripts' rate never sees between the edge and the line
+                        // is seen there at a higher one: then it is a crossing like any other.
+                        continue;
+                    }
                     bail!(
                         "scene {}, line {}: {} is a near miss but crosses at frame {}: fix the script",
                         scene.name,

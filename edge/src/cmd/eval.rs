@@ -204,7 +204,7 @@ pub fn run(o: &EvalOptions, mut progress: impl FnMut(&Path)) -> Result<EvalRepor
             ModelChoice::File(m) => format!("baycount-edge, {}", m.display()),
             ModelChoice::Blob => "baycount-edge, blob detector".into(),
         },
-        window: o.window.unwrap_or(DEFAULT_WINDOW),
+        window: 0,
         lines: vec![],
         totals: Totals::default(),
         by_kind: BTreeMap::new(),
@@ -226,9 +226,8 @@ pub fn run(o: &EvalOptions, mut progress: impl FnMut(&Path)) -> Result<EvalRepor
             report.lines.push(score(path, line, &crossings, window));
         }
     }
-    if let Some(widest) = report.lines.iter().map(|l| l.window).max() {
-        report.window = widest;
-    }
+    report.window =
+        (report.lines.iter().map(|l| l.window).max()).unwrap_or(o.window.unwrap_or(DEFAULT_WINDOW));
     for l in &report.lines {
         report.totals.add(l);
         report
