@@ -1,4 +1,4 @@
-//! Accuracy on the validation set (tests/data/validation: four lines on vtest.avi annotated by
+//! Accuracy on the validation set (tests/data/validation: five lines on vtest.avi annotated by
 //! eye, three of them again on parts of it scaled up twice, two on a crowd filmed at 1080p and
 //! 25 fps, and composite scenes whose truth is exact by construction), which no default is tuned
 //! on. The ceilings are what the counter reaches today: a change that makes any kind of case
@@ -57,12 +57,13 @@ fn check(report: &EvalReport, measured: &[(&str, usize)]) {
 #[test]
 fn real_footage_lines_nobody_tuned_on() {
     let report = evaluate(data("real"));
-    assert_eq!(report.totals.lines, 9);
-    assert_eq!(report.totals.truth, 126);
-    // Measured (the detector looking around each line): 10 wrong of vtest.avi's 53 (4 missed,
-    // 2 of them ambiguous; 6 extra). Three of the horizontal line's are crossings counted 13-16
+    assert_eq!(report.totals.lines, 10);
+    assert_eq!(report.totals.truth, 136);
+    // Measured (the detector looking around each line): 16 wrong of vtest.avi's 63 (7 missed,
+    // 3 of them ambiguous; 9 extra). Three of the horizontal line's are crossings counted 13-16
     // frames after the true frame (outside the window; the boxes' feet hover in the band), the
-    // totals right. The same crossings filmed nearer (`close`: V1, V4 and V5 on parts of the
+    // totals right; the shallow line has 7 (two low-angle crossings counted 14-15 frames late,
+    // an extra just beyond its end). The same crossings filmed nearer (`close`: V1, V4 and V5 on parts of the
     // footage scaled up twice): 1 wrong of 41, V4's ambiguous walk along the line. The crowd
     // (`people-walking.mp4`, W1 across the whole 16:9 picture, W2 a half-width segment): 9 wrong
     // of 32 (8 missed, 2 of them ambiguous; 1 extra), the Python pipeline 23.
@@ -72,7 +73,8 @@ fn real_footage_lines_nobody_tuned_on() {
             ("horizontal", 6),
             ("diagonal", 0),
             ("short", 2),
-            ("edge", 2),
+            ("edge", 1),
+            ("shallow", 7),
             ("close", 1),
             ("crowd", 9),
         ],
@@ -84,7 +86,7 @@ fn composite_scenes_with_exact_truth() {
     let report = evaluate(data("scenes"));
     assert_eq!(report.totals.lines, 20);
     assert_eq!(report.totals.truth, 100);
-    // Measured (the detector looking around each line): 18 wrong of 100 (11 missed, 7 extra).
+    // Measured (the detector looking around each line): 16 wrong of 100 (10 missed, 6 extra).
     // The target is none.
     check(
         &report,
@@ -93,13 +95,13 @@ fn composite_scenes_with_exact_truth() {
             ("edge", 4),
             ("hover", 1),
             ("mixed", 3),
-            ("occlusion", 2),
+            ("occlusion", 1),
             ("opposite", 0),
             ("pair", 4),
             ("runner", 1),
             ("stand", 2),
             ("step-back", 0),
-            ("stream", 1),
+            ("stream", 0),
         ],
     );
 }
@@ -121,6 +123,6 @@ fn the_same_scenes_filmed_at_30_frames_a_second() {
     assert!(report.lines.iter().all(|l| l.window == 30));
     assert_eq!(report.totals.lines, 5);
     assert_eq!(report.totals.truth, 21);
-    // Measured: 5 wrong of 21 (at 10 frames a second the same scenes have 3).
-    check(&report, &[("runner", 0), ("stand", 3), ("step-back", 2)]);
+    // Measured: 2 wrong of 21 (at 10 frames a second the same scenes have 3).
+    check(&report, &[("runner", 0), ("stand", 2), ("step-back", 0)]);
 }
