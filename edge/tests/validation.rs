@@ -63,10 +63,10 @@ fn real_footage_lines_nobody_tuned_on() {
     // 3 of them ambiguous; 9 extra). Three of the horizontal line's are crossings counted 13-16
     // frames after the true frame (outside the window; the boxes' feet hover in the band), the
     // totals right; the shallow line has 7 (two low-angle crossings counted 14-15 frames late,
-    // an extra just beyond its end). The same crossings filmed nearer (`close`: V1, V4 and V5 on parts of the
-    // footage scaled up twice): 1 wrong of 41, V4's ambiguous walk along the line. The crowd
-    // (`people-walking.mp4`, W1 across the whole 16:9 picture, W2 a half-width segment): 9 wrong
-    // of 32 (8 missed, 2 of them ambiguous; 1 extra), the Python pipeline 23.
+    // an extra just beyond its end). The same crossings filmed nearer (`close`: V1, V4 and V5
+    // on parts of the footage scaled up twice): 1 wrong of 41, V4's ambiguous walk along the
+    // line. The crowd (`people-walking.mp4`, W1 across the whole 16:9 picture, W2 a half-width
+    // segment): 9 wrong of 32 (8 missed, 2 of them ambiguous; 1 extra), the Python pipeline 23.
     check(
         &report,
         &[
