@@ -5,7 +5,7 @@
 //! each frame's detections and tracks with their anchors' distance from that line); settings
 //! from the environment: SPEED, IOU, NEW, LOW, LOST (tracker), HANDOFF, HANDOFFS, WATCH, SETTLE, SETTLEH, BAND (counter),
 //! STRIDE (pipeline), DROP (a share of frames dropped, as a loaded machine does), EVERY (only every n-th frame); SCORE (the detector's least score),
-//! MODEL (a model file), REGION and MARGIN (where the detector looks); WINDOW (`eval`'s, in frames). Tune on the training set; judge on the validation set.
+//! MODEL (a model file; LABELS and CLASSES say what it counts, all classes if not), REGION and MARGIN (where the detector looks); WINDOW (`eval`'s, in frames). Tune on the training set; judge on the validation set.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -29,8 +29,10 @@ type Frames = Vec<(u64, f64, Vec<Detection>)>;
 fn options() -> DetectorOptions {
     DetectorOptions {
         model: model().map_or(ModelChoice::Default, |v| v.parse().unwrap()),
-        labels: None,
-        classes: vec![],
+        // LABELS and CLASSES for another model (the default model counts people).
+        labels: std::env::var("LABELS").ok().map(PathBuf::from),
+        classes: std::env::var("CLASSES")
+            .map_or(vec![], |c| c.split(',').map(String::from).collect()),
         score_threshold: std::env::var("SCORE").map_or(0.2, |v| v.parse().unwrap()),
         iou_threshold: 0.5,
         threads: 2,
@@ -67,7 +69,7 @@ fn detections(source: &Path, region: &Region) -> Frames {
         .unwrap()
         .as_secs();
     let cache = PathBuf::from("/tmp/baycount-detections").join(format!(
-        "{}{}-{}-{stamp}-{}{}",
+        "{}{}-{}-{stamp}-{}{}{}",
         model().map_or(String::new(), |m| m.replace(['/', '.'], "_") + "-"),
         source.display().to_string().replace(['/', '.'], "_"),
         meta.len(),
@@ -75,7 +77,8 @@ fn detections(source: &Path, region: &Region) -> Frames {
         match region.resolve((768, 576), (300, 300)) {
             BBox::FULL => String::new(),
             r => format!("-{:.4},{:.4},{:.4},{:.4}", r.x1, r.y1, r.x2, r.y2),
-        }
+        },
+        std::env::var("CLASSES").map_or(String::new(), |c| format!("-{c}"))
     ));
     if let Ok(text) = std::fs::read_to_string(&cache) {
         return text
