@@ -690,9 +690,12 @@ impl Counter {
     }
 
     /// Whether a point that moves by `step` a frame from `from` reaches `side` of the line
-    /// before it leaves the picture (or stops: then nothing is known, and it does).
+    /// before it leaves the picture (or stops, or moves away from that side: then nothing is
+    /// known, and it does).
     fn reaches(&self, from: Point, step: Point, side: Side) -> bool {
-        if step.dist(Point::new(0.0, 0.0)) < 1e-4 {
+        let line = &self.config.line;
+        let towards = line.signed_distance(from + step) - line.signed_distance(from);
+        if towards.abs() < 1e-4 || (towards > 0.0) != (side == Side::Right) {
             return true;
         }
         (1..=WALK_FRAMES)
@@ -1081,6 +1084,11 @@ mod tests {
         let mut c = edge_line();
         run(&mut c, 1, &[1.0, 0.99, 0.97, 0.95, 0.93, 0.91, 0.89]);
         assert_eq!(gone(&mut c, 7), (0, 1), "the walker");
+        // One who turned: last seen whole walking up, away from the edge, then cut by it. Its
+        // pace says nothing of how it got there, so the crossing stands.
+        let mut c = edge_line();
+        run(&mut c, 1, &[0.85, 0.88, 0.91, 0.88, 0.85, 0.82, 0.79, 1.0]);
+        assert_eq!(gone(&mut c, 8), (1, 0), "the one who turned");
     }
 
     #[test]
