@@ -5,7 +5,7 @@
 //! each frame's detections and tracks with their anchors' distance from that line); settings
 //! from the environment: SPEED, IOU, NEW, LOW, LOST (tracker), HANDOFF, HANDOFFS, WATCH, SETTLE, SETTLEH, BAND (counter),
 //! STRIDE (pipeline), DROP (a share of frames dropped, as a loaded machine does), EVERY (only every n-th frame); SCORE (the detector's least score),
-//! MODEL (a model file; LABELS and CLASSES say what it counts, all classes if not), REGION and MARGIN (where the detector looks); WINDOW (`eval`'s, in frames). Tune on the training set; judge on the validation set.
+//! MODEL (a model file; LABELS and CLASSES say what it counts, all classes if not), REGION (lines, lines:N, full or x1,y1,x2,y2) and MARGIN (where the detector looks); WINDOW (`eval`'s, in frames). Tune on the training set; judge on the validation set.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -69,7 +69,7 @@ fn detections(source: &Path, region: &Region) -> Frames {
         .unwrap()
         .as_secs();
     let cache = PathBuf::from("/tmp/baycount-detections").join(format!(
-        "{}{}-{}-{stamp}-{}{}{}",
+        "{}{}-{}-{stamp}-{}{}{}{}",
         model().map_or(String::new(), |m| m.replace(['/', '.'], "_") + "-"),
         source.display().to_string().replace(['/', '.'], "_"),
         meta.len(),
@@ -78,7 +78,11 @@ fn detections(source: &Path, region: &Region) -> Frames {
             BBox::FULL => String::new(),
             r => format!("-{:.4},{:.4},{:.4},{:.4}", r.x1, r.y1, r.x2, r.y2),
         },
-        std::env::var("CLASSES").map_or(String::new(), |c| format!("-{c}"))
+        std::env::var("CLASSES").map_or(String::new(), |c| format!("-{c}")),
+        match region {
+            Region::Around { tiles, .. } if *tiles > 1 => format!("-tiles{tiles}"),
+            _ => String::new(),
+        }
     ));
     if let Ok(text) = std::fs::read_to_string(&cache) {
         return text

@@ -166,3 +166,75 @@ fn the_tflite_fallback_finds_the_same_people_as_litert() {
     }
     assert_eq!(compared, 8);
 }
+
+/// People found near a line across the whole width of the crowd clip (feet within a quarter of
+/// the picture's height of it) in its first `frames` frames, with the detector looking as
+/// `region` says; the most boxes it gave for one frame; and the frames' size.
+fn people_along_the_crowd_line(region: &str, frames: usize) -> (usize, usize, (u32, u32)) {
+    use baycount_edge::vision::camera::Region;
+    use baycount_edge::vision::counting_line::Line;
+    use baycount_edge::vision::detector::{self, DetectorOptions};
+    let line: Line = "0,0.45,1,0.45".parse().expect("line");
+    let region: Region = region.parse().expect("region");
+    let options = DetectorOptions {
+        region: region.clone(),
+        ..DetectorOptions::default()
+    };
+    let mut det = detector::build(&options).expect("the default model");
+    let (width, height) = det.input_size();
+    let clip = PathBuf::from(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../assets/footage/people-walking.mp4"
+    ));
+    let mut src = camera::open(
+        &SourceSpec::File(clip),
+        &OpenOptions {
+            width,
+            height,
+            realtime: false,
+            region: region.with_lines([line]),
+        },
+    )
+    .expect("people-walking.mp4 (scripts/fetch-assets.sh)");
+    let (mut near, mut most, mut size) = (0, 0, (0, 0));
+    let mut stages = Stages::default();
+    for _ in 0..frames {
+        let f = src.next_frame().expect("frame").expect("a frame");
+        size = (f.width, f.height);
+        let dets = det.detect(&f, &mut stages).expect("detect");
+        for (i, a) in dets.iter().enumerate() {
+            let b = a.bbox;
+            assert!(b.x1 >= 0.0 && b.x2 <= 1.0 && b.x1 < b.x2, "{b:?}");
+            // No one twice: the windows' views of one person are merged.
+            for other in &dets[i + 1..] {
+                assert!(b.iou(&other.bbox) < 0.7, "{a:?} and {other:?}");
+            }
+        }
+        most = most.max(dets.len());
+        near += dets
+            .iter()
+            .filter(|d| (d.bbox.out_of(&f.region).y2 - 0.45).abs() < 0.25)
+            .count();
+    }
+    (near, most, size)
+}
+
+#[test]
+fn a_band_along_a_long_line_looked_at_in_windows_finds_more_of_the_crowd_on_it() {
+    let (one, one_most, one_size) = people_along_the_crowd_line("lines", 10);
+    let (four, _, four_size) = people_along_the_crowd_line("lines:4", 10);
+    assert_eq!(one_size, (300, 300), "one window: the model's input");
+    assert_eq!(
+        four_size,
+        (975, 300),
+        "four windows side by side, a quarter overlapping"
+    );
+    assert_eq!(
+        one_most, 20,
+        "the model gives at most 20 boxes a look, and 30-45 are in view"
+    );
+    assert!(
+        four as f32 > 1.3 * one as f32,
+        "near the line: {one} people found in one window, {four} in four"
+    );
+}

@@ -312,23 +312,24 @@ fn line_groups(
     let detector = detector::build(&o.detector).map_err(PipelineError::from)?;
     let out = detector.input_size();
     let native = camera::native_size(source).map_err(PipelineError::from)?;
-    let mut groups: Vec<(BBox, Vec<usize>)> = vec![];
+    let mut groups: Vec<(BBox, (u32, u32), Vec<usize>)> = vec![];
     for (k, l) in file.lines.iter().enumerate() {
-        let part = o
-            .detector
-            .region
-            .clone()
-            .with_lines([l.line])
-            .resolve(native, out);
-        match groups.iter_mut().find(|(p, _)| *p == part) {
-            Some((_, g)) => g.push(k),
-            None => groups.push((part, vec![k])),
+        let region = o.detector.region.clone().with_lines([l.line]);
+        let size = region.frame_size(native, out);
+        let part = region.resolve(native, size);
+        match groups.iter_mut().find(|(p, s, _)| *p == part && *s == size) {
+            Some((_, _, g)) => g.push(k),
+            None => groups.push((part, size, vec![k])),
         }
     }
     Ok(groups
         .into_iter()
-        .map(|(part, g)| {
-            let region = if part == BBox::FULL {
+        .map(|(part, size, g)| {
+            // A band in windows stays a band around the group's lines (added when the pipeline
+            // starts), so that its frames come in windows.
+            let region = if size != out {
+                o.detector.region.clone()
+            } else if part == BBox::FULL {
                 Region::Full
             } else {
                 Region::Part(part)

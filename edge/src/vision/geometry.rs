@@ -129,6 +129,21 @@ impl BBox {
         )
     }
 
+    /// The size in pixels (width, height) of the part around `points` before it is made as
+    /// square as the frames (see [`BBox::around`]); nothing without points.
+    pub fn band(points: &[Point], margin: f32, width: u32, height: u32) -> (f32, f32) {
+        if points.is_empty() || width == 0 || height == 0 {
+            return (0.0, 0.0);
+        }
+        let (fw, fh) = (width as f32, height as f32);
+        let xs = points.iter().map(|p| p.x * fw);
+        let ys = points.iter().map(|p| p.y * fh);
+        let m = margin * fh;
+        let w = xs.clone().fold(f32::MIN, f32::max) - xs.fold(f32::MAX, f32::min) + 2.0 * m;
+        let h = ys.clone().fold(f32::MIN, f32::max) - ys.fold(f32::MAX, f32::min) + 2.0 * m;
+        (w.min(fw), h.max(fh / 2.0).min(fh))
+    }
+
     /// The part of a `width`×`height` picture around `points`: their bounding box grown by
     /// `margin` (a share of the picture's height) on every side, at least half the picture's
     /// height, then widened or heightened towards `aspect` (width over height, in pixels) and
@@ -158,7 +173,7 @@ impl BBox {
         };
         // At least half the picture's height: people look at most twice as tall as in the whole
         // picture, and one near the line still fits with room around them.
-        let (w, h) = ((x2 - x1).min(fw), (y2 - y1).max(fh / 2.0).min(fh));
+        let (w, h) = Self::band(points, margin, width, height);
         if w / h < aspect {
             grow(&mut x1, &mut x2, h * aspect, fw);
             grow(&mut y1, &mut y2, h, fh);

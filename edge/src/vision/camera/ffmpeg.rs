@@ -134,6 +134,15 @@ impl FfmpegSource {
         options: &OpenOptions,
         live: bool,
     ) -> Result<Self, CameraError> {
+        // A band along a long line comes as several detector windows side by side.
+        let (width, height) = options
+            .region
+            .frame_size((probe.width, probe.height), (options.width, options.height));
+        let options = &OpenOptions {
+            width,
+            height,
+            ..options.clone()
+        };
         let (filter, region) = crop_and_scale(&probe, options);
         let mut child = Command::new("ffmpeg")
             .args(["-hide_banner", "-loglevel", "error", "-nostdin"])

@@ -10,6 +10,7 @@ use std::path::PathBuf;
 use std::str::FromStr;
 
 use super::counting_line::Line;
+use super::detector::tiles;
 use super::geometry::{BBox, Point};
 
 pub use ffmpeg::FfmpegSource;
@@ -121,13 +122,23 @@ pub enum Region {
     /// This part (normalised).
     Part(BBox),
     /// The part around these points (the counting lines' ends), `margin` (a share of the
-    /// picture's height) beyond them, as square as the frames are (see [`BBox::around`]).
-    Around { points: Vec<Point>, margin: f32 },
+    /// picture's height) beyond them, as square as the frames are (see [`BBox::around`]); a
+    /// band along a long line as up to `tiles` detector windows side by side (see
+    /// [`Region::frame_size`]).
+    Around {
+        points: Vec<Point>,
+        margin: f32,
+        tiles: u32,
+    },
 }
 
 /// How far beyond the counting lines the detector looks by default (`lines`): a share of the
 /// picture's height, tuned on the training set.
 pub const LINES_MARGIN: f32 = 0.1;
+/// How many detector windows side by side a band along a long line is looked at as, at most.
+pub const LINES_TILES: u32 = 1;
+/// The most windows `lines:N` may ask for.
+pub const MAX_TILES: u32 = 8;
 
 impl Region {
     /// Around the counting lines (their ends are added when the pipeline is set up).
@@ -135,6 +146,7 @@ impl Region {
         Region::Around {
             points: vec![],
             margin: LINES_MARGIN,
+            tiles: LINES_TILES,
         }
     }
 
@@ -147,12 +159,36 @@ impl Region {
         self
     }
 
+    /// The size frames of this region are delivered at, for a detector whose input is `out`:
+    /// `out`, or for a band along a long line (wider than it is tall, at least half the
+    /// picture's height, see [`BBox::around`]), as many windows of `out` side by side as fill
+    /// it (up to `tiles`, overlapping as [`tiles::OVERLAP`] says), so that people there are as
+    /// big to the detector as near a short line.
+    pub fn frame_size(&self, native: (u32, u32), out: (u32, u32)) -> (u32, u32) {
+        let Region::Around {
+            points,
+            margin,
+            tiles,
+        } = self
+        else {
+            return out;
+        };
+        let (w, h) = BBox::band(points, *margin, native.0, native.1);
+        if *tiles <= 1 || h <= 0.0 || out.1 == 0 {
+            return out;
+        }
+        let across = (w / h) / (out.0 as f32 / out.1 as f32);
+        let n =
+            (((across - tiles::OVERLAP) / (1.0 - tiles::OVERLAP)).round() as u32).clamp(1, *tiles);
+        (tiles::frame_width(out.0, n), out.1)
+    }
+
     /// The part of a picture of `native` size delivered as frames of `out` size.
     pub fn resolve(&self, native: (u32, u32), out: (u32, u32)) -> BBox {
         match self {
             Region::Full => BBox::FULL,
             Region::Part(b) => b.clamped(),
-            Region::Around { points, margin } => BBox::around(
+            Region::Around { points, margin, .. } => BBox::around(
                 points,
                 *margin,
                 out.0 as f32 / out.1.max(1) as f32,
@@ -168,10 +204,24 @@ impl FromStr for Region {
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         let bad = || {
             format!(
-                "{s:?} is not a region: use lines (around the counting line), full (the whole \
-                 picture) or x1,y1,x2,y2 (normalised, x1 < x2, y1 < y2)"
+                "{s:?} is not a region: use lines (around the counting line; lines:N in at most N \
+                 detector windows side by side), full (the whole picture) or x1,y1,x2,y2 \
+                 (normalised, x1 < x2, y1 < y2)"
             )
         };
+        if let Some(n) = s.trim().strip_prefix("lines:") {
+            return match n.trim().parse::<u32>() {
+                Ok(tiles @ 1..=MAX_TILES) => Ok(Region::Around {
+                    points: vec![],
+                    margin: LINES_MARGIN,
+                    tiles,
+                }),
+                _ => Err(format!(
+                    "{s:?}: lines:N looks at the part around the counting line in at most N \
+                     detector windows side by side, N from 1 to {MAX_TILES}"
+                )),
+            };
+        }
         match s.trim() {
             "lines" => Ok(Region::lines()),
             "full" => Ok(Region::Full),
@@ -199,7 +249,8 @@ impl fmt::Display for Region {
         match self {
             Region::Full => write!(f, "full"),
             Region::Part(b) => write!(f, "{},{},{},{}", b.x1, b.y1, b.x2, b.y2),
-            Region::Around { .. } => write!(f, "lines"),
+            Region::Around { tiles, .. } if *tiles == LINES_TILES => write!(f, "lines"),
+            Region::Around { tiles, .. } => write!(f, "lines:{tiles}"),
         }
     }
 }
@@ -281,9 +332,61 @@ mod tests {
             "a,b,c,d",
         ] {
             let e = bad.parse::<Region>().expect_err(bad);
-            assert!(e.contains("lines (around the counting line)"), "{e}");
+            assert!(e.contains("lines (around the counting line"), "{e}");
         }
         assert_eq!(Region::lines().to_string(), "lines");
+        let four = "lines:4".parse::<Region>().expect("lines:4");
+        assert!(matches!(four, Region::Around { tiles: 4, .. }), "{four:?}");
+        assert_eq!(four.to_string(), "lines:4");
+        assert_eq!(four.to_string().parse::<Region>(), Ok(four));
+        for bad in ["lines:0", "lines:9", "lines:x", "lines:"] {
+            let e = bad.parse::<Region>().expect_err(bad);
+            assert!(e.contains("N from 1 to 8"), "{e}");
+        }
+    }
+
+    #[test]
+    fn a_band_along_a_long_line_comes_as_windows_side_by_side() {
+        let around = |p1: (f32, f32), p2: (f32, f32), tiles: u32| Region::Around {
+            points: vec![Point::new(p1.0, p1.1), Point::new(p2.0, p2.1)],
+            margin: LINES_MARGIN,
+            tiles,
+        };
+        let hd = (1920, 1080);
+        // Across the whole width of a 16:9 picture: a band 1920 x 540 px, four windows.
+        let across = around((0.0, 0.45), (1.0, 0.45), 4);
+        let size = across.frame_size(hd, (300, 300));
+        assert_eq!(size, (975, 300));
+        let part = across.resolve(hd, size);
+        let (w, h) = (part.width() * 1920.0, part.height() * 1080.0);
+        assert!((w - 1920.0).abs() < 1.0, "{part:?}");
+        assert!(
+            (w / h - 975.0 / 300.0).abs() < 0.01,
+            "scaled alike both ways: {w}x{h}"
+        );
+        assert!(
+            h < 1080.0 * 0.6,
+            "people twice as big as in the whole picture: {h}"
+        );
+        // At most as many as asked; one by default.
+        assert_eq!(
+            around((0.0, 0.45), (1.0, 0.45), 2).frame_size(hd, (300, 300)),
+            (525, 300)
+        );
+        assert_eq!(
+            around((0.0, 0.45), (1.0, 0.45), 1).frame_size(hd, (300, 300)),
+            (300, 300)
+        );
+        // A short line, a steep one and other regions: one window.
+        assert_eq!(
+            around((0.4, 0.5), (0.6, 0.5), 4).frame_size(hd, (300, 300)),
+            (300, 300)
+        );
+        assert_eq!(
+            around((0.5, 0.1), (0.5, 0.9), 4).frame_size(hd, (300, 300)),
+            (300, 300)
+        );
+        assert_eq!(Region::Full.frame_size(hd, (300, 300)), (300, 300));
     }
 
     #[test]
@@ -291,6 +394,7 @@ mod tests {
         let short = Region::Around {
             points: vec![Point::new(0.66, 0.36), Point::new(0.66, 0.46)],
             margin: 0.15,
+            tiles: 1,
         };
         let r = short.resolve((768, 576), (300, 300));
         let (w, h) = (r.width() * 768.0, r.height() * 576.0);
@@ -302,6 +406,7 @@ mod tests {
         let longer = Region::Around {
             points: vec![Point::new(0.5, 0.2), Point::new(0.5, 0.6)],
             margin: 0.1,
+            tiles: 1,
         };
         let r = longer.resolve((768, 576), (300, 300));
         assert!(
@@ -316,6 +421,7 @@ mod tests {
         let edge = Region::Around {
             points: vec![Point::new(0.95, 0.4), Point::new(0.95, 0.5)],
             margin: 0.15,
+            tiles: 1,
         };
         let r = edge.resolve((768, 576), (300, 300));
         assert!((r.x2 - 1.0).abs() < 1e-6 && (r.width() * 768.0 - r.height() * 576.0).abs() < 1.0);
@@ -323,6 +429,7 @@ mod tests {
         let long = Region::Around {
             points: vec![Point::new(0.1, 0.5), Point::new(0.9, 0.5)],
             margin: 0.15,
+            tiles: 1,
         };
         assert_eq!(long.resolve((768, 576), (300, 300)), BBox::FULL);
         assert_eq!(Region::lines().resolve((768, 576), (300, 300)), BBox::FULL);

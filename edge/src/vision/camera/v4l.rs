@@ -204,6 +204,10 @@ impl V4lSource {
             .unwrap_or(spec.fps);
         let mut stream =
             Stream::with_buffers(&device, Type::VideoCapture, 4).map_err(|e| err(e.to_string()))?;
+        // A band along a long line comes as several detector windows side by side.
+        let out = options
+            .region
+            .frame_size((fmt.width, fmt.height), (options.width, options.height));
         stream.set_timeout(Duration::from_secs(5));
         Ok(Self {
             name,
@@ -212,10 +216,8 @@ impl V4lSource {
             format,
             size: (fmt.width, fmt.height),
             fps,
-            out: (options.width, options.height),
-            region: options
-                .region
-                .resolve((fmt.width, fmt.height), (options.width, options.height)),
+            out,
+            region: options.region.resolve((fmt.width, fmt.height), out),
             resizer: Resizer::new(),
             index: 0,
             started: Instant::now(),

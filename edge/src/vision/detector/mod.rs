@@ -14,6 +14,7 @@ pub mod runtime;
 pub mod tensor;
 #[cfg(feature = "tflite")]
 pub mod tflite;
+pub mod tiles;
 
 use std::time::Duration;
 
@@ -166,8 +167,8 @@ pub fn build(o: &DetectorOptions) -> Result<Box<dyn Detector>, DetectorError> {
             (model, Some(o.labels.clone().unwrap_or(labels)), classes)
         }
     };
-    Ok(Box::new(model::ModelDetector::open(
-        &model::ModelOptions {
+    Ok(Box::new(tiles::Tiled::new(Box::new(
+        model::ModelDetector::open(&model::ModelOptions {
             path,
             labels,
             classes,
@@ -175,6 +176,6 @@ pub fn build(o: &DetectorOptions) -> Result<Box<dyn Detector>, DetectorError> {
             iou_threshold: o.iou_threshold,
             threads: o.threads,
             runtime: o.runtime,
-        },
-    )?))
+        })?,
+    ))))
 }
