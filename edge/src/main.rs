@@ -95,8 +95,8 @@ struct RunArgs {
     /// (0: every frame) [default: 2, or `idle_fps` in the file's [detector]].
     #[arg(long)]
     idle_fps: Option<f64>,
-    /// Where the detector looks: lines, full or x1,y1,x2,y2 [default: lines, or `region` in
-    /// the file's [detector]].
+    /// Where the detector looks: lines, lines:N, full or x1,y1,x2,y2 [default: lines, or
+    /// `region` in the file's [detector]].
     #[arg(long)]
     region: Option<String>,
 }
@@ -135,7 +135,9 @@ struct DetectorArgs {
     #[arg(long)]
     runtime: Option<String>,
     /// Where the detector looks: lines (the part of the picture around the counting line, so
-    /// people near it look bigger), full (the whole picture) or x1,y1,x2,y2 (normalised).
+    /// people near it look bigger), lines:N (a long line's band as up to N model inputs side
+    /// by side, for a wide view of a crowd), full (the whole picture) or x1,y1,x2,y2
+    /// (normalised).
     #[arg(long, default_value = "lines")]
     region: String,
 }
