@@ -178,9 +178,10 @@ impl Region {
             return out;
         }
         let across = (w / h) / (out.0 as f32 / out.1 as f32);
-        let n =
-            (((across - tiles::OVERLAP) / (1.0 - tiles::OVERLAP)).round() as u32).clamp(1, *tiles);
-        (tiles::frame_width(out.0, n), out.1)
+        (
+            tiles::frame_width(out.0, tiles::filling(across).min(*tiles)),
+            out.1,
+        )
     }
 
     /// The part of a picture of `native` size delivered as frames of `out` size.
@@ -368,25 +369,14 @@ mod tests {
             h < 1080.0 * 0.6,
             "people twice as big as in the whole picture: {h}"
         );
-        // At most as many as asked; one by default.
-        assert_eq!(
-            around((0.0, 0.45), (1.0, 0.45), 2).frame_size(hd, (300, 300)),
-            (525, 300)
-        );
-        assert_eq!(
-            around((0.0, 0.45), (1.0, 0.45), 1).frame_size(hd, (300, 300)),
-            (300, 300)
-        );
-        // A short line, a steep one and other regions: one window.
-        assert_eq!(
-            around((0.4, 0.5), (0.6, 0.5), 4).frame_size(hd, (300, 300)),
-            (300, 300)
-        );
-        assert_eq!(
-            around((0.5, 0.1), (0.5, 0.9), 4).frame_size(hd, (300, 300)),
-            (300, 300)
-        );
-        assert_eq!(Region::Full.frame_size(hd, (300, 300)), (300, 300));
+        // At most as many as asked; one by default. A short line, a steep one and other
+        // regions: one window.
+        let size = |r: Region| r.frame_size(hd, (300, 300));
+        assert_eq!(size(around((0.0, 0.45), (1.0, 0.45), 2)), (525, 300));
+        assert_eq!(size(around((0.0, 0.45), (1.0, 0.45), 1)), (300, 300));
+        assert_eq!(size(around((0.4, 0.5), (0.6, 0.5), 4)), (300, 300));
+        assert_eq!(size(around((0.5, 0.1), (0.5, 0.9), 4)), (300, 300));
+        assert_eq!(size(Region::Full), (300, 300));
     }
 
     #[test]

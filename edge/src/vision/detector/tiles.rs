@@ -15,13 +15,17 @@ pub fn frame_width(w: u32, n: u32) -> u32 {
     (w as f32 * (n - (n - 1.0) * OVERLAP)).round() as u32
 }
 
+/// How many overlapping windows fill a band `across` windows' widths wide (at least one).
+pub fn filling(across: f32) -> u32 {
+    (((across - OVERLAP) / (1.0 - OVERLAP)).round() as u32).max(1)
+}
+
 /// How many windows of width `w` a frame `width` wide holds (see [`frame_width`]).
 pub fn windows(width: u32, w: u32) -> u32 {
     if width <= w || w == 0 {
         return 1;
     }
-    let across = width as f32 / w as f32;
-    (((across - OVERLAP) / (1.0 - OVERLAP)).round() as u32).max(2)
+    filling(width as f32 / w as f32).max(2)
 }
 
 /// A detector over windows of its input's size.
