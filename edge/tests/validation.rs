@@ -20,7 +20,10 @@ fn data(dir: &str) -> Vec<PathBuf> {
 }
 
 fn evaluate(truth: Vec<PathBuf>) -> EvalReport {
-    let options = EvalOptions::new(truth);
+    evaluate_with(EvalOptions::new(truth))
+}
+
+fn evaluate_with(options: EvalOptions) -> EvalReport {
     let report = eval::run(&options, |_| {}).expect("evaluates the validation set");
     eprint!("{}", eval::text(&report));
     report
@@ -93,8 +96,7 @@ fn the_crowd_looked_at_in_windows() {
         .collect();
     let mut options = EvalOptions::new(crowd);
     options.detector.region = "lines:4".parse().expect("region");
-    let report = eval::run(&options, |_| {}).expect("evaluates the crowd");
-    eprint!("{}", eval::text(&report));
+    let report = evaluate_with(options);
     assert_eq!(report.totals.truth, 32);
     check(&report, &[("crowd", 2)]);
 }

@@ -84,11 +84,16 @@ impl BBox {
         Point::new((self.x1 + self.x2) / 2.0, (self.y1 + self.y2) / 2.0)
     }
 
-    /// Intersection over union, 0 for disjoint or empty boxes.
-    pub fn iou(&self, o: &BBox) -> f32 {
+    /// The area both boxes cover, 0 for disjoint ones.
+    pub fn overlap(&self, o: &BBox) -> f32 {
         let w = (self.x2.min(o.x2) - self.x1.max(o.x1)).max(0.0);
         let h = (self.y2.min(o.y2) - self.y1.max(o.y1)).max(0.0);
-        let inter = w * h;
+        w * h
+    }
+
+    /// Intersection over union, 0 for disjoint or empty boxes.
+    pub fn iou(&self, o: &BBox) -> f32 {
+        let inter = self.overlap(o);
         let union = self.area() + o.area() - inter;
         if union <= 0.0 { 0.0 } else { inter / union }
     }
@@ -135,13 +140,30 @@ impl BBox {
         if points.is_empty() || width == 0 || height == 0 {
             return (0.0, 0.0);
         }
+        Self::band_size(Self::margined(points, margin, width, height), width, height)
+    }
+
+    /// The bounding box of `points` grown by `margin` (a share of the picture's height) on
+    /// every side, in pixels of a `width`×`height` picture: (x1, x2, y1, y2).
+    fn margined(points: &[Point], margin: f32, width: u32, height: u32) -> (f32, f32, f32, f32) {
         let (fw, fh) = (width as f32, height as f32);
         let xs = points.iter().map(|p| p.x * fw);
         let ys = points.iter().map(|p| p.y * fh);
         let m = margin * fh;
-        let w = xs.clone().fold(f32::MIN, f32::max) - xs.fold(f32::MAX, f32::min) + 2.0 * m;
-        let h = ys.clone().fold(f32::MIN, f32::max) - ys.fold(f32::MAX, f32::min) + 2.0 * m;
-        (w.min(fw), h.max(fh / 2.0).min(fh))
+        (
+            xs.clone().fold(f32::MAX, f32::min) - m,
+            xs.fold(f32::MIN, f32::max) + m,
+            ys.clone().fold(f32::MAX, f32::min) - m,
+            ys.fold(f32::MIN, f32::max) + m,
+        )
+    }
+
+    /// The size of a margined box (see [`BBox::margined`]): at most the picture, and at least
+    /// half the picture's height, so people look at most twice as tall as in the whole picture
+    /// and one near the line still fits with room around them.
+    fn band_size((x1, x2, y1, y2): (f32, f32, f32, f32), width: u32, height: u32) -> (f32, f32) {
+        let (fw, fh) = (width as f32, height as f32);
+        ((x2 - x1).min(fw), (y2 - y1).max(fh / 2.0).min(fh))
     }
 
     /// The part of a `width`×`height` picture around `points`: their bounding box grown by
@@ -154,26 +176,15 @@ impl BBox {
             return BBox::FULL;
         }
         let (fw, fh) = (width as f32, height as f32);
-        let xs = points.iter().map(|p| p.x * fw);
-        let ys = points.iter().map(|p| p.y * fh);
-        let m = margin * fh;
-        let (mut x1, mut x2) = (
-            xs.clone().fold(f32::MAX, f32::min) - m,
-            xs.fold(f32::MIN, f32::max) + m,
-        );
-        let (mut y1, mut y2) = (
-            ys.clone().fold(f32::MAX, f32::min) - m,
-            ys.fold(f32::MIN, f32::max) + m,
-        );
+        let bounds = Self::margined(points, margin, width, height);
+        let (w, h) = Self::band_size(bounds, width, height);
+        let (mut x1, mut x2, mut y1, mut y2) = bounds;
         // Grows [a, b] to `len` about its middle, shifted back inside [0, max].
         let grow = |a: &mut f32, b: &mut f32, len: f32, max: f32| {
             let len = len.min(max);
             let mid = ((*a + *b) / 2.0).clamp(len / 2.0, max - len / 2.0);
             (*a, *b) = (mid - len / 2.0, mid + len / 2.0);
         };
-        // At least half the picture's height: people look at most twice as tall as in the whole
-        // picture, and one near the line still fits with room around them.
-        let (w, h) = Self::band(points, margin, width, height);
         if w / h < aspect {
             grow(&mut x1, &mut x2, h * aspect, fw);
             grow(&mut y1, &mut y2, h, fh);

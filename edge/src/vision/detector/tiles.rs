@@ -121,21 +121,10 @@ fn merge(mut seen: Vec<Seen>) -> Vec<Detection> {
     let mut kept: Vec<Seen> = vec![];
     for s in seen {
         let same = kept.iter_mut().find(|k| {
-            k.window != s.window && k.d.class == s.d.class && {
-                let (a, b) = (&k.d.bbox, &s.d.bbox);
-                let inter = BBox::new(
-                    a.x1.max(b.x1),
-                    a.y1.max(b.y1),
-                    a.x2.min(b.x2),
-                    a.y2.min(b.y2),
-                );
-                let i = if inter.x2 > inter.x1 && inter.y2 > inter.y1 {
-                    inter.area()
-                } else {
-                    0.0
-                };
-                i >= 0.6 * a.area().min(b.area())
-            }
+            let (a, b) = (&k.d.bbox, &s.d.bbox);
+            k.window != s.window
+                && k.d.class == s.d.class
+                && a.overlap(b) >= 0.6 * a.area().min(b.area())
         });
         match same {
             None => kept.push(s),
