@@ -206,6 +206,11 @@ fn main() {
             let drop = env("DROP", 0.0);
             // EVERY: only every n-th frame reaches the pipeline.
             let every = env("EVERY", 1.0) as u64;
+            // The part of the picture the detector looked at, as the camera resolves it.
+            let view = region(&lines).resolve(
+                camera::native_size(&SourceSpec::File(source.clone())).unwrap(),
+                (300, 300),
+            );
             for (i, time, d) in &frames {
                 if drop > 0.0 && ((i.wrapping_mul(2654435761) >> 8) % 1000) as f64 / 1000.0 < drop {
                     continue;
@@ -220,7 +225,7 @@ fn main() {
                     width: 300,
                     height: 300,
                     rgb: vec![],
-                    region: BBox::FULL,
+                    region: view,
                 };
                 for (k, c) in pipeline
                     .process_all(&frame)
@@ -316,8 +321,13 @@ impl Detector for Cached {
         (300, 300)
     }
 
+    /// In the frame's coordinates, as a detector gives them (the cache holds the picture's).
     fn detect(&mut self, frame: &Frame, _: &mut Stages) -> Result<Vec<Detection>, DetectorError> {
-        Ok(self.0.get(&frame.index).cloned().unwrap_or_default())
+        let mut dets = self.0.get(&frame.index).cloned().unwrap_or_default();
+        for d in &mut dets {
+            d.bbox = d.bbox.in_region(&frame.region);
+        }
+        Ok(dets)
     }
 
     fn describe(&self) -> String {

@@ -126,9 +126,14 @@ impl Anchor {
     /// Whether the picture's edge cuts box `b` where it decides this anchor: then the anchor is
     /// not where the person's feet (or the sack's bottom) are, which may be out of the picture.
     pub fn cut(self, b: &BBox) -> bool {
-        let (top, bottom) = (b.y1 <= EDGE, b.y2 >= 1.0 - EDGE);
-        b.x1 <= EDGE
-            || b.x2 >= 1.0 - EDGE
+        self.cut_in(b, &BBox::FULL)
+    }
+
+    /// The same for the edge of `view`, the part of the picture the detector looks at.
+    pub fn cut_in(self, b: &BBox, view: &BBox) -> bool {
+        let (top, bottom) = (b.y1 <= view.y1 + EDGE, b.y2 >= view.y2 - EDGE);
+        b.x1 <= view.x1 + EDGE
+            || b.x2 >= view.x2 - EDGE
             || match self {
                 Anchor::BottomCenter => bottom,
                 Anchor::Center => top || bottom,
@@ -353,6 +358,8 @@ pub struct Counter {
     last_update: f64,
     /// The shortest time between two updates so far: a frame of the source.
     frame_interval: f64,
+    /// The part of the picture the detector looks at (see [`Counter::set_view`]).
+    view: BBox,
 }
 
 impl Counter {
@@ -364,7 +371,14 @@ impl Counter {
             count_out: 0,
             last_update: f64::NEG_INFINITY,
             frame_interval: f64::INFINITY,
+            view: BBox::FULL,
         }
+    }
+
+    /// The part of the picture the detector looks at, when it is not the whole: its edges hide
+    /// people as the picture's do.
+    pub fn set_view(&mut self, view: BBox) {
+        self.view = view;
     }
 
     pub fn count_in(&self) -> u64 {
@@ -425,7 +439,8 @@ impl Counter {
                     };
                     TrackLine {
                         side,
-                        side_seen: outside == q && !self.config.anchor.cut(&obj.bbox),
+                        side_seen: outside == q
+                            && !self.config.anchor.cut_in(&obj.bbox, &self.view),
                         outside,
                         last: q,
                         last_time: time,
@@ -520,7 +535,7 @@ impl Counter {
         time: f64,
     ) -> Option<Crossing> {
         let mut counted = None;
-        let in_view = !self.config.anchor.cut(&obj.bbox);
+        let in_view = !self.config.anchor.cut_in(&obj.bbox, &self.view);
         if let Some(side) = now_side {
             let changed = state.side.is_some_and(|prev| prev != side);
             if changed {
@@ -641,7 +656,7 @@ impl Counter {
     /// side of the line's centre it is on, when it is more than half the band off it; else
     /// nowhere known.
     fn first_side(&self, b: &BBox, q: Point) -> (Option<Side>, Point) {
-        edges_touched(b, q)
+        edges_touched(b, q, &self.view)
             .find_map(|p| self.side(p).map(|s| (Some(s), p)))
             .unwrap_or_else(|| (self.side_beyond(q, self.config.band / 2.0), q))
     }
@@ -658,7 +673,7 @@ impl Counter {
     ) -> Option<Pending> {
         let from = s.side?;
         let q = s.last;
-        edges_touched(b, q).find_map(|p| {
+        edges_touched(b, q, &self.view).find_map(|p| {
             let to = self.side(p).filter(|to| *to != from)?;
             let making_for = (p - q).dot(s.velocity) > 0.0;
             (making_for && self.config.line.crossed_by(s.outside, p)).then_some(Pending {
@@ -701,7 +716,8 @@ impl Counter {
         (1..=WALK_FRAMES)
             .map(|k| from + step * k as f32)
             .find_map(|q| {
-                let inside = (0.0..=1.0).contains(&q.x) && (0.0..=1.0).contains(&q.y);
+                let v = &self.view;
+                let inside = (v.x1..=v.x2).contains(&q.x) && (v.y1..=v.y2).contains(&q.y);
                 (!inside || self.side_beyond(q, 0.0) == Some(side)).then_some(inside)
             })
             .unwrap_or(true)
@@ -743,13 +759,14 @@ fn smoothed(v: Option<Point>, a: Point, b: Point, dt: f32) -> Option<Point> {
 /// A box this near an edge of the picture (normalised) touches it.
 const EDGE: f32 = 0.01;
 
-/// The points of the picture's edges that box `b` touches, level with its anchor `q`.
-fn edges_touched(b: &BBox, q: Point) -> impl Iterator<Item = Point> {
+/// The points of the edges of `view` (the part of the picture the detector looks at) that box
+/// `b` touches, level with its anchor `q`.
+fn edges_touched(b: &BBox, q: Point, view: &BBox) -> impl Iterator<Item = Point> {
     [
-        (b.y1 <= EDGE, Point::new(q.x, 0.0)),
-        (b.y2 >= 1.0 - EDGE, Point::new(q.x, 1.0)),
-        (b.x1 <= EDGE, Point::new(0.0, q.y)),
-        (b.x2 >= 1.0 - EDGE, Point::new(1.0, q.y)),
+        (b.y1 <= view.y1 + EDGE, Point::new(q.x, view.y1)),
+        (b.y2 >= view.y2 - EDGE, Point::new(q.x, view.y2)),
+        (b.x1 <= view.x1 + EDGE, Point::new(view.x1, q.y)),
+        (b.x2 >= view.x2 - EDGE, Point::new(view.x2, q.y)),
     ]
     .into_iter()
     .filter_map(|(touches, p)| touches.then_some(p))
@@ -1089,6 +1106,36 @@ mod tests {
         let mut c = edge_line();
         run(&mut c, 1, &[0.85, 0.88, 0.91, 0.88, 0.85, 0.82, 0.79, 1.0]);
         assert_eq!(gone(&mut c, 8), (1, 0), "the one who turned");
+    }
+
+    #[test]
+    fn the_edge_of_the_part_looked_at_hides_the_feet_as_the_pictures_does() {
+        // The detector looks at the top 80 % of the picture only; the same line 5 % above that
+        // part's bottom, and the same runner and walker as at the picture's own edge.
+        let edge_line = || {
+            let mut c = Counter::new(CounterConfig::new(
+                "0.1,0.75,0.9,0.75".parse().expect("line"),
+            ));
+            c.set_view(BBox::new(0.0, 0.0, 1.0, 0.8));
+            c
+        };
+        let gone = |c: &mut Counter, from: u64| {
+            for i in from..from + 12 {
+                c.update(&[], i, i as f64 / 10.0);
+            }
+            (c.count_in(), c.count_out())
+        };
+        let mut c = edge_line();
+        run(&mut c, 1, &[0.35, 0.47, 0.59, 0.71, 0.8]);
+        assert_eq!(gone(&mut c, 5), (0, 0), "the runner");
+        let mut c = edge_line();
+        run(&mut c, 1, &[0.65, 0.67, 0.69, 0.71, 0.73, 0.75, 0.79, 0.8]);
+        assert_eq!(gone(&mut c, 8), (1, 0), "the walker");
+        // Seen whole there, the runner counts: the picture goes on below the part looked at.
+        let mut c = edge_line();
+        c.set_view(BBox::FULL);
+        run(&mut c, 1, &[0.35, 0.47, 0.59, 0.71, 0.83]);
+        assert_eq!(gone(&mut c, 5), (1, 0), "the runner in the whole picture");
     }
 
     #[test]

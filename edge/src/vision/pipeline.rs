@@ -122,7 +122,10 @@ impl Pipeline {
         let crossings = self
             .counters
             .iter_mut()
-            .map(|c| c.update(&self.tracks, frame.index, frame.time))
+            .map(|c| {
+                c.set_view(frame.region);
+                c.update(&self.tracks, frame.index, frame.time)
+            })
             .collect();
         self.stages.track += t.elapsed();
         Ok(crossings)
