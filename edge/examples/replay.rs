@@ -207,10 +207,13 @@ fn main() {
             // EVERY: only every n-th frame reaches the pipeline.
             let every = env("EVERY", 1.0) as u64;
             // The part of the picture the detector looked at, as the camera resolves it.
-            let view = region(&lines).resolve(
-                camera::native_size(&SourceSpec::File(source.clone())).unwrap(),
-                (300, 300),
-            );
+            let view = {
+                let (r, native) = (
+                    region(&lines),
+                    camera::native_size(&SourceSpec::File(source.clone())).unwrap(),
+                );
+                r.resolve(native, r.frame_size(native, (300, 300)))
+            };
             for (i, time, d) in &frames {
                 if drop > 0.0 && ((i.wrapping_mul(2654435761) >> 8) % 1000) as f64 / 1000.0 < drop {
                     continue;

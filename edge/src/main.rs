@@ -317,6 +317,12 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                         c.frame, c.time, c.track, c.direction
                     );
                 }
+                if report.full_looks > 0 {
+                    println!(
+                        "warning: {}",
+                        eval::full_warning(report.full_looks, report.looks)
+                    );
+                }
             }
         }
         Command::Eval(a) => {

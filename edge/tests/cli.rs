@@ -33,7 +33,16 @@ fn count_prints_the_documented_json() {
         .output()
         .expect("runs");
     let v = json(&out);
-    for key in ["in", "out", "frames", "seconds", "fps", "crossings"] {
+    for key in [
+        "in",
+        "out",
+        "frames",
+        "seconds",
+        "fps",
+        "looks",
+        "full_looks",
+        "crossings",
+    ] {
         assert!(!v[key].is_null(), "{key} in {v}");
     }
     assert_eq!(v["frames"], 200);
@@ -92,6 +101,56 @@ fn bench_prints_the_documented_json() {
     }
     let whole = e["whole_bytes"].as_u64().expect("number");
     assert!((1_000..=64 * 1024).contains(&whole), "{e}");
+}
+
+#[test]
+fn count_says_when_the_model_is_full_and_what_to_do() {
+    // 30-45 people in view of the crowd clip's line: more than the model's 20 boxes a look.
+    let crowd = |json: bool| {
+        let mut c = edge();
+        c.args([
+            "count",
+            "--source",
+            "file:assets/footage/people-walking.mp4",
+            "--line",
+            "0,0.45,1,0.45",
+            "--frames",
+            "10",
+        ]);
+        if json {
+            c.arg("--json");
+        }
+        c.output().expect("runs")
+    };
+    let v = json(&crowd(true));
+    // The pipeline may skip a frame while nobody is near the line yet.
+    let (looks, full) = (v["looks"].as_u64(), v["full_looks"].as_u64());
+    let (Some(looks), Some(full)) = (looks, full) else {
+        panic!("looks and full_looks in {v}");
+    };
+    assert!(looks >= 5 && full * 10 >= looks * 8, "{v}");
+    let out = crowd(false);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("warning: the model returned as many boxes as it can in")
+            && text.contains("--region lines:4"),
+        "{text}"
+    );
+    // A handful of people on vtest.avi: never full, and no warning.
+    let out = edge()
+        .args([
+            "count",
+            "--source",
+            "file:assets/footage/vtest.avi",
+            "--line",
+            "0.5,0.9,0.5,0.15",
+            "--frames",
+            "20",
+        ])
+        .output()
+        .expect("runs");
+    assert!(out.status.success());
+    assert!(!String::from_utf8_lossy(&out.stdout).contains("warning"));
 }
 
 #[test]

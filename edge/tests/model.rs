@@ -170,7 +170,7 @@ fn the_tflite_fallback_finds_the_same_people_as_litert() {
 /// People found near a line across the whole width of the crowd clip (feet within a quarter of
 /// the picture's height of it) in its first `frames` frames, with the detector looking as
 /// `region` says; the most boxes it gave for one frame; and the frames' size.
-fn people_along_the_crowd_line(region: &str, frames: usize) -> (usize, usize, (u32, u32)) {
+fn people_along_the_crowd_line(region: &str, frames: usize) -> (usize, usize, (u32, u32), Stages) {
     use baycount_edge::vision::camera::Region;
     use baycount_edge::vision::counting_line::Line;
     use baycount_edge::vision::detector::{self, DetectorOptions};
@@ -216,13 +216,13 @@ fn people_along_the_crowd_line(region: &str, frames: usize) -> (usize, usize, (u
             .filter(|d| (d.bbox.out_of(&f.region).y2 - 0.45).abs() < 0.25)
             .count();
     }
-    (near, most, size)
+    (near, most, size, stages)
 }
 
 #[test]
 fn a_band_along_a_long_line_looked_at_in_windows_finds_more_of_the_crowd_on_it() {
-    let (one, one_most, one_size) = people_along_the_crowd_line("lines", 10);
-    let (four, _, four_size) = people_along_the_crowd_line("lines:4", 10);
+    let (one, one_most, one_size, one_stages) = people_along_the_crowd_line("lines", 10);
+    let (four, _, four_size, four_stages) = people_along_the_crowd_line("lines:4", 10);
     assert_eq!(one_size, (300, 300), "one window: the model's input");
     assert_eq!(
         four_size,
@@ -236,5 +236,18 @@ fn a_band_along_a_long_line_looked_at_in_windows_finds_more_of_the_crowd_on_it()
     assert!(
         four as f32 > 1.3 * one as f32,
         "near the line: {one} people found in one window, {four} in four"
+    );
+    // The model says when it is full: every box it can give, all confident. In one window it
+    // is, nearly every look; in four, each window holds fewer people than that.
+    assert_eq!((one_stages.looks, four_stages.looks), (10, 40));
+    assert!(
+        one_stages.full_looks >= 8,
+        "one window full in {} of 10 looks",
+        one_stages.full_looks
+    );
+    assert!(
+        four_stages.full_looks <= 4,
+        "windows full in {} of 40 looks",
+        four_stages.full_looks
     );
 }

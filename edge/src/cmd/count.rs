@@ -42,6 +42,10 @@ pub struct CountReport {
     pub fps: f64,
     /// Frames the pipeline had no time for (live sources only).
     pub dropped: u64,
+    /// Times the model looked, and those it came back full: more objects in view than it
+    /// reports (see [`crate::vision::detector::Stages::full_looks`]).
+    pub looks: u64,
+    pub full_looks: u64,
     pub crossings: Vec<CrossingReport>,
 }
 
@@ -58,6 +62,8 @@ pub fn run(
         seconds: 0.0,
         fps: 0.0,
         dropped: 0,
+        looks: 0,
+        full_looks: 0,
         crossings: vec![],
     };
     let start = Instant::now();
@@ -100,4 +106,6 @@ fn fill(r: &mut CountReport, p: &Pipeline, c: &Capture, start: Instant) {
         0.0
     };
     r.dropped = c.health().dropped;
+    r.looks = p.stages.looks;
+    r.full_looks = p.stages.full_looks;
 }

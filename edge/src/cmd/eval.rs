@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::vision::camera::{self, Region, SourceSpec};
 use crate::vision::counting_line::{Anchor, CounterConfig, Crossing};
-use crate::vision::detector::{self, DetectorOptions, ModelChoice};
+use crate::vision::detector::{self, DetectorOptions, ModelChoice, Stages};
 use crate::vision::geometry::BBox;
 use crate::vision::pipeline::PipelineError;
 use crate::vision::pipeline_setup::PipelineSpec;
@@ -120,6 +120,10 @@ pub struct LineReport {
     pub wrong: usize,
     /// How many frames a counted crossing could be from the true one.
     pub window: u64,
+    /// Times the model looked while this line was counted, and those it came back full (see
+    /// [`crate::vision::detector::Stages::full_looks`]); 0 for crossings read from a file.
+    pub looks: u64,
+    pub full_looks: u64,
 }
 
 /// Errors summed over lines (all of them, or those of one kind).
@@ -218,12 +222,19 @@ pub fn run(o: &EvalOptions, mut progress: impl FnMut(&Path)) -> Result<EvalRepor
             Some(c) => {
                 report.counter = format!("crossings from {}", c.display());
                 read_counted(c, &file)?
+                    .into_iter()
+                    .map(|c| (c, Stages::default()))
+                    .collect()
             }
             None => count(o, &file, &mut report)?,
         };
         let window = o.window.unwrap_or_else(|| window_of(&file));
-        for (line, crossings) in file.lines.iter().zip(counted) {
-            report.lines.push(score(path, line, &crossings, window));
+        for (line, (crossings, stages)) in file.lines.iter().zip(counted) {
+            report.lines.push(LineReport {
+                looks: stages.looks,
+                full_looks: stages.full_looks,
+                ..score(path, line, &crossings, window)
+            });
         }
     }
     report.window =
@@ -239,12 +250,13 @@ pub fn run(o: &EvalOptions, mut progress: impl FnMut(&Path)) -> Result<EvalRepor
     Ok(report)
 }
 
-/// Counts every line of `file` over its footage, in one pass per group of lines.
+/// Counts every line of `file` over its footage, in one pass per group of lines; with each
+/// line's crossings, what its pass's detector did.
 fn count(
     o: &EvalOptions,
     file: &TruthFile,
     report: &mut EvalReport,
-) -> Result<Vec<Vec<Counted>>, EvalError> {
+) -> Result<Vec<(Vec<Counted>, Stages)>, EvalError> {
     let source = match &o.source {
         Some(s) => s.clone(),
         None => SourceSpec::File(
@@ -257,7 +269,7 @@ fn count(
         band: o.band,
         ..CounterConfig::new(l.line)
     };
-    let mut counted = vec![vec![]; file.lines.len()];
+    let mut counted = vec![(vec![], Stages::default()); file.lines.len()];
     for (pass, (region, group)) in line_groups(o, &source, file)?.into_iter().enumerate() {
         let lines: Vec<&TruthLine> = group.iter().map(|&k| &file.lines[k]).collect();
         let spec = PipelineSpec {
@@ -290,7 +302,7 @@ fn count(
         record(&mut found, pipeline.finish());
         report.dropped += capture.health().dropped;
         for (k, f) in group.into_iter().zip(found) {
-            counted[k] = f;
+            counted[k] = (f, pipeline.stages);
         }
     }
     Ok(counted)
@@ -420,7 +432,17 @@ fn score(path: &Path, line: &TruthLine, counted: &[Counted], window: u64) -> Lin
         missed,
         extra,
         window,
+        looks: 0,
+        full_looks: 0,
     }
+}
+
+/// What it means that the model came back full in `full` of `looks` looks, and what to do.
+pub fn full_warning(full: u64, looks: u64) -> String {
+    format!(
+        "the model returned as many boxes as it can in {full} of {looks} looks: {}",
+        detector::FULL_ADVICE
+    )
 }
 
 /// The report as text: a line per counting line, its errors under it, then the totals.
@@ -444,6 +466,9 @@ pub fn text(r: &EvalReport) -> String {
                 format!("{} missed, {} extra", l.missed.len(), l.extra.len())
             }
         );
+        if l.full_looks > 0 {
+            s += &format!("    {}\n", full_warning(l.full_looks, l.looks));
+        }
         for m in &l.missed {
             s += &format!(
                 "    missed {:<3} at frame {}{}\n",

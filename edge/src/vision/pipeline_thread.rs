@@ -15,6 +15,7 @@ use crate::vision::camera::Frame;
 use crate::vision::camera::SourceSpec;
 use crate::vision::capture::{Capture, Next};
 use crate::vision::counting_line::{Crossing, Line};
+use crate::vision::detector::FULL_ADVICE;
 use crate::vision::live_view::{LiveView, Seen};
 use crate::vision::pipeline::Pipeline;
 use crate::vision::pipeline_setup::PipelineSpec;
@@ -288,6 +289,7 @@ fn process_frames(
     let mut window_start = Instant::now();
     let mut window_frames = 0u32;
     let mut window_skipped = pipeline.skipped;
+    let mut window_looks = (pipeline.stages.looks, pipeline.stages.full_looks);
     let mut last_frame = Instant::now();
     let mut last_report = Instant::now() - REPORT_EVERY;
     let mut detector_error: Option<String> = None;
@@ -381,13 +383,28 @@ fn process_frames(
                 )),
             )
         };
-        let detector_level = if detector_error.is_some() {
-            HealthLevel::Down
-        } else {
-            HealthLevel::Ok
+        // The model came back full in most of this second's looks: it is missing objects.
+        let (looks, full) = (
+            pipeline.stages.looks.saturating_sub(window_looks.0),
+            pipeline.stages.full_looks.saturating_sub(window_looks.1),
+        );
+        window_looks = (pipeline.stages.looks, pipeline.stages.full_looks);
+        let full = looks > 0 && full * 2 >= looks;
+        let detector_level = match (&detector_error, full) {
+            (Some(_), _) => HealthLevel::Down,
+            (None, true) => HealthLevel::Degraded,
+            (None, false) => HealthLevel::Ok,
         };
-        let detail =
-            camera_detail.or_else(|| detector_error.as_ref().map(|e| format!("detector: {e}")));
+        let detail = camera_detail
+            .or_else(|| detector_error.as_ref().map(|e| format!("detector: {e}")))
+            .or_else(|| {
+                full.then(|| {
+                    format!(
+                        "detector: the model returns as many boxes as it can in most looks: {}",
+                        FULL_ADVICE
+                    )
+                })
+            });
         report(health, |h| {
             h.camera = camera;
             h.detector = detector_level;

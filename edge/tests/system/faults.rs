@@ -419,3 +419,37 @@ async fn a_stop_the_edge_cannot_take_is_reported_never_lost() {
     eprintln!("stop command to ack: {:?}", t.elapsed());
     agrees(&relay, &edge, session, final_count).await;
 }
+
+/// More people in view than the model can report: the bay's health shows its detector
+/// degraded, says why and what to do, through a real relay, to the API the dashboard reads.
+#[tokio::test]
+async fn a_crowd_beyond_what_the_model_reports_shows_the_detector_degraded_and_why() {
+    let _serial = SERIAL.lock().await;
+    let relay = TestRelay::start(Which::Embedded).await;
+    let dir = tempfile::tempdir().unwrap();
+    let crowd = format!(
+        "file:{}",
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../assets/footage/people-walking.mp4")
+            .display()
+    );
+    // 30-45 people in view of this line: the default model gives at most 20 boxes a look.
+    let edge = Edge::start(
+        dir.path(),
+        relay.mqtt_port,
+        &["--source", &crowd, "--line", "0,0.45,1,0.45", "--loop"],
+    );
+    wait_online(&relay).await;
+    let bay = relay
+        .wait_bay("bay-1", "the detector shown degraded", |b| {
+            b["health"]["detector"] == "degraded"
+        })
+        .await;
+    let detail = bay["health"]["detail"].as_str().unwrap_or_default();
+    assert!(
+        detail.contains("as many boxes as it can") && detail.contains("lines:4"),
+        "says why and what to do: {detail}\n{}",
+        edge.log()
+    );
+    assert_eq!(bay["health"]["camera"], "ok");
+}

@@ -336,6 +336,33 @@ pub fn decode(format: &Format, outputs: &[Output], o: &DecodeOptions) -> Vec<Det
     nms(dets, o.iou_threshold, o.max_detections)
 }
 
+/// Whether the model's outputs are full: a model that returns a fixed number of boxes (its
+/// postprocess op's `max_detections`, an end-to-end export's rows) returned all of them, down to
+/// the weakest, at or above the least score, so it would have said more had it been let. Boxes
+/// decoded here from raw outputs are limited only by `max_detections` after suppression, far
+/// more than a picture of people holds, so those are never full.
+pub fn is_full(format: &Format, outputs: &[Output], o: &DecodeOptions) -> bool {
+    let least = o.score_threshold;
+    match format {
+        Format::Postprocessed { scores, count, .. } => {
+            let rows = &outputs[*scores].values;
+            let returned = outputs[*count].values.first().copied().unwrap_or(0.0);
+            returned as usize >= rows.len() && all_at_least(rows.iter().copied(), least)
+        }
+        Format::EndToEnd { output } => {
+            all_at_least(outputs[*output].values.chunks_exact(6).map(|r| r[4]), least)
+        }
+        Format::RawSsd { .. } | Format::Yolo { .. } => false,
+    }
+}
+
+/// Whether there are scores and none is below `least`.
+fn all_at_least(mut scores: impl Iterator<Item = f32>, least: f32) -> bool {
+    scores
+        .next()
+        .is_some_and(|first| first >= least && scores.all(|v| v >= least))
+}
+
 /// Greedy per-class non-maximum suppression: the best box of each overlapping group stays.
 pub fn nms(mut dets: Vec<Detection>, iou_threshold: f32, max: usize) -> Vec<Detection> {
     dets.sort_by(|a, b| b.score.total_cmp(&a.score));
@@ -426,6 +453,18 @@ mod tests {
             ..opts()
         };
         assert_eq!(decode(&f, &outs, &only_people).len(), 1);
+        assert!(
+            !is_full(&f, &outs, &opts()),
+            "its weakest row is below the least score"
+        );
+        let mut full = outs.clone();
+        full[2].values = vec![0.9, 0.8, 0.5];
+        assert!(
+            is_full(&f, &full, &opts()),
+            "three rows, three returned, all confident"
+        );
+        full[3].values = vec![2.0];
+        assert!(!is_full(&f, &full, &opts()), "fewer returned than it could");
     }
 
     #[test]

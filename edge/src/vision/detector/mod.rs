@@ -44,7 +44,15 @@ pub struct Stages {
     pub postprocess: Duration,
     /// Tracking and counting.
     pub track: Duration,
+    /// Times the model looked (each window of a frame in windows is a look).
+    pub looks: u64,
+    /// Looks in which the model returned as many boxes as it can, all of them confident: more
+    /// objects were in view than it reports, and some were not found (see [`decode::is_full`]).
+    pub full_looks: u64,
 }
+
+/// What a model that comes back full (see [`Stages::full_looks`]) means, and what to do.
+pub const FULL_ADVICE: &str = "more objects were in view than the model reports, and some were not found; a long line can be looked at in windows (--region lines:4, or region = \"lines:4\" under [detector])";
 
 /// Why detection failed. Each says what to check.
 #[derive(Debug, thiserror::Error)]

@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use super::anchors::{SsdAnchorConfig, ssd_anchors};
-use super::decode::{Anchors, DecodeOptions, Format, decode, identify};
+use super::decode::{Anchors, DecodeOptions, Format, decode, identify, is_full};
 use super::labels::Labels;
 use super::modelfile::{self, OutputMetadata};
 use super::packed;
@@ -258,6 +258,8 @@ impl Detector for ModelDetector {
         self.runtime.run(&self.tensor, &mut self.outputs)?;
         let t2 = Instant::now();
         let dets = decode(&self.format, &self.outputs, &self.decode);
+        stages.looks += 1;
+        stages.full_looks += u64::from(is_full(&self.format, &self.outputs, &self.decode));
         let t3 = Instant::now();
         stages.preprocess += t1 - t0;
         stages.infer += t2 - t1;
