@@ -5,7 +5,8 @@
 //! each frame's detections and tracks with their anchors' distance from that line); settings
 //! from the environment: SPEED, IOU, NEW, LOW, LOST (tracker), HANDOFF, HANDOFFS, WATCH, SETTLE, SETTLEH, BAND (counter),
 //! STRIDE (pipeline), DROP (a share of frames dropped, as a loaded machine does), EVERY (only every n-th frame); SCORE (the detector's least score),
-//! MODEL (a model file; LABELS and CLASSES say what it counts, all classes if not), REGION (lines, lines:N, full or x1,y1,x2,y2) and MARGIN (where the detector looks); WINDOW (`eval`'s, in frames). Tune on the training set; judge on the validation set.
+//! MODEL (a model file; LABELS and CLASSES say what it counts, all classes if not), REGION (lines, lines:N, full or x1,y1,x2,y2) and MARGIN (where the detector looks); AUTO=N and BACK (windows
+//! chosen by themselves, simulated: see below); WINDOW (`eval`'s, in frames). Tune on the training set; judge on the validation set.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -195,7 +196,38 @@ fn main() {
         };
         for group in &groups {
             let lines: Vec<TruthLine> = group.iter().map(|&k| t.lines[k].clone()).collect();
-            let frames = detections(&source, &region(&lines));
+            let mut frames = detections(&source, &region(&lines));
+            // AUTO=N: windows chosen by themselves, simulated: from a frame whose look was full
+            // (20 people above the least score: the default model's every box) on, the boxes of
+            // the same band looked at in N windows, until those are no more than BACK (10).
+            let auto = env("AUTO", 0.0) as u32;
+            if auto > 1 {
+                let mut band = region(&lines);
+                if let Region::Around { tiles, .. } = &mut band {
+                    *tiles = auto;
+                }
+                let windows: std::collections::HashMap<u64, Vec<Detection>> =
+                    detections(&source, &band)
+                        .into_iter()
+                        .map(|(i, _, d)| (i, d))
+                        .collect();
+                // Back to one look once the windows find no more than half what one look holds.
+                let back = env("BACK", 10.0) as usize;
+                let (mut on, mut used) = (false, 0);
+                for (i, _, d) in &mut frames {
+                    on |= d.len() >= 20;
+                    if on && let Some(w) = windows.get(i) {
+                        on = w.len() > back;
+                        *d = w.clone();
+                        used += 1;
+                    }
+                }
+                eprintln!(
+                    "{}: windows in {used} of {} frames",
+                    source.display(),
+                    frames.len()
+                );
+            }
             let cached = Cached(frames.iter().map(|(i, _, d)| (*i, d.clone())).collect());
             let mut pipeline = Pipeline::new(Box::new(cached), tracker.clone(), config(&lines[0]));
             pipeline.idle_stride = env("STRIDE", pipeline.idle_stride as f64) as u64;
