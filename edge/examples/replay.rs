@@ -194,6 +194,8 @@ fn main() {
         } else {
             vec![(0..t.lines.len()).collect()]
         };
+        // The footage's size, probed once for all its lines.
+        let native = camera::native_size(&SourceSpec::File(source.clone())).unwrap();
         for group in &groups {
             let lines: Vec<TruthLine> = group.iter().map(|&k| t.lines[k].clone()).collect();
             let mut frames = detections(&source, &region(&lines));
@@ -240,10 +242,7 @@ fn main() {
             let every = env("EVERY", 1.0) as u64;
             // The part of the picture the detector looked at, as the camera resolves it.
             let view = {
-                let (r, native) = (
-                    region(&lines),
-                    camera::native_size(&SourceSpec::File(source.clone())).unwrap(),
-                );
+                let r = region(&lines);
                 r.resolve(native, r.frame_size(native, (300, 300)))
             };
             for (i, time, d) in &frames {

@@ -10,7 +10,9 @@ use baycount_edge::panel::gpio::Backend;
 use baycount_edge::vision::camera::SourceSpec;
 use baycount_edge::vision::counting_line::{Anchor, CounterConfig, Line};
 use baycount_edge::vision::detector::runtime::RuntimeKind;
-use baycount_edge::vision::detector::{DetectorOptions, ModelChoice, threads_or_default};
+use baycount_edge::vision::detector::{
+    DetectorOptions, ModelChoice, full_warning, threads_or_default,
+};
 use baycount_edge::vision::pipeline_setup::PipelineSpec;
 use baycount_edge::vision::truth;
 use baycount_edge::{config, logging};
@@ -318,10 +320,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                     );
                 }
                 if report.full_looks > 0 {
-                    println!(
-                        "warning: {}",
-                        eval::full_warning(report.full_looks, report.looks)
-                    );
+                    let how_often = format!("{} of {} looks", report.full_looks, report.looks);
+                    println!("warning: {}", full_warning(&how_often));
                 }
             }
         }

@@ -437,14 +437,6 @@ fn score(path: &Path, line: &TruthLine, counted: &[Counted], window: u64) -> Lin
     }
 }
 
-/// What it means that the model came back full in `full` of `looks` looks, and what to do.
-pub fn full_warning(full: u64, looks: u64) -> String {
-    format!(
-        "the model returned as many boxes as it can in {full} of {looks} looks: {}",
-        detector::FULL_ADVICE
-    )
-}
-
 /// The report as text: a line per counting line, its errors under it, then the totals.
 pub fn text(r: &EvalReport) -> String {
     let mut s = String::new();
@@ -467,7 +459,8 @@ pub fn text(r: &EvalReport) -> String {
             }
         );
         if l.full_looks > 0 {
-            s += &format!("    {}\n", full_warning(l.full_looks, l.looks));
+            let how_often = format!("{} of {} looks", l.full_looks, l.looks);
+            s += &format!("    {}\n", detector::full_warning(&how_often));
         }
         for m in &l.missed {
             s += &format!(

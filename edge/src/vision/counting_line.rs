@@ -123,14 +123,10 @@ impl Anchor {
         }
     }
 
-    /// Whether the picture's edge cuts box `b` where it decides this anchor: then the anchor is
-    /// not where the person's feet (or the sack's bottom) are, which may be out of the picture.
-    pub fn cut(self, b: &BBox) -> bool {
-        self.cut_in(b, &BBox::FULL)
-    }
-
-    /// The same for the edge of `view`, the part of the picture the detector looks at.
-    pub fn cut_in(self, b: &BBox, view: &BBox) -> bool {
+    /// Whether the edge of `view` (the part of the picture the detector looks at, or the whole
+    /// picture) cuts box `b` where it decides this anchor: then the anchor is not where the
+    /// person's feet (or the sack's bottom) are, which may be out of view.
+    pub fn cut(self, b: &BBox, view: &BBox) -> bool {
         let (top, bottom) = (b.y1 <= view.y1 + EDGE, b.y2 >= view.y2 - EDGE);
         b.x1 <= view.x1 + EDGE
             || b.x2 >= view.x2 - EDGE
@@ -439,8 +435,7 @@ impl Counter {
                     };
                     TrackLine {
                         side,
-                        side_seen: outside == q
-                            && !self.config.anchor.cut_in(&obj.bbox, &self.view),
+                        side_seen: outside == q && !self.config.anchor.cut(&obj.bbox, &self.view),
                         outside,
                         last: q,
                         last_time: time,
@@ -535,7 +530,7 @@ impl Counter {
         time: f64,
     ) -> Option<Crossing> {
         let mut counted = None;
-        let in_view = !self.config.anchor.cut_in(&obj.bbox, &self.view);
+        let in_view = !self.config.anchor.cut(&obj.bbox, &self.view);
         if let Some(side) = now_side {
             let changed = state.side.is_some_and(|prev| prev != side);
             if changed {
@@ -791,6 +786,14 @@ mod tests {
             score: 0.9,
             bbox: BBox::new(x - 0.02, y - 0.1, x + 0.02, y),
         }
+    }
+
+    /// The track is gone from frame `from` on: 12 empty frames, then the counts.
+    fn gone(c: &mut Counter, from: u64) -> (u64, u64) {
+        for i in from..from + 12 {
+            c.update(&[], i, i as f64 / 10.0);
+        }
+        (c.count_in(), c.count_out())
     }
 
     /// Feeds one track along the given y positions at x = 0.5, 10 frames a second.
@@ -1078,12 +1081,6 @@ mod tests {
                 "0.1,0.95,0.9,0.95".parse().expect("line"),
             ))
         };
-        let gone = |c: &mut Counter, from: u64| {
-            for i in from..from + 12 {
-                c.update(&[], i, i as f64 / 10.0);
-            }
-            (c.count_in(), c.count_out())
-        };
         // Out through the bottom: a walker's feet, last seen at 0.95, are past the line a frame
         // later, still in the picture, though its box is cut there; a runner's, last seen at
         // 0.91, are out of the picture a frame later.
@@ -1118,12 +1115,6 @@ mod tests {
             ));
             c.set_view(BBox::new(0.0, 0.0, 1.0, 0.8));
             c
-        };
-        let gone = |c: &mut Counter, from: u64| {
-            for i in from..from + 12 {
-                c.update(&[], i, i as f64 / 10.0);
-            }
-            (c.count_in(), c.count_out())
         };
         let mut c = edge_line();
         run(&mut c, 1, &[0.35, 0.47, 0.59, 0.71, 0.8]);

@@ -15,7 +15,7 @@ use crate::vision::camera::Frame;
 use crate::vision::camera::SourceSpec;
 use crate::vision::capture::{Capture, Next};
 use crate::vision::counting_line::{Crossing, Line};
-use crate::vision::detector::FULL_ADVICE;
+use crate::vision::detector::full_warning;
 use crate::vision::live_view::{LiveView, Seen};
 use crate::vision::pipeline::Pipeline;
 use crate::vision::pipeline_setup::PipelineSpec;
@@ -397,14 +397,7 @@ fn process_frames(
         };
         let detail = camera_detail
             .or_else(|| detector_error.as_ref().map(|e| format!("detector: {e}")))
-            .or_else(|| {
-                full.then(|| {
-                    format!(
-                        "detector: the model returns as many boxes as it can in most looks: {}",
-                        FULL_ADVICE
-                    )
-                })
-            });
+            .or_else(|| full.then(|| format!("detector: {}", full_warning("most looks"))));
         report(health, |h| {
             h.camera = camera;
             h.detector = detector_level;

@@ -51,8 +51,13 @@ pub struct Stages {
     pub full_looks: u64,
 }
 
-/// What a model that comes back full (see [`Stages::full_looks`]) means, and what to do.
-pub const FULL_ADVICE: &str = "more objects were in view than the model reports, and some were not found; a long line can be looked at in windows (--region lines:4, or region = \"lines:4\" under [detector])";
+/// What it means that the model came back full (see [`Stages::full_looks`]) in `how_often` of
+/// its looks ("3 of 10 looks", "most looks"), and what to do.
+pub fn full_warning(how_often: &str) -> String {
+    format!(
+        "the model returned as many boxes as it can in {how_often}: more objects were in view than it reports, and some were not found; a long line can be looked at in windows (--region lines:4, or region = \"lines:4\" under [detector])"
+    )
+}
 
 /// Why detection failed. Each says what to check.
 #[derive(Debug, thiserror::Error)]
