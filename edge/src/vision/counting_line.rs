@@ -4,7 +4,9 @@
 //! Convention (image y points down): a point q is on the *right* of `p1→p2` when
 //! `cross(p2 - p1, q - p1) > 0`. A crossing is tested on the path from the track's last position
 //! outside the dead band to its first position outside the band on the other side, and counts only
-//! where that path meets the segment itself (not its extension).
+//! where that path meets the segment itself (not its extension); it is dated where that path,
+//! taken as straight and steady, meets the line, unless the track was on the line as long as it
+//! takes to settle: then it stood there, and crossed as it left.
 //!
 //! A crossing counts only once the track has settled on the other side: it stayed there for
 //! `settle_seconds`, went `settle_heights` of its own height past the line, or vanished there (out
@@ -246,6 +248,8 @@ struct TrackLine {
     side_seen: bool,
     /// Where it last was outside the band.
     outside: Point,
+    /// When it was last outside the band (frame, seconds).
+    outside_at: (u64, f64),
     /// Where it last was at all.
     last: Point,
     last_time: f64,
@@ -280,9 +284,9 @@ impl TrackLine {
 #[derive(Debug, Clone, Copy)]
 struct Pending {
     to: Side,
-    /// When it crossed: the frame it left the line for the other side, first, or again after
-    /// going back over the line's centre or standing on the line (a box flickering back into
-    /// the band is not a new crossing).
+    /// When it crossed: where its way over the line met the line's centre (having stood on the
+    /// line: when it left it), or when it left the line again after going back over its centre or
+    /// standing on it (a box flickering back into the band is not a new crossing).
     frame: u64,
     time: f64,
     /// When it last left the line for the other side: settling is timed from there.
@@ -301,8 +305,8 @@ struct Pending {
 }
 
 impl Pending {
-    /// A crossing to `to` in frame `frame` at `time`, made from the line: it has been on the
-    /// line, on the side of its centre it came from.
+    /// A crossing to `to` dated frame `frame` at `time`, made from the line: the track is just
+    /// leaving it.
     fn new(to: Side, frame: u64, time: f64) -> Self {
         Self {
             to,
@@ -311,7 +315,7 @@ impl Pending {
             left: time,
             entered: time,
             near: true,
-            back: true,
+            back: false,
             from_seen: true,
             to_seen: None,
             before: None,
@@ -437,6 +441,7 @@ impl Counter {
                         side,
                         side_seen: outside == q && !self.config.anchor.cut(&obj.bbox, &self.view),
                         outside,
+                        outside_at: (frame, time),
                         last: q,
                         last_time: time,
                         velocity: Point::new(0.0, 0.0),
@@ -537,11 +542,16 @@ impl Counter {
                 state.pending = match state.pending {
                     // Back to where it came from before settling: a touch, not a crossing.
                     Some(p) if p.to != side => None,
-                    _ if self.config.line.crossed_by(state.outside, q) => Some(Pending {
-                        from_seen: state.side_seen,
-                        before: state.sure.map(|(b, _)| b),
-                        ..Pending::new(side, frame, time)
-                    }),
+                    _ if self.config.line.crossed_by(state.outside, q) => {
+                        let (crossed, at) = self.centre_crossed(state, q, frame, time);
+                        Some(Pending {
+                            frame: crossed,
+                            time: at,
+                            from_seen: state.side_seen,
+                            before: state.sure.map(|(b, _)| b),
+                            ..Pending::new(side, frame, time)
+                        })
+                    }
                     // Round the end of the segment.
                     _ => None,
                 };
@@ -549,6 +559,7 @@ impl Counter {
             state.side_seen = in_view || (state.side_seen && !changed);
             state.side = Some(side);
             state.outside = q;
+            state.outside_at = (frame, time);
         }
         if in_view {
             if let Some((b, t)) = state.sure {
@@ -602,6 +613,26 @@ impl Counter {
             state.crossed = true;
         }
         counted
+    }
+
+    /// When a track that was last off the line at `s.outside` and is now off it on the other
+    /// side at `q` (in `frame`, at `time`) crossed it: where its way between the two readings,
+    /// taken as straight and steady, meets the line's centre, as someone who walks over the line
+    /// slowly or at a low angle crossed it on the way, not where they left it; but one that was
+    /// on the line as long as it takes to settle stood on it, and crosses as it leaves it.
+    fn centre_crossed(&self, s: &TrackLine, q: Point, frame: u64, time: f64) -> (u64, f64) {
+        let (f0, t0) = s.outside_at;
+        if time - t0 >= self.config.settle_seconds {
+            return (frame, time);
+        }
+        let line = &self.config.line;
+        let (d0, d1) = (
+            line.signed_distance(s.outside).abs(),
+            line.signed_distance(q).abs(),
+        );
+        let share = f64::from(d0 / (d0 + d1));
+        let frames = (share * frame.saturating_sub(f0) as f64).round() as u64;
+        (f0 + frames, t0 + share * (time - t0))
     }
 
     /// Whether a track seen in the last half second is near the line or has crossed it and not
@@ -673,7 +704,6 @@ impl Counter {
             let making_for = (p - q).dot(s.velocity) > 0.0;
             (making_for && self.config.line.crossed_by(s.outside, p)).then_some(Pending {
                 near: false,
-                back: false,
                 from_seen: s.side_seen,
                 before: s.sure.map(|(b, _)| b),
                 ..Pending::new(to, frame, time)
@@ -849,7 +879,8 @@ mod tests {
                 crossings[0].direction,
                 crossings[0].frame
             ),
-            (7, Direction::In, 4)
+            (7, Direction::In, 3),
+            "dated in the frame its feet were on the line, not the one it left it in"
         );
     }
 
@@ -923,8 +954,8 @@ mod tests {
         assert_eq!((c.count_in(), c.count_out()), (1, 0), "{got:?}");
         assert_eq!(got[0].track, 2);
         assert_eq!(
-            got[0].frame, 4,
-            "dated when the second box carried it off the line"
+            got[0].frame, 2,
+            "dated when the feet were on the line, though the second box carried it off"
         );
 
         // Someone else appearing past the line beside the first (more than a third of a height
@@ -966,16 +997,17 @@ mod tests {
             ys.extend(vec![0.57; n]);
             let crossings = run_at(&mut c, 1, 0, fps, &ys);
             assert_eq!(crossings.len(), 1, "{fps} fps");
-            assert_eq!(crossings[0].frame, 3, "{fps} fps");
+            // 0.05 before the line in frame 2, 0.07 past it in frame 3: nearer frame 2.
+            assert_eq!(crossings[0].frame, 2, "{fps} fps");
         }
     }
 
     #[test]
     fn crossing_staying_and_coming_back_counts_once_each_way() {
         let mut c = middle();
-        let mut ys = vec![0.3, 0.4, 0.47];
+        let mut ys = vec![0.3, 0.4, 0.48];
         ys.extend([0.53; 15]);
-        ys.extend([0.47, 0.4, 0.3]);
+        ys.extend([0.48, 0.4, 0.3]);
         ys.extend([0.3; 15]);
         ys.extend([0.4, 0.53, 0.6, 0.7]);
         let crossings = run(&mut c, 1, &ys);
@@ -985,7 +1017,7 @@ mod tests {
         assert_eq!(
             frames,
             vec![
-                (3, Direction::In),
+                (2, Direction::In),
                 (18, Direction::Out),
                 (37, Direction::In)
             ],
@@ -996,7 +1028,7 @@ mod tests {
     #[test]
     fn a_crossing_not_yet_settled_counts_when_the_source_ends() {
         let mut c = middle();
-        run(&mut c, 1, &[0.3, 0.4, 0.47, 0.53]);
+        run(&mut c, 1, &[0.3, 0.4, 0.46, 0.53]);
         assert_eq!(c.count_in(), 0, "not settled yet");
         let rest = c.finish();
         assert_eq!((rest.len(), c.count_in()), (1, 1));
@@ -1011,6 +1043,23 @@ mod tests {
         ys.extend([0.505, 0.495, 0.6, 0.7]);
         run(&mut c, 1, &ys);
         assert_eq!((c.count_in(), c.count_out()), (1, 0));
+    }
+
+    #[test]
+    fn walking_slowly_over_the_line_is_dated_where_it_crossed_the_centre() {
+        // Walking right along the line, drifting down 0.003 a frame: off it above in frame 3
+        // (0.489), off it below in frame 11 (0.513), over the centre at frame 7.
+        let mut c = middle();
+        let mut crossings = vec![];
+        for f in 0..30u64 {
+            let (x, y) = (0.2 + 0.02 * f as f32, 0.48 + 0.003 * f as f32);
+            crossings.extend(c.update(&[at(1, x, y)], f, f as f64 / 10.0));
+        }
+        assert_eq!((c.count_in(), c.count_out()), (1, 0));
+        assert_eq!(
+            crossings[0].frame, 7,
+            "not frame 11, where it left the line"
+        );
     }
 
     #[test]
