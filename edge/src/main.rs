@@ -11,7 +11,7 @@ use baycount_edge::vision::camera::SourceSpec;
 use baycount_edge::vision::counting_line::{Anchor, CounterConfig, Line};
 use baycount_edge::vision::detector::runtime::RuntimeKind;
 use baycount_edge::vision::detector::{
-    DetectorOptions, ModelChoice, full_warning, threads_or_default,
+    DetectorOptions, ModelChoice, full_looks_warning, threads_or_default,
 };
 use baycount_edge::vision::pipeline_setup::PipelineSpec;
 use baycount_edge::vision::truth;
@@ -319,9 +319,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                         c.frame, c.time, c.track, c.direction
                     );
                 }
-                if report.full_looks > 0 {
-                    let how_often = format!("{} of {} looks", report.full_looks, report.looks);
-                    println!("warning: {}", full_warning(&how_often));
+                if let Some(w) = full_looks_warning(report.full_looks, report.looks) {
+                    println!("warning: {w}");
                 }
             }
         }

@@ -230,11 +230,9 @@ pub fn run(o: &EvalOptions, mut progress: impl FnMut(&Path)) -> Result<EvalRepor
         };
         let window = o.window.unwrap_or_else(|| window_of(&file));
         for (line, (crossings, stages)) in file.lines.iter().zip(counted) {
-            report.lines.push(LineReport {
-                looks: stages.looks,
-                full_looks: stages.full_looks,
-                ..score(path, line, &crossings, window)
-            });
+            report
+                .lines
+                .push(score(path, line, &crossings, &stages, window));
         }
     }
     report.window =
@@ -397,7 +395,13 @@ fn read_counted(path: &Path, file: &TruthFile) -> Result<Vec<Vec<Counted>>, Eval
         .collect()
 }
 
-fn score(path: &Path, line: &TruthLine, counted: &[Counted], window: u64) -> LineReport {
+fn score(
+    path: &Path,
+    line: &TruthLine,
+    counted: &[Counted],
+    stages: &Stages,
+    window: u64,
+) -> LineReport {
     let p = scoring::pair(&line.events, counted, window);
     let count = |d| counted.iter().filter(|c| c.direction == d).count() as u64;
     let missed: Vec<Missed> = p
@@ -432,8 +436,8 @@ fn score(path: &Path, line: &TruthLine, counted: &[Counted], window: u64) -> Lin
         missed,
         extra,
         window,
-        looks: 0,
-        full_looks: 0,
+        looks: stages.looks,
+        full_looks: stages.full_looks,
     }
 }
 
@@ -458,9 +462,8 @@ pub fn text(r: &EvalReport) -> String {
                 format!("{} missed, {} extra", l.missed.len(), l.extra.len())
             }
         );
-        if l.full_looks > 0 {
-            let how_often = format!("{} of {} looks", l.full_looks, l.looks);
-            s += &format!("    {}\n", detector::full_warning(&how_often));
+        if let Some(w) = detector::full_looks_warning(l.full_looks, l.looks) {
+            s += &format!("    {w}\n");
         }
         for m in &l.missed {
             s += &format!(

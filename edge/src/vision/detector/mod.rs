@@ -59,6 +59,11 @@ pub fn full_warning(how_often: &str) -> String {
     )
 }
 
+/// The same for a count of looks, `full` of `looks`; none when none was full.
+pub fn full_looks_warning(full: u64, looks: u64) -> Option<String> {
+    (full > 0).then(|| full_warning(&format!("{full} of {looks} looks")))
+}
+
 /// Why detection failed. Each says what to check.
 #[derive(Debug, thiserror::Error)]
 pub enum DetectorError {
