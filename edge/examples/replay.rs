@@ -5,8 +5,8 @@
 //! each frame's detections and tracks with their anchors' distance from that line); settings
 //! from the environment: SPEED, IOU, NEW, LOW, LOST (tracker), HANDOFF, HANDOFFS, WATCH, SETTLE, SETTLEH, BAND (counter),
 //! STRIDE (pipeline), DROP (a share of frames dropped, as a loaded machine does), EVERY (only every n-th frame); SCORE (the detector's least score),
-//! MODEL (a model file; LABELS and CLASSES say what it counts, all classes if not), REGION (lines, lines:N, full or x1,y1,x2,y2) and MARGIN (where the detector looks); AUTO=N and BACK (windows
-//! chosen by themselves, simulated: see below); WINDOW (`eval`'s, in frames). Tune on the training set; judge on the validation set.
+//! MODEL (a model file; LABELS and CLASSES say what it counts, all classes if not), REGION (lines, lines:N, full or x1,y1,x2,y2) and MARGIN (where the detector looks: `lines` looks at a long line's band in windows after a look
+//! with 20 boxes, the default model's every box); WINDOW (`eval`'s, in frames). Tune on the training set; judge on the validation set.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -159,7 +159,7 @@ fn main() {
     ));
     let dir = tempfile::tempdir().unwrap();
     let mut counted = vec![];
-    let (mut skipped, mut looked) = (0, 0);
+    let (mut skipped, mut looked, mut crowded) = (0, 0, 0);
     for (n, f) in files.iter().enumerate() {
         let t = truth::load(f).unwrap();
         let source = t.footage().unwrap().unwrap_or_else(|| vtest.clone());
@@ -198,39 +198,23 @@ fn main() {
         let native = camera::native_size(&SourceSpec::File(source.clone())).unwrap();
         for group in &groups {
             let lines: Vec<TruthLine> = group.iter().map(|&k| t.lines[k].clone()).collect();
-            let mut frames = detections(&source, &region(&lines));
-            // AUTO=N: windows chosen by themselves, simulated: from a frame whose look was full
-            // (20 people above the least score: the default model's every box) on, the boxes of
-            // the same band looked at in N windows, until those are no more than BACK (10).
-            let auto = env("AUTO", 0.0) as u32;
-            if auto > 1 {
-                let mut band = region(&lines);
-                if let Region::Around { tiles, .. } = &mut band {
-                    *tiles = auto;
-                }
-                let windows: std::collections::HashMap<u64, Vec<Detection>> =
-                    detections(&source, &band)
+            let frames = detections(&source, &region(&lines));
+            // The band in windows the camera delivers beside each frame for the looks after a
+            // full one (see `crowd`): detected only for footage where a look was full.
+            let band = region(&lines).windows_size(native, (300, 300));
+            let windows = match &band {
+                Some((b, _)) if frames.iter().any(|(_, _, d)| d.len() >= FULL) => {
+                    detections(&source, b)
                         .into_iter()
                         .map(|(i, _, d)| (i, d))
-                        .collect();
-                // Back to one look once the windows find no more than half what one look holds.
-                let back = env("BACK", 10.0) as usize;
-                let (mut on, mut used) = (false, 0);
-                for (i, _, d) in &mut frames {
-                    on |= d.len() >= 20;
-                    if on && let Some(w) = windows.get(i) {
-                        on = w.len() > back;
-                        *d = w.clone();
-                        used += 1;
-                    }
+                        .collect()
                 }
-                eprintln!(
-                    "{}: windows in {used} of {} frames",
-                    source.display(),
-                    frames.len()
-                );
-            }
-            let cached = Cached(frames.iter().map(|(i, _, d)| (*i, d.clone())).collect());
+                _ => Default::default(),
+            };
+            let cached = Cached {
+                one: frames.iter().map(|(i, _, d)| (*i, d.clone())).collect(),
+                windows,
+            };
             let mut pipeline = Pipeline::new(Box::new(cached), tracker.clone(), config(&lines[0]));
             pipeline.idle_stride = env("STRIDE", pipeline.idle_stride as f64) as u64;
             for l in &lines[1..] {
@@ -252,14 +236,21 @@ fn main() {
                 if i % every != 0 {
                     continue;
                 }
-                let frame = Frame {
+                let at = |width, region| Frame {
                     index: *i,
                     time: *time,
                     captured: chrono::Utc::now(),
-                    width: 300,
+                    width,
                     height: 300,
                     rgb: vec![],
-                    region: view,
+                    region,
+                    windows: None,
+                };
+                let frame = Frame {
+                    windows: band
+                        .as_ref()
+                        .map(|(b, size)| Box::new(at(size.0, b.resolve(native, *size)))),
+                    ..at(300, view)
                 };
                 for (k, c) in pipeline
                     .process_all(&frame)
@@ -311,6 +302,7 @@ fn main() {
             }
             skipped += pipeline.skipped;
             looked += pipeline.frames;
+            crowded += pipeline.stages.crowd_frames;
             for (k, c) in pipeline.finish().into_iter().enumerate() {
                 got[group[k]].extend(c);
             }
@@ -344,11 +336,18 @@ fn main() {
     )
     .unwrap();
     print!("{}", eval::text(&report));
-    println!("detector skipped {skipped} of {looked} frames");
+    println!("detector skipped {skipped} of {looked} frames; looked in windows at {crowded}");
 }
 
-/// Detections cached by frame index, as a detector.
-struct Cached(std::collections::HashMap<u64, Vec<Detection>>);
+/// As many boxes as the default model returns: a look with this many came back full.
+const FULL: usize = 20;
+
+/// Detections cached by frame index, as a detector: a frame's one look, or its band in windows
+/// (wider than one window).
+struct Cached {
+    one: std::collections::HashMap<u64, Vec<Detection>>,
+    windows: std::collections::HashMap<u64, Vec<Detection>>,
+}
 
 impl Detector for Cached {
     fn input_size(&self) -> (u32, u32) {
@@ -356,8 +355,16 @@ impl Detector for Cached {
     }
 
     /// In the frame's coordinates, as a detector gives them (the cache holds the picture's).
-    fn detect(&mut self, frame: &Frame, _: &mut Stages) -> Result<Vec<Detection>, DetectorError> {
-        let mut dets = self.0.get(&frame.index).cloned().unwrap_or_default();
+    fn detect(
+        &mut self,
+        frame: &Frame,
+        stages: &mut Stages,
+    ) -> Result<Vec<Detection>, DetectorError> {
+        let one = frame.width <= 300;
+        let cache = if one { &self.one } else { &self.windows };
+        let mut dets = cache.get(&frame.index).cloned().unwrap_or_default();
+        stages.looks += 1;
+        stages.full_looks += u64::from(one && dets.len() >= FULL);
         for d in &mut dets {
             d.bbox = d.bbox.in_region(&frame.region);
         }

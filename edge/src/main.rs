@@ -319,7 +319,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                         c.frame, c.time, c.track, c.direction
                     );
                 }
-                if let Some(w) = full_looks_warning(report.full_looks, report.looks) {
+                if let Some(w) = full_looks_warning(report.missed_looks, report.looks) {
                     println!("warning: {w}");
                 }
             }

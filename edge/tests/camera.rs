@@ -2,7 +2,8 @@
 
 use std::path::PathBuf;
 
-use baycount_edge::vision::camera::{self, CameraError, OpenOptions, Region, SourceSpec};
+use baycount_edge::vision::camera::{self, Band, CameraError, OpenOptions, Region, SourceSpec};
+use baycount_edge::vision::counting_line::Line;
 use baycount_edge::vision::geometry::BBox;
 
 fn footage() -> PathBuf {
@@ -75,7 +76,7 @@ fn mjpeg_frames_decode_like_a_usb_camera_sends_them() {
     assert_eq!((w, h, rgb.len()), (768, 576, 768 * 576 * 3));
     let mut resizer = fast_image_resize::Resizer::new();
     let small =
-        camera::v4l::resize(rgb, (w, h), &BBox::FULL, (300, 300), &mut resizer).expect("resize");
+        camera::v4l::resize(&rgb, (w, h), &BBox::FULL, (300, 300), &mut resizer).expect("resize");
     assert_eq!(small.len(), 300 * 300 * 3);
 }
 
@@ -108,7 +109,7 @@ fn a_region_is_cut_out_alike_by_ffmpeg_and_by_the_usb_camera_path() {
         .expect("frame")
         .expect("a first frame");
     let mut resizer = fast_image_resize::Resizer::new();
-    let ours = camera::v4l::resize(full.rgb.clone(), (768, 576), &part, (96, 72), &mut resizer)
+    let ours = camera::v4l::resize(&full.rgb, (768, 576), &part, (96, 72), &mut resizer)
         .expect("resize");
     let differ = |a: &[u8], b: &[u8]| {
         a.iter()
@@ -119,11 +120,58 @@ fn a_region_is_cut_out_alike_by_ffmpeg_and_by_the_usb_camera_path() {
     };
     let alike = differ(&cut.rgb, &ours);
     // The whole picture squeezed into the same size is another picture altogether.
-    let squeezed = camera::v4l::resize(full.rgb, (768, 576), &BBox::FULL, (96, 72), &mut resizer)
+    let squeezed = camera::v4l::resize(&full.rgb, (768, 576), &BBox::FULL, (96, 72), &mut resizer)
         .expect("resize");
     let unlike = differ(&cut.rgb, &squeezed);
     assert!(
         alike < 6.0 && unlike > 3.0 * alike,
         "alike {alike:.1}, unlike {unlike:.1}"
     );
+}
+
+#[test]
+fn a_long_lines_band_comes_beside_each_frame_as_the_camera_sees_it() {
+    let line: Line = "0.05,0.6,0.95,0.6".parse().expect("line");
+    let open = |region: Region, width, height| {
+        camera::open(
+            &SourceSpec::File(footage()),
+            &OpenOptions {
+                width,
+                height,
+                realtime: false,
+                region,
+            },
+        )
+        .expect("opens")
+    };
+    let lines = Region::lines().with_lines([line]);
+    let mut with_band = open(lines.clone(), 300, 300);
+    let mut alone = open(
+        "lines:1"
+            .parse::<Region>()
+            .expect("region")
+            .with_lines([line]),
+        300,
+        300,
+    );
+    let mut whole = open(Region::Full, 768, 576);
+    let band = Band::of(&lines, (768, 576), (300, 300)).expect("a band for a long line");
+    let mut resizer = fast_image_resize::Resizer::new();
+    for _ in 0..25 {
+        let f = with_band.next_frame().expect("frame").expect("a frame");
+        let one = alone.next_frame().expect("frame").expect("a frame");
+        let full = whole.next_frame().expect("frame").expect("a frame");
+        assert!(one.windows.is_none(), "lines:1 never looks in windows");
+        // The frame is the same, to the byte, as without the band beside it.
+        assert_eq!((f.width, f.height, f.region), (one.width, one.height, one.region));
+        assert!(f.rgb == one.rgb, "frame {}", f.index);
+        // The band is the camera's own pixels there, as the USB camera path cuts them.
+        let b = f.windows.expect("the band beside the frame");
+        assert_eq!((b.width, b.height, b.region), (band.size.0, band.size.1, band.region));
+        assert_eq!((b.index, b.time), (f.index, f.time));
+        let cut = camera::v4l::cut_out(&full.rgb, (768, 576), &band, &mut resizer).expect("cut");
+        assert_eq!(cut.len(), b.rgb.len());
+        let differ = b.rgb.iter().zip(&cut).filter(|(x, y)| x.abs_diff(**y) > 2).count();
+        assert!(differ * 100 < cut.len(), "{differ} of {} bytes differ", cut.len());
+    }
 }

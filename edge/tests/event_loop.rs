@@ -440,6 +440,7 @@ fn shot() -> Box<Shot> {
             height: 300,
             rgb: vec![90; 300 * 300 * 3],
             region: BBox::FULL,
+            windows: None,
         },
         native: (640, 480),
         track: 1,

@@ -37,6 +37,7 @@ fn detect(det: &mut ModelDetector) -> Vec<Detection> {
         height,
         rgb: vec![128; (width * height * 3) as usize],
         region: BBox::FULL,
+        windows: None,
     };
     det.detect(&frame, &mut Stages::default())
         .expect("inference")

@@ -164,9 +164,10 @@ pub fn run(o: &BenchOptions) -> Result<BenchReport, PipelineError> {
     let mut last = None;
     while frames < o.frames {
         let t = Instant::now();
-        let Some(frame) = capture.next()? else { break };
+        let Some(mut frame) = capture.next()? else { break };
         pipeline.stages.decode += t.elapsed();
         let crossings = pipeline.process(&frame)?;
+        frame.windows = None;
         frames += 1;
         let t = Instant::now();
         trails.update(pipeline.tracks(), frame.time);

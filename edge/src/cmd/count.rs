@@ -42,10 +42,14 @@ pub struct CountReport {
     pub fps: f64,
     /// Frames the pipeline had no time for (live sources only).
     pub dropped: u64,
-    /// Times the model looked, and those it came back full: more objects in view than it
-    /// reports (see [`crate::vision::detector::Stages::full_looks`]).
+    /// Times the model looked, those it came back full (more objects in view than it reports,
+    /// see [`crate::vision::detector::Stages::full_looks`]), and of those, the ones whose boxes
+    /// were kept, objects missed (the rest were looked at again in windows).
     pub looks: u64,
     pub full_looks: u64,
+    pub missed_looks: u64,
+    /// Frames looked at in windows for a crowd (see [`crate::vision::crowd`]).
+    pub crowd_frames: u64,
     pub crossings: Vec<CrossingReport>,
 }
 
@@ -64,6 +68,8 @@ pub fn run(
         dropped: 0,
         looks: 0,
         full_looks: 0,
+        missed_looks: 0,
+        crowd_frames: 0,
         crossings: vec![],
     };
     let start = Instant::now();
@@ -108,4 +114,6 @@ fn fill(r: &mut CountReport, p: &Pipeline, c: &Capture, start: Instant) {
     r.dropped = c.health().dropped;
     r.looks = p.stages.looks;
     r.full_looks = p.stages.full_looks;
+    r.missed_looks = p.stages.missed_looks();
+    r.crowd_frames = p.stages.crowd_frames;
 }

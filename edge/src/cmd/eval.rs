@@ -120,10 +120,14 @@ pub struct LineReport {
     pub wrong: usize,
     /// How many frames a counted crossing could be from the true one.
     pub window: u64,
-    /// Times the model looked while this line was counted, and those it came back full (see
-    /// [`crate::vision::detector::Stages::full_looks`]); 0 for crossings read from a file.
+    /// Times the model looked while this line was counted, those it came back full (see
+    /// [`crate::vision::detector::Stages::full_looks`]), and of those, the ones whose boxes
+    /// were kept, objects missed (the rest were looked at again in windows); and the frames
+    /// looked at in windows for a crowd. 0 for crossings read from a file.
     pub looks: u64,
     pub full_looks: u64,
+    pub missed_looks: u64,
+    pub crowd_frames: u64,
 }
 
 /// Errors summed over lines (all of them, or those of one kind).
@@ -322,22 +326,25 @@ fn line_groups(
     let detector = detector::build(&o.detector).map_err(PipelineError::from)?;
     let out = detector.input_size();
     let native = camera::native_size(source).map_err(PipelineError::from)?;
-    let mut groups: Vec<(BBox, (u32, u32), Vec<usize>)> = vec![];
+    // Each line's part, its frames' size and the band in windows beside them, if any.
+    type Look = (BBox, (u32, u32), Option<BBox>);
+    let mut groups: Vec<(Look, Vec<usize>)> = vec![];
     for (k, l) in file.lines.iter().enumerate() {
         let region = o.detector.region.clone().with_lines([l.line]);
         let size = region.frame_size(native, out);
-        let part = region.resolve(native, size);
-        match groups.iter_mut().find(|(p, s, _)| *p == part && *s == size) {
-            Some((_, _, g)) => g.push(k),
-            None => groups.push((part, size, vec![k])),
+        let band = camera::Band::of(&region, native, out).map(|b| b.region);
+        let look = (region.resolve(native, size), size, band);
+        match groups.iter_mut().find(|(l, _)| *l == look) {
+            Some((_, g)) => g.push(k),
+            None => groups.push((look, vec![k])),
         }
     }
     Ok(groups
         .into_iter()
-        .map(|(part, size, g)| {
-            // A band in windows stays a band around the group's lines (added when the pipeline
-            // starts), so that its frames come in windows.
-            let region = if size != out {
+        .map(|((part, size, band), g)| {
+            // A band in windows, or beside the frames for a crowd, stays a band around the
+            // group's lines (added when the pipeline starts).
+            let region = if size != out || band.is_some() {
                 o.detector.region.clone()
             } else if part == BBox::FULL {
                 Region::Full
@@ -438,6 +445,8 @@ fn score(
         window,
         looks: stages.looks,
         full_looks: stages.full_looks,
+        missed_looks: stages.missed_looks(),
+        crowd_frames: stages.crowd_frames,
     }
 }
 
@@ -462,7 +471,7 @@ pub fn text(r: &EvalReport) -> String {
                 format!("{} missed, {} extra", l.missed.len(), l.extra.len())
             }
         );
-        if let Some(w) = detector::full_looks_warning(l.full_looks, l.looks) {
+        if let Some(w) = detector::full_looks_warning(l.missed_looks, l.looks) {
             s += &format!("    {w}\n");
         }
         for m in &l.missed {

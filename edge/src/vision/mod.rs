@@ -4,6 +4,7 @@ pub mod assignment;
 pub mod camera;
 pub mod capture;
 pub mod counting_line;
+pub mod crowd;
 pub mod detector;
 pub mod geometry;
 pub mod live_view;

@@ -5,8 +5,8 @@ use std::time::Instant;
 
 use crate::vision::camera::{CameraError, Frame};
 use crate::vision::counting_line::{Counter, CounterConfig, Crossing};
+use crate::vision::crowd::Crowd;
 use crate::vision::detector::{Detector, DetectorError, Stages};
-use crate::vision::geometry::BBox;
 use crate::vision::tracker::{TrackedObject, Tracker, TrackerConfig};
 
 /// Why a pipeline did not start, or stopped: its camera or its detector failed.
@@ -46,6 +46,8 @@ pub struct Pipeline {
     last_look: Option<f64>,
     /// The tracks as of that frame.
     tracks: Vec<TrackedObject>,
+    /// Whether the detector looks in one window or in windows.
+    crowd: Crowd,
 }
 
 impl std::fmt::Debug for Pipeline {
@@ -75,6 +77,7 @@ impl Pipeline {
             resting: None,
             last_look: None,
             tracks: vec![],
+            crowd: Crowd::default(),
         }
     }
 
@@ -111,12 +114,9 @@ impl Pipeline {
         }
         self.since_look = 0;
         self.last_look = Some(frame.time);
-        let mut detections = self.detector.detect(frame, &mut self.stages)?;
-        if frame.region != BBox::FULL {
-            for d in &mut detections {
-                d.bbox = d.bbox.out_of(&frame.region);
-            }
-        }
+        let detections = self
+            .crowd
+            .detect(self.detector.as_mut(), frame, &mut self.stages)?;
         let t = Instant::now();
         self.tracks = self.tracker.update(&detections, frame.time);
         let crossings = self
@@ -172,6 +172,7 @@ mod tests {
     use crate::vision::camera::{FrameSource, OpenOptions, SyntheticSource};
     use crate::vision::detector::Detection;
     use crate::vision::detector::blob::BlobDetector;
+    use crate::vision::geometry::BBox;
 
     #[test]
     fn counts_the_synthetic_scene_exactly() {
@@ -235,6 +236,7 @@ mod tests {
             height: 16,
             rgb: vec![0; 16 * 16 * 3],
             region: BBox::FULL,
+            windows: None,
         };
         p.rest(Some(0.5));
         for i in 0..20 {

@@ -289,7 +289,7 @@ fn process_frames(
     let mut window_start = Instant::now();
     let mut window_frames = 0u32;
     let mut window_skipped = pipeline.skipped;
-    let mut window_looks = (pipeline.stages.looks, pipeline.stages.full_looks);
+    let mut window_looks = (pipeline.stages.looks, pipeline.stages.missed_looks());
     let mut last_frame = Instant::now();
     let mut last_report = Instant::now() - REPORT_EVERY;
     let mut detector_error: Option<String> = None;
@@ -305,13 +305,15 @@ fn process_frames(
         let reconfigured = spec_rx.has_changed().unwrap_or(false);
         let stop = match capture.next_within(Duration::from_millis(200)) {
             _ if reconfigured => Some(Stop::Reconfigure),
-            Ok(Next::Frame(frame)) => {
+            Ok(Next::Frame(mut frame)) => {
                 last_frame = Instant::now();
                 window_frames += 1;
                 times.push(frame.index, frame.captured);
                 let loading = links.bay.borrow().phase == Phase::Loading;
                 pipeline.rest(if loading { None } else { rest });
                 let processed = pipeline.process(&frame);
+                // The band in windows is the detector's only: pictures are of the frame.
+                frame.windows = None;
                 trails.update(pipeline.tracks(), frame.time);
                 // The frame the count was decided on, with the object's box and path.
                 let shot = |c: &Crossing| shot_of(c, &trails, &frame, native, &lines);
@@ -383,12 +385,13 @@ fn process_frames(
                 )),
             )
         };
-        // The model came back full in most of this second's looks: it is missing objects.
+        // The model came back full in most of this second's looks, and they were kept: it is
+        // missing objects.
         let (looks, full) = (
             pipeline.stages.looks.saturating_sub(window_looks.0),
-            pipeline.stages.full_looks.saturating_sub(window_looks.1),
+            pipeline.stages.missed_looks().saturating_sub(window_looks.1),
         );
-        window_looks = (pipeline.stages.looks, pipeline.stages.full_looks);
+        window_looks = (pipeline.stages.looks, pipeline.stages.missed_looks());
         let full = looks > 0 && full * 2 >= looks;
         let detector_level = match (&detector_error, full) {
             (Some(_), _) => HealthLevel::Down,

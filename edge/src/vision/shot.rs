@@ -64,6 +64,7 @@ mod tests {
             height: 300,
             rgb: (0..300 * 300 * 3).map(|i| (i % 251) as u8).collect(),
             region: BBox::FULL,
+            windows: None,
         };
         let shot = Shot {
             frame,

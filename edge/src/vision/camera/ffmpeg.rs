@@ -6,7 +6,7 @@ use std::path::Path;
 use std::process::{Child, ChildStdout, Command, Stdio};
 use std::time::Instant;
 
-use super::{CameraError, Frame, FrameSource, OpenOptions};
+use super::{Band, CameraError, Frame, FrameSource, OpenOptions, whole_pixels};
 use crate::vision::geometry::BBox;
 
 /// What `ffprobe` says about a stream.
@@ -68,25 +68,55 @@ fn probe(input: &str, extra: &[&str]) -> Result<Probe, CameraError> {
     }
 }
 
-/// ffmpeg's filter that cuts the options' region out of the picture (in whole pixels) and
-/// scales it to the frame size, and the region it cuts exactly.
+/// ffmpeg's filter that cuts part `r` of the picture out, in whole pixels (none for all of it),
+/// and the part it cuts exactly.
+fn crop(probe: &Probe, r: BBox) -> (Option<String>, BBox) {
+    if r == BBox::FULL {
+        return (None, BBox::FULL);
+    }
+    let ([x, y, w, h], exact) = whole_pixels(r, (probe.width, probe.height));
+    (Some(format!("crop={w}:{h}:{x}:{y}")), exact)
+}
+
+/// ffmpeg's filter that cuts the options' region out of the picture and scales it to the frame
+/// size, and the region it cuts exactly.
 fn crop_and_scale(probe: &Probe, options: &OpenOptions) -> (String, BBox) {
-    let scale = format!("scale={}:{}", options.width, options.height);
     let r = options
         .region
         .resolve((probe.width, probe.height), (options.width, options.height));
-    if r == BBox::FULL {
-        return (scale, BBox::FULL);
-    }
-    let (pw, ph) = (probe.width as f32, probe.height as f32);
-    let x = (r.x1 * pw).floor().min(pw - 2.0);
-    let y = (r.y1 * ph).floor().min(ph - 2.0);
-    let w = (r.width() * pw).round().clamp(2.0, pw - x);
-    let h = (r.height() * ph).round().clamp(2.0, ph - y);
-    (
-        format!("crop={w}:{h}:{x}:{y},{scale}"),
-        BBox::new(x / pw, y / ph, (x + w) / pw, (y + h) / ph),
-    )
+    let (cut, region) = crop(probe, r);
+    let scale = format!("scale={}:{}", options.width, options.height);
+    (join(cut.into_iter().chain([scale])), region)
+}
+
+/// Filters one after another.
+fn join(filters: impl IntoIterator<Item = String>) -> String {
+    filters.into_iter().collect::<Vec<_>>().join(",")
+}
+
+/// The filter that hands over the frame (`one`, `height` high) with the band beside it, on
+/// its right, both padded to the taller's height; and the band.
+fn with_band(
+    probe: &Probe,
+    one: String,
+    height: u32,
+    options: &OpenOptions,
+) -> Option<(String, Band)> {
+    let native = (probe.width, probe.height);
+    let band = Band::of(&options.region, native, (options.width, options.height))?;
+    let [x, y, w, h] = band.cut;
+    let cut = format!("crop={w}:{h}:{x}:{y}");
+    let scale = (band.size != (band.cut[2], band.cut[3]))
+        .then(|| format!("scale={}:{}:flags=bilinear", band.size.0, band.size.1));
+    let tall = height.max(band.size.1);
+    let pad = |h: u32| (h < tall).then(|| format!("pad=iw:{tall}"));
+    let one = join([one].into_iter().chain(pad(height)));
+    let chain = [cut].into_iter().chain(scale).chain(["format=rgb24".into()]);
+    let band_filter = join(chain.chain(pad(band.size.1)));
+    Some((
+        format!("split[one][band];[one]{one}[o];[band]{band_filter}[b];[o][b]hstack"),
+        band,
+    ))
 }
 
 /// Frames from an ffmpeg child process.
@@ -99,6 +129,8 @@ pub struct FfmpegSource {
     options: OpenOptions,
     /// The part of the picture ffmpeg cuts out.
     region: BBox,
+    /// The band in windows ffmpeg hands over beside each frame.
+    band: Option<Band>,
     index: u64,
     /// When the first frame arrived, for live timestamps.
     started: Option<Instant>,
@@ -134,16 +166,23 @@ impl FfmpegSource {
         options: &OpenOptions,
         live: bool,
     ) -> Result<Self, CameraError> {
+        let native = (probe.width, probe.height);
+        let out = (options.width, options.height);
         // A band along a long line comes as several detector windows side by side.
-        let (width, height) = options
-            .region
-            .frame_size((probe.width, probe.height), (options.width, options.height));
+        let (width, height) = options.region.frame_size(native, out);
         let options = &OpenOptions {
             width,
             height,
             ..options.clone()
         };
         let (filter, region) = crop_and_scale(&probe, options);
+        // And, for the looks after a full one, as windows too: cut from the same decoded
+        // picture and handed over beside it in one frame.
+        let (filter, band) = match with_band(&probe, filter.clone(), height, options) {
+            Some((both, band)) => (both, Some(band)),
+            None => (filter, None),
+        };
+        log::debug!("{name}: ffmpeg -vf {filter}");
         let mut child = Command::new("ffmpeg")
             .args(["-hide_banner", "-loglevel", "error", "-nostdin"])
             .args(pre)
@@ -170,6 +209,7 @@ impl FfmpegSource {
             probe,
             options: options.clone(),
             region,
+            band,
             index: 0,
             started: None,
             live,
@@ -188,7 +228,9 @@ impl FfmpegSource {
 impl FrameSource for FfmpegSource {
     fn next_frame(&mut self) -> Result<Option<Frame>, CameraError> {
         let (w, h) = (self.options.width, self.options.height);
-        let mut rgb = vec![0u8; (w * h * 3) as usize];
+        let (bw, bh) = self.band.map_or((0, 0), |b| b.size);
+        let tall = h.max(bh);
+        let mut rgb = vec![0u8; ((w + bw) * tall * 3) as usize];
         let mut filled = 0;
         while filled < rgb.len() {
             match self.stdout.read(&mut rgb[filled..]) {
@@ -222,14 +264,40 @@ impl FrameSource for FfmpegSource {
                 .elapsed()
                 .as_secs_f64(),
         };
+        let captured = chrono::Utc::now();
+        let windows = self.band.map(|band| {
+            let (one, both) = (w as usize * 3, (w + bw) as usize * 3);
+            let mut left = Vec::with_capacity(one * h as usize);
+            let mut right = Vec::with_capacity((both - one) * bh as usize);
+            for (y, row) in rgb.chunks_exact(both).enumerate() {
+                if y < h as usize {
+                    left.extend_from_slice(&row[..one]);
+                }
+                if y < bh as usize {
+                    right.extend_from_slice(&row[one..]);
+                }
+            }
+            rgb = left;
+            Box::new(Frame {
+                index: self.index,
+                time,
+                captured,
+                width: bw,
+                height: bh,
+                rgb: right,
+                region: band.region,
+                windows: None,
+            })
+        });
         let frame = Frame {
             index: self.index,
-            captured: chrono::Utc::now(),
+            captured,
             time,
             width: w,
             height: h,
             rgb,
             region: self.region,
+            windows,
         };
         self.index += 1;
         Ok(Some(frame))

@@ -117,6 +117,8 @@ impl FrameSource for SyntheticSource {
             height: h as u32,
             rgb,
             region,
+            // Its boxes never fill a model: no crowd to look at in windows.
+            windows: None,
         };
         self.index += 1;
         Ok(Some(frame))

@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use fast_image_resize::images::Image;
+use fast_image_resize::images::{Image, ImageRef};
 use fast_image_resize::{FilterType, PixelType, ResizeAlg, ResizeOptions, Resizer};
 use v4l::buffer::Type;
 use v4l::io::mmap::Stream;
@@ -15,7 +15,7 @@ use zune_jpeg::JpegDecoder;
 use zune_jpeg::zune_core::colorspace::ColorSpace;
 use zune_jpeg::zune_core::options::DecoderOptions;
 
-use super::{CameraError, Frame, FrameSource, OpenOptions};
+use super::{Band, CameraError, Frame, FrameSource, OpenOptions};
 use crate::vision::geometry::BBox;
 
 /// Pixel formats we ask the camera for.
@@ -115,16 +115,16 @@ pub fn decode_mjpeg(data: &[u8]) -> Result<(Vec<u8>, u32, u32), String> {
 
 /// Scales an RGB24 image.
 pub fn resize(
-    rgb: Vec<u8>,
+    rgb: &[u8],
     (w, h): (u32, u32),
     region: &BBox,
     (dw, dh): (u32, u32),
     resizer: &mut Resizer,
 ) -> Result<Vec<u8>, String> {
     if (w, h) == (dw, dh) && *region == BBox::FULL {
-        return Ok(rgb);
+        return Ok(rgb.to_vec());
     }
-    let src = Image::from_vec_u8(w, h, rgb, PixelType::U8x3).map_err(|e| e.to_string())?;
+    let src = ImageRef::new(w, h, rgb, PixelType::U8x3).map_err(|e| e.to_string())?;
     let mut dst = Image::new(dw, dh, PixelType::U8x3);
     let (fw, fh) = (f64::from(w), f64::from(h));
     let options = ResizeOptions::new()
@@ -141,6 +141,30 @@ pub fn resize(
     Ok(dst.into_vec())
 }
 
+/// The band cut out of an RGB24 image `size` big, at its own resolution unless it is to be
+/// shrunk (see [`Band`]).
+pub fn cut_out(
+    rgb: &[u8],
+    (w, h): (u32, u32),
+    band: &Band,
+    resizer: &mut Resizer,
+) -> Result<Vec<u8>, String> {
+    let [x, y, cw, ch] = band.cut;
+    if (cw, ch) != band.size {
+        return resize(rgb, (w, h), &band.region, band.size, resizer);
+    }
+    if x + cw > w || y + ch > h || rgb.len() < (w * h * 3) as usize {
+        return Err(format!("the band {cw}x{ch}+{x}+{y} is not inside a {w}x{h} frame"));
+    }
+    let row = w as usize * 3;
+    let (from, len) = (x as usize * 3, cw as usize * 3);
+    let mut out = Vec::with_capacity(len * ch as usize);
+    for r in rgb.chunks_exact(row).skip(y as usize).take(ch as usize) {
+        out.extend_from_slice(&r[from..from + len]);
+    }
+    Ok(out)
+}
+
 /// Frames from a V4L2 device.
 pub struct V4lSource {
     name: String,
@@ -152,6 +176,8 @@ pub struct V4lSource {
     fps: u32,
     out: (u32, u32),
     region: BBox,
+    /// The band in windows delivered beside each frame.
+    band: Option<Band>,
     resizer: Resizer,
     index: u64,
     started: Instant,
@@ -204,10 +230,11 @@ impl V4lSource {
             .unwrap_or(spec.fps);
         let mut stream =
             Stream::with_buffers(&device, Type::VideoCapture, 4).map_err(|e| err(e.to_string()))?;
-        // A band along a long line comes as several detector windows side by side.
-        let out = options
-            .region
-            .frame_size((fmt.width, fmt.height), (options.width, options.height));
+        // A band along a long line comes as several detector windows side by side, and, for the
+        // looks after a full one, as windows beside the frame too.
+        let (native, asked) = ((fmt.width, fmt.height), (options.width, options.height));
+        let out = options.region.frame_size(native, asked);
+        let band = Band::of(&options.region, native, asked);
         stream.set_timeout(Duration::from_secs(5));
         Ok(Self {
             name,
@@ -217,7 +244,8 @@ impl V4lSource {
             size: (fmt.width, fmt.height),
             fps,
             out,
-            region: options.region.resolve((fmt.width, fmt.height), out),
+            region: options.region.resolve(native, out),
+            band,
             resizer: Resizer::new(),
             index: 0,
             started: Instant::now(),
@@ -247,15 +275,29 @@ impl FrameSource for V4lSource {
                 rgb.len()
             )));
         }
-        let rgb = resize(rgb, (w, h), &self.region, self.out, &mut self.resizer).map_err(broken)?;
+        let (captured, time) = (chrono::Utc::now(), self.started.elapsed().as_secs_f64());
+        let windows = match self.band {
+            Some(band) => Some(Box::new(Frame {
+                index: self.index,
+                captured,
+                time,
+                width: band.size.0,
+                height: band.size.1,
+                rgb: cut_out(&rgb, (w, h), &band, &mut self.resizer).map_err(broken)?,
+                region: band.region,
+                windows: None,
+            })),
+            None => None,
+        };
         let frame = Frame {
             index: self.index,
-            captured: chrono::Utc::now(),
-            time: self.started.elapsed().as_secs_f64(),
+            captured,
+            time,
             width: self.out.0,
             height: self.out.1,
-            rgb,
+            rgb: resize(&rgb, (w, h), &self.region, self.out, &mut self.resizer).map_err(broken)?,
             region: self.region,
+            windows,
         };
         self.index += 1;
         Ok(Some(frame))
@@ -317,7 +359,7 @@ mod tests {
     fn resizes_rgb() {
         let mut r = Resizer::new();
         let out =
-            resize(vec![200; 8 * 8 * 3], (8, 8), &BBox::FULL, (4, 2), &mut r).expect("resize");
+            resize(&[200; 8 * 8 * 3], (8, 8), &BBox::FULL, (4, 2), &mut r).expect("resize");
         assert_eq!(out.len(), 4 * 2 * 3);
         assert!(out.iter().all(|&c| c == 200));
         assert!(decode_mjpeg(b"not a jpeg").is_err());

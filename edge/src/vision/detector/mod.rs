@@ -49,13 +49,26 @@ pub struct Stages {
     /// Looks in which the model returned as many boxes as it can, all of them confident: more
     /// objects were in view than it reports, and some were not found (see [`decode::is_full`]).
     pub full_looks: u64,
+    /// Full looks whose boxes were not kept: their frame was looked at again in windows (see
+    /// [`crate::vision::crowd`]).
+    pub relooked: u64,
+    /// Frames looked at in windows because a look at them, or at one before them, came back
+    /// full.
+    pub crowd_frames: u64,
+}
+
+impl Stages {
+    /// Full looks whose boxes were kept: objects were missed there.
+    pub fn missed_looks(&self) -> u64 {
+        self.full_looks.saturating_sub(self.relooked)
+    }
 }
 
 /// What it means that the model came back full (see [`Stages::full_looks`]) in `how_often` of
 /// its looks ("3 of 10 looks", "most looks"), and what to do.
 pub fn full_warning(how_often: &str) -> String {
     format!(
-        "the model returned as many boxes as it can in {how_often}: more objects were in view than it reports, and some were not found; a long line can be looked at in windows (--region lines:4, or region = \"lines:4\" under [detector])"
+        "the model returned as many boxes as it can in {how_often}: more objects were in view than it reports, and some were not found; a long line can be looked at in windows side by side all the time (--region lines:4, up to lines:8, or region = \"lines:4\" under [detector])"
     )
 }
 

@@ -87,6 +87,7 @@ impl Detector for Tiled {
                 height: frame.height,
                 rgb,
                 region: BBox::FULL,
+                windows: None,
             };
             let part = BBox::new(
                 x as f32 / fw as f32,
@@ -231,6 +232,7 @@ mod tests {
             height: 10,
             rgb,
             region: BBox::FULL,
+            windows: None,
         }
     }
 

@@ -1,0 +1,239 @@
+//! Looks at a long line's band in windows while one look at it comes back full: a crowd is
+//! then found in full at several invokes a frame, and a thin scene still costs one.
+
+use std::borrow::Cow;
+
+use fast_image_resize::Resizer;
+
+use crate::vision::camera::Frame;
+use crate::vision::camera::v4l::resize;
+use crate::vision::detector::{Detection, Detector, DetectorError, Stages};
+use crate::vision::geometry::BBox;
+
+/// How long the detector looks in windows after a full look before it tries one look again: a
+/// crowd that has thinned is then looked at in one, and one that has not costs one more invoke
+/// a second.
+pub const WINDOWS_SECONDS: f64 = 1.0;
+
+/// Whether the detector looks in one window or in the band's windows (see
+/// [`Frame::windows`]).
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct Crowd {
+    /// While looking in windows: the time of the full look that started them.
+    since: Option<f64>,
+}
+
+impl Crowd {
+    /// What `detector` finds in `frame`, in the picture's coordinates: in one look, or, from a
+    /// frame whose one look came back full and for [`WINDOWS_SECONDS`] after it, in the
+    /// frame's band in windows, when the source delivers one.
+    pub fn detect(
+        &mut self,
+        detector: &mut dyn Detector,
+        frame: &Frame,
+        stages: &mut Stages,
+    ) -> Result<Vec<Detection>, DetectorError> {
+        let Some(band) = frame.windows.as_deref() else {
+            self.since = None;
+            return look(detector, frame, stages);
+        };
+        // A source whose clock went back (a file played again) starts afresh.
+        let done = |since: f64| frame.time < since || frame.time - since >= WINDOWS_SECONDS;
+        if self.since.is_none_or(done) {
+            self.since = None;
+            let before = stages.full_looks;
+            let one = look(detector, frame, stages)?;
+            if stages.full_looks == before {
+                return Ok(one);
+            }
+            // Not kept: this frame is looked at again, in windows.
+            stages.relooked += 1;
+            self.since = Some(frame.time);
+        }
+        stages.crowd_frames += 1;
+        let band = fitted(band, detector.input_size().1)?;
+        look(detector, &band, stages)
+    }
+
+    /// Whether the detector is looking in windows.
+    pub fn in_windows(&self) -> bool {
+        self.since.is_some()
+    }
+}
+
+/// The band at the windows' size: as high as the detector's input, as wide as keeps its shape
+/// (sources hand it over at the camera's resolution, see [`crate::vision::camera::Band`]).
+fn fitted(band: &Frame, height: u32) -> Result<Cow<'_, Frame>, DetectorError> {
+    if band.height == height {
+        return Ok(Cow::Borrowed(band));
+    }
+    let width = (band.width as f32 * height as f32 / band.height.max(1) as f32).round() as u32;
+    let rgb = resize(
+        &band.rgb,
+        (band.width, band.height),
+        &BBox::FULL,
+        (width.max(1), height),
+        &mut Resizer::new(),
+    )
+    .map_err(|e| DetectorError::Inference(format!("cannot scale the band to windows: {e}")))?;
+    Ok(Cow::Owned(Frame {
+        index: band.index,
+        time: band.time,
+        captured: band.captured,
+        width: width.max(1),
+        height,
+        rgb,
+        region: band.region,
+        windows: None,
+    }))
+}
+
+/// One look at `frame` (its windows side by side when it is wider than the model's input), in
+/// the picture's coordinates.
+fn look(
+    detector: &mut dyn Detector,
+    frame: &Frame,
+    stages: &mut Stages,
+) -> Result<Vec<Detection>, DetectorError> {
+    let mut found = detector.detect(frame, stages)?;
+    if frame.region != BBox::FULL {
+        for d in &mut found {
+            d.bbox = d.bbox.out_of(&frame.region);
+        }
+    }
+    Ok(found)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Finds `one` objects in one look (full at 4, its most) and `windows` in the band; notes
+    /// the size of each frame it is shown.
+    struct Scripted {
+        one: usize,
+        windows: usize,
+        shown: Vec<(u32, u32)>,
+    }
+
+    impl Detector for Scripted {
+        fn input_size(&self) -> (u32, u32) {
+            (10, 10)
+        }
+        fn detect(&mut self, frame: &Frame, stages: &mut Stages) -> Result<Vec<Detection>, DetectorError> {
+            self.shown.push((frame.width, frame.height));
+            let one = frame.width == 10;
+            let n = if one { self.one } else { self.windows };
+            stages.looks += 1;
+            stages.full_looks += u64::from(one && n >= 4);
+            Ok(vec![
+                Detection {
+                    class: 0,
+                    score: 0.9,
+                    bbox: BBox::new(0.0, 0.0, 0.5, 0.5),
+                };
+                n
+            ])
+        }
+        fn describe(&self) -> String {
+            "scripted".into()
+        }
+    }
+
+    fn frame(width: u32, height: u32, region: BBox, windows: Option<Frame>) -> Frame {
+        Frame {
+            index: 0,
+            time: 0.0,
+            captured: chrono::Utc::now(),
+            width,
+            height,
+            rgb: vec![50; (width * height * 3) as usize],
+            region,
+            windows: windows.map(Box::new),
+        }
+    }
+
+    #[test]
+    fn a_full_look_is_looked_at_again_in_windows_for_a_second_at_a_time() {
+        // The band comes at the camera's resolution, 8 px high: looked at 10 high.
+        let band = frame(25, 8, BBox::new(0.0, 0.5, 1.0, 1.0), None);
+        let mut f = frame(10, 10, BBox::new(0.2, 0.2, 0.8, 0.8), Some(band));
+        let mut d = Scripted {
+            one: 2,
+            windows: 6,
+            shown: vec![],
+        };
+        let (mut crowd, mut stages) = (Crowd::default(), Stages::default());
+        let mut at = |time: f64, d: &mut Scripted, crowd: &mut Crowd, stages: &mut Stages| {
+            f.time = time;
+            crowd.detect(d, &f, stages).expect("look")
+        };
+        let found = at(0.0, &mut d, &mut crowd, &mut stages);
+        assert_eq!(found.len(), 2);
+        assert_eq!(found[0].bbox, BBox::new(0.2, 0.2, 0.5, 0.5), "out of the frame's region");
+        assert_eq!(d.shown, [(10, 10)]);
+        assert!(!crowd.in_windows());
+
+        d.one = 4;
+        let found = at(0.1, &mut d, &mut crowd, &mut stages);
+        assert_eq!(found.len(), 6, "the windows' boxes, not the full look's");
+        assert_eq!(found[0].bbox, BBox::new(0.0, 0.5, 0.5, 0.75), "out of the band's region");
+        assert_eq!(d.shown[1..], [(10, 10), (31, 10)]);
+        assert_eq!((stages.full_looks, stages.relooked, stages.missed_looks()), (1, 1, 0));
+        assert!(crowd.in_windows());
+
+        // Windows only, for a second.
+        for k in 2..11 {
+            assert_eq!(at(f64::from(k) / 10.0, &mut d, &mut crowd, &mut stages).len(), 6);
+        }
+        assert_eq!(d.shown[3..], [(31, 10); 9]);
+        // Then one look again: still full, so windows for another second.
+        at(1.1, &mut d, &mut crowd, &mut stages);
+        assert_eq!(d.shown[12..], [(10, 10), (31, 10)]);
+        assert!(crowd.in_windows());
+        // The crowd has thinned a second later: one look is kept.
+        d.one = 3;
+        assert_eq!(at(2.1, &mut d, &mut crowd, &mut stages).len(), 3);
+        assert_eq!(d.shown[14..], [(10, 10)]);
+        assert!(!crowd.in_windows());
+        assert_eq!((stages.looks, stages.crowd_frames), (15, 11));
+        // A file played again from its start: one look first.
+        d.one = 4;
+        at(1.5, &mut d, &mut crowd, &mut stages);
+        at(0.0, &mut d, &mut crowd, &mut stages);
+        assert_eq!(d.shown[15..], [(10, 10), (31, 10), (10, 10), (31, 10)]);
+    }
+
+    #[test]
+    fn without_a_band_a_full_look_is_kept_and_counted_as_missing_objects() {
+        let f = frame(10, 10, BBox::FULL, None);
+        let mut d = Scripted {
+            one: 4,
+            windows: 9,
+            shown: vec![],
+        };
+        let (mut crowd, mut stages) = (Crowd::default(), Stages::default());
+        for _ in 0..3 {
+            assert_eq!(crowd.detect(&mut d, &f, &mut stages).expect("look").len(), 4);
+        }
+        assert_eq!(d.shown, [(10, 10); 3]);
+        assert_eq!((stages.missed_looks(), stages.crowd_frames), (3, 0));
+        assert!(!crowd.in_windows());
+    }
+
+    #[test]
+    fn a_band_that_cannot_be_scaled_is_a_clear_error() {
+        let mut band = frame(25, 8, BBox::FULL, None);
+        band.rgb.truncate(10);
+        let f = frame(10, 10, BBox::FULL, Some(band));
+        let mut d = Scripted {
+            one: 4,
+            windows: 1,
+            shown: vec![],
+        };
+        let e = Crowd::default()
+            .detect(&mut d, &f, &mut Stages::default())
+            .expect_err("a short band");
+        assert!(e.to_string().contains("cannot scale the band"), "{e}");
+    }
+}
