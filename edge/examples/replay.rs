@@ -374,4 +374,8 @@ impl Detector for Cached {
     fn describe(&self) -> String {
         "cached detections".into()
     }
+
+    fn most(&self) -> Option<usize> {
+        Some(FULL)
+    }
 }

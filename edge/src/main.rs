@@ -137,9 +137,9 @@ struct DetectorArgs {
     #[arg(long)]
     runtime: Option<String>,
     /// Where the detector looks: lines (the part of the picture around the counting line, so
-    /// people near it look bigger), lines:N (a long line's band as up to N model inputs side
-    /// by side, for a wide view of a crowd), full (the whole picture) or x1,y1,x2,y2
-    /// (normalised).
+    /// people near it look bigger; a long line's band in up to four model inputs side by side
+    /// while a crowd fills one look), lines:N (the band in up to N side by side always; lines:1
+    /// in one always), full (the whole picture) or x1,y1,x2,y2 (normalised).
     #[arg(long, default_value = "lines")]
     region: String,
 }

@@ -109,8 +109,8 @@ fn a_region_is_cut_out_alike_by_ffmpeg_and_by_the_usb_camera_path() {
         .expect("frame")
         .expect("a first frame");
     let mut resizer = fast_image_resize::Resizer::new();
-    let ours = camera::v4l::resize(&full.rgb, (768, 576), &part, (96, 72), &mut resizer)
-        .expect("resize");
+    let ours =
+        camera::v4l::resize(&full.rgb, (768, 576), &part, (96, 72), &mut resizer).expect("resize");
     let differ = |a: &[u8], b: &[u8]| {
         a.iter()
             .zip(b)
@@ -163,15 +163,30 @@ fn a_long_lines_band_comes_beside_each_frame_as_the_camera_sees_it() {
         let full = whole.next_frame().expect("frame").expect("a frame");
         assert!(one.windows.is_none(), "lines:1 never looks in windows");
         // The frame is the same, to the byte, as without the band beside it.
-        assert_eq!((f.width, f.height, f.region), (one.width, one.height, one.region));
+        assert_eq!(
+            (f.width, f.height, f.region),
+            (one.width, one.height, one.region)
+        );
         assert!(f.rgb == one.rgb, "frame {}", f.index);
         // The band is the camera's own pixels there, as the USB camera path cuts them.
         let b = f.windows.expect("the band beside the frame");
-        assert_eq!((b.width, b.height, b.region), (band.size.0, band.size.1, band.region));
+        assert_eq!(
+            (b.width, b.height, b.region),
+            (band.size.0, band.size.1, band.region)
+        );
         assert_eq!((b.index, b.time), (f.index, f.time));
         let cut = camera::v4l::cut_out(&full.rgb, (768, 576), &band, &mut resizer).expect("cut");
         assert_eq!(cut.len(), b.rgb.len());
-        let differ = b.rgb.iter().zip(&cut).filter(|(x, y)| x.abs_diff(**y) > 2).count();
-        assert!(differ * 100 < cut.len(), "{differ} of {} bytes differ", cut.len());
+        let differ = b
+            .rgb
+            .iter()
+            .zip(&cut)
+            .filter(|(x, y)| x.abs_diff(**y) > 2)
+            .count();
+        assert!(
+            differ * 100 < cut.len(),
+            "{differ} of {} bytes differ",
+            cut.len()
+        );
     }
 }

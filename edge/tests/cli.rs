@@ -41,6 +41,8 @@ fn count_prints_the_documented_json() {
         "fps",
         "looks",
         "full_looks",
+        "missed_looks",
+        "crowd_frames",
         "crossings",
     ] {
         assert!(!v[key].is_null(), "{key} in {v}");
@@ -104,9 +106,9 @@ fn bench_prints_the_documented_json() {
 }
 
 #[test]
-fn count_says_when_the_model_is_full_and_what_to_do() {
+fn count_looks_at_a_crowd_in_windows_and_says_when_the_model_is_full_and_what_to_do() {
     // 30-45 people in view of the crowd clip's line: more than the model's 20 boxes a look.
-    let crowd = |json: bool| {
+    let crowd = |region: &str, json: bool| {
         let mut c = edge();
         c.args([
             "count",
@@ -116,26 +118,48 @@ fn count_says_when_the_model_is_full_and_what_to_do() {
             "0,0.45,1,0.45",
             "--frames",
             "10",
+            "--region",
+            region,
         ]);
         if json {
             c.arg("--json");
         }
         c.output().expect("runs")
     };
-    let v = json(&crowd(true));
-    // The pipeline may skip a frame while nobody is near the line yet.
-    let (looks, full) = (v["looks"].as_u64(), v["full_looks"].as_u64());
-    let (Some(looks), Some(full)) = (looks, full) else {
-        panic!("looks and full_looks in {v}");
+    let numbers = |v: &serde_json::Value| {
+        let n = |k: &str| v[k].as_u64().unwrap_or_else(|| panic!("{k} in {v}"));
+        (
+            n("looks"),
+            n("full_looks"),
+            n("missed_looks"),
+            n("crowd_frames"),
+        )
     };
-    assert!(looks >= 5 && full * 10 >= looks * 8, "{v}");
-    let out = crowd(false);
+    // Always in one window: full, and the boxes kept. The pipeline may skip a frame while
+    // nobody is near the line yet.
+    let (looks, full, missed, crowd_frames) = numbers(&json(&crowd("lines:1", true)));
+    assert!(looks >= 5 && full * 10 >= looks * 8, "{looks} {full}");
+    assert_eq!((missed, crowd_frames), (full, 0));
+    let out = crowd("lines:1", false);
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(
         text.contains("warning: the model returned as many boxes as it can in")
             && text.contains("--region lines:4"),
         "{text}"
     );
+    // By default the full look is looked at again in windows, and those are kept: a look in
+    // one window a second, four windows for each frame.
+    let (looks, full, missed, crowd_frames) = numbers(&json(&crowd("lines", true)));
+    assert!(crowd_frames >= 5, "{crowd_frames}");
+    assert_eq!(
+        (full, missed),
+        (1, 0),
+        "one full look, at the first frame looked at"
+    );
+    assert_eq!(looks, 1 + 4 * crowd_frames);
+    let out = crowd("lines", false);
+    assert!(out.status.success());
+    assert!(!String::from_utf8_lossy(&out.stdout).contains("warning"));
     // A handful of people on vtest.avi: never full, and no warning.
     let out = edge()
         .args([

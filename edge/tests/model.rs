@@ -221,7 +221,7 @@ fn people_along_the_crowd_line(region: &str, frames: usize) -> (usize, usize, (u
 
 #[test]
 fn a_band_along_a_long_line_looked_at_in_windows_finds_more_of_the_crowd_on_it() {
-    let (one, one_most, one_size, one_stages) = people_along_the_crowd_line("lines", 10);
+    let (one, one_most, one_size, one_stages) = people_along_the_crowd_line("lines:1", 10);
     let (four, _, four_size, four_stages) = people_along_the_crowd_line("lines:4", 10);
     assert_eq!(one_size, (300, 300), "one window: the model's input");
     assert_eq!(

@@ -164,7 +164,9 @@ pub fn run(o: &BenchOptions) -> Result<BenchReport, PipelineError> {
     let mut last = None;
     while frames < o.frames {
         let t = Instant::now();
-        let Some(mut frame) = capture.next()? else { break };
+        let Some(mut frame) = capture.next()? else {
+            break;
+        };
         pipeline.stages.decode += t.elapsed();
         let crossings = pipeline.process(&frame)?;
         frame.windows = None;

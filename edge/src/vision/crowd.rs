@@ -43,7 +43,7 @@ impl Crowd {
             self.since = None;
             let before = stages.full_looks;
             let one = look(detector, frame, stages)?;
-            if stages.full_looks == before {
+            if stages.full_looks == before || !crowded(one.len(), detector.most()) {
                 return Ok(one);
             }
             // Not kept: this frame is looked at again, in windows.
@@ -59,6 +59,15 @@ impl Crowd {
     pub fn in_windows(&self) -> bool {
         self.since.is_some()
     }
+}
+
+/// Whether a full look of `found` objects counted, of at most `most` boxes, is a crowd of them:
+/// every box it gave is one. The model lists its boxes by score, so a look full of other things
+/// too has returned the counted objects scored above those. Chosen on the training set, where
+/// a crowd of half or more of them (18 of 20 boxes, or 10) made pairs in a scene and a walker on
+/// vtest's long line wrong, 18 → 19-20 wrong (see README).
+fn crowded(found: usize, most: Option<usize>) -> bool {
+    most.is_none_or(|most| found >= most)
 }
 
 /// The band at the windows' size: as high as the detector's input, as wide as keeps its shape
@@ -108,11 +117,13 @@ fn look(
 mod tests {
     use super::*;
 
-    /// Finds `one` objects in one look (full at 4, its most) and `windows` in the band; notes
-    /// the size of each frame it is shown.
+    /// Finds `one` objects in one look (full at 4, its most, or with `junk`: other things) and
+    /// `windows` in the band; notes the size of each frame it is shown.
+    #[derive(Default)]
     struct Scripted {
         one: usize,
         windows: usize,
+        junk: bool,
         shown: Vec<(u32, u32)>,
     }
 
@@ -120,12 +131,16 @@ mod tests {
         fn input_size(&self) -> (u32, u32) {
             (10, 10)
         }
-        fn detect(&mut self, frame: &Frame, stages: &mut Stages) -> Result<Vec<Detection>, DetectorError> {
+        fn detect(
+            &mut self,
+            frame: &Frame,
+            stages: &mut Stages,
+        ) -> Result<Vec<Detection>, DetectorError> {
             self.shown.push((frame.width, frame.height));
             let one = frame.width == 10;
             let n = if one { self.one } else { self.windows };
             stages.looks += 1;
-            stages.full_looks += u64::from(one && n >= 4);
+            stages.full_looks += u64::from(one && (n >= 4 || self.junk));
             Ok(vec![
                 Detection {
                     class: 0,
@@ -137,6 +152,9 @@ mod tests {
         }
         fn describe(&self) -> String {
             "scripted".into()
+        }
+        fn most(&self) -> Option<usize> {
+            Some(4)
         }
     }
 
@@ -161,7 +179,7 @@ mod tests {
         let mut d = Scripted {
             one: 2,
             windows: 6,
-            shown: vec![],
+            ..Scripted::default()
         };
         let (mut crowd, mut stages) = (Crowd::default(), Stages::default());
         let mut at = |time: f64, d: &mut Scripted, crowd: &mut Crowd, stages: &mut Stages| {
@@ -170,21 +188,35 @@ mod tests {
         };
         let found = at(0.0, &mut d, &mut crowd, &mut stages);
         assert_eq!(found.len(), 2);
-        assert_eq!(found[0].bbox, BBox::new(0.2, 0.2, 0.5, 0.5), "out of the frame's region");
+        assert_eq!(
+            found[0].bbox,
+            BBox::new(0.2, 0.2, 0.5, 0.5),
+            "out of the frame's region"
+        );
         assert_eq!(d.shown, [(10, 10)]);
         assert!(!crowd.in_windows());
 
         d.one = 4;
         let found = at(0.1, &mut d, &mut crowd, &mut stages);
         assert_eq!(found.len(), 6, "the windows' boxes, not the full look's");
-        assert_eq!(found[0].bbox, BBox::new(0.0, 0.5, 0.5, 0.75), "out of the band's region");
+        assert_eq!(
+            found[0].bbox,
+            BBox::new(0.0, 0.5, 0.5, 0.75),
+            "out of the band's region"
+        );
         assert_eq!(d.shown[1..], [(10, 10), (31, 10)]);
-        assert_eq!((stages.full_looks, stages.relooked, stages.missed_looks()), (1, 1, 0));
+        assert_eq!(
+            (stages.full_looks, stages.relooked, stages.missed_looks()),
+            (1, 1, 0)
+        );
         assert!(crowd.in_windows());
 
         // Windows only, for a second.
         for k in 2..11 {
-            assert_eq!(at(f64::from(k) / 10.0, &mut d, &mut crowd, &mut stages).len(), 6);
+            assert_eq!(
+                at(f64::from(k) / 10.0, &mut d, &mut crowd, &mut stages).len(),
+                6
+            );
         }
         assert_eq!(d.shown[3..], [(31, 10); 9]);
         // Then one look again: still full, so windows for another second.
@@ -210,15 +242,50 @@ mod tests {
         let mut d = Scripted {
             one: 4,
             windows: 9,
-            shown: vec![],
+            ..Scripted::default()
         };
         let (mut crowd, mut stages) = (Crowd::default(), Stages::default());
         for _ in 0..3 {
-            assert_eq!(crowd.detect(&mut d, &f, &mut stages).expect("look").len(), 4);
+            assert_eq!(
+                crowd.detect(&mut d, &f, &mut stages).expect("look").len(),
+                4
+            );
         }
         assert_eq!(d.shown, [(10, 10); 3]);
         assert_eq!((stages.missed_looks(), stages.crowd_frames), (3, 0));
         assert!(!crowd.in_windows());
+    }
+
+    #[test]
+    fn a_look_full_of_other_things_is_kept() {
+        let band = frame(40, 10, BBox::FULL, None);
+        let f = frame(10, 10, BBox::FULL, Some(band));
+        let mut d = Scripted {
+            one: 1,
+            windows: 3,
+            junk: true,
+            ..Scripted::default()
+        };
+        let (mut crowd, mut stages) = (Crowd::default(), Stages::default());
+        assert_eq!(
+            crowd.detect(&mut d, &f, &mut stages).expect("look").len(),
+            1
+        );
+        assert_eq!(d.shown, [(10, 10)]);
+        assert!(!crowd.in_windows());
+        // Three of its four are not a crowd of what is counted; four are.
+        d.one = 3;
+        assert_eq!(
+            crowd.detect(&mut d, &f, &mut stages).expect("look").len(),
+            3
+        );
+        assert_eq!(d.shown[1..], [(10, 10)]);
+        d.one = 4;
+        assert_eq!(
+            crowd.detect(&mut d, &f, &mut stages).expect("look").len(),
+            3
+        );
+        assert_eq!(d.shown[2..], [(10, 10), (40, 10)]);
     }
 
     #[test]
@@ -229,7 +296,7 @@ mod tests {
         let mut d = Scripted {
             one: 4,
             windows: 1,
-            shown: vec![],
+            ..Scripted::default()
         };
         let e = Crowd::default()
             .detect(&mut d, &f, &mut Stages::default())

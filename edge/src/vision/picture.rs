@@ -398,8 +398,7 @@ fn check(width: u32, height: u32, len: usize) -> Result<(), PictureError> {
 
 /// Scales RGB24 pixels from `from` to `to` (bilinear, as the USB camera's frames are).
 fn scale(rgb: &[u8], from: (u32, u32), to: (u32, u32)) -> Result<Vec<u8>, PictureError> {
-    v4l::resize(rgb, from, &BBox::FULL, to, &mut Resizer::new())
-        .map_err(PictureError::Resize)
+    v4l::resize(rgb, from, &BBox::FULL, to, &mut Resizer::new()).map_err(PictureError::Resize)
 }
 
 /// The part of segment a–b inside the rectangle (x0, y0, x1, y1) (Liang–Barsky), `None` if none

@@ -389,7 +389,10 @@ fn process_frames(
         // missing objects.
         let (looks, full) = (
             pipeline.stages.looks.saturating_sub(window_looks.0),
-            pipeline.stages.missed_looks().saturating_sub(window_looks.1),
+            pipeline
+                .stages
+                .missed_looks()
+                .saturating_sub(window_looks.1),
         );
         window_looks = (pipeline.stages.looks, pipeline.stages.missed_looks());
         let full = looks > 0 && full * 2 >= looks;

@@ -433,11 +433,20 @@ async fn a_crowd_beyond_what_the_model_reports_shows_the_detector_degraded_and_w
             .join("../assets/footage/people-walking.mp4")
             .display()
     );
-    // 30-45 people in view of this line: the default model gives at most 20 boxes a look.
+    // 30-45 people in view of this line: the default model gives at most 20 boxes a look, here
+    // always in one window (by default a crowd is looked at in windows).
     let edge = Edge::start(
         dir.path(),
         relay.mqtt_port,
-        &["--source", &crowd, "--line", "0,0.45,1,0.45", "--loop"],
+        &[
+            "--source",
+            &crowd,
+            "--line",
+            "0,0.45,1,0.45",
+            "--region",
+            "lines:1",
+            "--loop",
+        ],
     );
     wait_online(&relay).await;
     let bay = relay

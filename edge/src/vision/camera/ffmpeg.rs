@@ -111,7 +111,10 @@ fn with_band(
     let tall = height.max(band.size.1);
     let pad = |h: u32| (h < tall).then(|| format!("pad=iw:{tall}"));
     let one = join([one].into_iter().chain(pad(height)));
-    let chain = [cut].into_iter().chain(scale).chain(["format=rgb24".into()]);
+    let chain = [cut]
+        .into_iter()
+        .chain(scale)
+        .chain(["format=rgb24".into()]);
     let band_filter = join(chain.chain(pad(band.size.1)));
     Some((
         format!("split[one][band];[one]{one}[o];[band]{band_filter}[b];[o][b]hstack"),

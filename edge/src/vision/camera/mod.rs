@@ -185,7 +185,11 @@ impl Region {
 
     /// The band in windows (see [`Region::windows`]) and its frames' size, for a picture of
     /// `native` size and a detector whose input is `out`, if it is wider than one window.
-    pub fn windows_size(&self, native: (u32, u32), out: (u32, u32)) -> Option<(Region, (u32, u32))> {
+    pub fn windows_size(
+        &self,
+        native: (u32, u32),
+        out: (u32, u32),
+    ) -> Option<(Region, (u32, u32))> {
         let band = self.windows()?;
         let size = band.frame_size(native, out);
         (size.0 > out.0).then_some((band, size))
@@ -489,13 +493,26 @@ mod tests {
         let hd = (1920, 1080);
         let (band, size) = lines.windows_size(hd, (300, 300)).expect("a band");
         assert_eq!(size, (975, 300), "four windows, as lines:4 looks at it");
-        assert!(matches!(band, Region::Around { tiles: 4, crowd: 1, .. }), "{band:?}");
+        assert!(
+            matches!(
+                band,
+                Region::Around {
+                    tiles: 4,
+                    crowd: 1,
+                    ..
+                }
+            ),
+            "{band:?}"
+        );
         // Handed over at the camera's resolution: 1920 x 591 px.
         let b = Band::of(&lines, hd, (300, 300)).expect("a band");
         assert_eq!(b.cut[2], 1920);
         assert_eq!(b.size, (b.cut[2], b.cut[3]));
         assert!((b.size.1 as f32 - 1920.0 / 3.25).abs() <= 2.0, "{b:?}");
-        assert!(b.cut.iter().all(|v| v % 2 == 0), "even, as colour is cut: {b:?}");
+        assert!(
+            b.cut.iter().all(|v| v % 2 == 0),
+            "even, as colour is cut: {b:?}"
+        );
         let exact = band.resolve(hd, size);
         assert!(
             (b.region.y1 - exact.y1).abs() <= 2.0 / 1080.0 && b.region.x2 == exact.x2,

@@ -154,7 +154,9 @@ pub fn cut_out(
         return resize(rgb, (w, h), &band.region, band.size, resizer);
     }
     if x + cw > w || y + ch > h || rgb.len() < (w * h * 3) as usize {
-        return Err(format!("the band {cw}x{ch}+{x}+{y} is not inside a {w}x{h} frame"));
+        return Err(format!(
+            "the band {cw}x{ch}+{x}+{y} is not inside a {w}x{h} frame"
+        ));
     }
     let row = w as usize * 3;
     let (from, len) = (x as usize * 3, cw as usize * 3);
@@ -358,8 +360,7 @@ mod tests {
     #[test]
     fn resizes_rgb() {
         let mut r = Resizer::new();
-        let out =
-            resize(&[200; 8 * 8 * 3], (8, 8), &BBox::FULL, (4, 2), &mut r).expect("resize");
+        let out = resize(&[200; 8 * 8 * 3], (8, 8), &BBox::FULL, (4, 2), &mut r).expect("resize");
         assert_eq!(out.len(), 4 * 2 * 3);
         assert!(out.iter().all(|&c| c == 200));
         assert!(decode_mjpeg(b"not a jpeg").is_err());

@@ -356,6 +356,15 @@ pub fn is_full(format: &Format, outputs: &[Output], o: &DecodeOptions) -> bool {
     }
 }
 
+/// The most boxes the model returns a look, when it returns a fixed number (see [`is_full`]).
+pub fn most(format: &Format, outputs: &[Output]) -> Option<usize> {
+    match format {
+        Format::Postprocessed { scores, .. } => Some(outputs[*scores].values.len()),
+        Format::EndToEnd { output } => Some(outputs[*output].values.len() / 6),
+        Format::RawSsd { .. } | Format::Yolo { .. } => None,
+    }
+}
+
 /// Whether there are scores and none is below `least`.
 fn all_at_least(mut scores: impl Iterator<Item = f32>, least: f32) -> bool {
     scores

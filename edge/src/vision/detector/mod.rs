@@ -104,6 +104,11 @@ pub trait Detector: Send {
     ) -> Result<Vec<Detection>, DetectorError>;
     /// What it is, for logs.
     fn describe(&self) -> String;
+    /// The most boxes one look returns, of every class, when the model returns a fixed number
+    /// (see [`Stages::full_looks`]); none when it is not capped.
+    fn most(&self) -> Option<usize> {
+        None
+    }
 }
 
 /// Which detector to run.

@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use super::anchors::{SsdAnchorConfig, ssd_anchors};
-use super::decode::{Anchors, DecodeOptions, Format, decode, identify, is_full};
+use super::decode::{Anchors, DecodeOptions, Format, decode, identify, is_full, most};
 use super::labels::Labels;
 use super::modelfile::{self, OutputMetadata};
 use super::packed;
@@ -269,6 +269,10 @@ impl Detector for ModelDetector {
 
     fn describe(&self) -> String {
         format!("{} on LiteRT ({:?})", self.name, self.format_name())
+    }
+
+    fn most(&self) -> Option<usize> {
+        most(&self.format, &self.outputs)
     }
 }
 

@@ -60,6 +60,10 @@ impl Detector for Tiled {
         self.inner.input_size()
     }
 
+    fn most(&self) -> Option<usize> {
+        self.inner.most()
+    }
+
     fn detect(
         &mut self,
         frame: &Frame,
