@@ -160,14 +160,9 @@ mod tests {
 
     fn frame(width: u32, height: u32, region: BBox, windows: Option<Frame>) -> Frame {
         Frame {
-            index: 0,
-            time: 0.0,
-            captured: chrono::Utc::now(),
-            width,
-            height,
-            rgb: vec![50; (width * height * 3) as usize],
             region,
             windows: windows.map(Box::new),
+            ..Frame::grey(width, height, 50)
         }
     }
 

@@ -526,14 +526,8 @@ mod tests {
 
     fn frame(width: u32, height: u32, value: u8, region: BBox) -> Frame {
         Frame {
-            index: 0,
-            time: 0.0,
-            captured: chrono::Utc::now(),
-            width,
-            height,
-            rgb: vec![value; (width * height * 3) as usize],
             region,
-            windows: None,
+            ..Frame::grey(width, height, value)
         }
     }
 

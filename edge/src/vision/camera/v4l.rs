@@ -141,7 +141,7 @@ pub fn resize(
     Ok(dst.into_vec())
 }
 
-/// The band cut out of an RGB24 image `size` big, at its own resolution unless it is to be
+/// The band cut out of an RGB24 image `w`×`h` big, at its own resolution unless it is to be
 /// shrunk (see [`Band`]).
 pub fn cut_out(
     rgb: &[u8],
