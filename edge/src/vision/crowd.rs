@@ -1,5 +1,5 @@
-//! Looks at a long line's band in windows while one look at it comes back full: a crowd is
-//! then found in full at several invokes a frame, and a thin scene still costs one.
+//! Looks at a long line's band in windows while a crowd of what is counted fills one look: the
+//! crowd is then found in full at several invokes a frame, and a thin scene still costs one.
 
 use std::borrow::Cow;
 
@@ -25,8 +25,8 @@ pub struct Crowd {
 
 impl Crowd {
     /// What `detector` finds in `frame`, in the picture's coordinates: in one look, or, from a
-    /// frame whose one look came back full and for [`WINDOWS_SECONDS`] after it, in the
-    /// frame's band in windows, when the source delivers one.
+    /// frame whose one look came back full of counted objects and for [`WINDOWS_SECONDS`]
+    /// after it, in the frame's band in windows, when the source delivers one.
     pub fn detect(
         &mut self,
         detector: &mut dyn Detector,
@@ -64,8 +64,8 @@ impl Crowd {
 /// Whether a full look of `found` objects counted, of at most `most` boxes, is a crowd of them:
 /// every box it gave is one. The model lists its boxes by score, so a look full of other things
 /// too has returned the counted objects scored above those. Chosen on the training set, where
-/// a crowd of half or more of them (18 of 20 boxes, or 10) made pairs in a scene and a walker on
-/// vtest's long line wrong, 18 → 19-20 wrong (see README).
+/// windows from looks with half to nine tenths of their boxes counted objects made a pair in a
+/// scene and a walker on vtest's long line wrong: 18 → 19-20 wrong (see README).
 fn crowded(found: usize, most: Option<usize>) -> bool {
     most.is_none_or(|most| found >= most)
 }
