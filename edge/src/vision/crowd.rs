@@ -17,10 +17,12 @@ pub const WINDOWS_SECONDS: f64 = 1.0;
 
 /// Whether the detector looks in one window or in the band's windows (see
 /// [`Frame::windows`]).
-#[derive(Debug, Default, Clone, PartialEq)]
+#[derive(Debug, Default)]
 pub struct Crowd {
     /// While looking in windows: the time of the full look that started them.
     since: Option<f64>,
+    /// Scales the band, its buffers kept from frame to frame.
+    resizer: Resizer,
 }
 
 impl Crowd {
@@ -51,13 +53,8 @@ impl Crowd {
             self.since = Some(frame.time);
         }
         stages.crowd_frames += 1;
-        let band = fitted(band, detector.input_size().1)?;
+        let band = fitted(band, detector.input_size().1, &mut self.resizer)?;
         look(detector, &band, stages)
-    }
-
-    /// Whether the detector is looking in windows.
-    pub fn in_windows(&self) -> bool {
-        self.since.is_some()
     }
 }
 
@@ -72,7 +69,11 @@ fn crowded(found: usize, most: Option<usize>) -> bool {
 
 /// The band at the windows' size: as high as the detector's input, as wide as keeps its shape
 /// (sources hand it over at the camera's resolution, see [`crate::vision::camera::Band`]).
-fn fitted(band: &Frame, height: u32) -> Result<Cow<'_, Frame>, DetectorError> {
+fn fitted<'a>(
+    band: &'a Frame,
+    height: u32,
+    resizer: &mut Resizer,
+) -> Result<Cow<'a, Frame>, DetectorError> {
     if band.height == height {
         return Ok(Cow::Borrowed(band));
     }
@@ -82,7 +83,7 @@ fn fitted(band: &Frame, height: u32) -> Result<Cow<'_, Frame>, DetectorError> {
         (band.width, band.height),
         &BBox::FULL,
         (width.max(1), height),
-        &mut Resizer::new(),
+        resizer,
     )
     .map_err(|e| DetectorError::Inference(format!("cannot scale the band to windows: {e}")))?;
     Ok(Cow::Owned(Frame {
@@ -116,6 +117,13 @@ fn look(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    impl Crowd {
+        /// Whether the detector is looking in windows.
+        fn in_windows(&self) -> bool {
+            self.since.is_some()
+        }
+    }
 
     /// Finds `one` objects in one look (full at 4, its most, or with `junk`: other things) and
     /// `windows` in the band; notes the size of each frame it is shown.

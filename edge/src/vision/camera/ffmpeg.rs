@@ -98,7 +98,7 @@ fn join(filters: impl IntoIterator<Item = String>) -> String {
 /// its right, both padded to the taller's height; and the band.
 fn with_band(
     probe: &Probe,
-    one: String,
+    one: &str,
     height: u32,
     options: &OpenOptions,
 ) -> Option<(String, Band)> {
@@ -110,7 +110,7 @@ fn with_band(
         .then(|| format!("scale={}:{}:flags=bilinear", band.size.0, band.size.1));
     let tall = height.max(band.size.1);
     let pad = |h: u32| (h < tall).then(|| format!("pad=iw:{tall}"));
-    let one = join([one].into_iter().chain(pad(height)));
+    let one = join([one.to_owned()].into_iter().chain(pad(height)));
     let chain = [cut]
         .into_iter()
         .chain(scale)
@@ -181,7 +181,7 @@ impl FfmpegSource {
         let (filter, region) = crop_and_scale(&probe, options);
         // And, for the looks after a full one, as windows too: cut from the same decoded
         // picture and handed over beside it in one frame.
-        let (filter, band) = match with_band(&probe, filter.clone(), height, options) {
+        let (filter, band) = match with_band(&probe, &filter, height, options) {
             Some((both, band)) => (both, Some(band)),
             None => (filter, None),
         };
@@ -270,17 +270,15 @@ impl FrameSource for FfmpegSource {
         let captured = chrono::Utc::now();
         let windows = self.band.map(|band| {
             let (one, both) = (w as usize * 3, (w + bw) as usize * 3);
-            let mut left = Vec::with_capacity(one * h as usize);
             let mut right = Vec::with_capacity((both - one) * bh as usize);
-            for (y, row) in rgb.chunks_exact(both).enumerate() {
-                if y < h as usize {
-                    left.extend_from_slice(&row[..one]);
-                }
-                if y < bh as usize {
-                    right.extend_from_slice(&row[one..]);
-                }
+            for row in rgb.chunks_exact(both).take(bh as usize) {
+                right.extend_from_slice(&row[one..]);
             }
-            rgb = left;
+            // The frame's rows moved up in place, over the band's.
+            for y in 1..h as usize {
+                rgb.copy_within(y * both..y * both + one, y * one);
+            }
+            rgb.truncate(one * h as usize);
             Box::new(Frame {
                 index: self.index,
                 time,
