@@ -38,6 +38,7 @@ pub fn all() -> Vec<Scene> {
         linger(),
         slant(),
         plaza(),
+        depth(),
     ])
 }
 
@@ -1169,6 +1170,147 @@ fn plaza() -> Scene {
         view: TALL,
         frames: 220,
         lines: vec![pz, pz2],
+        actors,
+    }
+}
+
+/// Short lines at both ends of the scale: one on the far road, where people are about 50 px
+/// tall (slow walkers abreast, a low-angle crossing, a turn short of it, a pass at its end, one
+/// who crosses, stays and comes back), and one on the near grass, where they are about 130 px
+/// (a fifth of the picture) and its window must still hold them (704x576).
+fn depth() -> Scene {
+    let far = line("DF", "0.42,0.27,0.68,0.27", "far");
+    let near = line("DN", "0.3,0.76,0.3,0.9", "near");
+    let f = Geo::new(&far, TALL);
+    let n = Geo::new(&near, TALL);
+    // DF's right is below it; DN's right is its left (p1 is its top end).
+    let actors = vec![
+        through(
+            &f,
+            "man walking slowly down, abreast",
+            "navy",
+            30.0,
+            0.45,
+            -60.0,
+            70.0,
+            2.0,
+        ),
+        through(
+            &f,
+            "woman walking slowly down, abreast",
+            "red",
+            31.0,
+            0.56,
+            -60.0,
+            70.0,
+            2.0,
+        ),
+        through(
+            &f,
+            "man walking slowly up",
+            "glasses",
+            70.0,
+            0.3,
+            60.0,
+            -70.0,
+            2.2,
+        ),
+        Actor::new(
+            "woman crossing at a low angle",
+            "hood",
+            40.0,
+            f.at(-0.3, -30.0),
+        )
+        .go(f.at(0.75, 12.0), 4.0)
+        .go(f.at(1.3, 40.0), 4.0),
+        Actor::new(
+            "man turning back short of the line",
+            "black",
+            90.0,
+            f.at(0.7, 70.0),
+        )
+        .go(f.at(0.7, 9.0), 3.0)
+        .wait(6.0)
+        .go(f.at(0.75, 80.0), 3.0)
+        .miss(
+            "DF",
+            "walks up to 9 px below the line, waits, goes back down",
+        ),
+        through(
+            &f,
+            "man crossing at the line's end",
+            "papers",
+            120.0,
+            0.95,
+            60.0,
+            -70.0,
+            3.5,
+        ),
+        Actor::new(
+            "woman crossing, staying 3 s, coming back",
+            "bluebag",
+            110.0,
+            f.at(0.2, -60.0),
+        )
+        .go(f.at(0.2, 25.0), 3.0)
+        .wait(30.0)
+        .go(f.at(0.22, -70.0), 3.0),
+        // The near line.
+        through(
+            &n,
+            "man crossing the near line",
+            "puffer",
+            20.0,
+            0.5,
+            -120.0,
+            140.0,
+            5.0,
+        ),
+        through(
+            &n,
+            "woman crossing it the other way",
+            "red",
+            60.0,
+            0.3,
+            120.0,
+            -140.0,
+            5.0,
+        ),
+        through(
+            &n,
+            "man crossing it slowly",
+            "black",
+            95.0,
+            0.6,
+            -90.0,
+            110.0,
+            2.5,
+        ),
+        Actor::new(
+            "woman stepping over it and back",
+            "hood",
+            130.0,
+            n.at(0.45, -120.0),
+        )
+        .go(n.at(0.45, 15.0), 5.0)
+        .go(n.at(0.5, -140.0), 5.0)
+        .miss("DN", "steps 15 px over the line and straight back"),
+        through(
+            &n,
+            "man crossing near its end",
+            "glasses",
+            160.0,
+            0.1,
+            120.0,
+            -140.0,
+            5.0,
+        ),
+    ];
+    Scene {
+        name: "depth",
+        view: TALL,
+        frames: 220,
+        lines: vec![far, near],
         actors,
     }
 }
