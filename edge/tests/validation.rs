@@ -1,9 +1,10 @@
 //! Accuracy on the validation set (tests/data/validation: five lines on vtest.avi annotated by
 //! eye, three of them again on parts of it scaled up twice and two on parts scaled up four
 //! times, two on a crowd filmed at 1080p and 25 fps, and composite scenes whose truth is exact
-//! by construction), which no default is tuned on. The ceilings are what the counter reaches today: a change that makes any kind of case
-//! worse fails here; one that makes it better lowers the ceiling in the same commit. README's
-//! accuracy table comes from `baycount-edge eval` on the same files.
+//! by construction), which no default is tuned on. The ceilings are what the counter reaches
+//! today: a change that makes any kind of case worse fails here; one that makes it better
+//! lowers the ceiling in the same commit. README's accuracy table comes from `baycount-edge
+//! eval` on the same files.
 
 use std::path::PathBuf;
 
