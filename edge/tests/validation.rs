@@ -58,8 +58,8 @@ fn check(report: &EvalReport, measured: &[(&str, usize)]) {
     );
 }
 
-/// The real footage's truth files: vtest.avi's lines and the parts of it scaled up twice
-/// (`close`), the parts scaled up four times (`near`), or the crowd's (`people-walking.json`).
+/// Which real footage a truth file is on: vtest.avi itself or its parts scaled up twice
+/// (`close`), its parts scaled up four times (`near`), or the crowd (`people-walking.json`).
 #[derive(PartialEq)]
 enum Footage {
     Vtest,
@@ -67,9 +67,12 @@ enum Footage {
     Crowd,
 }
 
-fn real(footage: Footage) -> Vec<PathBuf> {
-    let of = |f: &PathBuf| {
-        let name = f.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+impl Footage {
+    fn of(file: &std::path::Path) -> Footage {
+        let name = file
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or_default();
         if name == "people-walking.json" {
             Footage::Crowd
         } else if name.starts_with("vtest-near-") {
@@ -77,10 +80,14 @@ fn real(footage: Footage) -> Vec<PathBuf> {
         } else {
             Footage::Vtest
         }
-    };
+    }
+}
+
+/// The real footage's truth files on `footage`.
+fn real(footage: Footage) -> Vec<PathBuf> {
     data("real")
         .into_iter()
-        .filter(|f| of(f) == footage)
+        .filter(|f| Footage::of(f) == footage)
         .collect()
 }
 
