@@ -39,6 +39,7 @@ pub fn all() -> Vec<Scene> {
         slant(),
         plaza(),
         depth(),
+        throng(),
     ])
 }
 
@@ -1311,6 +1312,144 @@ fn depth() -> Scene {
         view: TALL,
         frames: 220,
         lines: vec![far, near],
+        actors,
+    }
+}
+
+/// A crowd on the road: a long line across it with a dozen people walking along it on either
+/// side, six standing by it, and 22 crossings among them, in groups, in pairs both ways and
+/// alone (704x576, 300 frames). 19-33 people are in the picture at once (26 at the median),
+/// where the default model gives at most 20 boxes a look.
+fn throng() -> Scene {
+    let th = line("TH", "0.04,0.44,0.96,0.47", "crowd");
+    let g = Geo::new(&th, TALL);
+    // TH's right is below it.
+    let mut actors = vec![];
+    // Walking along the road, never over the line: (sprite, frame at the line's first end or
+    // its second, px off the line, left to right, speed).
+    for (sprite, t, off, ltr, speed) in [
+        ("navy", -60.0, -50.0_f64, true, 4.0),
+        ("red", -20.0, -95.0, false, 4.5),
+        ("hood", 10.0, -70.0, true, 5.0),
+        ("black", 40.0, -120.0, false, 4.0),
+        ("papers", 70.0, -55.0, false, 5.0),
+        ("blonde", 100.0, -100.0, true, 4.5),
+        ("glasses", 130.0, -80.0, true, 4.0),
+        ("puffer", 160.0, -60.0, false, 5.5),
+        ("bluebag", 190.0, -110.0, true, 4.5),
+        ("red", 220.0, -75.0, false, 4.0),
+        ("navy", 250.0, -50.0, true, 5.0),
+        ("glasses", -80.0, 55.0, false, 4.5),
+        ("black", -30.0, 95.0, true, 4.0),
+        ("bluebag", 0.0, 70.0, false, 5.0),
+        ("blonde", 35.0, 130.0, true, 4.0),
+        ("puffer", 65.0, 60.0, true, 5.0),
+        ("hood", 95.0, 110.0, false, 4.5),
+        ("papers", 125.0, 80.0, true, 4.0),
+        ("navy", 155.0, 50.0, false, 5.5),
+        ("red", 185.0, 120.0, true, 4.5),
+        ("black", 215.0, 65.0, false, 4.0),
+        ("glasses", 245.0, 90.0, true, 5.0),
+    ] {
+        let (a, b) = if ltr { (-0.15, 1.15) } else { (1.15, -0.15) };
+        actors.push(
+            Actor::new(
+                format!("walking along the line {} px off it", off.abs()),
+                sprite,
+                t,
+                g.at(a, off),
+            )
+            .go(g.at(b, off + 8.0), speed),
+        );
+    }
+    // Standing by the line all the time, chatting.
+    for (sprite, u, off) in [
+        ("papers", 0.14, -62.0),
+        ("bluebag", 0.17, -58.0),
+        ("hood", 0.52, 66.0),
+        ("puffer", 0.56, 70.0),
+        ("blonde", 0.86, -64.0),
+        ("black", 0.33, 85.0),
+    ] {
+        actors.push(
+            Actor::new("standing by the line", sprite, 0.0, g.at(u, off))
+                .go(g.at(u + 0.01, off), 1.0)
+                .wait(300.0),
+        );
+    }
+    // Through the line: (sprite, frame at the line, u, from px, to px, speed).
+    for (sprite, tc, u, from, to, speed) in [
+        ("red", 15.0, 0.2, -130.0, 140.0, 4.0),
+        ("navy", 16.0, 0.24, -135.0, 140.0, 4.0),
+        ("glasses", 15.0, 0.28, -130.0, 145.0, 4.0),
+        ("hood", 30.0, 0.7, 140.0, -130.0, 5.0),
+        ("black", 45.0, 0.45, 140.0, -130.0, 4.5),
+        ("bluebag", 46.0, 0.5, 145.0, -130.0, 4.5),
+        ("papers", 60.0, 0.85, -130.0, 140.0, 5.0),
+        ("puffer", 75.0, 0.35, -130.0, 140.0, 4.5),
+        ("blonde", 75.0, 0.37, 140.0, -130.0, 4.5),
+        ("navy", 95.0, 0.6, 140.0, -130.0, 4.0),
+        ("red", 96.0, 0.64, 145.0, -130.0, 4.0),
+        ("hood", 95.0, 0.68, 140.0, -135.0, 4.0),
+        ("glasses", 110.0, 0.1, -130.0, 140.0, 5.0),
+        ("black", 130.0, 0.75, -130.0, 140.0, 4.5),
+        ("papers", 131.0, 0.79, -135.0, 140.0, 4.5),
+        ("puffer", 170.0, 0.25, 140.0, -130.0, 5.0),
+        ("bluebag", 190.0, 0.8, -130.0, 140.0, 4.5),
+        ("blonde", 190.0, 0.83, 140.0, -130.0, 4.5),
+        ("navy", 215.0, 0.4, -130.0, 140.0, 5.0),
+        ("red", 240.0, 0.9, 140.0, -130.0, 5.0),
+    ] {
+        let way = if from < 0.0 { "down" } else { "up" };
+        actors.push(through(
+            &g,
+            format!("crossing {way} in the crowd"),
+            sprite,
+            tc,
+            u,
+            from,
+            to,
+            speed,
+        ));
+    }
+    actors.push(
+        Actor::new(
+            "woman crossing down, staying 3 s, going back up",
+            "hood",
+            150.0 - 130.0 / 4.5,
+            g.at(0.5, -130.0),
+        )
+        .go(g.at(0.5, 60.0), 4.5)
+        .wait(30.0)
+        .go(g.at(0.47, -140.0), 4.5),
+    );
+    actors.push(
+        Actor::new(
+            "man stepping over the line and back",
+            "glasses",
+            200.0,
+            g.at(0.57, 130.0),
+        )
+        .go(g.at(0.57, -15.0), 4.5)
+        .go(g.at(0.6, 140.0), 4.5)
+        .miss("TH", "steps 15 px over the line and straight back"),
+    );
+    actors.push(
+        Actor::new(
+            "woman walking up to the line and back",
+            "red",
+            255.0,
+            g.at(0.3, -130.0),
+        )
+        .go(g.at(0.3, -10.0), 4.0)
+        .go(g.at(0.27, -140.0), 4.0)
+        .miss("TH", "walks up to 10 px above the line and goes back"),
+    );
+    Scene {
+        name: "throng",
+        view: TALL,
+        frames: 300,
+        lines: vec![th],
         actors,
     }
 }
