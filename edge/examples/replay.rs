@@ -6,7 +6,7 @@
 //! from the environment: SPEED, IOU, NEW, LOW, LOST (tracker), HANDOFF, HANDOFFS, WATCH, SETTLE, SETTLEH, BAND (counter),
 //! STRIDE (pipeline), DROP (a share of frames dropped, as a loaded machine does), EVERY (only every n-th frame); SCORE (the detector's least score),
 //! MODEL (a model file; LABELS and CLASSES say what it counts, all classes if not), REGION (lines, lines:N, full or x1,y1,x2,y2) and MARGIN (where the detector looks: `lines` looks at a long line's band in windows after a look
-//! with 20 boxes, the default model's every box); WINDOW (`eval`'s, in frames). Tune on the training set; judge on the validation set.
+//! with 20 boxes, the default model's every box, 18 of them what is counted); WINDOW (`eval`'s, in frames). Tune on the training set; judge on the validation set.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 

@@ -129,9 +129,10 @@ fn a_nearer_camera_nobody_tuned_on() {
 #[test]
 fn the_crowd_nobody_tuned_on() {
     // `people-walking.mp4`, W1 across the whole 16:9 picture, W2 a half-width segment, 30-45
-    // people in view: 7 wrong of 32 (7 missed, 2 of them ambiguous), the Python pipeline 23; 9
-    // before the detector looked at a crowd in windows (from a look whose every box is a
-    // person, see `crowd`). A test of its own: the windows make it minutes long.
+    // people in view: 3 wrong of 32 (W1's 3 missed, 1 of them ambiguous), the Python pipeline
+    // 23; 9 before the detector looked at a crowd in windows (from a full look with at least 18
+    // of its 20 boxes people, see `crowd`), 7 while only a look of people in every box was one.
+    // A test of its own: the windows make it minutes long.
     let report = evaluate(real(Footage::Crowd));
     assert_eq!((report.totals.lines, report.totals.truth), (2, 32));
     let frames: u64 = report.lines.iter().map(|l| l.crowd_frames).sum();
@@ -139,7 +140,7 @@ fn the_crowd_nobody_tuned_on() {
         frames > 100,
         "the crowd looked at in windows in {frames} frames"
     );
-    check(&report, &[("crowd", 7)]);
+    check(&report, &[("crowd", 3)]);
 }
 
 #[test]
