@@ -3,7 +3,7 @@
 //! tracker and counter. Detections are cached under /tmp/baycount-detections.
 //! `cargo run -p baycount-edge --example replay -- TRUTH... [--trace LINE:FROM-TO]` (`--trace` prints
 //! each frame's detections and tracks with their anchors' distance from that line); settings
-//! from the environment: SPEED, IOU, NEW, LOW, LOST (tracker), HANDOFF, HANDOFFS, WATCH, SETTLE, SETTLEH, BAND (counter),
+//! from the environment: SPEED, IOU, NEW, HIGH, LOW, LOST (tracker), HANDOFF, HANDOFFS, WATCH, SETTLE, SETTLEH, BAND (counter),
 //! STRIDE (pipeline), DROP (a share of frames dropped, as a loaded machine does), EVERY (only every n-th frame); SCORE (the detector's least score),
 //! MODEL (a model file; LABELS and CLASSES say what it counts, all classes if not), REGION (lines, lines:N, full or x1,y1,x2,y2) and MARGIN (where the detector looks: `lines` looks at a long line's band in windows after a look
 //! with 20 boxes, the default model's every box, 18 of them what is counted); WINDOW (`eval`'s, in frames). Tune on the training set; judge on the validation set.
@@ -169,6 +169,7 @@ fn main() {
             max_speed_heights: env("SPEED", base.max_speed_heights as f64) as f32,
             match_iou: env("IOU", base.match_iou as f64) as f32,
             new_track_score: env("NEW", base.new_track_score as f64) as f32,
+            high_score: env("HIGH", base.high_score as f64) as f32,
             low_score: env("LOW", base.low_score as f64) as f32,
             max_lost_seconds: env("LOST", base.max_lost_seconds),
             duplicate_iou: env("DUP", base.duplicate_iou as f64) as f32,
