@@ -1316,7 +1316,7 @@ fn depth() -> Scene {
     }
 }
 
-/// A crowd on the road: a long line across it with a dozen people walking along it on either
+/// A crowd on the road: a long line across it with eleven people walking along it on either
 /// side, six standing by it, and 22 crossings among them, in groups, in pairs both ways and
 /// alone (704x576, 300 frames). 19-33 people are in the picture at once (26 at the median),
 /// where the default model gives at most 20 boxes a look.
