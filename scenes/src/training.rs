@@ -1325,8 +1325,8 @@ fn throng() -> Scene {
     let g = Geo::new(&th, TALL);
     // TH's right is below it.
     let mut actors = vec![];
-    // Walking along the road, never over the line: (sprite, frame at the line's first end or
-    // its second, px off the line, left to right, speed).
+    // Walking along the road, never over the line: (sprite, frame it is 0.15 of the line's
+    // length beyond the end it starts from, px off the line, left to right, speed).
     for (sprite, t, off, ltr, speed) in [
         ("navy", -60.0, -50.0_f64, true, 4.0),
         ("red", -20.0, -95.0, false, 4.5),
@@ -1362,7 +1362,8 @@ fn throng() -> Scene {
             .go(g.at(b, off + 8.0), speed),
         );
     }
-    // Standing by the line all the time, chatting.
+    // Standing by the line all the time, chatting; their one short step sets which way they
+    // face.
     for (sprite, u, off) in [
         ("papers", 0.14, -62.0),
         ("bluebag", 0.17, -58.0),
