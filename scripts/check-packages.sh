@@ -44,6 +44,7 @@ for arch in amd64 arm64; do
   edge="$debs/baycount-edge_${version}_$arch.deb"
   [ -f "$relay" ] && expect "$relay" /usr/bin/baycount-relay /lib/systemd/system/baycount-relay.service /etc/baycount/relay.toml
   [ -f "$edge" ] && expect "$edge" /usr/bin/baycount-edge /usr/lib/baycount/libLiteRt.so \
+    /usr/share/baycount/models/ssd_mobilenet_v2_coco_quant_postprocess_int8.tflite \
     /usr/share/baycount/models/ssd_mobilenet_v2_coco_quant_postprocess.tflite \
     /usr/share/baycount/models/coco_labels.txt /lib/systemd/system/baycount-edge.service /etc/baycount/edge.toml
   [ -f "$edge" ] && { dpkg-deb -f "$edge" Architecture | grep -qx "$arch" || fail "$edge: wrong architecture"; }

@@ -119,6 +119,10 @@ for arch in "${arches[@]}"; do
         if [ -n "$litert" ]; then
           mkdir -p "$dir/usr/lib/baycount"
           install -m 0644 "$litert/libLiteRt.so" "$dir/usr/lib/baycount/libLiteRt.so"
+          # LiteRT's default model: the int8 rewrite (scripts/int8-model.py); the old runtime
+          # of the armhf build reads the uint8 one.
+          install -m 0644 assets/models/ssd_mobilenet_v2_coco_quant_postprocess_int8.tflite \
+            "$dir/usr/share/baycount/models/"
         fi
         install -m 0644 assets/models/ssd_mobilenet_v2_coco_quant_postprocess.tflite \
           assets/models/coco_labels.txt "$dir/usr/share/baycount/models/"

@@ -16,6 +16,7 @@ use std::path::{Path, PathBuf};
 use baycount_edge::cmd::eval::{self, EvalOptions};
 use baycount_edge::vision::camera::{self, Frame, OpenOptions, Region, SourceSpec};
 use baycount_edge::vision::counting_line::CounterConfig;
+use baycount_edge::vision::detector::model::find_default_model;
 use baycount_edge::vision::detector::{
     self, Detection, Detector, DetectorError, DetectorOptions, ModelChoice, Stages,
 };
@@ -41,6 +42,16 @@ fn options() -> DetectorOptions {
         // The region is replay's own (REGION): detections are mapped out of it as they are made.
         region: Region::Full,
     }
+}
+
+/// The cache's name for the model: MODEL's path, or the default model's file name.
+fn model_key() -> String {
+    let default = || {
+        find_default_model(Default::default())
+            .and_then(|(m, _)| m.file_name().map(|n| n.to_string_lossy().into_owned()))
+            .unwrap_or_default()
+    };
+    model().unwrap_or_else(default).replace(['/', '.'], "_") + "-"
 }
 
 /// MODEL: another model file than the default one.
@@ -71,7 +82,7 @@ fn detections(source: &Path, region: &Region) -> Frames {
         .as_secs();
     let cache = PathBuf::from("/tmp/baycount-detections").join(format!(
         "{}{}-{}-{stamp}-{}{}{}{}",
-        model().map_or(String::new(), |m| m.replace(['/', '.'], "_") + "-"),
+        model_key(),
         source.display().to_string().replace(['/', '.'], "_"),
         meta.len(),
         options().score_threshold,

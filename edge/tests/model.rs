@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use baycount_edge::vision::camera::{self, OpenOptions, SourceSpec};
 use baycount_edge::vision::detector::decode::Format;
 use baycount_edge::vision::detector::model::{ModelDetector, ModelOptions, find_default_model};
-use baycount_edge::vision::detector::{Detector, DetectorError, Stages, modelfile};
+use baycount_edge::vision::detector::{Detection, Detector, DetectorError, Stages, modelfile};
 
 fn footage() -> PathBuf {
     PathBuf::from(concat!(
@@ -29,8 +29,8 @@ fn footage_at_300() -> Box<dyn camera::FrameSource> {
 }
 
 fn options() -> ModelOptions {
-    let (path, labels) =
-        find_default_model().expect("the default model is installed by scripts/setup.sh");
+    let (path, labels) = find_default_model(Default::default())
+        .expect("the default model is installed by scripts/setup.sh");
     ModelOptions {
         path,
         labels: Some(labels),
@@ -131,13 +131,73 @@ fn broken_model_files_and_unknown_classes_are_clear_errors() {
     assert!(matches!(err, DetectorError::UnknownClass(_)), "{err}");
 }
 
-/// The `tflite` fallback runtime (TensorFlow Lite 1.15) finds what LiteRT finds.
+/// Whether every box of `a` with a score of 0.4 or more is in `b` (the same class, its left side
+/// and feet within 0.02 of the picture, its score within 0.1), in whatever order each model or
+/// runtime ranks near-equal scores.
+fn all_found_in(a: &[Detection], b: &[Detection]) -> bool {
+    a.iter().filter(|x| x.score >= 0.4).all(|x| {
+        b.iter().any(|y| {
+            x.class == y.class
+                && (x.score - y.score).abs() <= 0.1
+                && (x.bbox.x1 - y.bbox.x1).abs() < 0.02
+                && (x.bbox.y2 - y.bbox.y2).abs() < 0.02
+        })
+    })
+}
+
+/// The default model under LiteRT is the int8 rewrite of the published uint8 one
+/// (scripts/int8-model.py), made for XNNPACK's faster int8 kernels: it finds the same people.
+#[test]
+fn the_int8_rewrite_finds_the_same_people_as_the_published_model() {
+    use baycount_edge::vision::detector::model::{DEFAULT_MODEL, DEFAULT_MODEL_INT8};
+    use baycount_edge::vision::detector::runtime::RuntimeKind;
+    let int8 = options();
+    assert!(int8.path.ends_with(DEFAULT_MODEL_INT8), "{:?}", int8.path);
+    let (published, _) = find_default_model(RuntimeKind::Tflite).expect("the uint8 model");
+    assert!(published.ends_with(DEFAULT_MODEL), "{published:?}");
+    let mut a = ModelDetector::open(&int8).expect("int8");
+    let mut b = ModelDetector::open(&ModelOptions {
+        path: published,
+        ..options()
+    })
+    .expect("uint8");
+    let mut src = footage_at_300();
+    let mut stages = Stages::default();
+    let (mut compared, mut people) = (0, 0);
+    while let Some(frame) = src.next_frame().expect("frame") {
+        if frame.index % 50 != 0 {
+            continue;
+        }
+        let (x, y) = (
+            a.detect(&frame, &mut stages).expect("int8"),
+            b.detect(&frame, &mut stages).expect("uint8"),
+        );
+        assert!(
+            all_found_in(&x, &y) && all_found_in(&y, &x),
+            "frame {}: int8 found {x:?}, uint8 {y:?}",
+            frame.index
+        );
+        people += y.len();
+        compared += 1;
+    }
+    assert_eq!(compared, 16);
+    assert!(people > 50, "{people} people in 16 frames");
+}
+
+/// The `tflite` fallback runtime (TensorFlow Lite 1.15) finds what LiteRT finds in the model
+/// both read (the published uint8 one).
 #[cfg(feature = "tflite")]
 #[test]
 fn the_tflite_fallback_finds_the_same_people_as_litert() {
     use baycount_edge::vision::detector::runtime::RuntimeKind;
-    let mut litert = ModelDetector::open(&options()).expect("LiteRT");
+    let (published, _) = find_default_model(RuntimeKind::Tflite).expect("the uint8 model");
+    let mut litert = ModelDetector::open(&ModelOptions {
+        path: published.clone(),
+        ..options()
+    })
+    .expect("LiteRT");
     let mut fallback = ModelDetector::open(&ModelOptions {
+        path: published,
         runtime: RuntimeKind::Tflite,
         ..options()
     })

@@ -127,7 +127,7 @@ pub fn run(o: &BenchOptions) -> Result<BenchReport, PipelineError> {
         (choice, Some(frame)) => {
             let path = match choice {
                 ModelChoice::File(p) => p.clone(),
-                _ => detector::model::find_default_model()
+                _ => detector::model::find_default_model(o.detector.runtime)
                     .map(|(m, _)| m)
                     .unwrap_or_default(),
             };
