@@ -24,6 +24,7 @@ flatbuffer tools and schema); scripts/fetch-assets.sh runs it in a venv of its o
 """
 
 import copy
+import os
 import subprocess
 import sys
 
@@ -103,7 +104,8 @@ def convert(model):
     for op in graph.operators:
         if builtin(model, op) in (Op.CONV_2D, Op.DEPTHWISE_CONV_2D):
             if graph.tensors[op.inputs[1]].type != UINT8:
-                sys.exit("int8-model: the model is not a uint8 one (its weights are not uint8)")
+                sys.exit("int8-model: the model is not a uint8 one (its weights are not uint8); "
+                         "give it to the edge as it is")
             done |= per_channel_weights(model, graph, op)
     for i, t in enumerate(graph.tensors):
         if i in done or t.type != UINT8:
@@ -169,11 +171,14 @@ def people(path, picture, probe=False):
 
 def frames(video, h, w, count):
     """`count` frames of `video` a second apart, scaled to h x w, as uint8 RGB."""
-    raw = subprocess.run(
+    run = subprocess.run(
         ["ffmpeg", "-loglevel", "error", "-nostdin", "-i", video, "-vf", f"fps=1,scale={w}:{h}",
          "-frames:v", str(count), "-f", "rawvideo", "-pix_fmt", "rgb24", "-"],
-        check=True, capture_output=True,
-    ).stdout
+        capture_output=True,
+    )
+    if run.returncode != 0 or not run.stdout:
+        sys.exit(f"int8-model: ffmpeg cannot read frames of {video}: {run.stderr.decode().strip()}")
+    raw = run.stdout
     return np.frombuffer(raw, np.uint8).reshape(-1, h, w, 3)
 
 
@@ -202,10 +207,20 @@ def main():
     if len(sys.argv) != 4:
         sys.exit("usage: int8-model.py IN.tflite OUT.tflite VIDEO")
     original, converted, video = sys.argv[1:]
-    model = flatbuffer_utils.read_model(original)
+    try:
+        model = flatbuffer_utils.read_model(original)
+        graph = model.subgraphs[0]
+    except Exception as e:  # a missing file, or bytes that are not a TFLite model
+        sys.exit(f"int8-model: cannot read {original} as a TensorFlow Lite model: {e}")
+    if not any(builtin(model, op) == Op.CONV_2D for op in graph.operators):
+        sys.exit(f"int8-model: {original} has no convolution to rewrite")
     convert(model)
     flatbuffer_utils.write_model(model, converted)
-    check(original, converted, video)
+    try:
+        check(original, converted, video)
+    except BaseException:
+        os.remove(converted)  # a rewrite that does not find what the original finds is not kept
+        raise
 
 
 if __name__ == "__main__":

@@ -311,3 +311,57 @@ fn a_band_along_a_long_line_looked_at_in_windows_finds_more_of_the_crowd_on_it()
         four_stages.full_looks
     );
 }
+
+/// `scripts/int8-model.py` run as scripts/fetch-assets.sh runs it (in its venv) on `model`,
+/// writing `out`: whether it succeeded, and what it said on stderr.
+fn int8_rewrite(model: &std::path::Path, out: &std::path::Path) -> (bool, String) {
+    let cache = std::env::var_os("BAYCOUNT_CACHE").map_or_else(
+        || PathBuf::from(std::env::var_os("HOME").expect("HOME")).join(".cache/baycount"),
+        PathBuf::from,
+    );
+    let root = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/.."));
+    let run = std::process::Command::new(cache.join("model-venv/bin/python"))
+        .arg(root.join("scripts/int8-model.py"))
+        .arg(model)
+        .arg(out)
+        .arg(footage())
+        .output()
+        .expect("the model venv made by scripts/fetch-assets.sh");
+    (
+        run.status.success(),
+        String::from_utf8_lossy(&run.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn the_int8_rewrite_is_reproducible_and_refuses_what_it_cannot_rewrite() {
+    use baycount_edge::vision::detector::runtime::RuntimeKind;
+    let dir = tempfile::tempdir().expect("tmp");
+    let out = dir.path().join("int8.tflite");
+    // The published model gives, byte for byte, the file setup checked by its sha256.
+    let (published, _) = find_default_model(RuntimeKind::Tflite).expect("the uint8 model");
+    let (ok, said) = int8_rewrite(&published, &out);
+    assert!(ok, "{said}");
+    let made = std::fs::read(&out).expect("written");
+    assert!(made == std::fs::read(options().path).expect("the default int8 model"));
+    // A model that is not uint8 (the fp16 raw SSD), bytes that are no model, a missing file:
+    // each a clear error, and nothing written.
+    let models = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../assets/models"));
+    for (input, says) in [
+        (
+            models.join("objectron_ssd_oidv4_fp16.tflite"),
+            "not a uint8 one",
+        ),
+        (models.join("coco_labels.txt"), "cannot read"),
+        (dir.path().join("none.tflite"), "No such file"),
+    ] {
+        std::fs::remove_file(&out).ok();
+        let (ok, said) = int8_rewrite(&input, &out);
+        assert!(!ok && said.contains(says), "{input:?}: {said}");
+        assert!(
+            said.lines().count() <= 3,
+            "a clear error, not a traceback: {said}"
+        );
+        assert!(!out.exists(), "{input:?} left {out:?}");
+    }
+}
