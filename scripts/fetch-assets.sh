@@ -150,13 +150,14 @@ fi
 # about 30 % less CPU an invoke under LiteRT. Made here, in a venv of its own, and checked.
 INT8=assets/models/ssd_mobilenet_v2_coco_quant_postprocess_int8.tflite
 INT8_SHA=3f04ddce02cc4cde93612c29145599806e89b59e5e56c5ce91063a1001831a9d
+# The venv is kept even when the model is there: the test command runs the script too.
+venv="${BAYCOUNT_CACHE:-$HOME/.cache/baycount}/model-venv"
+if [ ! -x "$venv/bin/python" ] || ! cmp -s scripts/int8-model.requirements.txt "$venv/requirements.txt"; then
+  python3 -m venv --clear "$venv"
+  "$venv/bin/python" -m pip install -q --disable-pip-version-check -r scripts/int8-model.requirements.txt
+  cp scripts/int8-model.requirements.txt "$venv/requirements.txt"
+fi
 if ! check "$INT8" "$INT8_SHA"; then
-  venv="${BAYCOUNT_CACHE:-$HOME/.cache/baycount}/model-venv"
-  if [ ! -x "$venv/bin/python" ] || ! cmp -s scripts/int8-model.requirements.txt "$venv/requirements.txt"; then
-    python3 -m venv --clear "$venv"
-    "$venv/bin/python" -m pip install -q --disable-pip-version-check -r scripts/int8-model.requirements.txt
-    cp scripts/int8-model.requirements.txt "$venv/requirements.txt"
-  fi
   # LiteRT's interpreter logs to stderr as it checks the rewrite: shown only when it fails.
   if ! "$venv/bin/python" scripts/int8-model.py "$MODEL" "$INT8.part" "$FOOTAGE" 2>"$INT8.log"; then
     grep -v -E '^(INFO|WARNING): ' "$INT8.log" >&2
@@ -165,17 +166,17 @@ if ! check "$INT8" "$INT8_SHA"; then
   fi
   rm -f "$INT8.log"
   mv "$INT8.part" "$INT8"
+  if ! check "$INT8" "$INT8_SHA"; then
+    echo "fetch-assets: $INT8 does not have the expected sha256 $INT8_SHA" >&2
+    rm -f "$INT8"
+    exit 1
+  fi
   cat > assets/models/PROVENANCE-int8.txt <<'TXT'
 ssd_mobilenet_v2_coco_quant_postprocess_int8.tflite: ssd_mobilenet_v2_coco_quant_postprocess.tflite
 (see PROVENANCE.txt; Apache License 2.0) rewritten as int8 with per-channel weights by
 scripts/int8-model.py of this repository, checked against the original's boxes on vtest.avi.
 sha256 3f04ddce02cc4cde93612c29145599806e89b59e5e56c5ce91063a1001831a9d
 TXT
-  if ! check "$INT8" "$INT8_SHA"; then
-    echo "fetch-assets: $INT8 does not have the expected sha256 $INT8_SHA" >&2
-    rm -f "$INT8"
-    exit 1
-  fi
 fi
 
 # The composite validation and training scenes (assets/scenes/*.mkv,
