@@ -204,7 +204,8 @@ impl BaySession {
 
     /// A crossing counted by the pipeline, `now` the capture time of the frame it crossed in: an
     /// event while loading, nothing while idle or if it crossed before the session started (a
-    /// crossing is decided up to a second after it happens).
+    /// crossing is decided once the track has settled on the other side, a second or more after
+    /// it happened).
     pub fn crossing(
         &mut self,
         direction: Direction,

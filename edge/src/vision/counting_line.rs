@@ -4,9 +4,11 @@
 //! Convention (image y points down): a point q is on the *right* of `p1→p2` when
 //! `cross(p2 - p1, q - p1) > 0`. A crossing is tested on the path from the track's last position
 //! outside the dead band to its first position outside the band on the other side, and counts only
-//! where that path meets the segment itself (not its extension); it is dated where that path,
-//! taken as straight and steady, meets the line, unless the track was on the line as long as it
-//! takes to settle: then it stood there, and crossed as it left (one that comes back onto the line
+//! where that path meets the segment itself (not its extension); it is dated when the anchor first
+//! went over the line's centre on the way (where that path, taken as straight and steady, meets
+//! the line, when no reading was on the line), unless the track was on the line as long as it
+//! takes to settle and hardly moved along it: then it stood there, and crossed as it left (one
+//! that walks along the line crossed where it went over, and one that comes back onto the line
 //! and walks along it keeps the crossing it made).
 //!
 //! A crossing counts only once the track has settled on the other side: it stayed there for
@@ -258,9 +260,13 @@ struct TrackLine {
     outside: Point,
     /// When it was last outside the band (frame, seconds).
     outside_at: (u64, f64),
-    /// Where it last was at all.
+    /// Where it last was at all, and when (frame, seconds).
     last: Point,
+    last_frame: u64,
     last_time: f64,
+    /// When its anchor first went over the line's centre since it was last off the line
+    /// (frame, seconds; between two readings, where the way between them met the centre).
+    centre: Option<(u64, f64)>,
     /// How fast it moved lately (normalised units a second, smoothed over a few frames).
     velocity: Point,
     /// A crossing through the segment that is not counted yet: the track has not settled on
@@ -352,11 +358,18 @@ const FAR_SECONDS: f64 = 0.095;
 /// set 38 → 35 (and 5 → 2 at 30 frames a second).
 const DOUBLE_HEIGHTS: f32 = 0.3;
 
-/// A track back on the line for `settle_seconds` after crossing it stood there if it moved less
-/// than this many of its heights along the line. Tuned on the training set: 0.1 to 0.5 gave 18
-/// wrong at 10 frames a second (26 at 5, 20 at 30), 0.75 and more (any walk along the line taken
-/// for standing) 20; the validation set 40 either way.
+/// A track on the line for `settle_seconds` (on its way over, or back on it after crossing it)
+/// stood there if it moved less than this many of its heights along the line. Tuned on the
+/// training set (for a track back on the line): 0.1 to 0.5 gave 18 wrong at 10 frames a second
+/// (26 at 5, 20 at 30), 0.75 and more (any walk along the line taken for standing) 20; the
+/// validation set 40 either way.
 const STOOD_HEIGHTS: f32 = 0.25;
+
+/// The frame and time `share` (0..1) of the way from `a` to `b` (each frame, seconds).
+fn between(a: (u64, f64), b: (u64, f64), share: f64) -> (u64, f64) {
+    let frames = (share * b.0.saturating_sub(a.0) as f64).round() as u64;
+    (a.0 + frames, a.1 + share * (b.1 - a.1))
+}
 
 /// How many frames [`Counter::reaches`] walks a point before it gives up (and believes).
 const WALK_FRAMES: u32 = 50;
@@ -460,7 +473,9 @@ impl Counter {
                         outside,
                         outside_at: (frame, time),
                         last: q,
+                        last_frame: frame,
                         last_time: time,
+                        centre: None,
                         velocity: Point::new(0.0, 0.0),
                         pending: None,
                         exit: None,
@@ -529,7 +544,7 @@ impl Counter {
             else {
                 continue;
             };
-            (merged.last, merged.last_time) = (new.last, time);
+            (merged.last, merged.last_frame, merged.last_time) = (new.last, frame, time);
             (merged.velocity, merged.born) = (new.velocity, new.born);
             merged.sure = new.sure.or(merged.sure);
             merged.sure_velocity = new.sure_velocity.or(merged.sure_velocity);
@@ -553,6 +568,24 @@ impl Counter {
     ) -> Option<Crossing> {
         let mut counted = None;
         let in_view = !self.config.anchor.cut(&obj.bbox, &self.view);
+        if now_side.is_none()
+            && state.centre.is_none()
+            && let Some(from) = state.side
+        {
+            // On the line: the first time the anchor goes over its centre, coming from `from`.
+            let line = &self.config.line;
+            let past = |d: f32| (d > 0.0) != (from == Side::Right);
+            let (d0, d1) = (line.signed_distance(state.last), line.signed_distance(q));
+            if past(d1) {
+                let share = if past(d0) {
+                    0.0
+                } else {
+                    d0.abs() / (d0.abs() + d1.abs()).max(f32::EPSILON)
+                };
+                let last = (state.last_frame, state.last_time);
+                state.centre = Some(between(last, (frame, time), f64::from(share)));
+            }
+        }
         if let Some(side) = now_side {
             let changed = state.side.is_some_and(|prev| prev != side);
             if changed {
@@ -577,6 +610,7 @@ impl Counter {
             state.side = Some(side);
             state.outside = q;
             state.outside_at = (frame, time);
+            state.centre = None;
         }
         if in_view {
             if let Some((b, t)) = state.sure {
@@ -624,6 +658,7 @@ impl Counter {
             state.velocity = v;
         }
         state.last = q;
+        state.last_frame = frame;
         state.last_time = time;
         state.height = obj.bbox.height();
         state.exit = match state.pending {
@@ -637,23 +672,25 @@ impl Counter {
     }
 
     /// When a track that was last off the line at `s.outside` and is now off it on the other
-    /// side at `q` (in `frame`, at `time`) crossed it: where its way between the two readings,
-    /// taken as straight and steady, meets the line's centre, as someone who walks over the line
-    /// slowly or at a low angle crossed it on the way, not where they left it; but one that was
-    /// on the line as long as it takes to settle stood on it, and crosses as it leaves it.
+    /// side at `q` (in `frame`, at `time`) crossed it: when its anchor first went over the line's
+    /// centre, as someone who walks over the line slowly, at a low angle or along it crossed it
+    /// on the way, not where they left it (where its way between the two readings, taken as
+    /// straight and steady, meets the centre, when no reading was on the line); but one that was
+    /// on the line as long as it takes to settle, and moved less than [`STOOD_HEIGHTS`] of its
+    /// height along it meanwhile, stood on it, and crosses as it leaves it.
     fn centre_crossed(&self, s: &TrackLine, q: Point, frame: u64, time: f64) -> (u64, f64) {
-        let (f0, t0) = s.outside_at;
-        if time - t0 >= self.config.settle_seconds {
+        let line = &self.config.line;
+        let walked = line.along(q - s.outside).abs() >= STOOD_HEIGHTS * s.height;
+        if time - s.outside_at.1 >= self.config.settle_seconds && !walked {
             return (frame, time);
         }
-        let line = &self.config.line;
-        let (d0, d1) = (
-            line.signed_distance(s.outside).abs(),
-            line.signed_distance(q).abs(),
-        );
-        let share = f64::from(d0 / (d0 + d1));
-        let frames = (share * frame.saturating_sub(f0) as f64).round() as u64;
-        (f0 + frames, t0 + share * (time - t0))
+        s.centre.unwrap_or_else(|| {
+            let (d0, d1) = (
+                line.signed_distance(s.outside).abs(),
+                line.signed_distance(q).abs(),
+            );
+            between(s.outside_at, (frame, time), f64::from(d0 / (d0 + d1)))
+        })
     }
 
     /// Whether a track seen in the last half second is near the line or has crossed it and not
@@ -1080,6 +1117,27 @@ mod tests {
         assert_eq!(
             crossings[0].frame, 7,
             "not frame 11, where it left the line"
+        );
+    }
+
+    #[test]
+    fn walking_along_the_line_over_its_centre_is_dated_where_it_went_over() {
+        // Onto the line at frame 1, over its centre between frames 2 and 3 (a quarter of the way
+        // from 3), then along it just past the centre for two seconds, off it at frame 22: it
+        // crossed at 3, not where it left the line (frame 22, as someone who stood there would).
+        let mut c = middle();
+        let mut ys = vec![0.48, 0.492, 0.497, 0.501];
+        ys.extend([0.503, 0.507, 0.504, 0.506].repeat(5).into_iter().take(18));
+        ys.extend([0.515, 0.6, 0.7]);
+        let mut crossings = vec![];
+        for (f, y) in (0u64..).zip(ys) {
+            let x = 0.1 + 0.03 * f as f32;
+            crossings.extend(c.update(&[at(1, x, y)], f, f as f64 / 10.0));
+        }
+        assert_eq!((c.count_in(), c.count_out()), (1, 0));
+        assert_eq!(
+            crossings[0].frame, 3,
+            "not frame 22, where it left the line"
         );
     }
 
