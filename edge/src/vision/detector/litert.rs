@@ -3,7 +3,8 @@
 //! on the CPU (XNNPACK) with a chosen number of threads.
 //!
 //! The `litert` crate hides tensor names, quantisation and CPU options, so this module talks to
-//! its `litert-sys` layer directly; this is the one place in baycount with `unsafe` code.
+//! its `litert-sys` layer directly, in `unsafe` code.
+
 #![allow(unsafe_code)]
 
 use std::ffi::{CStr, CString, c_char, c_void};
@@ -250,6 +251,11 @@ impl LiteRtModel {
             });
             sys::LiteRtDestroyOptions(options);
             compiled.map_err(fail)?;
+            let released = super::model_pages::release(path);
+            log::debug!(
+                "{}: {released} bytes of the file's pages handed back",
+                path.display()
+            );
             for (info, ty) in m.inputs.clone().iter().zip(&in_types) {
                 let b = Self::buffer(m.env, info, ty).map_err(fail)?;
                 m.input_buffers.push(b);

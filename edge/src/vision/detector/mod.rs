@@ -8,6 +8,8 @@ pub mod labels;
 #[cfg(feature = "litert")]
 pub mod litert;
 pub mod model;
+#[cfg(feature = "litert")]
+pub mod model_pages;
 pub mod modelfile;
 pub mod packed;
 pub mod runtime;
