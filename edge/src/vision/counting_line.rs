@@ -365,6 +365,13 @@ const DOUBLE_HEIGHTS: f32 = 0.3;
 /// validation set 40 either way.
 const STOOD_HEIGHTS: f32 = 0.25;
 
+/// How much (0..1) of the straight way from `a` to `b`, on either side of `line`, lies before its
+/// centre.
+fn to_centre(line: &Line, a: Point, b: Point) -> f64 {
+    let (d0, d1) = (line.signed_distance(a).abs(), line.signed_distance(b).abs());
+    f64::from(d0 / (d0 + d1).max(f32::EPSILON))
+}
+
 /// The frame and time `share` (0..1) of the way from `a` to `b` (each frame, seconds).
 fn between(a: (u64, f64), b: (u64, f64), share: f64) -> (u64, f64) {
     let frames = (share * b.0.saturating_sub(a.0) as f64).round() as u64;
@@ -574,16 +581,15 @@ impl Counter {
         {
             // On the line: the first time the anchor goes over its centre, coming from `from`.
             let line = &self.config.line;
-            let past = |d: f32| (d > 0.0) != (from == Side::Right);
-            let (d0, d1) = (line.signed_distance(state.last), line.signed_distance(q));
-            if past(d1) {
-                let share = if past(d0) {
+            let past = |p: Point| (line.signed_distance(p) > 0.0) != (from == Side::Right);
+            if past(q) {
+                let share = if past(state.last) {
                     0.0
                 } else {
-                    d0.abs() / (d0.abs() + d1.abs()).max(f32::EPSILON)
+                    to_centre(line, state.last, q)
                 };
                 let last = (state.last_frame, state.last_time);
-                state.centre = Some(between(last, (frame, time), f64::from(share)));
+                state.centre = Some(between(last, (frame, time), share));
             }
         }
         if let Some(side) = now_side {
@@ -684,13 +690,8 @@ impl Counter {
         if time - s.outside_at.1 >= self.config.settle_seconds && !walked {
             return (frame, time);
         }
-        s.centre.unwrap_or_else(|| {
-            let (d0, d1) = (
-                line.signed_distance(s.outside).abs(),
-                line.signed_distance(q).abs(),
-            );
-            between(s.outside_at, (frame, time), f64::from(d0 / (d0 + d1)))
-        })
+        s.centre
+            .unwrap_or_else(|| between(s.outside_at, (frame, time), to_centre(line, s.outside, q)))
     }
 
     /// Whether a track seen in the last half second is near the line or has crossed it and not
@@ -892,6 +893,20 @@ mod tests {
     /// The same from frame `first` on.
     fn run_from(counter: &mut Counter, id: u64, first: u64, ys: &[f32]) -> Vec<Crossing> {
         run_at(counter, id, first, 10.0, ys)
+    }
+
+    /// Feeds one track walking `path` ((x, y) of its anchor, a frame each, from frame 0 at 10
+    /// frames a second); returns the crossings counted.
+    fn walk(
+        counter: &mut Counter,
+        id: u64,
+        path: impl IntoIterator<Item = (f32, f32)>,
+    ) -> Vec<Crossing> {
+        let mut all = vec![];
+        for (f, (x, y)) in (0u64..).zip(path) {
+            all.extend(counter.update(&[at(id, x, y)], f, f as f64 / 10.0));
+        }
+        all
     }
 
     /// The same at `fps` frames a second.
@@ -1108,11 +1123,8 @@ mod tests {
         // Walking right along the line, drifting down 0.003 a frame: off it above in frame 3
         // (0.489), off it below in frame 11 (0.513), over the centre at frame 7.
         let mut c = middle();
-        let mut crossings = vec![];
-        for f in 0..30u64 {
-            let (x, y) = (0.2 + 0.02 * f as f32, 0.48 + 0.003 * f as f32);
-            crossings.extend(c.update(&[at(1, x, y)], f, f as f64 / 10.0));
-        }
+        let path = (0..30).map(|f| (0.2 + 0.02 * f as f32, 0.48 + 0.003 * f as f32));
+        let crossings = walk(&mut c, 1, path);
         assert_eq!((c.count_in(), c.count_out()), (1, 0));
         assert_eq!(
             crossings[0].frame, 7,
@@ -1129,11 +1141,8 @@ mod tests {
         let mut ys = vec![0.48, 0.492, 0.497, 0.501];
         ys.extend([0.503, 0.507, 0.504, 0.506].repeat(5).into_iter().take(18));
         ys.extend([0.515, 0.6, 0.7]);
-        let mut crossings = vec![];
-        for (f, y) in (0u64..).zip(ys) {
-            let x = 0.1 + 0.03 * f as f32;
-            crossings.extend(c.update(&[at(1, x, y)], f, f as f64 / 10.0));
-        }
+        let path = (0..).zip(ys).map(|(f, y)| (0.1 + 0.03 * f as f32, y));
+        let crossings = walk(&mut c, 1, path);
         assert_eq!((c.count_in(), c.count_out()), (1, 0));
         assert_eq!(
             crossings[0].frame, 3,
@@ -1161,10 +1170,7 @@ mod tests {
         let mut path = vec![(0.2, 0.4), (0.2, 0.45), (0.2, 0.53)];
         path.extend((3..18).map(|f| (0.2 + 0.02 * (f - 2) as f32, 0.505)));
         path.extend([(0.52, 0.53), (0.52, 0.6), (0.52, 0.7)]);
-        let mut crossings = vec![];
-        for (f, (x, y)) in (0u64..).zip(path) {
-            crossings.extend(c.update(&[at(1, x, y)], f, f as f64 / 10.0));
-        }
+        let crossings = walk(&mut c, 1, path);
         assert_eq!((c.count_in(), c.count_out()), (1, 0));
         assert_eq!(crossings[0].frame, 2);
     }
