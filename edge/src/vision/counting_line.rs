@@ -638,9 +638,7 @@ impl Counter {
                 // Leaving the line for the other side: settling starts now, and someone who
                 // stood on the line (or went back over its centre) crosses now. Someone who
                 // walked along it crossed when they first left it.
-                let stood = time - p.entered >= self.config.settle_seconds
-                    && self.config.line.along(q - p.entered_at).abs()
-                        < STOOD_HEIGHTS * obj.bbox.height();
+                let stood = self.stood((p.entered_at, p.entered), (q, time), obj.bbox.height());
                 if p.back || p.near && stood {
                     (p.frame, p.time, p.back) = (frame, time, false);
                 }
@@ -681,17 +679,23 @@ impl Counter {
     /// side at `q` (in `frame`, at `time`) crossed it: when its anchor first went over the line's
     /// centre, as someone who walks over the line slowly, at a low angle or along it crossed it
     /// on the way, not where they left it (where its way between the two readings, taken as
-    /// straight and steady, meets the centre, when no reading was on the line); but one that was
-    /// on the line as long as it takes to settle, and moved less than [`STOOD_HEIGHTS`] of its
-    /// height along it meanwhile, stood on it, and crosses as it leaves it.
+    /// straight and steady, meets the centre, when no reading was on the line); but one that
+    /// stood on it (see [`Counter::stood`]) crosses as it leaves it.
     fn centre_crossed(&self, s: &TrackLine, q: Point, frame: u64, time: f64) -> (u64, f64) {
-        let line = &self.config.line;
-        let walked = line.along(q - s.outside).abs() >= STOOD_HEIGHTS * s.height;
-        if time - s.outside_at.1 >= self.config.settle_seconds && !walked {
+        if self.stood((s.outside, s.outside_at.1), (q, time), s.height) {
             return (frame, time);
         }
+        let line = &self.config.line;
         s.centre
             .unwrap_or_else(|| between(s.outside_at, (frame, time), to_centre(line, s.outside, q)))
+    }
+
+    /// Whether a track of `height` that was at `from` (point, seconds) and is now at `now` stood on
+    /// the line in between: there as long as it takes to settle, and moved less than
+    /// [`STOOD_HEIGHTS`] of its height along the line.
+    fn stood(&self, from: (Point, f64), now: (Point, f64), height: f32) -> bool {
+        now.1 - from.1 >= self.config.settle_seconds
+            && self.config.line.along(now.0 - from.0).abs() < STOOD_HEIGHTS * height
     }
 
     /// Whether a track seen in the last half second is near the line or has crossed it and not
