@@ -211,17 +211,15 @@ fn main() {
         for group in &groups {
             let lines: Vec<TruthLine> = group.iter().map(|&k| t.lines[k].clone()).collect();
             let frames = detections(&source, &region(&lines));
-            // The band in windows the camera delivers beside each frame for the looks after a
-            // full one (see `crowd`): detected only for footage where a look was full.
+            // The band in windows the camera delivers beside each frame for the looks while
+            // someone is near the line or after a full one (see `windows`).
             let band = region(&lines).windows_size(native, (300, 300));
             let windows = match &band {
-                Some((b, _)) if frames.iter().any(|(_, _, d)| d.len() >= FULL) => {
-                    detections(&source, b)
-                        .into_iter()
-                        .map(|(i, _, d)| (i, d))
-                        .collect()
-                }
-                _ => Default::default(),
+                Some((b, _)) => detections(&source, b)
+                    .into_iter()
+                    .map(|(i, _, d)| (i, d))
+                    .collect(),
+                None => Default::default(),
             };
             let cached = Cached {
                 one: frames.iter().map(|(i, _, d)| (*i, d.clone())).collect(),
@@ -314,7 +312,7 @@ fn main() {
             }
             skipped += pipeline.skipped;
             looked += pipeline.frames;
-            crowded += pipeline.stages.crowd_frames;
+            crowded += pipeline.stages.crowd_frames + pipeline.stages.near_frames;
             for (k, c) in pipeline.finish().into_iter().enumerate() {
                 got[group[k]].extend(c);
             }

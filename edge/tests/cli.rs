@@ -43,6 +43,7 @@ fn count_prints_the_documented_json() {
         "full_looks",
         "missed_looks",
         "crowd_frames",
+        "near_frames",
         "crossings",
     ] {
         assert!(!v[key].is_null(), "{key} in {v}");

@@ -132,7 +132,7 @@ fn the_crowd_nobody_tuned_on() {
     // `people-walking.mp4`, W1 across the whole 16:9 picture, W2 a half-width segment, 30-45
     // people in view: 3 wrong of 32 (W1's 3 missed, 1 of them ambiguous), the Python pipeline
     // 23; 9 before the detector looked at a crowd in windows (from a full look with at least 18
-    // of its 20 boxes people, see `crowd`), 7 while only a look of people in every box was one.
+    // of its 20 boxes people, see `windows`), 7 while only a look of people in every box was one.
     // A test of its own: the windows make it minutes long.
     let report = evaluate(real(Footage::Crowd));
     assert_eq!((report.totals.lines, report.totals.truth), (2, 32));
@@ -162,21 +162,23 @@ fn composite_scenes_with_exact_truth() {
     let report = evaluate(data("scenes"));
     assert_eq!(report.totals.lines, 20);
     assert_eq!(report.totals.truth, 100);
-    // Measured (the detector looking around each line, the int8 default model): 15 wrong of 100
-    // (10 missed, 5 extra; 14 with the published uint8 model: diagonal 0, edge 2, mixed 3). The
+    // Measured (the detector looking around each line, the int8 default model, and in windows
+    // while someone is near a long line): 9 wrong of 100 (8 missed, 1 extra). 15 before the
+    // windows near the line (diagonal 1, edge 3, hover 1, mixed 2, pair 4, stand 2: the pairs
+    // gained an extra, the rest lost 7); 14 with the published uint8 model and one look. The
     // target is none.
     check(
         &report,
         &[
-            ("diagonal", 1),
-            ("edge", 3),
-            ("hover", 1),
-            ("mixed", 2),
+            ("diagonal", 0),
+            ("edge", 2),
+            ("hover", 0),
+            ("mixed", 0),
             ("occlusion", 1),
             ("opposite", 0),
-            ("pair", 4),
+            ("pair", 5),
             ("runner", 1),
-            ("stand", 2),
+            ("stand", 0),
             ("step-back", 0),
             ("stream", 0),
         ],
@@ -200,6 +202,7 @@ fn the_same_scenes_filmed_at_30_frames_a_second() {
     assert!(report.lines.iter().all(|l| l.window == 30));
     assert_eq!(report.totals.lines, 5);
     assert_eq!(report.totals.truth, 21);
-    // Measured: 2 wrong of 21 (at 10 frames a second the same scenes have 3).
-    check(&report, &[("runner", 0), ("stand", 2), ("step-back", 0)]);
+    // Measured: none wrong of 21 (at 10 frames a second the same scenes have 1); 2 before the
+    // windows near the line (the stand scene's swap of two people on the line).
+    check(&report, &[("runner", 0), ("stand", 0), ("step-back", 0)]);
 }

@@ -48,8 +48,10 @@ pub struct CountReport {
     pub looks: u64,
     pub full_looks: u64,
     pub missed_looks: u64,
-    /// Frames looked at in windows for a crowd (see [`crate::vision::crowd`]).
+    /// Frames looked at in windows for a crowd, and because someone was near the line (see
+    /// [`crate::vision::windows`]).
     pub crowd_frames: u64,
+    pub near_frames: u64,
     pub crossings: Vec<CrossingReport>,
 }
 
@@ -70,6 +72,7 @@ pub fn run(
         full_looks: 0,
         missed_looks: 0,
         crowd_frames: 0,
+        near_frames: 0,
         crossings: vec![],
     };
     let start = Instant::now();
@@ -116,4 +119,5 @@ fn fill(r: &mut CountReport, p: &Pipeline, c: &Capture, start: Instant) {
     r.full_looks = p.stages.full_looks;
     r.missed_looks = p.stages.missed_looks();
     r.crowd_frames = p.stages.crowd_frames;
+    r.near_frames = p.stages.near_frames;
 }

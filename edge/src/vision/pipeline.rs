@@ -5,9 +5,9 @@ use std::time::Instant;
 
 use crate::vision::camera::{CameraError, Frame};
 use crate::vision::counting_line::{Counter, CounterConfig, Crossing};
-use crate::vision::crowd::Crowd;
 use crate::vision::detector::{Detector, DetectorError, Stages};
 use crate::vision::tracker::{TrackedObject, Tracker, TrackerConfig};
+use crate::vision::windows::Windows;
 
 /// Why a pipeline did not start, or stopped: its camera or its detector failed.
 #[derive(Debug, thiserror::Error)]
@@ -47,7 +47,7 @@ pub struct Pipeline {
     /// The tracks as of that frame.
     tracks: Vec<TrackedObject>,
     /// Whether the detector looks in one window or in windows.
-    crowd: Crowd,
+    windows: Windows,
 }
 
 impl std::fmt::Debug for Pipeline {
@@ -77,7 +77,7 @@ impl Pipeline {
             resting: None,
             last_look: None,
             tracks: vec![],
-            crowd: Crowd::default(),
+            windows: Windows::default(),
         }
     }
 
@@ -114,9 +114,12 @@ impl Pipeline {
         }
         self.since_look = 0;
         self.last_look = Some(frame.time);
-        let detections = self
-            .crowd
-            .detect(self.detector.as_mut(), frame, &mut self.stages)?;
+        // Someone near the line of a loading bay is looked at closely; a resting bay's crossings
+        // count for nothing.
+        let near = watching && self.resting.is_none();
+        let detections =
+            self.windows
+                .detect(self.detector.as_mut(), frame, &mut self.stages, near)?;
         let t = Instant::now();
         self.tracks = self.tracker.update(&detections, frame.time);
         let crossings = self
@@ -218,6 +221,78 @@ mod tests {
         fn describe(&self) -> String {
             "empty".into()
         }
+    }
+
+    /// Sees one person standing on the line, in one look or in the band's windows alike, and
+    /// notes the width of each frame it is shown.
+    struct Standing {
+        shown: std::sync::Arc<std::sync::Mutex<Vec<u32>>>,
+    }
+
+    impl Detector for Standing {
+        fn input_size(&self) -> (u32, u32) {
+            (16, 16)
+        }
+        fn detect(&mut self, f: &Frame, _: &mut Stages) -> Result<Vec<Detection>, DetectorError> {
+            self.shown.lock().expect("not poisoned").push(f.width);
+            Ok(vec![Detection {
+                class: 0,
+                score: 0.9,
+                bbox: BBox::new(0.45, 0.3, 0.55, 0.5),
+            }])
+        }
+        fn describe(&self) -> String {
+            "standing".into()
+        }
+    }
+
+    #[test]
+    fn someone_near_the_line_of_a_loading_bay_is_looked_at_in_the_bands_windows() {
+        let seen = std::sync::Arc::new(std::sync::Mutex::new(vec![]));
+        let mut p = Pipeline::new(
+            Box::new(Standing {
+                shown: seen.clone(),
+            }),
+            TrackerConfig::default(),
+            CounterConfig::new("0,0.5,1,0.5".parse().expect("line")),
+        );
+        // The band along the line, 40 px wide.
+        let frame = |index: u64| Frame {
+            index,
+            time: index as f64 / 10.0,
+            windows: Some(Box::new(Frame {
+                region: BBox::new(0.0, 0.25, 1.0, 0.75),
+                ..Frame::grey(40, 16, 0)
+            })),
+            ..Frame::grey(16, 16, 0)
+        };
+        for i in 0..10 {
+            p.process(&frame(i)).expect("frame");
+        }
+        let shown = std::mem::take(&mut *seen.lock().expect("not poisoned"));
+        // One look until the tracker reports the person on the line, then the band (three
+        // windows' width) in every frame.
+        let windows = shown.iter().position(|w| *w == 40).expect("in windows");
+        assert!(windows <= 5, "{shown:?}");
+        assert!(shown[..windows].iter().all(|w| *w == 16), "{shown:?}");
+        assert!(shown[windows..].iter().all(|w| *w == 40), "{shown:?}");
+        assert_eq!(
+            p.stages.near_frames as usize,
+            shown.len() - windows,
+            "{shown:?}"
+        );
+        // A resting bay's crossings count for nothing: one look now and then, never windows.
+        p.rest(Some(0.5));
+        for i in 10..30 {
+            p.process(&frame(i)).expect("frame");
+        }
+        let near = p.stages.near_frames;
+        let shown = seen.lock().expect("not poisoned");
+        assert!(
+            (3..=4).contains(&shown.len()) && shown.iter().all(|w| *w == 16),
+            "{shown:?}"
+        );
+        assert_eq!(p.stages.near_frames, near);
     }
 
     #[test]

@@ -325,7 +325,7 @@ impl fmt::Display for Region {
 
 /// The band in windows (see [`Region::windows`]) as a source hands it over beside each frame
 /// (as [`Frame::windows`]): cut out at the camera's resolution and scaled only for the frames
-/// looked at in windows (see [`crate::vision::crowd`]), so that a thin scene does not pay for
+/// looked at in windows (see [`crate::vision::windows`]), so that a thin scene does not pay for
 /// scaling it. A band more than twice the windows' height is shrunk to twice it, to keep what
 /// is handed over small.
 #[derive(Debug, Clone, Copy, PartialEq)]

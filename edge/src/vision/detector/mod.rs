@@ -52,11 +52,13 @@ pub struct Stages {
     /// objects were in view than it reports, and some were not found (see [`decode::is_full`]).
     pub full_looks: u64,
     /// Full looks whose boxes were not kept: their frame was looked at again in windows (see
-    /// [`crate::vision::crowd`]).
+    /// [`crate::vision::windows`]).
     pub relooked: u64,
     /// Frames looked at in windows because a look at them, or at one before them, came back
     /// full.
     pub crowd_frames: u64,
+    /// Frames looked at in windows because someone was near the line.
+    pub near_frames: u64,
 }
 
 impl Stages {

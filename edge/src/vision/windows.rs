@@ -1,5 +1,7 @@
-//! Looks at a long line's band in windows while a crowd of what is counted fills one look: the
-//! crowd is then found in full at several invokes a frame, and a thin scene still costs one.
+//! Looks at a long line's band in windows while someone is near the line or a crowd of what is
+//! counted fills one look: people at the line are then as big to the model as near a short line,
+//! and a crowd is found in full, at several invokes a frame; an empty or thin scene away from the
+//! line still costs one.
 
 use std::borrow::Cow;
 
@@ -25,27 +27,34 @@ pub const CROWD_TENTHS: usize = 9;
 /// Whether the detector looks in one window or in the band's windows (see
 /// [`Frame::windows`]).
 #[derive(Debug, Default)]
-pub struct Crowd {
+pub struct Windows {
     /// While looking in windows: the time of the full look that started them.
     since: Option<f64>,
     /// Scales the band, its buffers kept from frame to frame.
     resizer: Resizer,
 }
 
-impl Crowd {
-    /// What `detector` finds in `frame`, in the picture's coordinates: in one look, or, from a
-    /// frame whose one look came back full of counted objects and for [`WINDOWS_SECONDS`]
-    /// after it, in the frame's band in windows, when the source delivers one.
+impl Windows {
+    /// What `detector` finds in `frame`, in the picture's coordinates: in one look, or in the
+    /// frame's band in windows, when the source delivers one, while someone is `near` the line
+    /// (a counter is watching a track, see [`crate::vision::counting_line::Counter::is_watching`])
+    /// and from a frame whose one look came back full of counted objects for [`WINDOWS_SECONDS`]
+    /// after it.
     pub fn detect(
         &mut self,
         detector: &mut dyn Detector,
         frame: &Frame,
         stages: &mut Stages,
+        near: bool,
     ) -> Result<Vec<Detection>, DetectorError> {
         let Some(band) = frame.windows.as_deref() else {
             self.since = None;
             return look(detector, frame, stages);
         };
+        if near {
+            stages.near_frames += 1;
+            return self.in_windows(detector, band, stages);
+        }
         // A source whose clock went back (a file played again) starts afresh.
         let done = |since: f64| frame.time < since || frame.time - since >= WINDOWS_SECONDS;
         if self.since.is_none_or(done) {
@@ -60,6 +69,17 @@ impl Crowd {
             self.since = Some(frame.time);
         }
         stages.crowd_frames += 1;
+        self.in_windows(detector, band, stages)
+    }
+
+    /// What `detector` finds in `band`, scaled to its windows' height, in the picture's
+    /// coordinates.
+    fn in_windows(
+        &mut self,
+        detector: &mut dyn Detector,
+        band: &Frame,
+        stages: &mut Stages,
+    ) -> Result<Vec<Detection>, DetectorError> {
         let band = fitted(band, detector.input_size().1, &mut self.resizer)?;
         look(detector, &band, stages)
     }
@@ -124,9 +144,9 @@ fn look(
 mod tests {
     use super::*;
 
-    impl Crowd {
-        /// Whether the detector is looking in windows.
-        fn in_windows(&self) -> bool {
+    impl Windows {
+        /// Whether the detector is looking in windows for a crowd.
+        fn for_a_crowd(&self) -> bool {
             self.since.is_some()
         }
     }
@@ -190,10 +210,10 @@ mod tests {
             windows: 6,
             ..Scripted::default()
         };
-        let (mut crowd, mut stages) = (Crowd::default(), Stages::default());
-        let mut at = |time: f64, d: &mut Scripted, crowd: &mut Crowd, stages: &mut Stages| {
+        let (mut crowd, mut stages) = (Windows::default(), Stages::default());
+        let mut at = |time: f64, d: &mut Scripted, crowd: &mut Windows, stages: &mut Stages| {
             f.time = time;
-            crowd.detect(d, &f, stages).expect("look")
+            crowd.detect(d, &f, stages, false).expect("look")
         };
         let found = at(0.0, &mut d, &mut crowd, &mut stages);
         assert_eq!(found.len(), 2);
@@ -203,7 +223,7 @@ mod tests {
             "out of the frame's region"
         );
         assert_eq!(d.shown, [(10, 10)]);
-        assert!(!crowd.in_windows());
+        assert!(!crowd.for_a_crowd());
 
         d.one = 4;
         let found = at(0.1, &mut d, &mut crowd, &mut stages);
@@ -218,7 +238,7 @@ mod tests {
             (stages.full_looks, stages.relooked, stages.missed_looks()),
             (1, 1, 0)
         );
-        assert!(crowd.in_windows());
+        assert!(crowd.for_a_crowd());
 
         // Windows only, for a second.
         for k in 2..11 {
@@ -231,12 +251,12 @@ mod tests {
         // Then one look again: still full, so windows for another second.
         at(1.1, &mut d, &mut crowd, &mut stages);
         assert_eq!(d.shown[12..], [(10, 10), (31, 10)]);
-        assert!(crowd.in_windows());
+        assert!(crowd.for_a_crowd());
         // The crowd has thinned a second later: one look is kept.
         d.one = 3;
         assert_eq!(at(2.1, &mut d, &mut crowd, &mut stages).len(), 3);
         assert_eq!(d.shown[14..], [(10, 10)]);
-        assert!(!crowd.in_windows());
+        assert!(!crowd.for_a_crowd());
         assert_eq!((stages.looks, stages.crowd_frames), (15, 11));
         // A file played again from its start: one look first.
         d.one = 4;
@@ -253,16 +273,59 @@ mod tests {
             windows: 9,
             ..Scripted::default()
         };
-        let (mut crowd, mut stages) = (Crowd::default(), Stages::default());
+        let (mut crowd, mut stages) = (Windows::default(), Stages::default());
         for _ in 0..3 {
             assert_eq!(
-                crowd.detect(&mut d, &f, &mut stages).expect("look").len(),
+                crowd
+                    .detect(&mut d, &f, &mut stages, false)
+                    .expect("look")
+                    .len(),
                 4
             );
         }
         assert_eq!(d.shown, [(10, 10); 3]);
         assert_eq!((stages.missed_looks(), stages.crowd_frames), (3, 0));
-        assert!(!crowd.in_windows());
+        assert!(!crowd.for_a_crowd());
+    }
+
+    #[test]
+    fn someone_near_the_line_is_looked_at_in_windows_only_while_they_are() {
+        let band = frame(25, 8, BBox::new(0.0, 0.5, 1.0, 1.0), None);
+        let f = frame(10, 10, BBox::new(0.2, 0.2, 0.8, 0.8), Some(band));
+        let mut d = Scripted {
+            one: 1,
+            windows: 2,
+            ..Scripted::default()
+        };
+        let (mut w, mut stages) = (Windows::default(), Stages::default());
+        let mut at =
+            |near: bool, d: &mut Scripted| w.detect(d, &f, &mut stages, near).expect("look");
+        assert_eq!(at(false, &mut d).len(), 1);
+        // Near: the band's windows straight away, without a look in one first.
+        let found = at(true, &mut d);
+        assert_eq!(found.len(), 2);
+        assert_eq!(
+            found[0].bbox,
+            BBox::new(0.0, 0.5, 0.5, 0.75),
+            "out of the band's region"
+        );
+        at(true, &mut d);
+        // Gone from the line: one look again.
+        assert_eq!(at(false, &mut d).len(), 1);
+        assert_eq!(d.shown, [(10, 10), (31, 10), (31, 10), (10, 10)]);
+        assert_eq!((stages.near_frames, stages.crowd_frames), (2, 0));
+        // Without a band (a short line, or `lines:1`), near or not, one look.
+        let mut d = Scripted {
+            one: 1,
+            ..Scripted::default()
+        };
+        let one = frame(10, 10, BBox::FULL, None);
+        let mut stages = Stages::default();
+        let found = Windows::default()
+            .detect(&mut d, &one, &mut stages, true)
+            .expect("look");
+        assert_eq!((found.len(), stages.near_frames), (1, 0));
+        assert_eq!(d.shown, [(10, 10)]);
     }
 
     #[test]
@@ -275,23 +338,32 @@ mod tests {
             junk: true,
             ..Scripted::default()
         };
-        let (mut crowd, mut stages) = (Crowd::default(), Stages::default());
+        let (mut crowd, mut stages) = (Windows::default(), Stages::default());
         assert_eq!(
-            crowd.detect(&mut d, &f, &mut stages).expect("look").len(),
+            crowd
+                .detect(&mut d, &f, &mut stages, false)
+                .expect("look")
+                .len(),
             1
         );
         assert_eq!(d.shown, [(10, 10)]);
-        assert!(!crowd.in_windows());
+        assert!(!crowd.for_a_crowd());
         // Three of its four are not a crowd of what is counted; four are.
         d.one = 3;
         assert_eq!(
-            crowd.detect(&mut d, &f, &mut stages).expect("look").len(),
+            crowd
+                .detect(&mut d, &f, &mut stages, false)
+                .expect("look")
+                .len(),
             3
         );
         assert_eq!(d.shown[1..], [(10, 10)]);
         d.one = 4;
         assert_eq!(
-            crowd.detect(&mut d, &f, &mut stages).expect("look").len(),
+            crowd
+                .detect(&mut d, &f, &mut stages, false)
+                .expect("look")
+                .len(),
             3
         );
         assert_eq!(d.shown[2..], [(10, 10), (40, 10)]);
@@ -318,8 +390,8 @@ mod tests {
             windows: 1,
             ..Scripted::default()
         };
-        let e = Crowd::default()
-            .detect(&mut d, &f, &mut Stages::default())
+        let e = Windows::default()
+            .detect(&mut d, &f, &mut Stages::default(), false)
             .expect_err("a short band");
         assert!(e.to_string().contains("cannot scale the band"), "{e}");
     }
