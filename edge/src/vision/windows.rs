@@ -339,33 +339,18 @@ mod tests {
             ..Scripted::default()
         };
         let (mut crowd, mut stages) = (Windows::default(), Stages::default());
-        assert_eq!(
-            crowd
-                .detect(&mut d, &f, &mut stages, false)
-                .expect("look")
-                .len(),
-            1
-        );
+        let mut found = |crowd: &mut Windows, d: &mut Scripted| {
+            crowd.detect(d, &f, &mut stages, false).expect("look").len()
+        };
+        assert_eq!(found(&mut crowd, &mut d), 1);
         assert_eq!(d.shown, [(10, 10)]);
         assert!(!crowd.for_a_crowd());
         // Three of its four are not a crowd of what is counted; four are.
         d.one = 3;
-        assert_eq!(
-            crowd
-                .detect(&mut d, &f, &mut stages, false)
-                .expect("look")
-                .len(),
-            3
-        );
+        assert_eq!(found(&mut crowd, &mut d), 3);
         assert_eq!(d.shown[1..], [(10, 10)]);
         d.one = 4;
-        assert_eq!(
-            crowd
-                .detect(&mut d, &f, &mut stages, false)
-                .expect("look")
-                .len(),
-            3
-        );
+        assert_eq!(found(&mut crowd, &mut d), 3);
         assert_eq!(d.shown[2..], [(10, 10), (40, 10)]);
     }
 

@@ -192,13 +192,7 @@ pub fn build(o: &DetectorOptions) -> Result<Box<dyn Detector>, DetectorError> {
         ModelChoice::Blob => return Ok(Box::new(blob::BlobDetector::new(320, 240))),
         ModelChoice::File(path) => (path.clone(), o.labels.clone(), o.classes.clone()),
         ModelChoice::Default => {
-            let (model, labels) = model::find_default_model(o.runtime).ok_or_else(|| DetectorError::Load {
-                path: model::default_model_names(o.runtime)[0].into(),
-                reason: format!(
-                    "the default model is not installed in any of {:?}; run scripts/setup.sh or give --model",
-                    model::default_model_dirs()
-                ),
-            })?;
+            let (model, labels) = model::default_model(o.runtime)?;
             let classes = if o.classes.is_empty() {
                 vec!["person".to_owned()]
             } else {

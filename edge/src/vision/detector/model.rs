@@ -360,6 +360,17 @@ pub fn default_model_names(runtime: RuntimeKind) -> &'static [&'static str] {
     }
 }
 
+/// The default model for `runtime` and its labels, or what to do when it is not installed.
+pub fn default_model(runtime: RuntimeKind) -> Result<(PathBuf, PathBuf), DetectorError> {
+    find_default_model(runtime).ok_or_else(|| DetectorError::Load {
+        path: default_model_names(runtime)[0].into(),
+        reason: format!(
+            "the default model is not installed in any of {:?}; run scripts/setup.sh or give --model",
+            default_model_dirs()
+        ),
+    })
+}
+
 /// The default model for `runtime` and its labels, if installed: the first of its names found
 /// in any of the directories.
 pub fn find_default_model(runtime: RuntimeKind) -> Option<(PathBuf, PathBuf)> {
