@@ -50,7 +50,7 @@ pub struct BenchReport {
     /// Mean time per frame outside the model (decode, preprocess, postprocess, track), in ms.
     pub outside_model_ms: f64,
     pub dropped: u64,
-    /// Peak resident memory of this process, in MB.
+    /// Peak resident memory of this process, in MB: one model compiled at a time, as an edge has.
     pub peak_rss_mb: f64,
     /// User + system CPU seconds of the whole run (bare invokes and pipeline), this process and
     /// its children (ffmpeg, once ended).
