@@ -61,8 +61,8 @@ fn a_raw_ssd_without_anchors_counts_too() {
         model: ModelChoice::File(models.join("objectron_ssd_oidv4_fp16.tflite")),
         labels: Some(models.join("objectron_labels.txt")),
         classes: vec!["Person".into()],
-        // Only L1 is checked, whose band is one window anyway: L2, across the whole picture,
-        // is not looked at in windows while someone is near it, which would take minutes.
+        // Only L1 is checked, whose band is one window anyway; one window keeps L2, across the
+        // whole picture, from being looked at in three while someone is near it (minutes).
         region: "lines:1".parse().expect("region"),
         ..DetectorOptions::default()
     });

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 
 use crate::config::DEFAULT_LINE;
-use crate::vision::camera::{self, OpenOptions, SourceSpec};
+use crate::vision::camera::{self, SourceSpec};
 use crate::vision::counting_line::{Anchor, CounterConfig, Line};
 use crate::vision::detector::model::ModelDetector;
 use crate::vision::detector::runtime::RuntimeKind;
@@ -105,7 +105,7 @@ pub fn peak_rss_mb() -> f64 {
 
 /// The bare model's median invoke time on the source's first frame, and the model's file name:
 /// `blob` without a model (or when the source has no frame).
-fn bare_invoke(o: &BenchOptions) -> Result<(f64, String), PipelineError> {
+fn bare_invoke(o: &BenchOptions, spec: &PipelineSpec) -> Result<(f64, String), PipelineError> {
     let blob = || Ok((0.0, "blob".to_owned()));
     let path = match &o.detector.model {
         ModelChoice::Blob => return blob(),
@@ -121,13 +121,7 @@ fn bare_invoke(o: &BenchOptions) -> Result<(f64, String), PipelineError> {
         threads: o.detector.threads,
         runtime: o.detector.runtime,
     })?;
-    let (width, height) = bare.input_size();
-    let frames = OpenOptions {
-        width,
-        height,
-        realtime: false,
-        region: o.detector.region.clone(),
-    };
+    let frames = spec.frames(bare.input_size());
     let Some(frame) = camera::open(&o.source, &frames)?.next_frame()? else {
         return blob();
     };
@@ -153,16 +147,16 @@ pub fn run(o: &BenchOptions) -> Result<BenchReport, PipelineError> {
     let line: Line = DEFAULT_LINE
         .parse()
         .unwrap_or_else(|_| unreachable!("a valid line"));
-    // The bare model first, and gone before the pipeline's is built: the peak memory measured
-    // is then one model's, as an edge's is.
-    let (invoke_ms, model) = bare_invoke(o)?;
-    let built = PipelineSpec {
+    let spec = PipelineSpec {
         source: o.source.clone(),
         detector: o.detector.clone(),
         counter: CounterConfig::new(line),
         realtime: false,
-    }
-    .build()?;
+    };
+    // The bare model first, and gone before the pipeline's is built: the peak memory measured
+    // is then one model's, as an edge's is.
+    let (invoke_ms, model) = bare_invoke(o, &spec)?;
+    let built = spec.build()?;
 
     // The pipeline, fed by the capture thread as in `count` and `run`: decoding overlaps inference.
     let (capture, mut pipeline) = built.start(None)?;

@@ -35,17 +35,21 @@ impl PipelineSpec {
     /// Builds the detector (loading the model) and the pipeline around it.
     pub fn build(&self) -> Result<BuiltPipeline, DetectorError> {
         let detector = detector::build(&self.detector)?;
-        let (width, height) = detector.input_size();
         Ok(BuiltPipeline {
             source: self.source.clone(),
-            frames: OpenOptions {
-                width,
-                height,
-                realtime: self.realtime,
-                region: self.detector.region.clone(),
-            },
+            frames: self.frames(detector.input_size()),
             pipeline: Pipeline::new(detector, TrackerConfig::default(), self.counter.clone()),
         })
+    }
+
+    /// How the source is opened for a detector whose input is `(width, height)`.
+    pub fn frames(&self, (width, height): (u32, u32)) -> OpenOptions {
+        OpenOptions {
+            width,
+            height,
+            realtime: self.realtime,
+            region: self.detector.region.clone(),
+        }
     }
 }
 
