@@ -98,6 +98,16 @@ impl BBox {
         if union <= 0.0 { 0.0 } else { inter / union }
     }
 
+    /// The same box moved by `by`.
+    pub fn moved(&self, by: Point) -> BBox {
+        BBox::new(
+            self.x1 + by.x,
+            self.y1 + by.y,
+            self.x2 + by.x,
+            self.y2 + by.y,
+        )
+    }
+
     /// The box clamped to the image.
     pub fn clamped(&self) -> BBox {
         let c = |v: f32| v.clamp(0.0, 1.0);
