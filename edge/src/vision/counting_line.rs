@@ -702,10 +702,16 @@ impl Counter {
     /// Whether a track seen in the last half second is near the line or has crossed it and not
     /// settled: then every frame matters; otherwise the pipeline may look at fewer.
     pub fn is_watching(&self, time: f64) -> bool {
-        self.tracks.values().any(|s| {
-            time - s.last_time <= 0.5
+        self.watched(time).next().is_some()
+    }
+
+    /// The heights (of the picture) of the tracks [`Counter::is_watching`] watches.
+    pub fn watched(&self, time: f64) -> impl Iterator<Item = f32> + '_ {
+        self.tracks.values().filter_map(move |s| {
+            let watched = time - s.last_time <= 0.5
                 && (s.pending.is_some()
-                    || self.config.line.distance_to_segment(s.last) <= self.config.watch_distance)
+                    || self.config.line.distance_to_segment(s.last) <= self.config.watch_distance);
+            watched.then_some(s.height)
         })
     }
 

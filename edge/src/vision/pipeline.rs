@@ -114,9 +114,14 @@ impl Pipeline {
         }
         self.since_look = 0;
         self.last_look = Some(frame.time);
-        // Someone near the line of a loading bay is looked at closely; a resting bay's crossings
-        // count for nothing.
-        let near = watching && self.resting.is_none();
+        // Someone near the line of a loading bay may be looked at closely (the smallest of them
+        // decides); a resting bay's crossings count for nothing.
+        let near = (watching && self.resting.is_none()).then(|| {
+            self.counters
+                .iter()
+                .flat_map(|c| c.watched(frame.time))
+                .fold(f32::INFINITY, f32::min)
+        });
         let detections =
             self.windows
                 .detect(self.detector.as_mut(), frame, &mut self.stages, near)?;
@@ -223,9 +228,10 @@ mod tests {
         }
     }
 
-    /// Sees one person standing on the line, in one look or in the band's windows alike, and
-    /// notes the width of each frame it is shown.
+    /// Sees one person `tall` (of the picture) standing on the line, in one look or in the band's
+    /// windows alike, and notes the width of each frame it is shown.
     struct Standing {
+        tall: f32,
         shown: std::sync::Arc<std::sync::Mutex<Vec<u32>>>,
     }
 
@@ -238,7 +244,7 @@ mod tests {
             Ok(vec![Detection {
                 class: 0,
                 score: 0.9,
-                bbox: BBox::new(0.45, 0.3, 0.55, 0.5),
+                bbox: BBox::new(0.45, 0.5 - self.tall, 0.55, 0.5),
             }])
         }
         fn describe(&self) -> String {
@@ -246,18 +252,21 @@ mod tests {
         }
     }
 
-    #[test]
-    fn someone_near_the_line_of_a_loading_bay_is_looked_at_in_the_bands_windows() {
-        let seen = std::sync::Arc::new(std::sync::Mutex::new(vec![]));
-        let mut p = Pipeline::new(
+    /// A pipeline of a long line across the picture, where `Standing` sees someone `tall`.
+    fn standing(tall: f32, seen: &std::sync::Arc<std::sync::Mutex<Vec<u32>>>) -> Pipeline {
+        Pipeline::new(
             Box::new(Standing {
+                tall,
                 shown: seen.clone(),
             }),
             TrackerConfig::default(),
             CounterConfig::new("0,0.5,1,0.5".parse().expect("line")),
-        );
-        // The band along the line, 40 px wide.
-        let frame = |index: u64| Frame {
+        )
+    }
+
+    /// Frame `index` of a source that hands over the band along the line, 40 px wide.
+    fn frame(index: u64) -> Frame {
+        Frame {
             index,
             time: index as f64 / 10.0,
             windows: Some(Box::new(Frame {
@@ -265,7 +274,31 @@ mod tests {
                 ..Frame::grey(40, 16, 0)
             })),
             ..Frame::grey(16, 16, 0)
-        };
+        }
+    }
+
+    #[test]
+    fn someone_big_near_the_line_is_looked_at_in_one_look() {
+        // Two fifths of the picture tall: over a third of the one look, as big to the model as
+        // windows would make them.
+        let seen = std::sync::Arc::new(std::sync::Mutex::new(vec![]));
+        let mut p = standing(0.4, &seen);
+        for i in 0..10 {
+            p.process(&frame(i)).expect("frame");
+        }
+        let shown = seen.lock().expect("not poisoned");
+        assert!(p.counter().is_watching(0.9), "near the line");
+        assert!(
+            shown.len() >= 9 && shown.iter().all(|w| *w == 16),
+            "{shown:?}"
+        );
+        assert_eq!(p.stages.near_frames, 0);
+    }
+
+    #[test]
+    fn someone_near_the_line_of_a_loading_bay_is_looked_at_in_the_bands_windows() {
+        let seen = std::sync::Arc::new(std::sync::Mutex::new(vec![]));
+        let mut p = standing(0.2, &seen);
         for i in 0..10 {
             p.process(&frame(i)).expect("frame");
         }
