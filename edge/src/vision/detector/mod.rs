@@ -57,7 +57,7 @@ pub struct Stages {
     /// Frames looked at in windows because a look at them, or at one before them, came back
     /// full.
     pub crowd_frames: u64,
-    /// Frames looked at in windows because someone was near the line.
+    /// Frames looked at in windows because someone small to the model was near the line.
     pub near_frames: u64,
 }
 
