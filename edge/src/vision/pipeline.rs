@@ -107,7 +107,13 @@ impl Pipeline {
             (Some(every), Some(last)) => frame.time - last < every && frame.time >= last,
             _ => false,
         };
-        let watching = self.counters.iter().any(|c| c.is_watching(frame.time));
+        // The least height of the tracks the counters watch (infinite: they watch none).
+        let smallest = self
+            .counters
+            .iter()
+            .flat_map(|c| c.watched(frame.time))
+            .fold(f32::INFINITY, f32::min);
+        let watching = smallest.is_finite();
         if rested || (self.resting.is_none() && !watching && self.since_look < self.idle_stride) {
             self.skipped += 1;
             return Ok(vec![vec![]; self.counters.len()]);
@@ -116,12 +122,7 @@ impl Pipeline {
         self.last_look = Some(frame.time);
         // Someone near the line of a loading bay may be looked at closely (the smallest of them
         // decides); a resting bay's crossings count for nothing.
-        let near = (watching && self.resting.is_none()).then(|| {
-            self.counters
-                .iter()
-                .flat_map(|c| c.watched(frame.time))
-                .fold(f32::INFINITY, f32::min)
-        });
+        let near = (watching && self.resting.is_none()).then_some(smallest);
         let detections =
             self.windows
                 .detect(self.detector.as_mut(), frame, &mut self.stages, near)?;

@@ -1,7 +1,7 @@
-//! Looks at a long line's band in windows while someone is near the line or a crowd of what is
-//! counted fills one look: people at the line are then as big to the model as near a short line,
-//! and a crowd is found in full, at several invokes a frame; an empty or thin scene away from the
-//! line still costs one.
+//! Looks at a long line's band in windows while someone small to the model is near the line or a
+//! crowd of what is counted fills one look: people at the line are then as big to the model as
+//! near a short line, and a crowd is found in full, at several invokes a frame; an empty or thin
+//! scene away from the line still costs one.
 
 use std::borrow::Cow;
 
