@@ -1242,62 +1242,58 @@ mod tests {
         assert_eq!(c.count_in(), 1);
     }
 
+    /// A line 5 % above the bottom of the picture; walking down over it is `in`.
+    fn bottom_line() -> Counter {
+        Counter::new(CounterConfig::new(
+            "0.1,0.95,0.9,0.95".parse().expect("line"),
+        ))
+    }
+
     #[test]
     fn a_runner_through_the_strip_between_a_line_and_the_edge_is_never_seen_there() {
-        // A line 5 % above the bottom of the picture; walking down over it is `in`. A box that
-        // reaches the bottom edge (0.99 or more) hides the feet.
-        let edge_line = || {
-            Counter::new(CounterConfig::new(
-                "0.1,0.95,0.9,0.95".parse().expect("line"),
-            ))
-        };
+        // A box that reaches the bottom edge (0.99 or more) hides the feet.
         // Out through the bottom: a walker's feet, last seen at 0.95, are past the line a frame
         // later, still in the picture, though its box is cut there; a runner's, last seen at
         // 0.91, are out of the picture a frame later.
-        let mut c = edge_line();
+        let mut c = bottom_line();
         run(&mut c, 1, &[0.85, 0.87, 0.89, 0.91, 0.93, 0.95, 0.99, 1.0]);
         assert_eq!(gone(&mut c, 8), (1, 0), "the walker");
-        let mut c = edge_line();
+        let mut c = bottom_line();
         run(&mut c, 1, &[0.55, 0.67, 0.79, 0.91, 1.0]);
         assert_eq!(gone(&mut c, 5), (0, 0), "the runner");
         // In from the bottom: the runner, first seen whole at 0.9 going up 0.12 a frame, was out
         // of the picture a frame before; the walker was seen below the line.
-        let mut c = edge_line();
+        let mut c = bottom_line();
         run(&mut c, 1, &[1.0, 0.9, 0.78, 0.66, 0.54, 0.42]);
         assert_eq!(gone(&mut c, 6), (0, 0), "the runner");
-        let mut c = edge_line();
+        let mut c = bottom_line();
         run(&mut c, 1, &[1.0, 0.99, 0.97, 0.95, 0.93, 0.91, 0.89]);
         assert_eq!(gone(&mut c, 7), (0, 1), "the walker");
         // One who turned: last seen whole walking up, away from the edge, then cut by it. Its
         // pace says nothing of how it got there, so the crossing stands.
-        let mut c = edge_line();
+        let mut c = bottom_line();
         run(&mut c, 1, &[0.85, 0.88, 0.91, 0.88, 0.85, 0.82, 0.79, 1.0]);
         assert_eq!(gone(&mut c, 8), (1, 0), "the one who turned");
     }
 
     #[test]
     fn a_fast_mover_lost_short_of_a_line_next_to_the_edge_went_out_over_it() {
-        // The same line 5 % above the bottom. A runner at 0.065 a frame is last found whole just
-        // short of it: at its pace its box reaches the edge by the next frame, with its feet
-        // past the line and still in the picture, where the detector no longer finds it.
-        let edge_line = || {
-            Counter::new(CounterConfig::new(
-                "0.1,0.95,0.9,0.95".parse().expect("line"),
-            ))
-        };
-        let mut c = edge_line();
+        // A runner at 0.065 a frame is last found whole just short of the line: at its pace its
+        // box reaches the edge by the next frame, with its feet past the line and still in the
+        // picture, where the detector no longer finds it.
+        let mut c = bottom_line();
         run(&mut c, 1, &[0.605, 0.67, 0.735, 0.8, 0.865, 0.93]);
         assert_eq!(gone(&mut c, 6), (1, 0), "the runner");
         let crossing = c.finish();
         assert!(crossing.is_empty(), "counted once: {crossing:?}");
         // A walker lost at the same place is not near the edge a frame later: it may be hidden,
         // or have turned, and counts nothing.
-        let mut c = edge_line();
+        let mut c = bottom_line();
         run(&mut c, 1, &[0.83, 0.85, 0.87, 0.89, 0.91, 0.93]);
         assert_eq!(gone(&mut c, 6), (0, 0), "the walker");
         // One twice as fast would be out of the picture a frame later: its feet were never seen
         // past the line (rule 4).
-        let mut c = edge_line();
+        let mut c = bottom_line();
         run(&mut c, 1, &[0.33, 0.45, 0.57, 0.69, 0.81, 0.93]);
         assert_eq!(gone(&mut c, 6), (0, 0), "the sprinter");
     }
