@@ -44,6 +44,7 @@ fn count_prints_the_documented_json() {
         "missed_looks",
         "crowd_frames",
         "near_frames",
+        "behind_frames",
         "crossings",
     ] {
         assert!(!v[key].is_null(), "{key} in {v}");

@@ -49,9 +49,11 @@ pub struct CountReport {
     pub full_looks: u64,
     pub missed_looks: u64,
     /// Frames looked at in windows for a crowd, and because someone was near the line (see
-    /// [`crate::vision::windows`]).
+    /// [`crate::vision::windows`]); frames looked at in one window because the source had
+    /// dropped frames lately (see [`crate::vision::pipeline::BEHIND_SECONDS`]).
     pub crowd_frames: u64,
     pub near_frames: u64,
+    pub behind_frames: u64,
     pub crossings: Vec<CrossingReport>,
 }
 
@@ -73,6 +75,7 @@ pub fn run(
         missed_looks: 0,
         crowd_frames: 0,
         near_frames: 0,
+        behind_frames: 0,
         crossings: vec![],
     };
     let start = Instant::now();
@@ -120,4 +123,5 @@ fn fill(r: &mut CountReport, p: &Pipeline, c: &Capture, start: Instant) {
     r.missed_looks = p.stages.missed_looks();
     r.crowd_frames = p.stages.crowd_frames;
     r.near_frames = p.stages.near_frames;
+    r.behind_frames = p.stages.behind_frames;
 }

@@ -123,13 +123,14 @@ pub struct LineReport {
     /// Times the model looked while this line was counted, those it came back full (see
     /// [`crate::vision::detector::Stages::full_looks`]), and of those, the ones whose boxes
     /// were kept, objects missed (the rest were looked at again in windows); and the frames
-    /// looked at in windows for a crowd, and because someone was near the line. 0 for crossings
-    /// read from a file.
+    /// looked at in windows for a crowd, and because someone was near the line, and in one window
+    /// because frames were dropped lately (`--realtime`). 0 for crossings read from a file.
     pub looks: u64,
     pub full_looks: u64,
     pub missed_looks: u64,
     pub crowd_frames: u64,
     pub near_frames: u64,
+    pub behind_frames: u64,
 }
 
 /// Errors summed over lines (all of them, or those of one kind).
@@ -450,6 +451,7 @@ fn score(
         missed_looks: stages.missed_looks(),
         crowd_frames: stages.crowd_frames,
         near_frames: stages.near_frames,
+        behind_frames: stages.behind_frames,
     }
 }
 

@@ -81,6 +81,18 @@ impl Windows {
         self.in_windows(detector, band, stages)
     }
 
+    /// What `detector` finds in `frame` in one look, whatever is near the line or in view: for
+    /// an edge that cannot afford windows now. A crowd's windows start afresh after it.
+    pub fn one_look(
+        &mut self,
+        detector: &mut dyn Detector,
+        frame: &Frame,
+        stages: &mut Stages,
+    ) -> Result<Vec<Detection>, DetectorError> {
+        self.since = None;
+        look(detector, frame, stages)
+    }
+
     /// What `detector` finds in `band`, scaled to its windows' height, in the picture's
     /// coordinates.
     fn in_windows(

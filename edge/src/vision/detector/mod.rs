@@ -59,6 +59,9 @@ pub struct Stages {
     pub crowd_frames: u64,
     /// Frames looked at in windows because someone small to the model was near the line.
     pub near_frames: u64,
+    /// Frames looked at in one window because the camera had dropped frames lately (see
+    /// [`crate::vision::pipeline::BEHIND_SECONDS`]).
+    pub behind_frames: u64,
 }
 
 impl Stages {
