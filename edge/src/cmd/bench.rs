@@ -11,7 +11,7 @@ use crate::vision::camera::{self, SourceSpec};
 use crate::vision::counting_line::{Anchor, CounterConfig, Line};
 use crate::vision::detector::model::ModelDetector;
 use crate::vision::detector::runtime::RuntimeKind;
-use crate::vision::detector::{self, Detector, DetectorOptions, ModelChoice, Stages};
+use crate::vision::detector::{self, Detector, DetectorOptions, Stages};
 use crate::vision::live_view::{LiveView, Seen};
 use crate::vision::pipeline::PipelineError;
 use crate::vision::pipeline_setup::PipelineSpec;
@@ -107,20 +107,10 @@ pub fn peak_rss_mb() -> f64 {
 /// `blob` without a model (or when the source has no frame).
 fn bare_invoke(o: &BenchOptions, spec: &PipelineSpec) -> Result<(f64, String), PipelineError> {
     let blob = || Ok((0.0, "blob".to_owned()));
-    let path = match &o.detector.model {
-        ModelChoice::Blob => return blob(),
-        ModelChoice::File(p) => p.clone(),
-        ModelChoice::Default => detector::model::default_model(o.detector.runtime)?.0,
+    let Some(options) = detector::model_options(&o.detector)? else {
+        return blob();
     };
-    let mut bare = ModelDetector::open(&detector::model::ModelOptions {
-        path,
-        labels: None,
-        classes: vec![],
-        score_threshold: o.detector.score_threshold,
-        iou_threshold: o.detector.iou_threshold,
-        threads: o.detector.threads,
-        runtime: o.detector.runtime,
-    })?;
+    let mut bare = ModelDetector::open(&options)?;
     let frames = spec.frames(bare.input_size());
     let Some(frame) = camera::open(&o.source, &frames)?.next_frame()? else {
         return blob();

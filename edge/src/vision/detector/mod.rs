@@ -191,8 +191,19 @@ impl Default for DetectorOptions {
 
 /// Builds the chosen detector.
 pub fn build(o: &DetectorOptions) -> Result<Box<dyn Detector>, DetectorError> {
+    let Some(options) = model_options(o)? else {
+        return Ok(Box::new(blob::BlobDetector::new(320, 240)));
+    };
+    Ok(Box::new(tiles::Tiled::new(Box::new(
+        model::ModelDetector::open(&options)?,
+    ))))
+}
+
+/// The model the options choose, with its labels and classes (the default model's when none is
+/// given), or `None` for the model-free blob detector.
+pub fn model_options(o: &DetectorOptions) -> Result<Option<model::ModelOptions>, DetectorError> {
     let (path, labels, classes) = match &o.model {
-        ModelChoice::Blob => return Ok(Box::new(blob::BlobDetector::new(320, 240))),
+        ModelChoice::Blob => return Ok(None),
         ModelChoice::File(path) => (path.clone(), o.labels.clone(), o.classes.clone()),
         ModelChoice::Default => {
             let (model, labels) = model::default_model(o.runtime)?;
@@ -204,15 +215,13 @@ pub fn build(o: &DetectorOptions) -> Result<Box<dyn Detector>, DetectorError> {
             (model, Some(o.labels.clone().unwrap_or(labels)), classes)
         }
     };
-    Ok(Box::new(tiles::Tiled::new(Box::new(
-        model::ModelDetector::open(&model::ModelOptions {
-            path,
-            labels,
-            classes,
-            score_threshold: o.score_threshold,
-            iou_threshold: o.iou_threshold,
-            threads: o.threads,
-            runtime: o.runtime,
-        })?,
-    ))))
+    Ok(Some(model::ModelOptions {
+        path,
+        labels,
+        classes,
+        score_threshold: o.score_threshold,
+        iou_threshold: o.iou_threshold,
+        threads: o.threads,
+        runtime: o.runtime,
+    }))
 }
