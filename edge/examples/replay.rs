@@ -5,7 +5,7 @@
 //! each frame's detections and tracks with their anchors' distance from that line); settings
 //! from the environment: SPEED, IOU, NEW, HIGH, LOW, LOST (tracker), HANDOFF, HANDOFFS, WATCH, SETTLE, SETTLEH, BAND (counter),
 //! STRIDE (pipeline), DROP (a share of frames dropped, as a loaded machine does), EVERY (only every n-th frame); SCORE (the detector's least score),
-//! MODEL (a model file; LABELS and CLASSES say what it counts, all classes if not), REGION (lines, lines:N, full or x1,y1,x2,y2) and MARGIN (where the detector looks: `lines` looks at a long line's band in windows after a look
+//! BOXES (a directory of `baycount-scenes --boxes`: the scenes' true boxes instead of a model's), MODEL (a model file; LABELS and CLASSES say what it counts, all classes if not), REGION (lines, lines:N, full or x1,y1,x2,y2) and MARGIN (where the detector looks: `lines` looks at a long line's band in windows after a look
 //! with 20 boxes, the default model's every box, 18 of them what is counted); WINDOW (`eval`'s, in frames). Tune on the training set; judge on the validation set.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -71,7 +71,39 @@ fn region(lines: &[TruthLine]) -> Region {
     r.with_lines(lines.iter().map(|l| l.line))
 }
 
+/// The boxes `baycount-scenes --boxes DIR` wrote for `source` (`DIR/<name>.boxes`), when BOXES
+/// names that directory: the counter on what a perfect detector would find.
+fn oracle(source: &Path) -> Option<Frames> {
+    let dir = PathBuf::from(std::env::var("BOXES").ok()?);
+    let name = source.file_stem()?.to_string_lossy().into_owned() + ".boxes";
+    let text = std::fs::read_to_string(dir.join(&name))
+        .unwrap_or_else(|e| panic!("BOXES: no {name} in {}: {e}", dir.display()));
+    Some(parse(&text))
+}
+
+/// Frames of detections as the cache holds them: `index time` then `class score x1 y1 x2 y2`
+/// for each.
+fn parse(text: &str) -> Frames {
+    text.lines()
+        .map(|l| {
+            let v: Vec<f64> = l.split(' ').map(|x| x.parse().unwrap()).collect();
+            let dets = v[2..]
+                .chunks(6)
+                .map(|d| Detection {
+                    class: d[0] as u32,
+                    score: d[1] as f32,
+                    bbox: BBox::new(d[2] as f32, d[3] as f32, d[4] as f32, d[5] as f32),
+                })
+                .collect();
+            (v[0] as u64, v[1], dets)
+        })
+        .collect()
+}
+
 fn detections(source: &Path, region: &Region) -> Frames {
+    if let Some(frames) = oracle(source) {
+        return frames;
+    }
     // Named by the footage's path, size and time, so a remade video is detected again.
     let meta = std::fs::metadata(source).unwrap();
     let stamp = meta
@@ -97,21 +129,7 @@ fn detections(source: &Path, region: &Region) -> Frames {
         }
     ));
     if let Ok(text) = std::fs::read_to_string(&cache) {
-        return text
-            .lines()
-            .map(|l| {
-                let v: Vec<f64> = l.split(' ').map(|x| x.parse().unwrap()).collect();
-                let dets = v[2..]
-                    .chunks(6)
-                    .map(|d| Detection {
-                        class: d[0] as u32,
-                        score: d[1] as f32,
-                        bbox: BBox::new(d[2] as f32, d[3] as f32, d[4] as f32, d[5] as f32),
-                    })
-                    .collect();
-                (v[0] as u64, v[1], dets)
-            })
-            .collect();
+        return parse(&text);
     }
     let mut det = detector::build(&options()).unwrap();
     let (width, height) = det.input_size();

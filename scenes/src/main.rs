@@ -55,6 +55,11 @@ struct Cli {
     /// rate. The truth's `source` then names `<videos>-<fps>fps/`.
     #[arg(long, default_value_t = FPS, value_parser = clap::value_parser!(u32).range(1..=60))]
     fps: u32,
+    /// Also write every person's box in every frame here (`<scene>.boxes`: one line a frame,
+    /// `index time` then `class score x1 y1 x2 y2` normalised for each, class 0 and score 1):
+    /// what a perfect detector would find, for the `replay` example's `BOXES`.
+    #[arg(long)]
+    boxes: Option<PathBuf>,
 }
 
 fn main() -> ExitCode {
@@ -124,12 +129,18 @@ fn run(cli: Cli) -> Result<()> {
             println!("baycount-scenes: {} truth files up to date", scenes.len());
         }
     }
-    if cli.check || (cli.out.is_none() && cli.dump.is_none()) {
+    if cli.check || (cli.out.is_none() && cli.dump.is_none() && cli.boxes.is_none()) {
         return Ok(());
     }
     let (plate, sprites) = load(&cli.footage)?;
     if let Some(dir) = &cli.dump {
         dump(dir, &plate, &sprites)?;
+    }
+    if let Some(dir) = &cli.boxes {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+        for s in &scenes {
+            write_boxes(s, cli.fps, &sprites, dir)?;
+        }
     }
     if let Some(out) = &cli.out {
         std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
@@ -214,6 +225,21 @@ fn dump(dir: &Path, plate: &Rgb, sprites: &HashMap<&str, Sprite>) -> Result<()> 
         );
     }
     Ok(())
+}
+
+/// Writes `<scene>.boxes` in `dir` (see `--boxes`).
+fn write_boxes(scene: &Scene, fps: u32, sprites: &HashMap<&str, Sprite>, dir: &Path) -> Result<()> {
+    let (w, h) = (scene.view.size.0 as f64, scene.view.size.1 as f64);
+    let mut text = String::new();
+    for (f, boxes) in render::boxes(scene, sprites)?.iter().enumerate() {
+        text += &format!("{f} {}", f as f64 / f64::from(fps));
+        for b in boxes {
+            text += &format!(" 0 1 {} {} {} {}", b[0] / w, b[1] / h, b[2] / w, b[3] / h);
+        }
+        text += "\n";
+    }
+    let path = dir.join(format!("{}.boxes", scene.name));
+    std::fs::write(&path, text).with_context(|| format!("writing {}", path.display()))
 }
 
 fn make_video(

@@ -188,6 +188,45 @@ pub fn poses(keys: &[Key], sprite: &Sprite, view: &View, frames: usize) -> Vec<O
     out
 }
 
+/// Every actor's box in every frame of `scene`, in pixels of the picture (x1, y1, x2, y2):
+/// the drawn sprite's mask (alpha at least a half), whole even where someone or something
+/// hides part of it, cut to the picture; none for an actor wholly out of it. What a perfect
+/// detector would find, for telling the counter's errors from the detector's.
+pub fn boxes(scene: &Scene, sprites: &HashMap<&str, Sprite>) -> Result<Vec<Vec<[f64; 4]>>> {
+    let mut out = vec![vec![]; scene.frames];
+    let (w, h) = (scene.view.size.0 as f64, scene.view.size.1 as f64);
+    for a in &scene.actors {
+        let sprite = sprites
+            .get(a.sprite)
+            .with_context(|| format!("scene {}: no sprite {:?}", scene.name, a.sprite))?;
+        for (f, pose) in poses(&a.keys()?, sprite, &scene.view, scene.frames)
+            .into_iter()
+            .enumerate()
+        {
+            let Some(p) = pose else { continue };
+            let c = &sprite.cycle[p.cutout];
+            let Some([u1, v1, u2, v2]) = c.mask_box() else {
+                continue;
+            };
+            let (dx1, dx2) = if p.mirror {
+                (c.feet.0 - u2, c.feet.0 - u1)
+            } else {
+                (u1 - c.feet.0, u2 - c.feet.0)
+            };
+            let b = [
+                (p.x + dx1 * p.scale).max(0.0),
+                (p.y + (v1 - c.feet.1) * p.scale).max(0.0),
+                (p.x + dx2 * p.scale).min(w),
+                (p.y + (v2 - c.feet.1) * p.scale).min(h),
+            ];
+            if b[0] < b[2] && b[1] < b[3] {
+                out[f].push(b);
+            }
+        }
+    }
+    Ok(out)
+}
+
 /// Renders every frame of `scene` over `bg` (with `front`: the plate's things that hide people
 /// behind them) and hands each to `sink`.
 pub fn render(
@@ -236,6 +275,7 @@ pub fn render(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::script::Actor;
 
     fn block(w: usize, h: usize) -> Cutout {
         Cutout {
@@ -266,6 +306,48 @@ mod tests {
         let w = occluders(&plate, &wide);
         assert!((w[0].base_y - (392.0 - 144.0) * 640.0 / 768.0).abs() < 1e-9);
         assert!(w[0].pixels.contains(&(358, 130)));
+    }
+
+    #[test]
+    fn boxes_are_the_masks_as_drawn() {
+        // A 4x10 mask with a clear pixel all round, its feet at its bottom-centre.
+        let mut c = block(6, 12);
+        for (i, a) in c.alpha.iter_mut().enumerate() {
+            let (x, y) = (i % 6, i / 6);
+            if x == 0 || x == 5 || y == 0 || y == 11 {
+                *a = 0.0;
+            }
+        }
+        c.feet = (3.0, 11.0);
+        let sprite = Sprite {
+            name: "block",
+            who: "a block",
+            cycle: vec![c],
+            src_feet_y: 300.0,
+            height: 10.0,
+            step: 5.0,
+            heading_x: 1.0,
+            stand: 0,
+        };
+        let scene = Scene {
+            name: "boxes",
+            view: View::FULL,
+            frames: 4,
+            lines: vec![],
+            actors: vec![
+                // Standing where the footage shows it at its own size, then walking out of the
+                // picture to the left: cut at the edge, then gone.
+                Actor::new("block", "block", 0.0, (100.0, 300.0))
+                    .wait(1.0)
+                    .to(-100.0, 300.0, 100.0),
+            ],
+        };
+        let sprites = HashMap::from([("block", sprite)]);
+        let b = boxes(&scene, &sprites).expect("boxes");
+        assert_eq!(b[0], vec![[98.0, 290.0, 102.0, 300.0]]);
+        assert_eq!(b[1], vec![[98.0, 290.0, 102.0, 300.0]]);
+        assert_eq!(b[2], vec![[0.0, 290.0, 2.0, 300.0]], "cut by the picture's edge");
+        assert!(b[3].is_empty(), "out of the picture");
     }
 
     #[test]

@@ -130,6 +130,27 @@ pub struct Cutout {
 }
 
 impl Cutout {
+    /// The box of the mask (alpha at least a half) in cutout coordinates (x1, y1, x2, y2), if
+    /// any pixel is in it.
+    pub fn mask_box(&self) -> Option<[f64; 4]> {
+        let mut b: Option<[f64; 4]> = None;
+        for (i, a) in self.alpha.iter().enumerate() {
+            if *a < 0.5 {
+                continue;
+            }
+            let (x, y) = ((i % self.w) as f64, (i / self.w) as f64);
+            b = Some(b.map_or([x, y, x + 1.0, y + 1.0], |b| {
+                [
+                    b[0].min(x),
+                    b[1].min(y),
+                    b[2].max(x + 1.0),
+                    b[3].max(y + 1.0),
+                ]
+            }));
+        }
+        b
+    }
+
     /// Bilinear sample of (premultiplied colour, alpha) at continuous cutout coordinates;
     /// transparent outside.
     pub fn sample(&self, x: f64, y: f64) -> ([f32; 3], f32) {
