@@ -808,7 +808,7 @@ impl Counter {
         }
     }
 
-    /// Whether a point that moves by `step` a frame from `from` reaches `side` of the line
+    /// Whether a point at `from` that moves by `step` a frame is, or reaches, `side` of the line
     /// before it leaves the picture (or stops, or moves away from that side: then nothing is
     /// known, and it does).
     fn reaches(&self, from: Point, step: Point, side: Side) -> bool {
@@ -817,7 +817,7 @@ impl Counter {
         if towards.abs() < 1e-4 || (towards > 0.0) != (side == Side::Right) {
             return true;
         }
-        (1..=WALK_FRAMES)
+        (0..=WALK_FRAMES)
             .map(|k| from + step * k as f32)
             .find_map(|q| {
                 let v = &self.view;
@@ -1274,6 +1274,20 @@ mod tests {
         let mut c = bottom_line();
         run(&mut c, 1, &[0.85, 0.88, 0.91, 0.88, 0.85, 0.82, 0.79, 1.0]);
         assert_eq!(gone(&mut c, 8), (1, 0), "the one who turned");
+    }
+
+    #[test]
+    fn a_runner_last_seen_whole_over_the_lines_centre_was_seen_past_it() {
+        // Out through the bottom at 0.12 a frame, last found whole on the line just past its
+        // centre (inside the dead band), then cut by the edge: its feet were in the picture past
+        // the line in that frame, though out of it a frame later.
+        let mut c = bottom_line();
+        run(&mut c, 1, &[0.596, 0.716, 0.836, 0.956, 1.0]);
+        assert_eq!(gone(&mut c, 5), (1, 0), "over the centre");
+        // Found whole short of the centre instead, it never was (as above).
+        let mut c = bottom_line();
+        run(&mut c, 1, &[0.584, 0.704, 0.824, 0.944, 1.0]);
+        assert_eq!(gone(&mut c, 5), (0, 0), "short of the centre");
     }
 
     #[test]
