@@ -5,7 +5,7 @@
 //! each frame's detections and tracks with their anchors' distance from that line); settings
 //! from the environment: SPEED, IOU, NEW, HIGH, LOW, LOST (tracker), HANDOFF, HANDOFFS, WATCH, SETTLE, SETTLEH, BAND (counter),
 //! STRIDE (pipeline), DROP (a share of frames dropped, as a loaded machine does), EVERY (only every n-th frame); SCORE (the detector's least score),
-//! BOXES (a directory of `baycount-scenes --boxes`: the scenes' true boxes instead of a model's), MODEL (a model file; LABELS and CLASSES say what it counts, all classes if not), REGION (lines, lines:N, full or x1,y1,x2,y2) and MARGIN (where the detector looks: `lines` looks at a long line's band in windows after a look
+//! BOXES (a directory of `baycount-scenes --boxes`: the scenes' true boxes instead of a model's; with SEEN, the boxes of what can be seen of them), MODEL (a model file; LABELS and CLASSES say what it counts, all classes if not), REGION (lines, lines:N, full or x1,y1,x2,y2) and MARGIN (where the detector looks: `lines` looks at a long line's band in windows after a look
 //! with 20 boxes, the default model's every box, 18 of them what is counted); WINDOW (`eval`'s, in frames). Tune on the training set; judge on the validation set.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -75,7 +75,13 @@ fn region(lines: &[TruthLine]) -> Region {
 /// names that directory: the counter on what a perfect detector would find.
 fn oracle(source: &Path) -> Option<Frames> {
     let dir = PathBuf::from(std::env::var("BOXES").ok()?);
-    let name = source.file_stem()?.to_string_lossy().into_owned() + ".boxes";
+    // SEEN: what can be seen of each (`<name>.seen.boxes`) instead of the whole person.
+    let kind = if std::env::var("SEEN").is_ok() {
+        ".seen.boxes"
+    } else {
+        ".boxes"
+    };
+    let name = source.file_stem()?.to_string_lossy().into_owned() + kind;
     let text = std::fs::read_to_string(dir.join(&name))
         .unwrap_or_else(|e| panic!("BOXES: no {name} in {}: {e}", dir.display()));
     Some(parse(&text))

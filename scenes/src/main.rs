@@ -24,6 +24,9 @@ use crate::image::Rgb;
 use crate::script::{FPS, Scene};
 use crate::sprites::{SPECS, Sprite};
 
+/// How much of a person must be in view for `--boxes`' `.seen.boxes` to hold them.
+const SEEN_SHARE: f64 = 0.5;
+
 /// Composite scenes: people cut out of vtest.avi walk scripted paths over a clean plate; each
 /// scene's truth is computed from the script.
 #[derive(Debug, Parser)]
@@ -57,7 +60,8 @@ struct Cli {
     fps: u32,
     /// Also write every person's box in every frame here (`<scene>.boxes`: one line a frame,
     /// `index time` then `class score x1 y1 x2 y2` normalised for each, class 0 and score 1):
-    /// what a perfect detector would find, for the `replay` example's `BOXES`.
+    /// what a perfect detector would find, for the `replay` example's `BOXES`; and in
+    /// `<scene>.seen.boxes` the box of what can be seen of each, for those at least half seen.
     #[arg(long)]
     boxes: Option<PathBuf>,
 }
@@ -139,7 +143,7 @@ fn run(cli: Cli) -> Result<()> {
     if let Some(dir) = &cli.boxes {
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
         for s in &scenes {
-            write_boxes(s, cli.fps, &sprites, dir)?;
+            write_boxes(s, cli.fps, &plate, &sprites, dir)?;
         }
     }
     if let Some(out) = &cli.out {
@@ -227,19 +231,31 @@ fn dump(dir: &Path, plate: &Rgb, sprites: &HashMap<&str, Sprite>) -> Result<()> 
     Ok(())
 }
 
-/// Writes `<scene>.boxes` in `dir` (see `--boxes`).
-fn write_boxes(scene: &Scene, fps: u32, sprites: &HashMap<&str, Sprite>, dir: &Path) -> Result<()> {
+/// Writes `<scene>.boxes` and `<scene>.seen.boxes` in `dir` (see `--boxes`).
+fn write_boxes(
+    scene: &Scene,
+    fps: u32,
+    plate: &Rgb,
+    sprites: &HashMap<&str, Sprite>,
+    dir: &Path,
+) -> Result<()> {
     let (w, h) = (scene.view.size.0 as f64, scene.view.size.1 as f64);
-    let mut text = String::new();
-    for (f, boxes) in render::boxes(scene, sprites)?.iter().enumerate() {
-        text += &format!("{f} {}", f as f64 / f64::from(fps));
-        for b in boxes {
-            text += &format!(" 0 1 {} {} {} {}", b[0] / w, b[1] / h, b[2] / w, b[3] / h);
+    let front = render::occluders(plate, &scene.view);
+    let whole = render::boxes(scene, sprites)?;
+    let seen = render::seen_boxes(scene, sprites, &front, SEEN_SHARE)?;
+    for (name, frames) in [("boxes", whole), ("seen.boxes", seen)] {
+        let mut text = String::new();
+        for (f, boxes) in frames.iter().enumerate() {
+            text += &format!("{f} {}", f as f64 / f64::from(fps));
+            for b in boxes {
+                text += &format!(" 0 1 {} {} {} {}", b[0] / w, b[1] / h, b[2] / w, b[3] / h);
+            }
+            text += "\n";
         }
-        text += "\n";
+        let path = dir.join(format!("{}.{name}", scene.name));
+        std::fs::write(&path, text).with_context(|| format!("writing {}", path.display()))?;
     }
-    let path = dir.join(format!("{}.boxes", scene.name));
-    std::fs::write(&path, text).with_context(|| format!("writing {}", path.display()))
+    Ok(())
 }
 
 fn make_video(

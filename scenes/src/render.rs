@@ -227,6 +227,111 @@ pub fn boxes(scene: &Scene, sprites: &HashMap<&str, Sprite>) -> Result<Vec<Vec<[
     Ok(out)
 }
 
+/// What a detector that finds everyone it can see would find: in every frame of `scene`, the
+/// box of each actor's visible part (in pixels, as [`boxes`]), for those of whom at least
+/// `least` of the drawn mask is not hidden by nearer people or by `front`.
+pub fn seen_boxes(
+    scene: &Scene,
+    sprites: &HashMap<&str, Sprite>,
+    front: &[Occluder],
+    least: f64,
+) -> Result<Vec<Vec<[f64; 4]>>> {
+    let (w, h) = scene.view.size;
+    let mut actors = vec![];
+    for a in &scene.actors {
+        let sprite = sprites
+            .get(a.sprite)
+            .with_context(|| format!("scene {}: no sprite {:?}", scene.name, a.sprite))?;
+        actors.push((sprite, poses(&a.keys()?, sprite, &scene.view, scene.frames)));
+    }
+    let mut hidden: Vec<&Occluder> = front.iter().collect();
+    hidden.sort_by(|a, b| a.base_y.total_cmp(&b.base_y));
+    let mut out = vec![];
+    for f in 0..scene.frames {
+        // Whose each pixel is, drawn as `render` draws: farther first, things in front over
+        // those behind them.
+        let mut owner: Vec<Option<usize>> = vec![None; w * h];
+        let mut drawn = vec![0usize; actors.len()];
+        let mut now: Vec<(usize, Pose)> = actors
+            .iter()
+            .enumerate()
+            .filter_map(|(i, (_, p))| p[f].map(|p| (i, p)))
+            .collect();
+        now.sort_by(|a, b| a.1.y.total_cmp(&b.1.y));
+        let mut things = hidden.iter().peekable();
+        let cover = |o: &Occluder, owner: &mut Vec<Option<usize>>| {
+            for &(x, y) in &o.pixels {
+                owner[y * w + x] = None;
+            }
+        };
+        for (i, p) in now {
+            while let Some(o) = things.next_if(|o| o.base_y <= p.y) {
+                cover(o, &mut owner);
+            }
+            let c = &actors[i].0.cycle[p.cutout];
+            for (x, y) in mask_pixels(c, &p, (w, h)) {
+                owner[y * w + x] = Some(i);
+                drawn[i] += 1;
+            }
+        }
+        for o in things {
+            cover(o, &mut owner);
+        }
+        let mut seen: Vec<Option<[f64; 4]>> = vec![None; actors.len()];
+        let mut count = vec![0usize; actors.len()];
+        for (k, o) in owner.iter().enumerate() {
+            let Some(i) = *o else { continue };
+            let (x, y) = ((k % w) as f64, (k / w) as f64);
+            count[i] += 1;
+            seen[i] = Some(seen[i].map_or([x, y, x + 1.0, y + 1.0], |b| {
+                [
+                    b[0].min(x),
+                    b[1].min(y),
+                    b[2].max(x + 1.0),
+                    b[3].max(y + 1.0),
+                ]
+            }));
+        }
+        out.push(
+            (0..actors.len())
+                .filter(|&i| drawn[i] > 0 && count[i] as f64 >= least * drawn[i] as f64)
+                .filter_map(|i| seen[i])
+                .collect(),
+        );
+    }
+    Ok(out)
+}
+
+/// The pixels of a `size` picture that `c` drawn at `p` covers at least half.
+fn mask_pixels(c: &Cutout, p: &Pose, size: (usize, usize)) -> Vec<(usize, usize)> {
+    let (left, right) = if p.mirror {
+        (c.feet.0 - c.w as f64, c.feet.0)
+    } else {
+        (-c.feet.0, c.w as f64 - c.feet.0)
+    };
+    let s = p.scale;
+    let x0 = (p.x + left * s).floor().max(0.0) as usize;
+    let x1 = ((p.x + right * s).ceil().max(0.0) as usize).min(size.0);
+    let y0 = (p.y - c.feet.1 * s).floor().max(0.0) as usize;
+    let y1 = ((p.y + (c.h as f64 - c.feet.1) * s).ceil().max(0.0) as usize).min(size.1);
+    let mut px = vec![];
+    for y in y0..y1 {
+        for x in x0..x1 {
+            let dx = (x as f64 + 0.5 - p.x) / s;
+            let u = if p.mirror {
+                c.feet.0 - dx
+            } else {
+                c.feet.0 + dx
+            };
+            let v = c.feet.1 + (y as f64 + 0.5 - p.y) / s;
+            if c.sample(u, v).1 >= 0.5 {
+                px.push((x, y));
+            }
+        }
+    }
+    px
+}
+
 /// Renders every frame of `scene` over `bg` (with `front`: the plate's things that hide people
 /// behind them) and hands each to `sink`.
 pub fn render(
@@ -346,8 +451,65 @@ mod tests {
         let b = boxes(&scene, &sprites).expect("boxes");
         assert_eq!(b[0], vec![[98.0, 290.0, 102.0, 300.0]]);
         assert_eq!(b[1], vec![[98.0, 290.0, 102.0, 300.0]]);
-        assert_eq!(b[2], vec![[0.0, 290.0, 2.0, 300.0]], "cut by the picture's edge");
+        assert_eq!(
+            b[2],
+            vec![[0.0, 290.0, 2.0, 300.0]],
+            "cut by the picture's edge"
+        );
         assert!(b[3].is_empty(), "out of the picture");
+    }
+
+    #[test]
+    fn seen_boxes_hold_what_is_in_view() {
+        // Two 4x10 blocks at the same x: the farther (feet at y 300) behind the nearer.
+        let sprite = |name| Sprite {
+            name,
+            who: "a block",
+            cycle: vec![block(4, 10)],
+            src_feet_y: 300.0,
+            height: 10.0,
+            step: 5.0,
+            heading_x: 1.0,
+            stand: 0,
+        };
+        let sprites = HashMap::from([("far", sprite("far")), ("near", sprite("near"))]);
+        let scene = |near_x: f64, near_y: f64| Scene {
+            name: "seen",
+            view: View::FULL,
+            frames: 1,
+            lines: vec![],
+            actors: vec![
+                Actor::new("far", "far", 0.0, (100.0, 300.0)).wait(1.0),
+                Actor::new("near", "near", 0.0, (near_x, near_y)).wait(1.0),
+            ],
+        };
+        let at = |x, y| seen_boxes(&scene(x, y), &sprites, &[], 0.5).expect("boxes")[0].clone();
+        // Most of the farther behind the nearer: only the nearer is found.
+        assert_eq!(
+            at(100.0, 303.0),
+            vec![[98.0, 293.0, 102.0, 303.0]],
+            "hidden"
+        );
+        // Its upper half in view: found, as that half.
+        assert_eq!(
+            at(100.0, 305.0),
+            vec![[98.0, 290.0, 102.0, 295.0], [98.0, 295.0, 102.0, 305.0]],
+            "half in view"
+        );
+        // Behind a thing in front of both (a post): half of the farther still shows.
+        let post = Occluder {
+            base_y: 400.0,
+            pixels: (290..300)
+                .map(|y| (98, y))
+                .chain((290..300).map(|y| (99, y)))
+                .collect(),
+        };
+        let far_only = Scene {
+            actors: vec![Actor::new("far", "far", 0.0, (100.0, 300.0)).wait(1.0)],
+            ..scene(0.0, 0.0)
+        };
+        let b = seen_boxes(&far_only, &sprites, &[post], 0.5).expect("boxes");
+        assert_eq!(b[0], vec![[100.0, 290.0, 102.0, 300.0]]);
     }
 
     #[test]
