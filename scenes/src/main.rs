@@ -9,6 +9,8 @@ mod render;
 mod script;
 mod sprites;
 mod training;
+#[cfg(test)]
+mod true_boxes;
 mod truth;
 mod video;
 
