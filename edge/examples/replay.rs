@@ -17,9 +17,8 @@ use baycount_edge::cmd::eval::{self, EvalOptions};
 use baycount_edge::vision::camera::{self, Frame, OpenOptions, Region, SourceSpec};
 use baycount_edge::vision::counting_line::CounterConfig;
 use baycount_edge::vision::detector::model::find_default_model;
-use baycount_edge::vision::detector::{
-    self, Detection, Detector, DetectorError, DetectorOptions, ModelChoice, Stages,
-};
+use baycount_edge::vision::detector::replayed::Replayed;
+use baycount_edge::vision::detector::{self, Detection, DetectorOptions, ModelChoice, Stages};
 use baycount_edge::vision::geometry::BBox;
 use baycount_edge::vision::geometry::Point;
 use baycount_edge::vision::pipeline::Pipeline;
@@ -238,17 +237,12 @@ fn main() {
             // The band in windows the camera delivers beside each frame for the looks while
             // someone is near the line or after a full one (see `windows`).
             let band = region(&lines).windows_size(native, (300, 300));
-            let windows = match &band {
-                Some((b, _)) => detections(&source, b)
-                    .into_iter()
-                    .map(|(i, _, d)| (i, d))
-                    .collect(),
-                None => Default::default(),
-            };
-            let cached = Cached {
-                one: frames.iter().map(|(i, _, d)| (*i, d.clone())).collect(),
-                windows,
-            };
+            let mut cached =
+                Replayed::new(frames.iter().map(|(i, _, d)| (*i, d.clone()))).with_most(FULL);
+            if let Some((b, _)) = &band {
+                cached =
+                    cached.with_windows(detections(&source, b).into_iter().map(|(i, _, d)| (i, d)));
+            }
             let mut pipeline = Pipeline::new(Box::new(cached), tracker.clone(), config(&lines[0]));
             pipeline.idle_stride = env("STRIDE", pipeline.idle_stride as f64) as u64;
             for l in &lines[1..] {
@@ -270,16 +264,7 @@ fn main() {
                 if i % every != 0 {
                     continue;
                 }
-                let at = |width, region| Frame {
-                    index: *i,
-                    time: *time,
-                    captured: chrono::Utc::now(),
-                    width,
-                    height: 300,
-                    rgb: vec![],
-                    region,
-                    windows: None,
-                };
+                let at = |width, region| Frame::without_pixels(*i, *time, (width, 300), region);
                 let frame = Frame {
                     windows: band
                         .as_ref()
@@ -375,41 +360,3 @@ fn main() {
 
 /// As many boxes as the default model returns: a look with this many came back full.
 const FULL: usize = 20;
-
-/// Detections cached by frame index, as a detector: a frame's one look, or its band in windows
-/// (wider than one window).
-struct Cached {
-    one: std::collections::HashMap<u64, Vec<Detection>>,
-    windows: std::collections::HashMap<u64, Vec<Detection>>,
-}
-
-impl Detector for Cached {
-    fn input_size(&self) -> (u32, u32) {
-        (300, 300)
-    }
-
-    /// In the frame's coordinates, as a detector gives them (the cache holds the picture's).
-    fn detect(
-        &mut self,
-        frame: &Frame,
-        stages: &mut Stages,
-    ) -> Result<Vec<Detection>, DetectorError> {
-        let one = frame.width <= 300;
-        let cache = if one { &self.one } else { &self.windows };
-        let mut dets = cache.get(&frame.index).cloned().unwrap_or_default();
-        stages.looks += 1;
-        stages.full_looks += u64::from(one && dets.len() >= FULL);
-        for d in &mut dets {
-            d.bbox = d.bbox.in_region(&frame.region);
-        }
-        Ok(dets)
-    }
-
-    fn describe(&self) -> String {
-        "cached detections".into()
-    }
-
-    fn most(&self) -> Option<usize> {
-        Some(FULL)
-    }
-}

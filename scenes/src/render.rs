@@ -188,6 +188,23 @@ pub fn poses(keys: &[Key], sprite: &Sprite, view: &View, frames: usize) -> Vec<O
     out
 }
 
+/// An actor's sprite and its pose in every frame of its scene (`None` where it is not in it).
+type Acting<'a> = (&'a Sprite, Vec<Option<Pose>>);
+
+/// Each actor of `scene` with its sprite and its pose in every frame of the scene.
+fn actors<'a>(scene: &Scene, sprites: &'a HashMap<&str, Sprite>) -> Result<Vec<Acting<'a>>> {
+    scene
+        .actors
+        .iter()
+        .map(|a| {
+            let sprite = sprites
+                .get(a.sprite)
+                .with_context(|| format!("scene {}: no sprite {:?}", scene.name, a.sprite))?;
+            Ok((sprite, poses(&a.keys()?, sprite, &scene.view, scene.frames)))
+        })
+        .collect()
+}
+
 /// Every actor's box in every frame of `scene`, in pixels of the picture (x1, y1, x2, y2):
 /// the drawn sprite's mask (alpha at least a half), whole even where someone or something
 /// hides part of it, cut to the picture; none for an actor wholly out of it. What a perfect
@@ -195,14 +212,8 @@ pub fn poses(keys: &[Key], sprite: &Sprite, view: &View, frames: usize) -> Vec<O
 pub fn boxes(scene: &Scene, sprites: &HashMap<&str, Sprite>) -> Result<Vec<Vec<[f64; 4]>>> {
     let mut out = vec![vec![]; scene.frames];
     let (w, h) = (scene.view.size.0 as f64, scene.view.size.1 as f64);
-    for a in &scene.actors {
-        let sprite = sprites
-            .get(a.sprite)
-            .with_context(|| format!("scene {}: no sprite {:?}", scene.name, a.sprite))?;
-        for (f, pose) in poses(&a.keys()?, sprite, &scene.view, scene.frames)
-            .into_iter()
-            .enumerate()
-        {
+    for (sprite, poses) in actors(scene, sprites)? {
+        for (f, pose) in poses.into_iter().enumerate() {
             let Some(p) = pose else { continue };
             let c = &sprite.cycle[p.cutout];
             let Some([u1, v1, u2, v2]) = c.mask_box() else {
@@ -237,13 +248,7 @@ pub fn seen_boxes(
     least: f64,
 ) -> Result<Vec<Vec<[f64; 4]>>> {
     let (w, h) = scene.view.size;
-    let mut actors = vec![];
-    for a in &scene.actors {
-        let sprite = sprites
-            .get(a.sprite)
-            .with_context(|| format!("scene {}: no sprite {:?}", scene.name, a.sprite))?;
-        actors.push((sprite, poses(&a.keys()?, sprite, &scene.view, scene.frames)));
-    }
+    let actors = actors(scene, sprites)?;
     let mut hidden: Vec<&Occluder> = front.iter().collect();
     hidden.sort_by(|a, b| a.base_y.total_cmp(&b.base_y));
     let mut out = vec![];
@@ -341,13 +346,7 @@ pub fn render(
     front: &[Occluder],
     mut sink: impl FnMut(&Rgb) -> Result<()>,
 ) -> Result<()> {
-    let mut tracks = vec![];
-    for a in &scene.actors {
-        let sprite = sprites
-            .get(a.sprite)
-            .with_context(|| format!("scene {}: no sprite {:?}", scene.name, a.sprite))?;
-        tracks.push((sprite, poses(&a.keys()?, sprite, &scene.view, scene.frames)));
-    }
+    let tracks = actors(scene, sprites)?;
     for f in 0..scene.frames {
         let mut img = bg.clone();
         let mut now: Vec<(&Sprite, Pose)> = tracks

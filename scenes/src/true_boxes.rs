@@ -8,7 +8,8 @@ use std::path::{Path, PathBuf};
 use baycount_edge::cmd::eval::{self, EvalOptions};
 use baycount_edge::vision::camera::Frame;
 use baycount_edge::vision::counting_line::CounterConfig;
-use baycount_edge::vision::detector::{Detection, Detector, DetectorError, Stages};
+use baycount_edge::vision::detector::Detection;
+use baycount_edge::vision::detector::replayed::Replayed;
 use baycount_edge::vision::geometry::BBox;
 use baycount_edge::vision::pipeline::Pipeline;
 use baycount_edge::vision::tracker::TrackerConfig;
@@ -18,39 +19,6 @@ use crate::catalogue::Split;
 use crate::render;
 use crate::script::{FPS, Scene};
 use crate::sprites::Sprite;
-
-/// A detector that finds the given boxes (normalised, by frame index), as sure as can be.
-struct Given(Vec<Vec<Detection>>);
-
-impl Detector for Given {
-    fn input_size(&self) -> (u32, u32) {
-        (300, 300)
-    }
-
-    fn detect(
-        &mut self,
-        frame: &Frame,
-        stages: &mut Stages,
-    ) -> Result<Vec<Detection>, DetectorError> {
-        stages.looks += 1;
-        let found = self
-            .0
-            .get(frame.index as usize)
-            .cloned()
-            .unwrap_or_default();
-        Ok(found
-            .into_iter()
-            .map(|d| Detection {
-                bbox: d.bbox.in_region(&frame.region),
-                ..d
-            })
-            .collect())
-    }
-
-    fn describe(&self) -> String {
-        "the scene's true boxes".into()
-    }
-}
 
 /// `scene`'s true boxes as detections, frame by frame.
 fn detections(scene: &Scene, sprites: &HashMap<&str, Sprite>) -> Vec<Vec<Detection>> {
@@ -83,22 +51,14 @@ fn count(found: &[Vec<Detection>], lines: &[truth::TruthLine]) -> serde_json::Va
         .iter()
         .map(|l| {
             let mut p = Pipeline::new(
-                Box::new(Given(found.to_vec())),
+                Box::new(Replayed::new((0..).zip(found.iter().cloned()))),
                 TrackerConfig::default(),
                 CounterConfig::new(l.line),
             );
             let mut crossings = vec![];
             for index in 0..found.len() as u64 {
-                let frame = Frame {
-                    index,
-                    time: index as f64 / f64::from(FPS),
-                    captured: chrono::Utc::now(),
-                    width: 300,
-                    height: 300,
-                    rgb: vec![],
-                    region: BBox::FULL,
-                    windows: None,
-                };
+                let time = index as f64 / f64::from(FPS);
+                let frame = Frame::without_pixels(index, time, (300, 300), BBox::FULL);
                 crossings.extend(p.process(&frame).expect("process"));
             }
             crossings.extend(p.finish().into_iter().flatten());

@@ -47,6 +47,24 @@ impl fmt::Debug for Frame {
     }
 }
 
+impl Frame {
+    /// Frame `index` of its source, at `time` seconds, `size` pixels, showing `region` of the
+    /// picture, without its pixels: for a detector that plays back what was found before (see
+    /// [`crate::vision::detector::replayed`]).
+    pub fn without_pixels(index: u64, time: f64, size: (u32, u32), region: BBox) -> Frame {
+        Frame {
+            index,
+            time,
+            captured: chrono::Utc::now(),
+            width: size.0,
+            height: size.1,
+            rgb: vec![],
+            region,
+            windows: None,
+        }
+    }
+}
+
 #[cfg(test)]
 impl Frame {
     /// A frame of one grey `value` all over, the first of its source, of the whole picture.

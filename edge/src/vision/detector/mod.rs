@@ -1,5 +1,6 @@
 //! Object detection behind one trait: models in the formats users bring, decoded into
-//! [`Detection`]s; and a model-free blob detector for synthetic scenes.
+//! [`Detection`]s; a model-free blob detector for synthetic scenes; and detections found before,
+//! played back.
 
 pub mod anchors;
 pub mod blob;
@@ -12,6 +13,7 @@ pub mod model;
 pub mod model_pages;
 pub mod modelfile;
 pub mod packed;
+pub mod replayed;
 pub mod runtime;
 pub mod tensor;
 #[cfg(feature = "tflite")]
