@@ -72,7 +72,7 @@ fn region(lines: &[TruthLine]) -> Region {
 
 /// The boxes `baycount-scenes --boxes DIR` wrote for `source` (`DIR/<name>.boxes`), when BOXES
 /// names that directory: the counter on what a perfect detector would find.
-fn oracle(source: &Path) -> Option<Frames> {
+fn true_boxes(source: &Path) -> Option<Frames> {
     let dir = PathBuf::from(std::env::var("BOXES").ok()?);
     // SEEN: what can be seen of each (`<name>.seen.boxes`) instead of the whole person.
     let kind = if std::env::var("SEEN").is_ok() {
@@ -106,7 +106,7 @@ fn parse(text: &str) -> Frames {
 }
 
 fn detections(source: &Path, region: &Region) -> Frames {
-    if let Some(frames) = oracle(source) {
+    if let Some(frames) = true_boxes(source) {
         return frames;
     }
     // Named by the footage's path, size and time, so a remade video is detected again.

@@ -31,18 +31,32 @@ pub fn background(plate: &Rgb, view: &View) -> Rgb {
     }
 }
 
-/// Draws `c` with its feet at `(fx, fy)`, scaled by `s`, mirrored left-right if `mirror`.
-pub fn draw(img: &mut Rgb, c: &Cutout, fx: f64, fy: f64, s: f64, mirror: bool) {
-    // The cutout's box in the picture.
+/// The pixels (x0..x1, y0..y1) of a `size` picture that `c` covers drawn with its feet at
+/// `(fx, fy)`, scaled by `s`, mirrored if `mirror`.
+fn drawn_rect(
+    c: &Cutout,
+    fx: f64,
+    fy: f64,
+    s: f64,
+    mirror: bool,
+    size: (usize, usize),
+) -> (usize, usize, usize, usize) {
     let (left, right) = if mirror {
         (c.feet.0 - c.w as f64, c.feet.0)
     } else {
         (-c.feet.0, c.w as f64 - c.feet.0)
     };
-    let x0 = (fx + left * s).floor().max(0.0) as usize;
-    let x1 = ((fx + right * s).ceil().max(0.0) as usize).min(img.w);
-    let y0 = (fy - c.feet.1 * s).floor().max(0.0) as usize;
-    let y1 = ((fy + (c.h as f64 - c.feet.1) * s).ceil().max(0.0) as usize).min(img.h);
+    (
+        (fx + left * s).floor().max(0.0) as usize,
+        ((fx + right * s).ceil().max(0.0) as usize).min(size.0),
+        (fy - c.feet.1 * s).floor().max(0.0) as usize,
+        ((fy + (c.h as f64 - c.feet.1) * s).ceil().max(0.0) as usize).min(size.1),
+    )
+}
+
+/// Draws `c` with its feet at `(fx, fy)`, scaled by `s`, mirrored left-right if `mirror`.
+pub fn draw(img: &mut Rgb, c: &Cutout, fx: f64, fy: f64, s: f64, mirror: bool) {
+    let (x0, x1, y0, y1) = drawn_rect(c, fx, fy, s, mirror, (img.w, img.h));
     // Shrunk sprites are supersampled so that they do not alias.
     let n = if s < 0.9 { 2 } else { 1 };
     let nn = (n * n) as f32;
@@ -309,16 +323,8 @@ pub fn seen_boxes(
 
 /// The pixels of a `size` picture that `c` drawn at `p` covers at least half.
 fn mask_pixels(c: &Cutout, p: &Pose, size: (usize, usize)) -> Vec<(usize, usize)> {
-    let (left, right) = if p.mirror {
-        (c.feet.0 - c.w as f64, c.feet.0)
-    } else {
-        (-c.feet.0, c.w as f64 - c.feet.0)
-    };
     let s = p.scale;
-    let x0 = (p.x + left * s).floor().max(0.0) as usize;
-    let x1 = ((p.x + right * s).ceil().max(0.0) as usize).min(size.0);
-    let y0 = (p.y - c.feet.1 * s).floor().max(0.0) as usize;
-    let y1 = ((p.y + (c.h as f64 - c.feet.1) * s).ceil().max(0.0) as usize).min(size.1);
+    let (x0, x1, y0, y1) = drawn_rect(c, p.x, p.y, s, p.mirror, size);
     let mut px = vec![];
     for y in y0..y1 {
         for x in x0..x1 {
