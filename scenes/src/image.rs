@@ -91,6 +91,19 @@ impl Rgb {
     }
 }
 
+/// The box of pixels `b` (x1, y1, x2, y2; none yet) grown to hold pixel `(x, y)`.
+pub fn grown(b: Option<[f64; 4]>, x: usize, y: usize) -> [f64; 4] {
+    let (x, y) = (x as f64, y as f64);
+    b.map_or([x, y, x + 1.0, y + 1.0], |b| {
+        [
+            b[0].min(x),
+            b[1].min(y),
+            b[2].max(x + 1.0),
+            b[3].max(y + 1.0),
+        ]
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

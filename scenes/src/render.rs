@@ -219,6 +219,42 @@ fn actors<'a>(scene: &Scene, sprites: &'a HashMap<&str, Sprite>) -> Result<Vec<A
         .collect()
 }
 
+/// One thing drawn in a frame: an actor (by its index) in its pose, or a thing of the plate in
+/// front of what was drawn before it.
+enum Layer<'a> {
+    Actor(usize, Pose),
+    Thing(&'a Occluder),
+}
+
+/// The things of `front` nearest last (by their base), as [`layers`] takes them.
+fn by_depth(front: &[Occluder]) -> Vec<&Occluder> {
+    let mut things: Vec<&Occluder> = front.iter().collect();
+    things.sort_by(|a, b| a.base_y.total_cmp(&b.base_y));
+    things
+}
+
+/// What frame `f` draws, farthest first: the actors in view by their feet (the sort is stable,
+/// so ties keep the script's order), each thing of `things` (see [`by_depth`]) over the actors
+/// behind it.
+fn layers<'a>(actors: &[Acting], f: usize, things: &[&'a Occluder]) -> Vec<Layer<'a>> {
+    let mut now: Vec<(usize, Pose)> = actors
+        .iter()
+        .enumerate()
+        .filter_map(|(i, (_, p))| p[f].map(|p| (i, p)))
+        .collect();
+    now.sort_by(|a, b| a.1.y.total_cmp(&b.1.y));
+    let mut things = things.iter().copied().peekable();
+    let mut out = vec![];
+    for (i, p) in now {
+        while let Some(o) = things.next_if(|o| o.base_y <= p.y) {
+            out.push(Layer::Thing(o));
+        }
+        out.push(Layer::Actor(i, p));
+    }
+    out.extend(things.map(Layer::Thing));
+    out
+}
+
 /// Every actor's box in every frame of `scene`, in pixels of the picture (x1, y1, x2, y2):
 /// the drawn sprite's mask (alpha at least a half), whole even where someone or something
 /// hides part of it, cut to the picture; none for an actor wholly out of it. What a perfect
@@ -263,53 +299,34 @@ pub fn seen_boxes(
 ) -> Result<Vec<Vec<[f64; 4]>>> {
     let (w, h) = scene.view.size;
     let actors = actors(scene, sprites)?;
-    let mut hidden: Vec<&Occluder> = front.iter().collect();
-    hidden.sort_by(|a, b| a.base_y.total_cmp(&b.base_y));
+    let things = by_depth(front);
     let mut out = vec![];
     for f in 0..scene.frames {
-        // Whose each pixel is, drawn as `render` draws: farther first, things in front over
-        // those behind them.
+        // Whose each pixel is, drawn as `render` draws.
         let mut owner: Vec<Option<usize>> = vec![None; w * h];
         let mut drawn = vec![0usize; actors.len()];
-        let mut now: Vec<(usize, Pose)> = actors
-            .iter()
-            .enumerate()
-            .filter_map(|(i, (_, p))| p[f].map(|p| (i, p)))
-            .collect();
-        now.sort_by(|a, b| a.1.y.total_cmp(&b.1.y));
-        let mut things = hidden.iter().peekable();
-        let cover = |o: &Occluder, owner: &mut Vec<Option<usize>>| {
-            for &(x, y) in &o.pixels {
-                owner[y * w + x] = None;
+        for layer in layers(&actors, f, &things) {
+            match layer {
+                Layer::Thing(o) => {
+                    for &(x, y) in &o.pixels {
+                        owner[y * w + x] = None;
+                    }
+                }
+                Layer::Actor(i, p) => {
+                    let c = &actors[i].0.cycle[p.cutout];
+                    for (x, y) in mask_pixels(c, &p, (w, h)) {
+                        owner[y * w + x] = Some(i);
+                        drawn[i] += 1;
+                    }
+                }
             }
-        };
-        for (i, p) in now {
-            while let Some(o) = things.next_if(|o| o.base_y <= p.y) {
-                cover(o, &mut owner);
-            }
-            let c = &actors[i].0.cycle[p.cutout];
-            for (x, y) in mask_pixels(c, &p, (w, h)) {
-                owner[y * w + x] = Some(i);
-                drawn[i] += 1;
-            }
-        }
-        for o in things {
-            cover(o, &mut owner);
         }
         let mut seen: Vec<Option<[f64; 4]>> = vec![None; actors.len()];
         let mut count = vec![0usize; actors.len()];
         for (k, o) in owner.iter().enumerate() {
             let Some(i) = *o else { continue };
-            let (x, y) = ((k % w) as f64, (k / w) as f64);
             count[i] += 1;
-            seen[i] = Some(seen[i].map_or([x, y, x + 1.0, y + 1.0], |b| {
-                [
-                    b[0].min(x),
-                    b[1].min(y),
-                    b[2].max(x + 1.0),
-                    b[3].max(y + 1.0),
-                ]
-            }));
+            seen[i] = Some(crate::image::grown(seen[i], k % w, k / w));
         }
         out.push(
             (0..actors.len())
@@ -353,28 +370,20 @@ pub fn render(
     mut sink: impl FnMut(&Rgb) -> Result<()>,
 ) -> Result<()> {
     let tracks = actors(scene, sprites)?;
+    let things = by_depth(front);
     for f in 0..scene.frames {
         let mut img = bg.clone();
-        let mut now: Vec<(&Sprite, Pose)> = tracks
-            .iter()
-            .filter_map(|(s, p)| p[f].map(|p| (*s, p)))
-            .collect();
-        // Farther (feet higher up) first; the sort is stable, so ties keep the script's order.
-        now.sort_by(|a, b| a.1.y.total_cmp(&b.1.y));
-        let mut hidden = front.iter().collect::<Vec<_>>();
-        hidden.sort_by(|a, b| a.base_y.total_cmp(&b.base_y));
-        let mut hidden = hidden.into_iter().peekable();
-        for (s, p) in now {
-            while let Some(o) = hidden.next_if(|o| o.base_y <= p.y) {
-                for &(x, y) in &o.pixels {
-                    img.set(x, y, bg.px(x, y));
+        for layer in layers(&tracks, f, &things) {
+            match layer {
+                Layer::Thing(o) => {
+                    for &(x, y) in &o.pixels {
+                        img.set(x, y, bg.px(x, y));
+                    }
                 }
-            }
-            draw(&mut img, &s.cycle[p.cutout], p.x, p.y, p.scale, p.mirror);
-        }
-        for o in hidden {
-            for &(x, y) in &o.pixels {
-                img.set(x, y, bg.px(x, y));
+                Layer::Actor(i, p) => {
+                    let c = &tracks[i].0.cycle[p.cutout];
+                    draw(&mut img, c, p.x, p.y, p.scale, p.mirror);
+                }
             }
         }
         sink(&img)?;

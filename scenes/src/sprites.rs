@@ -133,20 +133,11 @@ impl Cutout {
     /// The box of the mask (alpha at least a half) in cutout coordinates (x1, y1, x2, y2), if
     /// any pixel is in it.
     pub fn mask_box(&self) -> Option<[f64; 4]> {
-        let mut b: Option<[f64; 4]> = None;
+        let mut b = None;
         for (i, a) in self.alpha.iter().enumerate() {
-            if *a < 0.5 {
-                continue;
+            if *a >= 0.5 {
+                b = Some(crate::image::grown(b, i % self.w, i / self.w));
             }
-            let (x, y) = ((i % self.w) as f64, (i / self.w) as f64);
-            b = Some(b.map_or([x, y, x + 1.0, y + 1.0], |b| {
-                [
-                    b[0].min(x),
-                    b[1].min(y),
-                    b[2].max(x + 1.0),
-                    b[3].max(y + 1.0),
-                ]
-            }));
         }
         b
     }

@@ -263,7 +263,7 @@ mod tests {
     /// windows alike, and notes the width of each frame it is shown.
     struct Standing {
         tall: f32,
-        shown: std::sync::Arc<std::sync::Mutex<Vec<u32>>>,
+        shown: Shown,
     }
 
     impl Detector for Standing {
@@ -283,16 +283,22 @@ mod tests {
         }
     }
 
-    /// A pipeline of a long line across the picture, where `Standing` sees someone `tall`.
-    fn standing(tall: f32, seen: &std::sync::Arc<std::sync::Mutex<Vec<u32>>>) -> Pipeline {
-        Pipeline::new(
+    /// The widths of the frames a detector was shown.
+    type Shown = std::sync::Arc<std::sync::Mutex<Vec<u32>>>;
+
+    /// A pipeline of a long line across the picture, where `Standing` sees someone `tall`, and
+    /// the widths of the frames it is shown.
+    fn standing(tall: f32) -> (Pipeline, Shown) {
+        let seen = Shown::default();
+        let p = Pipeline::new(
             Box::new(Standing {
                 tall,
                 shown: seen.clone(),
             }),
             TrackerConfig::default(),
             CounterConfig::new("0,0.5,1,0.5".parse().expect("line")),
-        )
+        );
+        (p, seen)
     }
 
     /// Frame `index` of a source that hands over the band along the line, 40 px wide.
@@ -312,8 +318,7 @@ mod tests {
     fn someone_big_near_the_line_is_looked_at_in_one_look() {
         // Two fifths of the picture tall: over a third of the one look, as big to the model as
         // windows would make them.
-        let seen = std::sync::Arc::new(std::sync::Mutex::new(vec![]));
-        let mut p = standing(0.4, &seen);
+        let (mut p, seen) = standing(0.4);
         for i in 0..10 {
             p.process(&frame(i)).expect("frame");
         }
@@ -328,8 +333,7 @@ mod tests {
 
     #[test]
     fn an_edge_that_drops_frames_looks_in_one_window_for_a_while() {
-        let seen = std::sync::Arc::new(std::sync::Mutex::new(vec![]));
-        let mut p = standing(0.2, &seen);
+        let (mut p, seen) = standing(0.2);
         let shown = |from: usize| seen.lock().expect("not poisoned")[from..].to_vec();
         for i in 0..10 {
             p.process(&frame(i)).expect("frame");
@@ -369,8 +373,7 @@ mod tests {
 
     #[test]
     fn someone_near_the_line_of_a_loading_bay_is_looked_at_in_the_bands_windows() {
-        let seen = std::sync::Arc::new(std::sync::Mutex::new(vec![]));
-        let mut p = standing(0.2, &seen);
+        let (mut p, seen) = standing(0.2);
         for i in 0..10 {
             p.process(&frame(i)).expect("frame");
         }

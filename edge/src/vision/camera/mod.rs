@@ -70,14 +70,8 @@ impl Frame {
     /// A frame of one grey `value` all over, the first of its source, of the whole picture.
     pub fn grey(width: u32, height: u32, value: u8) -> Frame {
         Frame {
-            index: 0,
-            time: 0.0,
-            captured: chrono::Utc::now(),
-            width,
-            height,
             rgb: vec![value; (width * height * 3) as usize],
-            region: BBox::FULL,
-            windows: None,
+            ..Frame::without_pixels(0, 0.0, (width, height), BBox::FULL)
         }
     }
 }
